@@ -1,0 +1,105 @@
+//! What happened: one event per document an accepted command changed, in past tense. The ledger
+//! appends them to each document's history; adapters react to them after commit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codes::ContainerNumber;
+use crate::command::AmendmentReason;
+use crate::ids::{BlockTime, DocumentKey, DocumentRef, PartyCode};
+use crate::state::{Mode, Status};
+
+/// One entry in a document's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub document: DocumentKey,
+    /// The document's sequence number after this event (1 for the event that created it).
+    pub sequence: u64,
+    /// The acting party (the carrier, for the reissued bill of a `VOID`).
+    pub actor: PartyCode,
+    pub at: BlockTime,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "event",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    rename_all_fields = "camelCase"
+)]
+pub enum EventKind {
+    DraftPublished {
+        content_sha256: String,
+    },
+    DraftApproved,
+    Issued {
+        possessor: PartyCode,
+        mode: Mode,
+        content_sha256: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        amends: Option<DocumentRef>,
+    },
+    Transferred {
+        from: PartyCode,
+        to: PartyCode,
+    },
+    Endorsed {
+        from: PartyCode,
+        to: PartyCode,
+        may_endorse_further: bool,
+    },
+    BlankEndorsed,
+    Signed,
+    TransferRejected {
+        /// The possessor restored by the rejection.
+        restored_possessor: Option<PartyCode>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    SurrenderedForDelivery,
+    SurrenderedForAmendment {
+        reason: AmendmentReason,
+    },
+    SurrenderAccepted {
+        status: Status,
+    },
+    SurrenderRejected {
+        comment: String,
+        possessor: PartyCode,
+    },
+    Voided {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        replaced_by: Option<DocumentRef>,
+    },
+    CargoReleased {
+        port: PartyCode,
+        containers: Vec<ContainerNumber>,
+    },
+    GatedOut {
+        containers: Vec<ContainerNumber>,
+        completed: bool,
+    },
+}
+
+impl EventKind {
+    /// The stable SCREAMING_SNAKE name, as serialized.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EventKind::DraftPublished { .. } => "DRAFT_PUBLISHED",
+            EventKind::DraftApproved => "DRAFT_APPROVED",
+            EventKind::Issued { .. } => "ISSUED",
+            EventKind::Transferred { .. } => "TRANSFERRED",
+            EventKind::Endorsed { .. } => "ENDORSED",
+            EventKind::BlankEndorsed => "BLANK_ENDORSED",
+            EventKind::Signed => "SIGNED",
+            EventKind::TransferRejected { .. } => "TRANSFER_REJECTED",
+            EventKind::SurrenderedForDelivery => "SURRENDERED_FOR_DELIVERY",
+            EventKind::SurrenderedForAmendment { .. } => "SURRENDERED_FOR_AMENDMENT",
+            EventKind::SurrenderAccepted { .. } => "SURRENDER_ACCEPTED",
+            EventKind::SurrenderRejected { .. } => "SURRENDER_REJECTED",
+            EventKind::Voided { .. } => "VOIDED",
+            EventKind::CargoReleased { .. } => "CARGO_RELEASED",
+            EventKind::GatedOut { .. } => "GATED_OUT",
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Why a command was refused. A refusal is a deterministic value the ledger records in the block,
+//! not an error: every replica refuses the same command for the same reason.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codes::ContainerNumber;
+use crate::command::Action;
+use crate::content::ContentProblem;
+use crate::ids::{DocumentKey, PartyCode, Role};
+use crate::state::{DocumentKind, Mode, Status};
+
+/// The rule that refused a command. Serialized with its [`code`](Refusal::code) as `refusal`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "refusal",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    rename_all_fields = "camelCase"
+)]
+pub enum Refusal {
+    DocumentNotFound {
+        document: DocumentKey,
+    },
+    ReferenceAlreadyUsed {
+        document: DocumentKey,
+    },
+    NoWorkflowForKind {
+        kind: DocumentKind,
+    },
+    TerminalState {
+        document: DocumentKey,
+        status: Status,
+    },
+    ActionNotAllowed {
+        action: Action,
+        status: Status,
+    },
+    ObserverCannotWrite {
+        actor: PartyCode,
+    },
+    MissingRole {
+        actor: PartyCode,
+        role: Role,
+    },
+    NotCarrier {
+        document: DocumentKey,
+        actor: PartyCode,
+    },
+    NotPossessor {
+        document: DocumentKey,
+        actor: PartyCode,
+    },
+    NotEndorsee {
+        document: DocumentKey,
+        actor: PartyCode,
+    },
+    NotShipper {
+        document: DocumentKey,
+        actor: PartyCode,
+    },
+    NotConsignee {
+        document: DocumentKey,
+        actor: PartyCode,
+    },
+    NotNamedParty {
+        actor: PartyCode,
+        party: PartyCode,
+    },
+    NotAppointee {
+        document: DocumentKey,
+        actor: PartyCode,
+    },
+    RejectionNotNextAction {
+        document: DocumentKey,
+    },
+    TransferToSelf {
+        actor: PartyCode,
+    },
+    RecipientNotConsigneeOrCarrier {
+        recipient: PartyCode,
+    },
+    WrongMode {
+        action: Action,
+        mode: Option<Mode>,
+        required: Mode,
+    },
+    EndorseeMayNotEndorse {
+        document: DocumentKey,
+        actor: PartyCode,
+    },
+    NoSurrenderRight {
+        document: DocumentKey,
+        actor: PartyCode,
+        mode: Option<Mode>,
+    },
+    InvalidContent {
+        problems: Vec<ContentProblem>,
+    },
+    ContentRequired,
+    ContentAlreadyApproved,
+    CommentRequired,
+    CommentTooLong {
+        chars: usize,
+        max: usize,
+    },
+    ReplacementRequired,
+    BillNotDeliverable {
+        bill: DocumentKey,
+        kind: Option<DocumentKind>,
+        status: Option<Status>,
+    },
+    NotReleasePort {
+        actor: PartyCode,
+        port: PartyCode,
+    },
+    NoContainers,
+    TooManyContainers {
+        count: usize,
+        max: usize,
+    },
+    ContainerNotReleased {
+        container: ContainerNumber,
+    },
+    ContainerAlreadyGatedOut {
+        container: ContainerNumber,
+    },
+    TooManySignatures {
+        max: usize,
+    },
+    /// The stored state or the definition broke an invariant; nothing was changed.
+    InconsistentState {
+        detail: String,
+    },
+}
+
+impl Refusal {
+    /// Stable SCREAMING_SNAKE code for APIs; equal to the serialized `refusal` tag.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::DocumentNotFound { .. } => "DOCUMENT_NOT_FOUND",
+            Refusal::ReferenceAlreadyUsed { .. } => "REFERENCE_ALREADY_USED",
+            Refusal::NoWorkflowForKind { .. } => "NO_WORKFLOW_FOR_KIND",
+            Refusal::TerminalState { .. } => "TERMINAL_STATE",
+            Refusal::ActionNotAllowed { .. } => "ACTION_NOT_ALLOWED",
+            Refusal::ObserverCannotWrite { .. } => "OBSERVER_CANNOT_WRITE",
+            Refusal::MissingRole { .. } => "MISSING_ROLE",
+            Refusal::NotCarrier { .. } => "NOT_CARRIER",
+            Refusal::NotPossessor { .. } => "NOT_POSSESSOR",
+            Refusal::NotEndorsee { .. } => "NOT_ENDORSEE",
+            Refusal::NotShipper { .. } => "NOT_SHIPPER",
+            Refusal::NotConsignee { .. } => "NOT_CONSIGNEE",
+            Refusal::NotNamedParty { .. } => "NOT_NAMED_PARTY",
+            Refusal::NotAppointee { .. } => "NOT_APPOINTEE",
+            Refusal::RejectionNotNextAction { .. } => "REJECTION_NOT_NEXT_ACTION",
+            Refusal::TransferToSelf { .. } => "TRANSFER_TO_SELF",
+            Refusal::RecipientNotConsigneeOrCarrier { .. } => "RECIPIENT_NOT_CONSIGNEE_OR_CARRIER",
+            Refusal::WrongMode { .. } => "WRONG_MODE",
+            Refusal::EndorseeMayNotEndorse { .. } => "ENDORSEE_MAY_NOT_ENDORSE",
+            Refusal::NoSurrenderRight { .. } => "NO_SURRENDER_RIGHT",
+            Refusal::InvalidContent { .. } => "INVALID_CONTENT",
+            Refusal::ContentRequired => "CONTENT_REQUIRED",
+            Refusal::ContentAlreadyApproved => "CONTENT_ALREADY_APPROVED",
+            Refusal::CommentRequired => "COMMENT_REQUIRED",
+            Refusal::CommentTooLong { .. } => "COMMENT_TOO_LONG",
+            Refusal::ReplacementRequired => "REPLACEMENT_REQUIRED",
+            Refusal::BillNotDeliverable { .. } => "BILL_NOT_DELIVERABLE",
+            Refusal::NotReleasePort { .. } => "NOT_RELEASE_PORT",
+            Refusal::NoContainers => "NO_CONTAINERS",
+            Refusal::TooManyContainers { .. } => "TOO_MANY_CONTAINERS",
+            Refusal::ContainerNotReleased { .. } => "CONTAINER_NOT_RELEASED",
+            Refusal::ContainerAlreadyGatedOut { .. } => "CONTAINER_ALREADY_GATED_OUT",
+            Refusal::TooManySignatures { .. } => "TOO_MANY_SIGNATURES",
+            Refusal::InconsistentState { .. } => "INCONSISTENT_STATE",
+        }
+    }
+}
+
+fn opt<T: fmt::Display>(value: &Option<T>) -> String {
+    value
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), ToString::to_string)
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::DocumentNotFound { document } => {
+                write!(f, "document {document} does not exist")
+            }
+            Refusal::ReferenceAlreadyUsed { document } => {
+                write!(
+                    f,
+                    "reference already used: {document} exists, and a reference is issued once"
+                )
+            }
+            Refusal::NoWorkflowForKind { kind } => write!(f, "no workflow is defined for {kind}"),
+            Refusal::TerminalState { document, status } => {
+                write!(
+                    f,
+                    "{document} is {status}, a terminal state: nothing may follow it"
+                )
+            }
+            Refusal::ActionNotAllowed { action, status } => {
+                write!(f, "{action} is not allowed while the document is {status}")
+            }
+            Refusal::ObserverCannotWrite { actor } => {
+                write!(f, "{actor} is an observer: observers read and never write")
+            }
+            Refusal::MissingRole { actor, role } => {
+                write!(f, "only a {role} may do this; {actor} is not one")
+            }
+            Refusal::NotCarrier { document, actor } => {
+                write!(
+                    f,
+                    "only the carrier of {document} may do this; {actor} is not it"
+                )
+            }
+            Refusal::NotPossessor { document, actor } => {
+                write!(
+                    f,
+                    "only the possessor of {document} may do this; {actor} does not possess it"
+                )
+            }
+            Refusal::NotEndorsee { document, actor } => {
+                write!(
+                    f,
+                    "only the endorsee of {document} may endorse it; {actor} is not the endorsee"
+                )
+            }
+            Refusal::NotShipper { document, actor } => {
+                write!(
+                    f,
+                    "only the shipper named in {document} may do this; {actor} is not it"
+                )
+            }
+            Refusal::NotConsignee { document, actor } => {
+                write!(
+                    f,
+                    "only the consignee named in {document} may do this; {actor} is not it"
+                )
+            }
+            Refusal::NotNamedParty { actor, party } => {
+                write!(f, "only {party} may do this; {actor} is not it")
+            }
+            Refusal::NotAppointee { document, actor } => write!(
+                f,
+                "only the party just appointed on {document} may reject the transfer; {actor} is not it"
+            ),
+            Refusal::RejectionNotNextAction { document } => write!(
+                f,
+                "no transfer of {document} can be rejected: rejection must be the appointee's very next action"
+            ),
+            Refusal::TransferToSelf { actor } => {
+                write!(f, "{actor} cannot transfer or endorse to itself")
+            }
+            Refusal::RecipientNotConsigneeOrCarrier { recipient } => write!(
+                f,
+                "a straight bill passes only to its consignee or its carrier; {recipient} is neither"
+            ),
+            Refusal::WrongMode {
+                action,
+                mode,
+                required,
+            } => {
+                write!(
+                    f,
+                    "{action} needs a {required} bill; this one is {}",
+                    opt(mode)
+                )
+            }
+            Refusal::EndorseeMayNotEndorse { document, actor } => write!(
+                f,
+                "{actor} received {document} by ENDORSE and may not endorse further"
+            ),
+            Refusal::NoSurrenderRight {
+                document,
+                actor,
+                mode,
+            } => write!(
+                f,
+                "{actor} has no right to surrender {document} ({} bill): straight -> shipper or consignee, to order -> the endorsee, blank -> the possessor",
+                opt(mode)
+            ),
+            Refusal::InvalidContent { problems } => {
+                write!(
+                    f,
+                    "the document content is invalid ({} problems)",
+                    problems.len()
+                )?;
+                for p in problems {
+                    write!(f, "; {p}")?;
+                }
+                Ok(())
+            }
+            Refusal::ContentRequired => write!(f, "this action needs the document content"),
+            Refusal::ContentAlreadyApproved => {
+                write!(
+                    f,
+                    "an approved draft is issued with its approved content; do not send content"
+                )
+            }
+            Refusal::CommentRequired => write!(f, "a comment is required"),
+            Refusal::CommentTooLong { chars, max } => {
+                write!(
+                    f,
+                    "the comment is {chars} characters long; at most {max} are allowed"
+                )
+            }
+            Refusal::ReplacementRequired => write!(f, "this action needs a replacement document"),
+            Refusal::BillNotDeliverable { bill, kind, status } => write!(
+                f,
+                "cargo is released only for a bill of lading SURRENDERED_FOR_DELIVERY or an ISSUED sea waybill; {bill} is a {} in {}",
+                opt(kind),
+                opt(status)
+            ),
+            Refusal::NotReleasePort { actor, port } => {
+                write!(f, "the cargo release is addressed to {port}, not {actor}")
+            }
+            Refusal::NoContainers => write!(f, "a gate-out names at least one container"),
+            Refusal::TooManyContainers { count, max } => {
+                write!(f, "{count} containers named; at most {max} are allowed")
+            }
+            Refusal::ContainerNotReleased { container } => {
+                write!(
+                    f,
+                    "container {container} is not covered by this cargo release"
+                )
+            }
+            Refusal::ContainerAlreadyGatedOut { container } => {
+                write!(f, "container {container} has already gated out")
+            }
+            Refusal::TooManySignatures { max } => {
+                write!(f, "the document already has {max} signatures")
+            }
+            Refusal::InconsistentState { detail } => {
+                write!(f, "refused to break an invariant of the record: {detail}")
+            }
+        }
+    }
+}
