@@ -1,0 +1,424 @@
+//! A thin tokio driver around a [`Replica`]: ticks on an interval, feeds peer messages and
+//! client proposals from bounded channels, and calls the same `handle_ready` as the simulator.
+//!
+//! Architecture invariant: this module adds *no* consensus or apply logic. It only turns
+//! channels and timers into calls on [`Replica`], and effects into transport sends and client
+//! replies. The network lives behind [`Transport`] (the mutual-TLS TCP one comes later;
+//! [`ChannelTransport`] connects replicas of one process, for tests and development).
+//!
+//! The replica's durable write (one `fdatasync`, about 0.2 ms here) runs on the task's worker
+//! thread: one replica per process, so it blocks nothing else that matters.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use raft::eraftpb::Message;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::batch::{BATCH_PAYLOADS_MAX, ProposalId};
+use crate::error::{ProposeError, ReplicaError};
+use crate::replica::{Applied, ReadyEffects, Replica};
+use crate::state_machine::{LogIndex, StateHash, StateMachine};
+
+/// Real time per Raft tick. With `replica::ELECTION_TICKS` = 10, a failed leader is replaced
+/// after 1-2 s; heartbeats every 300 ms cost nothing on a consortium network.
+pub const TICK_INTERVAL_MS: u64 = 100;
+
+/// Peer messages buffered between the transport and the replica. Beyond this the transport
+/// drops (Raft retransmits); 4,096 covers a full window of in-flight appends from a leader
+/// (`RAFT_INFLIGHT_MESSAGES_MAX` = 256) to each of up to 16 peers.
+pub const PEER_CHANNEL_CAPACITY: usize = 4096;
+
+/// Client proposals buffered before senders wait: 16 full batches, enough to keep the replica
+/// busy while bounding memory.
+pub const CLIENT_CHANNEL_CAPACITY: usize = 16 * BATCH_PAYLOADS_MAX;
+
+/// Proposals waiting for their outcome before new ones are refused with `QueueFull`.
+pub const PENDING_PROPOSALS_MAX: usize = 16 * 1024;
+
+/// A proposal not committed within this time is answered `TimedOut`: it may still commit (the
+/// client must check before retrying), but a client never waits forever, e.g. when its entry was
+/// forwarded to a leader that lost leadership before appending it.
+pub const PROPOSAL_TIMEOUT_MS: u64 = 10_000;
+
+/// Messages or proposals taken from a channel per wake-up, so that a flood on one channel
+/// cannot starve ticks and `Ready` handling.
+pub const DRAIN_PER_WAKEUP_MAX: usize = 4 * BATCH_PAYLOADS_MAX;
+
+/// `handle_ready` rounds per wake-up. raft-rs needs at most two or three in a row; more means
+/// a livelock, which stops the replica loudly.
+pub const READY_ROUNDS_MAX: usize = 64;
+
+/// Bits of a [`ProposalId`] left for the per-replica counter; the replica id fills the rest.
+const PROPOSAL_COUNTER_BITS: u32 = 48;
+
+/// Sends Raft messages to peers. Must not block; may drop (Raft retransmits what matters).
+pub trait Transport: Send + 'static {
+    /// Sends `message` to `message.to`.
+    fn send(&mut self, message: Message);
+}
+
+/// A [`Transport`] over in-process channels, one per peer.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelTransport {
+    peers: BTreeMap<u64, mpsc::Sender<Message>>,
+}
+
+impl ChannelTransport {
+    /// A transport that reaches the given peers.
+    pub fn new(peers: BTreeMap<u64, mpsc::Sender<Message>>) -> ChannelTransport {
+        ChannelTransport { peers }
+    }
+}
+
+impl Transport for ChannelTransport {
+    fn send(&mut self, message: Message) {
+        if let Some(peer) = self.peers.get(&message.to) {
+            // Full or closed: drop, like a congested or broken link.
+            let _ = peer.try_send(message);
+        }
+    }
+}
+
+/// Where a committed proposal landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// Log index of the entry (the batch) holding the proposal.
+    pub index: LogIndex,
+    /// Its term.
+    pub term: u64,
+}
+
+/// Why a proposal has no [`Committed`] answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposalFailed {
+    /// Refused before being proposed.
+    #[error("refused: {0}")]
+    Refused(#[from] ProposeError),
+    /// raft-rs dropped it (no leader known, or back-pressure): it was never committed.
+    #[error("dropped by raft (no leader, or back-pressure); safe to retry")]
+    Dropped,
+    /// No outcome within `PROPOSAL_TIMEOUT_MS`: it may or may not commit later.
+    #[error("no outcome within {PROPOSAL_TIMEOUT_MS} ms; it may still commit")]
+    TimedOut,
+    /// The replica stopped.
+    #[error("replica stopped")]
+    Stopped,
+}
+
+/// A client's request to append a payload.
+#[derive(Debug)]
+pub struct ClientProposal {
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// Where the outcome goes.
+    pub reply: oneshot::Sender<Result<Committed, ProposalFailed>>,
+}
+
+/// What the replica publishes after each wake-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    /// Raft id.
+    pub id: u64,
+    /// Known leader (0: none).
+    pub leader_id: u64,
+    /// Current term.
+    pub term: u64,
+    /// Known commit index.
+    pub commit_index: LogIndex,
+    /// State machine's applied index.
+    pub applied_index: LogIndex,
+    /// State machine's hash.
+    pub state_hash: StateHash,
+}
+
+/// Driver settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// See [`TICK_INTERVAL_MS`]; tests use a shorter one.
+    pub tick_interval: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            tick_interval: Duration::from_millis(TICK_INTERVAL_MS),
+        }
+    }
+}
+
+/// The client side of a running replica.
+#[derive(Debug)]
+pub struct ReplicaHandle {
+    /// Submit proposals here.
+    pub proposals: mpsc::Sender<ClientProposal>,
+    /// Watch progress here.
+    pub status: watch::Receiver<ReplicaStatus>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<Result<(), ReplicaError>>,
+}
+
+impl ReplicaHandle {
+    /// Proposes `payload` and waits for its outcome.
+    pub async fn propose(&self, payload: Vec<u8>) -> Result<Committed, ProposalFailed> {
+        let (reply, outcome) = oneshot::channel();
+        self.proposals
+            .send(ClientProposal { payload, reply })
+            .await
+            .map_err(|_| ProposalFailed::Stopped)?;
+        outcome.await.map_err(|_| ProposalFailed::Stopped)?
+    }
+
+    /// Stops the driver and returns how it ended (`Err` if the replica had stopped on a fatal
+    /// error).
+    pub async fn shutdown(self) -> Result<(), ReplicaError> {
+        let _ = self.shutdown.send(true);
+        match self.task.await {
+            Ok(result) => result,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Committed, ProposalFailed>>;
+
+/// Spawns the driver of `replica` on the current tokio runtime. `peer_messages` is fed by the
+/// transport's receiving side.
+pub fn spawn<S, T>(
+    replica: Replica<S>,
+    transport: T,
+    peer_messages: mpsc::Receiver<Message>,
+    config: RuntimeConfig,
+) -> ReplicaHandle
+where
+    S: StateMachine + Send + 'static,
+    S::Output: Send,
+    T: Transport,
+{
+    let (proposals_tx, proposals_rx) = mpsc::channel(CLIENT_CHANNEL_CAPACITY);
+    let (status_tx, status_rx) = watch::channel(ReplicaStatus {
+        id: replica.id(),
+        ..ReplicaStatus::default()
+    });
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let driver = Driver {
+        replica,
+        transport,
+        peer_messages,
+        proposals: proposals_rx,
+        status: status_tx,
+        shutdown: shutdown_rx,
+        pending: HashMap::new(),
+        next_proposal: 0,
+        config,
+        start: Instant::now(),
+    };
+    ReplicaHandle {
+        proposals: proposals_tx,
+        status: status_rx,
+        shutdown: shutdown_tx,
+        task: tokio::spawn(driver.run()),
+    }
+}
+
+struct Driver<S: StateMachine, T> {
+    replica: Replica<S>,
+    transport: T,
+    peer_messages: mpsc::Receiver<Message>,
+    proposals: mpsc::Receiver<ClientProposal>,
+    status: watch::Sender<ReplicaStatus>,
+    shutdown: watch::Receiver<bool>,
+    /// Proposals waiting for an outcome: deadline (ms since `start`) and reply.
+    pending: HashMap<ProposalId, (u64, Reply)>,
+    next_proposal: u64,
+    config: RuntimeConfig,
+    /// The driver's epoch: `now_ms` is measured from here (time is a parameter of the replica).
+    start: Instant,
+}
+
+impl<S, T> Driver<S, T>
+where
+    S: StateMachine + Send + 'static,
+    S::Output: Send,
+    T: Transport,
+{
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    async fn run(mut self) -> Result<(), ReplicaError> {
+        let mut ticker = tokio::time::interval(self.config.tick_interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let result = self.run_loop(&mut ticker).await;
+        // Whatever ended the loop, nobody will answer the waiting clients any more.
+        for (_, (_, reply)) in self.pending.drain() {
+            let _ = reply.send(Err(ProposalFailed::Stopped));
+        }
+        result
+    }
+
+    async fn run_loop(&mut self, ticker: &mut tokio::time::Interval) -> Result<(), ReplicaError> {
+        let mut proposals_open = true;
+        loop {
+            let batch_deadline = self
+                .replica
+                .next_batch_deadline_ms()
+                .map(|ms| self.start + Duration::from_millis(ms));
+            tokio::select! {
+                _ = ticker.tick() => {
+                    self.replica.tick();
+                    self.expire_pending();
+                }
+                message = self.peer_messages.recv() => {
+                    let Some(message) = message else { return Ok(()) };
+                    self.step(message);
+                    for _ in 1..DRAIN_PER_WAKEUP_MAX {
+                        let Ok(message) = self.peer_messages.try_recv() else { break };
+                        self.step(message);
+                    }
+                }
+                proposal = self.proposals.recv(), if proposals_open => {
+                    match proposal {
+                        Some(p) => {
+                            self.accept(p);
+                            for _ in 1..DRAIN_PER_WAKEUP_MAX {
+                                let Ok(p) = self.proposals.try_recv() else { break };
+                                self.accept(p);
+                            }
+                        }
+                        None => proposals_open = false,
+                    }
+                }
+                _ = until(batch_deadline), if batch_deadline.is_some() => {}
+                _ = self.shutdown.changed() => return Ok(()),
+            }
+            let now = self.now_ms();
+            self.replica.flush_proposals(now);
+            self.handle_readies()?;
+            self.publish();
+        }
+    }
+
+    fn step(&mut self, message: Message) {
+        if let Err(e) = self.replica.step(message) {
+            tracing::debug!(replica = self.replica.id(), error = %e, "message refused");
+        }
+    }
+
+    fn accept(&mut self, p: ClientProposal) {
+        if self.pending.len() >= PENDING_PROPOSALS_MAX {
+            let _ = p
+                .reply
+                .send(Err(ProposalFailed::Refused(ProposeError::QueueFull {
+                    pending: self.pending.len(),
+                    max: PENDING_PROPOSALS_MAX,
+                })));
+            return;
+        }
+        self.next_proposal += 1;
+        assert!(self.next_proposal < 1 << PROPOSAL_COUNTER_BITS);
+        let id = ProposalId((self.replica.id() << PROPOSAL_COUNTER_BITS) | self.next_proposal);
+        let now = self.now_ms();
+        match self.replica.propose(id, p.payload, now) {
+            Ok(()) => {
+                self.pending
+                    .insert(id, (now + PROPOSAL_TIMEOUT_MS, p.reply));
+            }
+            Err(e) => {
+                let _ = p.reply.send(Err(ProposalFailed::Refused(e)));
+            }
+        }
+    }
+
+    fn expire_pending(&mut self) {
+        let now = self.now_ms();
+        let expired: Vec<ProposalId> = self
+            .pending
+            .iter()
+            .filter(|(_, (deadline, _))| *deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some((_, reply)) = self.pending.remove(&id) {
+                let _ = reply.send(Err(ProposalFailed::TimedOut));
+            }
+        }
+    }
+
+    fn handle_readies(&mut self) -> Result<(), ReplicaError> {
+        let mut fx = DriverEffects {
+            transport: &mut self.transport,
+            pending: &mut self.pending,
+        };
+        // One call even without a Ready: a peer may be waiting for a fresher snapshot.
+        self.replica.handle_ready(&mut fx)?;
+        for _ in 0..READY_ROUNDS_MAX {
+            if !self.replica.has_ready() {
+                return Ok(());
+            }
+            self.replica.handle_ready(&mut fx)?;
+        }
+        Err(ReplicaError::Invariant {
+            id: self.replica.id(),
+            reason: format!("still a Ready after {READY_ROUNDS_MAX} rounds"),
+        })
+    }
+
+    fn publish(&self) {
+        let r = &self.replica;
+        let status = ReplicaStatus {
+            id: r.id(),
+            leader_id: r.leader_id(),
+            term: r.term(),
+            commit_index: r.commit_index(),
+            applied_index: r.applied_index(),
+            state_hash: r.state_machine().state_hash(),
+        };
+        self.status.send_if_modified(|s| {
+            let changed = *s != status;
+            *s = status;
+            changed
+        });
+    }
+}
+
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct DriverEffects<'a, T> {
+    transport: &'a mut T,
+    pending: &'a mut HashMap<ProposalId, (u64, Reply)>,
+}
+
+impl<O, T: Transport> ReadyEffects<O> for DriverEffects<'_, T> {
+    fn send(&mut self, messages: Vec<Message>) {
+        for m in messages {
+            self.transport.send(m);
+        }
+    }
+
+    fn applied(&mut self, applied: Applied<O>) {
+        for id in &applied.proposals {
+            if let Some((_, reply)) = self.pending.remove(id) {
+                let _ = reply.send(Ok(Committed {
+                    index: applied.index,
+                    term: applied.term,
+                }));
+            }
+        }
+    }
+
+    fn proposals_dropped(&mut self, ids: Vec<ProposalId>) {
+        for id in ids {
+            if let Some((_, reply)) = self.pending.remove(&id) {
+                let _ = reply.send(Err(ProposalFailed::Dropped));
+            }
+        }
+    }
+}

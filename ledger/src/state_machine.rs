@@ -1,0 +1,88 @@
+//! The apply side of the log: what every replica runs, identically, on every committed entry.
+
+use crate::batch::Proposal;
+use crate::error::StateMachineError;
+
+/// A position in the Raft log (1-based; 0 means "nothing").
+pub type LogIndex = u64;
+
+/// SHA-256 of a state machine's complete state, including its applied index.
+pub type StateHash = [u8; 32];
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// What a committed entry carries, as seen by the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind<'a> {
+    /// An empty entry (a new leader's no-op). It changes nothing but the applied index.
+    Noop,
+    /// A membership change. The replica applies it to Raft itself; the state machine only
+    /// advances its applied index (membership is not part of the replicated state).
+    ConfChange,
+    /// A batch of client payloads, applied as one unit. This is what will become a ledger
+    /// block: the whole batch is applied, or (on a crash) none of it.
+    Proposals(&'a [Proposal]),
+}
+
+/// One committed entry, handed to [`StateMachine::apply`] exactly once per index, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommittedEntry<'a> {
+    /// The entry's log index: always `applied_index() + 1`.
+    pub index: LogIndex,
+    /// The term the entry was proposed in.
+    pub term: u64,
+    /// What the entry carries.
+    pub kind: EntryKind<'a>,
+}
+
+/// A point-in-time copy of a state machine's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSnapshot {
+    /// The applied index the data describes.
+    pub applied_index: LogIndex,
+    /// The serialized state; opaque to the replica, shipped to lagging followers as-is.
+    pub data: Vec<u8>,
+}
+
+/// The deterministic apply side of the replicated log.
+///
+/// # Contract
+///
+/// 1. **Determinism.** `apply` depends only on the state and the entry: no clock, no
+///    randomness, no I/O whose result can differ between replicas, no iteration over hash maps
+///    where order reaches the state. Two replicas that applied the same entries have the same
+///    `state_hash()`, byte for byte.
+/// 2. **Atomic applied index.** The applied index is written atomically with the state it
+///    describes: after a crash, the state found on restart is exactly the state after applying
+///    `1..=applied_index()`, never a mix. A durable implementation writes the index in the same
+///    transaction as the effects of the entry; an in-memory one trivially satisfies this.
+/// 3. **Order.** `apply` is called with `index == applied_index() + 1` only. After a restart the
+///    replica skips entries at or below `applied_index()`, so a durable state machine may be
+///    ahead of the Raft log's durable commit index, never behind its snapshot.
+/// 4. **Errors stop the replica.** An `Err` from any method is a broken machine (its storage
+///    failed, a snapshot is corrupt): the replica stops. A refused action is an `Output`.
+pub trait StateMachine {
+    /// What applying one entry produces (receipts, refusals with reasons, ...).
+    type Output;
+
+    /// Applies one committed entry. Precondition: `entry.index == self.applied_index() + 1`.
+    /// Postcondition: `self.applied_index() == entry.index`.
+    fn apply(&mut self, entry: CommittedEntry<'_>) -> Result<Self::Output, StateMachineError>;
+
+    /// Serializes the whole state at `applied_index()`.
+    fn snapshot(&self) -> Result<StateSnapshot, StateMachineError>;
+
+    /// Replaces the whole state with a snapshot's. Postcondition:
+    /// `self.applied_index() == snapshot.applied_index`.
+    fn restore(&mut self, snapshot: &StateSnapshot) -> Result<(), StateMachineError>;
+
+    /// The index of the last applied entry (0 before the first).
+    fn applied_index(&self) -> LogIndex;
+
+    /// SHA-256 over the whole state, applied index included.
+    fn state_hash(&self) -> StateHash;
+}
