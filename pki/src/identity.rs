@@ -1,0 +1,607 @@
+//! Who signed: certificate chains checked against the members' CAs at an explicit time, with
+//! revocation lists given as data, and the Silkline profile read from the leaf (`PROFILE.md`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor, UnixTime};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use webpki::{
+    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, OwnedCertRevocationList,
+    RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
+};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::GeneralName;
+use x509_parser::oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_SIG_ED25519};
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use crate::jws::Alg;
+
+/// URI SAN prefix naming the party a certificate acts for.
+pub const PARTY_URI_PREFIX: &str = "urn:silkline:party:";
+/// URI SAN prefix naming the certificate's kind.
+pub const KIND_URI_PREFIX: &str = "urn:silkline:kind:";
+/// URI SAN prefix naming a node's id (node certificates only).
+pub const NODE_URI_PREFIX: &str = "urn:silkline:node:";
+/// URI SAN prefix naming a member (on member CA certificates).
+pub const MEMBER_URI_PREFIX: &str = "urn:silkline:member:";
+
+/// Longest member, party or node code accepted in a certificate, in bytes. Matches the party
+/// code limit of doc-workflow (35, the DCSA party-code length).
+pub const CODE_BYTES_MAX: usize = 35;
+/// Most certificates in a presented chain (leaf + intermediates). A member CA is a root with at
+/// most one intermediate; two more is slack for a member that re-keys its intermediate.
+pub const CHAIN_CERTS_MAX: usize = 4;
+
+/// The signature algorithms accepted in certificates (and CRLs): Ed25519 and ECDSA P-256 with
+/// SHA-256. Anything else fails with [`IdentityError::UnsupportedAlgorithm`].
+static SIGNATURE_ALGORITHMS: &[&dyn rustls_pki_types::SignatureVerificationAlgorithm] = &[
+    webpki::aws_lc_rs::ED25519,
+    webpki::aws_lc_rs::ECDSA_P256_SHA256,
+];
+
+macro_rules! code_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates a code: 1 to [`CODE_BYTES_MAX`] characters of `[A-Za-z0-9._:-]`.
+            pub fn new(code: impl Into<String>) -> Result<Self, String> {
+                let code = code.into();
+                let ok = !code.is_empty()
+                    && code.len() <= CODE_BYTES_MAX
+                    && code
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+                if ok {
+                    Ok(Self(code))
+                } else {
+                    Err(format!(
+                        "{code:?} is not a valid {}: 1 to {CODE_BYTES_MAX} characters of A-Z a-z 0-9 . _ : -",
+                        stringify!($name)
+                    ))
+                }
+            }
+
+            /// The code as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::new(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(c: $name) -> String {
+                c.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+code_newtype!(
+    /// A consortium member's code (the member whose CA issued a certificate).
+    MemberCode
+);
+code_newtype!(
+    /// The code of the party a certificate acts for.
+    PartyCode
+);
+code_newtype!(
+    /// A node's id in the network configuration.
+    NodeId
+);
+
+/// What a certificate is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityKind {
+    /// A person or system acting for a party: signs document transactions.
+    User,
+    /// A member's administrator: signs governance transactions (and may act for the party too).
+    Admin,
+    /// A member's node: mutual TLS between nodes and with clients.
+    Node,
+}
+
+impl IdentityKind {
+    /// The kind's name in the `urn:silkline:kind:` URI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::User => "user",
+            IdentityKind::Admin => "admin",
+            IdentityKind::Node => "node",
+        }
+    }
+
+    fn parse(s: &str) -> Option<IdentityKind> {
+        match s {
+            "user" => Some(IdentityKind::User),
+            "admin" => Some(IdentityKind::Admin),
+            "node" => Some(IdentityKind::Node),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for IdentityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the caller is about to accept the certificate for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Signing a transaction: a user or admin certificate with the clientAuth EKU.
+    SignTransaction,
+    /// A TLS client: a user, admin or node certificate with the clientAuth EKU.
+    TlsClient,
+    /// A node's TLS server certificate: a node certificate with the serverAuth EKU.
+    NodeServer,
+}
+
+/// SHA-256 of a certificate's DER: how Silkline names one certificate.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of `der`.
+    pub fn of(der: &[u8]) -> Fingerprint {
+        Fingerprint(Sha256::digest(der).into())
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+/// A verified identity: the certificate chained to `member`'s CA at the time asked, was not
+/// revoked, and follows the profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The member whose CA issued the chain.
+    pub member: MemberCode,
+    /// The party the certificate acts for.
+    pub party: PartyCode,
+    /// The party's name (subject O).
+    pub party_name: String,
+    /// The user's or node's name (subject CN).
+    pub name: String,
+    pub kind: IdentityKind,
+    /// The node id, for node certificates.
+    pub node_id: Option<NodeId>,
+    /// SHA-256 of the leaf certificate.
+    pub fingerprint: Fingerprint,
+    /// The leaf's serial number, lowercase hex.
+    pub serial: String,
+    /// The leaf's notAfter, seconds since the Unix epoch.
+    pub not_after: i64,
+}
+
+/// Why a chain was not accepted as an identity. Each variant names the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    #[error("the certificate chain is empty")]
+    EmptyChain,
+    #[error("the chain has {len} certificates, more than the {max} accepted")]
+    ChainTooLong { len: usize, max: usize },
+    #[error("certificate does not parse: {0}")]
+    Malformed(String),
+    #[error("the chain does not lead to the CA of any member of this network")]
+    UnknownIssuer,
+    #[error("certificate expired at {not_after} (checked at {at})")]
+    Expired { not_after: i64, at: i64 },
+    #[error("certificate is not valid before {not_before} (checked at {at})")]
+    NotYetValid { not_before: i64, at: i64 },
+    #[error("certificate serial {serial} is revoked by its member's revocation list")]
+    Revoked { serial: String },
+    #[error(
+        "signature algorithm or key type not accepted: {0} (only Ed25519 and ECDSA P-256/SHA-256)"
+    )]
+    UnsupportedAlgorithm(String),
+    #[error("a signature in the chain does not verify")]
+    BadSignature,
+    #[error("key usage: {0}")]
+    KeyUsage(String),
+    #[error("certificate is a {kind} certificate; {purpose} needs {needed}")]
+    WrongKind {
+        kind: IdentityKind,
+        purpose: &'static str,
+        needed: &'static str,
+    },
+    #[error("certificate breaks the Silkline profile: {0}")]
+    Profile(String),
+    #[error("revocation list: {0}")]
+    BadRevocationList(String),
+    #[error("certificate chain rejected: {0}")]
+    Other(String),
+}
+
+/// One member's trust material.
+#[derive(Debug, Clone)]
+struct MemberTrust {
+    root: CertificateDer<'static>,
+    crls: Vec<Vec<u8>>,
+}
+
+/// The members' CA certificates and current revocation lists: everything needed to decide
+/// whether a chain is a member's identity at a given time. Pure data; no clock, no I/O.
+#[derive(Debug, Clone, Default)]
+pub struct TrustStore {
+    members: BTreeMap<MemberCode, MemberTrust>,
+}
+
+impl TrustStore {
+    /// An empty store.
+    pub fn new() -> TrustStore {
+        TrustStore::default()
+    }
+
+    /// Trusts `root_der` as `member`'s root CA. The certificate must parse, be a CA and use an
+    /// accepted algorithm.
+    pub fn add_member(
+        &mut self,
+        member: MemberCode,
+        root_der: Vec<u8>,
+    ) -> Result<(), IdentityError> {
+        let (_, cert) = x509_parser::parse_x509_certificate(&root_der)
+            .map_err(|e| IdentityError::Malformed(e.to_string()))?;
+        if !cert.is_ca() {
+            return Err(IdentityError::Profile(format!(
+                "{member}'s root certificate is not a CA certificate"
+            )));
+        }
+        key_algorithm(cert.public_key()).map_err(IdentityError::UnsupportedAlgorithm)?;
+        anchor_of(&CertificateDer::from(root_der.as_slice()))?;
+        self.members.insert(
+            member,
+            MemberTrust {
+                root: CertificateDer::from(root_der),
+                crls: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Replaces `member`'s revocation lists (DER X.509 CRLs, one per CA of the member). Each
+    /// must parse; its signature is checked against the issuing CA when a chain is verified.
+    pub fn set_revocations(
+        &mut self,
+        member: &MemberCode,
+        crls_der: Vec<Vec<u8>>,
+    ) -> Result<(), IdentityError> {
+        for crl in &crls_der {
+            OwnedCertRevocationList::from_der(crl)
+                .map_err(|e| IdentityError::BadRevocationList(format!("{e:?}")))?;
+        }
+        let trust = self.members.get_mut(member).ok_or_else(|| {
+            IdentityError::BadRevocationList(format!("{member} is not a member of this store"))
+        })?;
+        trust.crls = crls_der;
+        Ok(())
+    }
+
+    /// The members, in code order.
+    pub fn members(&self) -> impl Iterator<Item = &MemberCode> {
+        self.members.keys()
+    }
+
+    /// A member's root CA certificate.
+    pub fn member_root(&self, member: &MemberCode) -> Option<&CertificateDer<'static>> {
+        self.members.get(member).map(|t| &t.root)
+    }
+
+    /// Every member's root CA, for a rustls client or server verifier.
+    pub fn roots(&self) -> Vec<CertificateDer<'static>> {
+        self.members.values().map(|t| t.root.clone()).collect()
+    }
+
+    /// Every member's revocation lists, for a rustls verifier.
+    pub fn crls(&self) -> Vec<CertificateRevocationListDer<'static>> {
+        self.members
+            .values()
+            .flat_map(|t| {
+                t.crls
+                    .iter()
+                    .map(|c| CertificateRevocationListDer::from(c.clone()))
+            })
+            .collect()
+    }
+
+    /// Verifies `chain` (leaf first, then intermediates; a trailing root is tolerated) at
+    /// `at_unix_s`, for `purpose`, and reads the identity it names.
+    pub fn verify_identity(
+        &self,
+        chain: &[CertificateDer<'_>],
+        at_unix_s: u64,
+        purpose: Purpose,
+    ) -> Result<Identity, IdentityError> {
+        let Some((leaf_der, intermediates)) = chain.split_first() else {
+            return Err(IdentityError::EmptyChain);
+        };
+        if chain.len() > CHAIN_CERTS_MAX {
+            return Err(IdentityError::ChainTooLong {
+                len: chain.len(),
+                max: CHAIN_CERTS_MAX,
+            });
+        }
+        let (_, leaf) = x509_parser::parse_x509_certificate(leaf_der.as_ref())
+            .map_err(|e| IdentityError::Malformed(e.to_string()))?;
+        key_algorithm(leaf.public_key()).map_err(IdentityError::UnsupportedAlgorithm)?;
+        let profile = read_profile(&leaf)?;
+        check_purpose(profile.kind, purpose)?;
+
+        let members: Vec<(&MemberCode, TrustAnchor<'_>)> = self
+            .members
+            .iter()
+            .map(|(code, t)| anchor_of(&t.root).map(|a| (code, a)))
+            .collect::<Result<_, _>>()?;
+        let anchors: Vec<TrustAnchor<'_>> = members.iter().map(|(_, a)| a.clone()).collect();
+        let owned_crls: Vec<CertRevocationList<'static>> = self
+            .members
+            .values()
+            .flat_map(|t| t.crls.iter())
+            .map(|der| {
+                OwnedCertRevocationList::from_der(der)
+                    .map(CertRevocationList::from)
+                    .map_err(|e| IdentityError::BadRevocationList(format!("{e:?}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let crl_refs: Vec<&CertRevocationList<'_>> = owned_crls.iter().collect();
+        let revocation = if crl_refs.is_empty() {
+            None
+        } else {
+            Some(
+                RevocationOptionsBuilder::new(&crl_refs)
+                    .map_err(|_| IdentityError::BadRevocationList("no lists".into()))?
+                    .with_depth(RevocationCheckDepth::Chain)
+                    // A CA that has published no list has revoked nothing yet.
+                    .with_status_policy(UnknownStatusPolicy::Allow)
+                    // Freshness of a list is governance's business (a newer list replaces it
+                    // by transaction), not a reason to refuse every signature after nextUpdate.
+                    .with_expiration_policy(ExpirationPolicy::Ignore)
+                    .build(),
+            )
+        };
+
+        let end_entity = EndEntityCert::try_from(leaf_der)
+            .map_err(|e| IdentityError::Malformed(format!("{e:?}")))?;
+        let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(at_unix_s));
+        let usage = match purpose {
+            Purpose::SignTransaction | Purpose::TlsClient => KeyUsage::client_auth(),
+            Purpose::NodeServer => KeyUsage::server_auth(),
+        };
+        let path = end_entity
+            .verify_for_usage(
+                SIGNATURE_ALGORITHMS,
+                &anchors,
+                intermediates,
+                at,
+                usage,
+                revocation,
+                None,
+            )
+            .map_err(|e| map_webpki_error(e, &leaf, at_unix_s))?;
+
+        let anchor = path.anchor();
+        let member = members
+            .iter()
+            .find(|(_, a)| {
+                a.subject.as_ref() == anchor.subject.as_ref()
+                    && a.subject_public_key_info.as_ref() == anchor.subject_public_key_info.as_ref()
+            })
+            .map(|(code, _)| (*code).clone())
+            .ok_or(IdentityError::UnknownIssuer)?;
+
+        Ok(Identity {
+            member,
+            party: profile.party,
+            party_name: profile.party_name,
+            name: profile.name,
+            kind: profile.kind,
+            node_id: profile.node_id,
+            fingerprint: Fingerprint::of(leaf_der.as_ref()),
+            serial: leaf.raw_serial_as_string().replace(':', ""),
+            not_after: leaf.validity().not_after.timestamp(),
+        })
+    }
+}
+
+fn anchor_of<'a>(root: &'a CertificateDer<'a>) -> Result<TrustAnchor<'a>, IdentityError> {
+    webpki::anchor_from_trusted_cert(root)
+        .map_err(|e| IdentityError::Malformed(format!("member CA certificate: {e:?}")))
+}
+
+fn check_purpose(kind: IdentityKind, purpose: Purpose) -> Result<(), IdentityError> {
+    let (ok, purpose_name, needed) = match purpose {
+        Purpose::SignTransaction => (
+            matches!(kind, IdentityKind::User | IdentityKind::Admin),
+            "signing a transaction",
+            "a user or admin certificate",
+        ),
+        Purpose::TlsClient => (true, "a TLS client", "any Silkline certificate"),
+        Purpose::NodeServer => (
+            kind == IdentityKind::Node,
+            "a node's TLS server",
+            "a node certificate",
+        ),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(IdentityError::WrongKind {
+            kind,
+            purpose: purpose_name,
+            needed,
+        })
+    }
+}
+
+/// The profile fields of a leaf certificate.
+struct Profile {
+    party: PartyCode,
+    party_name: String,
+    name: String,
+    kind: IdentityKind,
+    node_id: Option<NodeId>,
+}
+
+fn read_profile(leaf: &X509Certificate<'_>) -> Result<Profile, IdentityError> {
+    if leaf.is_ca() {
+        return Err(IdentityError::Profile(
+            "a CA certificate cannot act as an identity".into(),
+        ));
+    }
+    match leaf.key_usage() {
+        Ok(Some(ku)) if ku.value.digital_signature() => {}
+        Ok(Some(_)) => {
+            return Err(IdentityError::KeyUsage(
+                "the digitalSignature key usage is required".into(),
+            ));
+        }
+        Ok(None) => {
+            return Err(IdentityError::KeyUsage(
+                "the key usage extension is required".into(),
+            ));
+        }
+        Err(e) => return Err(IdentityError::Malformed(e.to_string())),
+    }
+    let sans = match leaf.subject_alternative_name() {
+        Ok(Some(san)) => san.value.general_names.clone(),
+        Ok(None) => Vec::new(),
+        Err(e) => return Err(IdentityError::Malformed(e.to_string())),
+    };
+    let uris: Vec<&str> = sans
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::URI(u) => Some(*u),
+            _ => None,
+        })
+        .collect();
+    let one = |prefix: &str, what: &str| -> Result<Option<String>, IdentityError> {
+        let found: Vec<&str> = uris.iter().filter_map(|u| u.strip_prefix(prefix)).collect();
+        match found.as_slice() {
+            [] => Ok(None),
+            [value] => Ok(Some((*value).to_string())),
+            _ => Err(IdentityError::Profile(format!("more than one {what} URI"))),
+        }
+    };
+    let party = one(PARTY_URI_PREFIX, "party")?
+        .ok_or_else(|| IdentityError::Profile(format!("no {PARTY_URI_PREFIX}CODE URI")))?;
+    let party = PartyCode::new(party).map_err(IdentityError::Profile)?;
+    let kind = one(KIND_URI_PREFIX, "kind")?
+        .ok_or_else(|| IdentityError::Profile(format!("no {KIND_URI_PREFIX}KIND URI")))?;
+    let kind = IdentityKind::parse(&kind)
+        .ok_or_else(|| IdentityError::Profile(format!("unknown kind {kind:?}")))?;
+    let node_id = one(NODE_URI_PREFIX, "node")?
+        .map(NodeId::new)
+        .transpose()
+        .map_err(IdentityError::Profile)?;
+    match (kind, &node_id) {
+        (IdentityKind::Node, None) => {
+            return Err(IdentityError::Profile(format!(
+                "a node certificate needs a {NODE_URI_PREFIX}ID URI"
+            )));
+        }
+        (IdentityKind::User | IdentityKind::Admin, Some(_)) => {
+            return Err(IdentityError::Profile(
+                "only node certificates carry a node id".into(),
+            ));
+        }
+        _ => {}
+    }
+    let first = |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
+        it.next().and_then(|a| a.as_str().ok()).map(str::to_string)
+    };
+    let party_name = first(&mut leaf.subject().iter_organization())
+        .ok_or_else(|| IdentityError::Profile("subject O (the party's name) is missing".into()))?;
+    let name = first(&mut leaf.subject().iter_common_name()).ok_or_else(|| {
+        IdentityError::Profile("subject CN (the holder's name) is missing".into())
+    })?;
+    Ok(Profile {
+        party,
+        party_name,
+        name,
+        kind,
+        node_id,
+    })
+}
+
+/// The JWS algorithm a certificate's key is for, or what the key is if it is not accepted.
+pub(crate) fn key_algorithm(spki: &SubjectPublicKeyInfo<'_>) -> Result<Alg, String> {
+    let oid = &spki.algorithm.algorithm;
+    if *oid == OID_SIG_ED25519 {
+        return Ok(Alg::EdDSA);
+    }
+    if *oid == OID_KEY_TYPE_EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok());
+        return match curve {
+            Some(c) if c == OID_EC_P256 => Ok(Alg::ES256),
+            Some(c) => Err(format!("EC key on curve {c}")),
+            None => Err("EC key without a named curve".into()),
+        };
+    }
+    Err(format!("key algorithm {oid}"))
+}
+
+fn map_webpki_error(e: webpki::Error, leaf: &X509Certificate<'_>, at: u64) -> IdentityError {
+    use webpki::Error as E;
+    let at = at as i64;
+    match e {
+        E::CertExpired { .. } => IdentityError::Expired {
+            not_after: leaf.validity().not_after.timestamp(),
+            at,
+        },
+        E::CertNotValidYet { .. } => IdentityError::NotYetValid {
+            not_before: leaf.validity().not_before.timestamp(),
+            at,
+        },
+        E::CertRevoked => IdentityError::Revoked {
+            serial: leaf.raw_serial_as_string().replace(':', ""),
+        },
+        E::UnknownIssuer => IdentityError::UnknownIssuer,
+        E::InvalidSignatureForPublicKey => IdentityError::BadSignature,
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            IdentityError::UnsupportedAlgorithm(format!("{e:?}"))
+        }
+        E::RequiredEkuNotFoundContext(_) => {
+            IdentityError::KeyUsage(format!("required extended key usage missing: {e:?}"))
+        }
+        E::InvalidCrlSignatureForPublicKey
+        | E::IssuerNotCrlSigner
+        | E::UnsupportedCrlSignatureAlgorithmContext(_) => {
+            IdentityError::BadRevocationList(format!("{e:?}"))
+        }
+        E::CaUsedAsEndEntity | E::EndEntityUsedAsCa => IdentityError::Profile(format!("{e:?}")),
+        other => IdentityError::Other(format!("{other:?}")),
+    }
+}

@@ -1,0 +1,36 @@
+//! # pki: who signed, and what they signed
+//!
+//! Silkline's X.509 identities and signed transactions:
+//!
+//! - [`identity`]: the certificate profile (`PROFILE.md`: a certificate names the party it acts
+//!   for and its kind, user, admin or node), and [`TrustStore::verify_identity`], which checks a
+//!   chain against the members' CAs at an explicit time, with revocation lists given as data,
+//!   and returns a typed [`Identity`] or a precise [`IdentityError`].
+//! - [`jws`]: transactions as JWS compact serialization (RFC 7515), `alg` `EdDSA` or `ES256`,
+//!   the signer's chain in `x5c`, over an RFC 8785 canonical JSON payload ([`jcs`]).
+//! - [`dev`]: the dev-consortium generator (CAs, node TLS certificates, users, admins, CRLs).
+//!
+//! What it deliberately is not:
+//! - **No clock.** Every check takes the time as a parameter; the ledger passes the block time.
+//! - **No I/O** except [`dev`], which writes a consortium directory.
+//! - **Not a general X.509 toolkit.** Only Ed25519 and ECDSA P-256/SHA-256 are accepted, in
+//!   certificates, revocation lists and JWS; one crypto provider (aws-lc-rs).
+//! - **No knowledge of documents or members' roles.** Whether a party may act is the workflow's
+//!   question; whether a member sponsors a party is the ledger's network configuration.
+//!
+//! Architecture invariant: this crate depends on no other crate of the workspace.
+
+#![forbid(unsafe_code)]
+
+pub mod dev;
+pub mod identity;
+pub mod jcs;
+pub mod jws;
+pub mod pem;
+
+pub use identity::{
+    Fingerprint, Identity, IdentityError, IdentityKind, MemberCode, NodeId, PartyCode, Purpose,
+    TrustStore,
+};
+pub use jws::{Alg, JwsError, Signer, VerifiedJws};
+pub use rustls_pki_types::CertificateDer;

@@ -1,0 +1,418 @@
+//! Generated certificates checked at an explicit time: valid, expired, not yet valid, revoked,
+//! foreign CA, wrong kind, broken profile, unsupported algorithm.
+
+mod common;
+
+use common::{DAY, T0, chain, consortium};
+use pki::dev::IdentityRequest;
+use pki::{IdentityError, IdentityKind, MemberCode, PartyCode, Purpose};
+
+fn at(t: i64) -> u64 {
+    t as u64
+}
+
+#[test]
+fn a_user_of_a_root_only_ed25519_member_is_identified() {
+    let (_d, c) = consortium();
+    let store = c.trust_store().unwrap();
+    let id = store
+        .verify_identity(
+            &chain(&c, "shipper"),
+            at(T0 + DAY),
+            Purpose::SignTransaction,
+        )
+        .unwrap();
+    assert_eq!(id.member.as_str(), "CARRIER");
+    assert_eq!(id.party.as_str(), "SHIPPER");
+    assert_eq!(id.party_name, "Shipper Co");
+    assert_eq!(id.name, "shipper");
+    assert_eq!(id.kind, IdentityKind::User);
+    assert_eq!(id.node_id, None);
+    assert_eq!(id.serial, c.identity("shipper").unwrap().serial);
+    assert_eq!(
+        id.fingerprint,
+        pki::Fingerprint::of(&c.chain_der("shipper").unwrap()[0])
+    );
+}
+
+#[test]
+fn a_p256_user_behind_an_intermediate_is_identified() {
+    let (_d, c) = consortium();
+    let store = c.trust_store().unwrap();
+    let presented = chain(&c, "bank");
+    assert_eq!(presented.len(), 2, "leaf and intermediate");
+    let id = store
+        .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
+        .unwrap();
+    assert_eq!(id.member.as_str(), "BANK");
+    assert_eq!(id.party.as_str(), "BANK");
+}
+
+#[test]
+fn an_admin_may_sign_and_a_node_may_serve_tls_but_not_sign() {
+    let (_d, c) = consortium();
+    let store = c.trust_store().unwrap();
+    let admin = store
+        .verify_identity(
+            &chain(&c, "port-admin"),
+            at(T0 + DAY),
+            Purpose::SignTransaction,
+        )
+        .unwrap();
+    assert_eq!(admin.kind, IdentityKind::Admin);
+
+    let node = store
+        .verify_identity(&chain(&c, "node2"), at(T0 + DAY), Purpose::NodeServer)
+        .unwrap();
+    assert_eq!(node.kind, IdentityKind::Node);
+    assert_eq!(node.node_id.as_ref().unwrap().as_str(), "node2");
+    assert_eq!(
+        node.member.as_str(),
+        "PORT",
+        "dev nodes go round the members"
+    );
+
+    let err = store
+        .verify_identity(&chain(&c, "node2"), at(T0 + DAY), Purpose::SignTransaction)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IdentityError::WrongKind {
+                kind: IdentityKind::Node,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let err = store
+        .verify_identity(&chain(&c, "shipper"), at(T0 + DAY), Purpose::NodeServer)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IdentityError::WrongKind {
+                kind: IdentityKind::User,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn expiry_and_not_yet_valid_are_judged_at_the_time_given() {
+    let (_d, mut c) = consortium();
+    c.issue(&IdentityRequest {
+        name: "short-lived".into(),
+        member: MemberCode::new("CARRIER").unwrap(),
+        party: PartyCode::new("SHIPPER").unwrap(),
+        party_name: "Shipper Co".into(),
+        kind: IdentityKind::User,
+        node_id: None,
+        ips: vec![],
+        not_before: T0 + 10 * DAY,
+        not_after: T0 + 20 * DAY,
+    })
+    .unwrap();
+    let store = c.trust_store().unwrap();
+    let presented = chain(&c, "short-lived");
+
+    let err = store
+        .verify_identity(&presented, at(T0 + 5 * DAY), Purpose::SignTransaction)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        IdentityError::NotYetValid {
+            not_before: T0 + 10 * DAY,
+            at: T0 + 5 * DAY
+        }
+    );
+    store
+        .verify_identity(&presented, at(T0 + 15 * DAY), Purpose::SignTransaction)
+        .unwrap();
+    let err = store
+        .verify_identity(&presented, at(T0 + 25 * DAY), Purpose::SignTransaction)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        IdentityError::Expired {
+            not_after: T0 + 20 * DAY,
+            at: T0 + 25 * DAY
+        }
+    );
+}
+
+#[test]
+fn a_revoked_certificate_is_refused_once_the_new_list_is_in_the_store() {
+    for name in ["shipper", "bank"] {
+        let (_d, mut c) = consortium();
+        let presented = chain(&c, name);
+        let before = c.trust_store().unwrap();
+        before
+            .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
+            .unwrap();
+
+        c.revoke(name, T0 + 2 * DAY).unwrap();
+        let after = c.trust_store().unwrap();
+        let err = after
+            .verify_identity(&presented, at(T0 + 3 * DAY), Purpose::SignTransaction)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            IdentityError::Revoked {
+                serial: c.identity(name).unwrap().serial.clone()
+            },
+            "{name}"
+        );
+        // Others of the same member are untouched.
+        let other = if name == "shipper" {
+            "carrier"
+        } else {
+            "bank-admin"
+        };
+        after
+            .verify_identity(
+                &chain(&c, other),
+                at(T0 + 3 * DAY),
+                Purpose::SignTransaction,
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_certificate_from_a_foreign_ca_is_an_unknown_issuer() {
+    let (_d, ours) = consortium();
+    let dir = tempfile::tempdir().unwrap();
+    let mut foreign_spec = common::spec();
+    foreign_spec.members = vec![common::member(
+        "ELSEWHERE",
+        pki::dev::KeyAlgorithm::Ed25519,
+        false,
+    )];
+    foreign_spec.parties[0].sponsor = MemberCode::new("ELSEWHERE").unwrap();
+    foreign_spec.nodes.clear();
+    let theirs = pki::dev::generate_consortium(&foreign_spec, dir.path(), T0).unwrap();
+    let err = ours
+        .trust_store()
+        .unwrap()
+        .verify_identity(
+            &chain(&theirs, "shipper"),
+            at(T0 + DAY),
+            Purpose::SignTransaction,
+        )
+        .unwrap_err();
+    assert_eq!(err, IdentityError::UnknownIssuer);
+}
+
+#[test]
+fn an_impostor_ca_with_a_members_name_fails_on_its_signature() {
+    // Another consortium generated from the same spec: same CA names, different keys.
+    let (_d, ours) = consortium();
+    let (_d2, impostor) = consortium();
+    let err = ours
+        .trust_store()
+        .unwrap()
+        .verify_identity(
+            &chain(&impostor, "shipper"),
+            at(T0 + DAY),
+            Purpose::SignTransaction,
+        )
+        .unwrap_err();
+    assert_eq!(err, IdentityError::BadSignature);
+}
+
+#[test]
+fn a_revocation_list_signed_by_a_foreign_ca_does_not_load_as_trust() {
+    let (_d, ours) = consortium();
+    let (_d2, mut theirs) = consortium();
+    // The foreign CARRIER revokes "shipper" (its own serial numbers coincide with ours).
+    theirs.revoke("shipper", T0 + DAY).unwrap();
+    let mut store = ours.trust_store().unwrap();
+    let carrier = MemberCode::new("CARRIER").unwrap();
+    store
+        .set_revocations(&carrier, vec![theirs.crl_der(&carrier).unwrap()])
+        .unwrap();
+    // The forged list names our issuer but is not signed by it: the check fails loudly instead
+    // of silently revoking (or silently accepting).
+    let err = store
+        .verify_identity(
+            &chain(&ours, "shipper"),
+            at(T0 + 2 * DAY),
+            Purpose::SignTransaction,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, IdentityError::BadRevocationList(_)),
+        "expected a bad-list error, got {err}"
+    );
+}
+
+fn custom_cert(
+    c: &pki::dev::Consortium,
+    sans: Vec<rcgen::SanType>,
+    eku: Vec<rcgen::ExtendedKeyUsagePurpose>,
+    alg: &'static rcgen::SignatureAlgorithm,
+) -> Vec<pki::CertificateDer<'static>> {
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "custom");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "Shipper Co");
+    params.not_before = time::OffsetDateTime::from_unix_timestamp(T0).unwrap();
+    params.not_after = time::OffsetDateTime::from_unix_timestamp(T0 + 100 * DAY).unwrap();
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = eku;
+    params.subject_alt_names = sans;
+    let key = rcgen::KeyPair::generate_for(alg).unwrap();
+    let issuer = c.issuer(&MemberCode::new("CARRIER").unwrap()).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    vec![cert.der().clone()]
+}
+
+fn uri(s: &str) -> rcgen::SanType {
+    rcgen::SanType::URI(s.to_string().try_into().unwrap())
+}
+
+#[test]
+fn a_certificate_without_a_party_uri_breaks_the_profile() {
+    let (_d, c) = consortium();
+    let presented = custom_cert(
+        &c,
+        vec![uri("urn:silkline:kind:user")],
+        vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth],
+        &rcgen::PKCS_ED25519,
+    );
+    let err = c
+        .trust_store()
+        .unwrap()
+        .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
+        .unwrap_err();
+    assert!(
+        matches!(err, IdentityError::Profile(ref m) if m.contains("party")),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_party_uris_break_the_profile() {
+    let (_d, c) = consortium();
+    let presented = custom_cert(
+        &c,
+        vec![
+            uri("urn:silkline:party:SHIPPER"),
+            uri("urn:silkline:party:CARRIER"),
+            uri("urn:silkline:kind:user"),
+        ],
+        vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth],
+        &rcgen::PKCS_ED25519,
+    );
+    let err = c
+        .trust_store()
+        .unwrap()
+        .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
+        .unwrap_err();
+    assert!(
+        matches!(err, IdentityError::Profile(ref m) if m.contains("more than one")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_user_certificate_without_client_auth_is_refused_for_signing() {
+    let (_d, c) = consortium();
+    let presented = custom_cert(
+        &c,
+        vec![
+            uri("urn:silkline:party:SHIPPER"),
+            uri("urn:silkline:kind:user"),
+        ],
+        vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning],
+        &rcgen::PKCS_ED25519,
+    );
+    let err = c
+        .trust_store()
+        .unwrap()
+        .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
+        .unwrap_err();
+    assert!(matches!(err, IdentityError::KeyUsage(_)), "{err}");
+}
+
+#[test]
+fn a_p384_key_is_an_unsupported_algorithm() {
+    let (_d, c) = consortium();
+    let presented = custom_cert(
+        &c,
+        vec![
+            uri("urn:silkline:party:SHIPPER"),
+            uri("urn:silkline:kind:user"),
+        ],
+        vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth],
+        &rcgen::PKCS_ECDSA_P384_SHA384,
+    );
+    let err = c
+        .trust_store()
+        .unwrap()
+        .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
+        .unwrap_err();
+    assert!(
+        matches!(err, IdentityError::UnsupportedAlgorithm(_)),
+        "{err}"
+    );
+}
+
+#[test]
+fn garbage_and_empty_chains_are_refused_precisely() {
+    let (_d, c) = consortium();
+    let store = c.trust_store().unwrap();
+    assert_eq!(
+        store
+            .verify_identity(&[], at(T0), Purpose::SignTransaction)
+            .unwrap_err(),
+        IdentityError::EmptyChain
+    );
+    let garbage = vec![pki::CertificateDer::from(vec![
+        0x30, 0x03, 0x02, 0x01, 0x01,
+    ])];
+    assert!(matches!(
+        store
+            .verify_identity(&garbage, at(T0), Purpose::SignTransaction)
+            .unwrap_err(),
+        IdentityError::Malformed(_)
+    ));
+    let long: Vec<_> = std::iter::repeat_n(chain(&c, "shipper")[0].clone(), 5).collect();
+    assert_eq!(
+        store
+            .verify_identity(&long, at(T0), Purpose::SignTransaction)
+            .unwrap_err(),
+        IdentityError::ChainTooLong { len: 5, max: 4 }
+    );
+}
+
+#[test]
+fn the_generator_writes_keys_private_and_a_complete_manifest() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (_d, c) = consortium();
+    let m = c.manifest();
+    // 3 members' parties + SHIPPER users, 3 admins, 3 nodes.
+    assert_eq!(m.identities.len(), 4 + 3 + 3);
+    for id in &m.identities {
+        let mode = std::fs::metadata(c.path(&id.key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", id.key.display());
+        assert!(c.path(&id.cert).exists());
+    }
+    let bundle = std::fs::read_to_string(c.path(&m.ca_bundle)).unwrap();
+    assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 3);
+    // Reopening reads the same manifest.
+    let reopened = pki::dev::Consortium::open(c.dir()).unwrap();
+    assert_eq!(reopened.manifest(), m);
+    // Generating twice into one directory is refused rather than overwriting keys.
+    assert!(pki::dev::generate_consortium(&common::spec(), c.dir(), T0).is_err());
+}
