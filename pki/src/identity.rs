@@ -605,3 +605,66 @@ fn map_webpki_error(e: webpki::Error, leaf: &X509Certificate<'_>, at: u64) -> Id
         other => IdentityError::Other(format!("{other:?}")),
     }
 }
+
+/// What a revocation list says, read without trusting it: the ledger uses it to refuse an
+/// update that is older than the list it has, or that names another member. Its signature is
+/// checked against the issuing CA whenever a chain is verified with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationListInfo {
+    /// The issuer's subject O: by the profile, the member code.
+    pub issuer_member: String,
+    /// The cRLNumber extension (required by Silkline: it orders a member's lists).
+    pub crl_number: u64,
+    /// thisUpdate, seconds since the Unix epoch.
+    pub this_update: i64,
+    /// Revoked serial numbers, lowercase hex.
+    pub revoked_serials: Vec<String>,
+}
+
+/// Most revoked entries in one list: a member revoking more than this re-keys its CA instead.
+pub const CRL_ENTRIES_MAX: usize = 100_000;
+
+/// Parses a DER revocation list and reads what the ledger needs from it.
+pub fn inspect_revocation_list(der: &[u8]) -> Result<RevocationListInfo, IdentityError> {
+    let (rest, crl) = x509_parser::parse_x509_crl(der)
+        .map_err(|e| IdentityError::BadRevocationList(format!("does not parse: {e}")))?;
+    if !rest.is_empty() {
+        return Err(IdentityError::BadRevocationList(
+            "trailing bytes after the list".into(),
+        ));
+    }
+    OwnedCertRevocationList::from_der(der)
+        .map_err(|e| IdentityError::BadRevocationList(format!("{e:?}")))?;
+    let issuer_member = crl
+        .issuer()
+        .iter_organization()
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .ok_or_else(|| IdentityError::BadRevocationList("issuer has no O (member code)".into()))?
+        .to_string();
+    let crl_number = crl
+        .crl_number()
+        .ok_or_else(|| IdentityError::BadRevocationList("cRLNumber is missing".into()))?;
+    let bytes = crl_number.to_bytes_be();
+    if bytes.len() > 8 {
+        return Err(IdentityError::BadRevocationList(
+            "cRLNumber is larger than 64 bits".into(),
+        ));
+    }
+    let crl_number = bytes.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b));
+    let count = crl.iter_revoked_certificates().count();
+    if count > CRL_ENTRIES_MAX {
+        return Err(IdentityError::BadRevocationList(format!(
+            "{count} entries, more than the {CRL_ENTRIES_MAX} accepted"
+        )));
+    }
+    Ok(RevocationListInfo {
+        issuer_member,
+        crl_number,
+        this_update: crl.last_update().timestamp(),
+        revoked_serials: crl
+            .iter_revoked_certificates()
+            .map(|r| r.raw_serial_as_string().replace(':', ""))
+            .collect(),
+    })
+}

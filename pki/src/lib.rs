@@ -30,7 +30,7 @@ pub mod pem;
 
 pub use identity::{
     Fingerprint, Identity, IdentityError, IdentityKind, MemberCode, NodeId, PartyCode, Purpose,
-    TrustStore,
+    RevocationListInfo, TrustStore, inspect_revocation_list,
 };
 pub use jws::{Alg, JwsError, Signer, VerifiedJws};
 pub use rustls_pki_types::CertificateDer;

@@ -416,3 +416,28 @@ fn the_generator_writes_keys_private_and_a_complete_manifest() {
     // Generating twice into one directory is refused rather than overwriting keys.
     assert!(pki::dev::generate_consortium(&common::spec(), c.dir(), T0).is_err());
 }
+
+#[test]
+fn a_revocation_list_is_inspected_without_trusting_it() {
+    let (_d, mut c) = consortium();
+    let bank = MemberCode::new("BANK").unwrap();
+    let first = pki::inspect_revocation_list(&c.crl_der(&bank).unwrap()).unwrap();
+    assert_eq!(first.issuer_member, "BANK");
+    assert_eq!(first.crl_number, 1);
+    assert_eq!(first.this_update, T0);
+    assert!(first.revoked_serials.is_empty());
+
+    c.revoke("bank", T0 + DAY).unwrap();
+    let second = pki::inspect_revocation_list(&c.crl_der(&bank).unwrap()).unwrap();
+    assert_eq!(second.crl_number, 2);
+    assert_eq!(second.this_update, T0 + DAY);
+    assert_eq!(
+        second.revoked_serials,
+        vec![c.identity("bank").unwrap().serial.clone()]
+    );
+
+    assert!(matches!(
+        pki::inspect_revocation_list(b"\x30\x00"),
+        Err(IdentityError::BadRevocationList(_))
+    ));
+}
