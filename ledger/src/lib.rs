@@ -13,22 +13,24 @@
 //! - [`sim`]: a deterministic, seeded simulator of 3-5 replicas with a hostile network, crashes
 //!   that lose unsynced writes, and one checker per safety/liveness property.
 //! - [`runtime`]: a thin tokio driver around a [`Replica`], with the transport behind a trait.
+//! - [`chain`]: the document apply path, an implementation of [`StateMachine`]: blocks of signed
+//!   transactions, each checked at the block's time through `pki` (signature, chain, revocation)
+//!   and `doc-workflow` (the rule), with the resulting state in sled.
 //!
 //! What this crate deliberately is **not**:
 //!
-//! - It knows nothing about bills of lading, signatures, certificates or workflow rules. The
-//!   document apply path (blocks of signed transactions checked through `pki` and
-//!   `doc-workflow`) plugs in later as an implementation of [`StateMachine`].
-//! - It has no network transport of its own: the mutual-TLS TCP transport implements
-//!   [`runtime::Transport`] elsewhere.
+//! - The replication core (`batch`, `storage`, `replica`, `sim`, `runtime`) knows nothing about
+//!   bills of lading, signatures or workflow rules: it replicates opaque payloads. Only
+//!   [`chain`] knows documents, and it knows them only through `pki` and `doc-workflow`.
 //! - It never reads the clock inside apply, and the simulator never reads the wall clock at all:
-//!   time is a parameter (`now_ms`).
+//!   time is a parameter (`now_ms`), and a block's time comes from its proposer.
 //! - It does not implement membership policy (who may join); it only replicates and applies the
 //!   conf changes it is given.
 
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod chain;
 pub mod error;
 pub mod logging;
 pub mod replica;

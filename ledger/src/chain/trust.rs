@@ -1,0 +1,263 @@
+//! The seam between the apply path and `pki`: envelope parsing and the transaction hash, JWS and
+//! identity verification at block time, and the checks on a member's new CRL.
+//!
+//! Everything here is a pure function of its inputs (the block time is a parameter); `pki`
+//! never reads the clock either.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use doc_workflow::PartyCode;
+use pki::identity::{IdentityError, IdentityKind, MemberCode, Purpose, TrustStore};
+use pki::jws::{JwsError, ParsedJws};
+
+use super::genesis::{Genesis, MemberConfig};
+use super::state::CrlRecord;
+use super::tx::ENVELOPE_BYTES_MAX;
+use super::validate::TxRefusal;
+use super::{Hash32, sha256};
+
+/// Who signed a transaction, as verified at block time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signatory {
+    /// The member whose root CA the chain reaches (never a field of the leaf).
+    pub member: PartyCode,
+    /// The party the certificate acts for.
+    pub party: PartyCode,
+    pub kind: IdentityKind,
+    /// SHA-256 of the leaf certificate's DER, lowercase hex.
+    pub fingerprint: String,
+}
+
+/// What the ledger reads from a CRL it accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrlInfo {
+    /// `thisUpdate`, ms since the Unix epoch.
+    pub this_update_ms: u64,
+}
+
+/// An envelope as received: its hash, and its JWS structure if it has one.
+#[derive(Debug)]
+pub struct Envelope<'a> {
+    /// The transaction hash: `pki`'s (SHA-256 of the JWS signing input, so a re-encoded ECDSA
+    /// signature is the same transaction) when the envelope parses as a JWS; otherwise SHA-256
+    /// of the raw bytes, so that garbage too has a stable hash to record.
+    pub tx_hash: Hash32,
+    /// The envelope as text and parsed, or why it is not a JWS.
+    pub parsed: Result<(&'a str, ParsedJws), TxRefusal>,
+}
+
+impl<'a> Envelope<'a> {
+    /// Checks the size, then parses (no signature check yet).
+    pub fn parse(bytes: &'a [u8]) -> Envelope<'a> {
+        let parsed = Self::parse_inner(bytes);
+        let tx_hash = match &parsed {
+            Ok((_, jws)) => Hash32(jws.tx_hash()),
+            Err(_) => Hash32(sha256(bytes)),
+        };
+        Envelope { tx_hash, parsed }
+    }
+
+    fn parse_inner(bytes: &'a [u8]) -> Result<(&'a str, ParsedJws), TxRefusal> {
+        if bytes.is_empty() {
+            return Err(TxRefusal::EnvelopeEmpty);
+        }
+        if bytes.len() > ENVELOPE_BYTES_MAX {
+            return Err(TxRefusal::EnvelopeTooLarge {
+                bytes: bytes.len(),
+                max: ENVELOPE_BYTES_MAX,
+            });
+        }
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| TxRefusal::MalformedEnvelope("not ASCII text".into()))?;
+        let parsed = pki::jws::parse(text).map_err(jws_refusal)?;
+        Ok((text, parsed))
+    }
+}
+
+fn jws_refusal(e: JwsError) -> TxRefusal {
+    match e {
+        JwsError::BadSignature => TxRefusal::BadSignature(e.to_string()),
+        JwsError::BadPayload(_) => TxRefusal::MalformedTransaction(e.to_string()),
+        other => TxRefusal::MalformedEnvelope(other.to_string()),
+    }
+}
+
+fn identity_refusal(e: IdentityError) -> TxRefusal {
+    let message = e.to_string();
+    match e {
+        // A chain whose signatures do not verify under any member's CA (typically a foreign CA
+        // that copied a member CA's name) does not chain to this network.
+        IdentityError::UnknownIssuer | IdentityError::BadSignature => {
+            TxRefusal::UnknownIssuer(message)
+        }
+        IdentityError::Expired { .. } => TxRefusal::CertificateExpired(message),
+        IdentityError::NotYetValid { .. } => TxRefusal::CertificateNotYetValid(message),
+        IdentityError::Revoked { .. } => TxRefusal::CertificateRevoked(message),
+        IdentityError::WrongKind { kind, .. } => TxRefusal::WrongCertificateKind {
+            kind,
+            required: "a user or admin certificate",
+        },
+        _ => TxRefusal::CertificateInvalid(message),
+    }
+}
+
+fn member_code(code: &PartyCode) -> Result<MemberCode, String> {
+    MemberCode::new(code.as_str())
+}
+
+fn to_party(code: &str) -> Result<PartyCode, TxRefusal> {
+    PartyCode::new(code).map_err(|e| TxRefusal::CertificateInvalid(e.to_string()))
+}
+
+/// The members' roots and current CRLs, ready to verify chains.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    store: TrustStore,
+    /// Each member's root CA certificate, DER: CRLs must be issued and signed by it.
+    roots: BTreeMap<PartyCode, Vec<u8>>,
+}
+
+impl Trust {
+    /// The trust store of `genesis`'s members with the given current CRLs.
+    pub fn new(genesis: &Genesis, crls: &BTreeMap<PartyCode, CrlRecord>) -> Result<Trust, String> {
+        let mut store = TrustStore::new();
+        let mut roots = BTreeMap::new();
+        for member in &genesis.members {
+            let root = root_der(member)?;
+            store
+                .add_member(member_code(&member.code)?, root.clone())
+                .map_err(|e| format!("member {}: {e}", member.code))?;
+            roots.insert(member.code.clone(), root);
+        }
+        for (member, record) in crls {
+            let der = STANDARD
+                .decode(&record.der_base64)
+                .map_err(|e| format!("CRL of {member}: {e}"))?;
+            store
+                .set_revocations(&member_code(member)?, vec![der])
+                .map_err(|e| format!("CRL of {member}: {e}"))?;
+        }
+        Ok(Trust { store, roots })
+    }
+
+    /// Checks a member's CRL given at genesis (issued and signed by its root).
+    pub fn inspect_genesis_crl(
+        genesis: &Genesis,
+        member: &MemberConfig,
+        der_base64: &str,
+    ) -> Result<CrlInfo, String> {
+        let trust = Trust::new(genesis, &BTreeMap::new())?;
+        trust
+            .check_crl(&member.code, der_base64)
+            .map_err(|r| format!("initial CRL of {}: {r}", member.code))
+    }
+
+    /// Verifies the JWS signature and the signer's chain at `time_ms` (step 3-4 of
+    /// `validate`). Returns who signed and the payload bytes.
+    pub fn verify(
+        &self,
+        parsed: ParsedJws,
+        time_ms: u64,
+    ) -> Result<(Signatory, Vec<u8>), TxRefusal> {
+        let verified = parsed.verify().map_err(jws_refusal)?;
+        // Certificates are valid to the second; the block time's milliseconds round down.
+        let identity = self
+            .store
+            .verify_identity(&verified.chain, time_ms / 1000, Purpose::SignTransaction)
+            .map_err(identity_refusal)?;
+        let signatory = Signatory {
+            member: to_party(identity.member.as_str())?,
+            party: to_party(identity.party.as_str())?,
+            kind: identity.kind,
+            fingerprint: identity.fingerprint.to_string(),
+        };
+        Ok((signatory, verified.payload))
+    }
+
+    /// Checks an `UPDATE_REVOCATIONS` CRL for `member` at `time_ms`: it decodes, it is issued
+    /// and signed by the member's root CA, it is not from the future, and it is not older than
+    /// the member's current CRL (`current_ms`), so revocations cannot be rolled back.
+    pub fn check_crl_update(
+        &self,
+        member: &PartyCode,
+        der_base64: &str,
+        current_ms: Option<u64>,
+        time_ms: u64,
+    ) -> Result<CrlInfo, TxRefusal> {
+        let info = self.check_crl(member, der_base64)?;
+        if info.this_update_ms > time_ms {
+            return Err(TxRefusal::CrlNotYetValid {
+                this_update_ms: info.this_update_ms,
+                time_ms,
+            });
+        }
+        if let Some(current_ms) = current_ms
+            && info.this_update_ms < current_ms
+        {
+            return Err(TxRefusal::CrlOutdated {
+                current_ms,
+                given_ms: info.this_update_ms,
+            });
+        }
+        Ok(info)
+    }
+
+    fn check_crl(&self, member: &PartyCode, der_base64: &str) -> Result<CrlInfo, TxRefusal> {
+        let der = STANDARD
+            .decode(der_base64)
+            .map_err(|e| TxRefusal::CrlInvalid(format!("not standard base64: {e}")))?;
+        let (rest, crl) = x509_parser::parse_x509_crl(&der)
+            .map_err(|e| TxRefusal::CrlInvalid(format!("not a DER X.509 CRL: {e}")))?;
+        if !rest.is_empty() {
+            return Err(TxRefusal::CrlInvalid("trailing bytes after the CRL".into()));
+        }
+        let wrong = |reason: String| TxRefusal::CrlWrongIssuer {
+            member: member.clone(),
+            reason,
+        };
+        let root = self
+            .roots
+            .get(member)
+            .ok_or_else(|| wrong("not a member of this network".into()))?;
+        let (_, ca) = x509_parser::parse_x509_certificate(root)
+            .map_err(|e| wrong(format!("member CA does not parse: {e}")))?;
+        if crl.issuer() != ca.subject() {
+            return Err(wrong(format!(
+                "issued by {}, not by {}",
+                crl.issuer(),
+                ca.subject()
+            )));
+        }
+        crl.verify_signature(ca.public_key())
+            .map_err(|e| wrong(format!("signature does not verify: {e}")))?;
+        // The trust store must accept it too, or installing it would stop the replica.
+        self.store
+            .clone()
+            .set_revocations(
+                &member_code(member).map_err(TxRefusal::CrlInvalid)?,
+                vec![der.clone()],
+            )
+            .map_err(|e| TxRefusal::CrlInvalid(e.to_string()))?;
+        let seconds = crl.last_update().timestamp();
+        let this_update_ms = u64::try_from(seconds)
+            .ok()
+            .and_then(|s| s.checked_mul(1000))
+            .ok_or_else(|| TxRefusal::CrlInvalid(format!("thisUpdate {seconds} out of range")))?;
+        Ok(CrlInfo { this_update_ms })
+    }
+}
+
+/// The DER of a member's root CA certificate (the first certificate of its PEM).
+fn root_der(member: &MemberConfig) -> Result<Vec<u8>, String> {
+    let certs = pki::pem::certificates(&member.ca_certificate_pem)
+        .map_err(|e| format!("member {} CA certificate: {e}", member.code))?;
+    certs.first().map(|c| c.as_ref().to_vec()).ok_or_else(|| {
+        format!(
+            "member {} CA certificate: no certificate in PEM",
+            member.code
+        )
+    })
+}

@@ -1,0 +1,251 @@
+//! The transaction a user signs: the JWS payload format, its limits, and its parsing.
+//!
+//! A transaction is the payload of a JWS compact serialization (`pki::jws`) whose header carries
+//! the signer's certificate chain (`x5c`). The payload is RFC 8785 canonical JSON, camelCase:
+//!
+//! ```json
+//! {"command":{"action":"TRANSFER","to":"BANK"},
+//!  "document":{"carrier":"CARRIER","reference":"ABC123"},
+//!  "network":"silkline-dev","nonce":"3f9a0c1e5b7d2a4c",
+//!  "notAfter":1741950000000,"notBefore":1741946400000}
+//! ```
+//!
+//! (shown wrapped; canonical JSON has no whitespace and sorted keys). `command` is a
+//! [`doc_workflow::Command`]. A governance transaction, signed by a member's admin, carries
+//! `governance` instead of `document` and `command`:
+//!
+//! ```json
+//! {"governance":{"action":"ONBOARD_PARTY","code":"SHIPPER","name":"Shipper Exports Ltd"}, ...}
+//! {"governance":{"action":"UPDATE_REVOCATIONS","crl":"<CRL DER, standard base64>"}, ...}
+//! ```
+//!
+//! `network` binds the signature to one network; `nonce` with the validity window
+//! `[notBefore, notAfter]` (milliseconds since the Unix epoch, inclusive) makes a signed
+//! transaction usable once, and only for a bounded time.
+
+use serde::{Deserialize, Serialize};
+
+use doc_workflow::{Command, DocumentId, PartyCode};
+
+/// Largest signed envelope (the JWS compact form) a node accepts. The largest document payload
+/// is a `VOID` with its replacement or an `ISSUE`: one DCSA document of at most
+/// `doc_workflow::content::CONTENT_BYTES_MAX` (64 KiB), which base64url grows to about 86 KiB;
+/// the header's `x5c` chain adds a few KiB. 128 KiB holds that with room, also holds a CRL of
+/// some 3,000 revoked certificates, and keeps a block of 64 transactions under 8 MiB.
+pub const ENVELOPE_BYTES_MAX: usize = 128 * 1024;
+const _: () = assert!(ENVELOPE_BYTES_MAX <= crate::batch::PAYLOAD_BYTES_MAX);
+
+/// Longest validity window (`notAfter - notBefore`). A nonce must be remembered until its
+/// transaction's window has passed, so the window bounds the nonce store: 24 hours covers a
+/// client that signs and submits later the same day (or retries across a node restart), and
+/// keeps at most a day of nonces.
+pub const VALIDITY_WINDOW_MS_MAX: u64 = 24 * 60 * 60 * 1000;
+
+/// Shortest nonce: 16 hex characters are 64 random bits, so that two honest clients of one
+/// party colliding within a 24-hour window is negligible.
+pub const NONCE_CHARS_MIN: usize = 16;
+
+/// Longest nonce: 64 characters hold 256 bits in hex or 384 bits in base64url; nonces are kept
+/// by every replica for a day, so they stay short.
+pub const NONCE_CHARS_MAX: usize = 64;
+
+/// Longest network id: a short name such as `silkline-prod-2025`.
+pub const NETWORK_ID_CHARS_MAX: usize = 64;
+
+/// Longest party name an `ONBOARD_PARTY` may give: DCSA eBL 3.0 `partyName` maxLength.
+pub const PARTY_NAME_CHARS_MAX: usize = 70;
+
+/// A signed transaction's payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transaction {
+    /// The network the signer meant; must equal the genesis `networkId`.
+    pub network: String,
+    /// Unique per party within the validity window.
+    pub nonce: String,
+    /// First block time (ms) at which the transaction may commit.
+    pub not_before_ms: u64,
+    /// Last block time (ms) at which the transaction may commit.
+    pub not_after_ms: u64,
+    /// What it asks for.
+    pub body: TxBody,
+}
+
+/// What a transaction asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TxBody {
+    /// A workflow command on one document, for the party the signer's certificate names.
+    Document {
+        /// The document the command is about.
+        document: DocumentId,
+        /// The workflow command.
+        command: Command,
+    },
+    /// A change to the network's configuration, by a member's admin.
+    Governance(Governance),
+}
+
+/// Governance commands: each changes only what belongs to the signer's own member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "action",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum Governance {
+    /// Replaces the member's current CRL. The CRL must be issued and signed by the member's own
+    /// CA and be no older than the one it replaces, so revocations cannot be rolled back.
+    UpdateRevocations {
+        /// The CRL, DER, standard base64.
+        crl: String,
+    },
+    /// Adds a party the member sponsors (a shipper, consignee, trader, forwarder).
+    OnboardParty {
+        /// The new party's code; must not exist yet.
+        code: PartyCode,
+        /// Its legal name, 1 to [`PARTY_NAME_CHARS_MAX`] characters.
+        name: String,
+    },
+}
+
+impl Governance {
+    /// The stable action name, as serialized.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Governance::UpdateRevocations { .. } => "UPDATE_REVOCATIONS",
+            Governance::OnboardParty { .. } => "ONBOARD_PARTY",
+        }
+    }
+}
+
+/// The wire form: every field optional, so that a missing or contradictory field is a precise
+/// refusal rather than serde's first complaint.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Wire {
+    network: String,
+    nonce: String,
+    not_before: u64,
+    not_after: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    document: Option<DocumentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    command: Option<Command>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    governance: Option<Governance>,
+}
+
+/// Why a payload is not a transaction. Deterministic: it depends on the bytes only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxFormatError {
+    /// Not JSON, or not of the transaction's shape.
+    #[error("the payload is not a transaction: {0}")]
+    Json(String),
+    /// Neither (`document` and `command`) nor `governance`, or both.
+    #[error(
+        "a transaction carries either `document` with `command`, or `governance`, and nothing else"
+    )]
+    Shape,
+}
+
+impl Transaction {
+    /// Parses a (verified) JWS payload.
+    pub fn from_payload(payload: &[u8]) -> Result<Transaction, TxFormatError> {
+        let wire: Wire =
+            serde_json::from_slice(payload).map_err(|e| TxFormatError::Json(e.to_string()))?;
+        let body = match (wire.document, wire.command, wire.governance) {
+            (Some(document), Some(command), None) => TxBody::Document { document, command },
+            (None, None, Some(governance)) => TxBody::Governance(governance),
+            _ => return Err(TxFormatError::Shape),
+        };
+        Ok(Transaction {
+            network: wire.network,
+            nonce: wire.nonce,
+            not_before_ms: wire.not_before,
+            not_after_ms: wire.not_after,
+            body,
+        })
+    }
+
+    /// The RFC 8785 canonical JSON a client signs (the JWS payload).
+    pub fn to_canonical_json(&self) -> String {
+        let (document, command, governance) = match &self.body {
+            TxBody::Document { document, command } => {
+                (Some(document.clone()), Some(command.clone()), None)
+            }
+            TxBody::Governance(g) => (None, None, Some(g.clone())),
+        };
+        let wire = Wire {
+            network: self.network.clone(),
+            nonce: self.nonce.clone(),
+            not_before: self.not_before_ms,
+            not_after: self.not_after_ms,
+            document,
+            command,
+            governance,
+        };
+        serde_json_canonicalizer::to_string(&wire).expect("a transaction serializes to JSON")
+    }
+
+    /// The action name: the workflow action's or the governance command's.
+    pub fn action_code(&self) -> &'static str {
+        match &self.body {
+            TxBody::Document { command, .. } => command.action().code(),
+            TxBody::Governance(g) => g.code(),
+        }
+    }
+}
+
+/// Whether `nonce` has an acceptable length and alphabet: hex and base64url characters only, so
+/// that it is printable and never needs escaping in a storage key.
+pub fn nonce_is_well_formed(nonce: &str) -> bool {
+    (NONCE_CHARS_MIN..=NONCE_CHARS_MAX).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_transaction_round_trips_canonically() {
+        let json = r#"{"command":{"action":"TRANSFER","to":"BANK"},"document":{"carrier":"CARRIER","reference":"ABC123"},"network":"silkline-dev","nonce":"00112233445566778899aabb","notAfter":2000,"notBefore":1000}"#;
+        let tx = Transaction::from_payload(json.as_bytes()).unwrap();
+        assert_eq!(tx.action_code(), "TRANSFER");
+        assert_eq!(tx.to_canonical_json(), json);
+    }
+
+    #[test]
+    fn governance_transaction_parses() {
+        let json = r#"{"governance":{"action":"ONBOARD_PARTY","code":"SHIPPER","name":"Shipper Exports Ltd"},"network":"n","nonce":"00112233445566778899aabb","notAfter":2000,"notBefore":1000}"#;
+        let tx = Transaction::from_payload(json.as_bytes()).unwrap();
+        assert_eq!(tx.action_code(), "ONBOARD_PARTY");
+        assert_eq!(tx.to_canonical_json(), json);
+    }
+
+    #[test]
+    fn shape_is_enforced() {
+        let both = r#"{"command":{"action":"SIGN"},"document":{"carrier":"C","reference":"R"},"governance":{"action":"ONBOARD_PARTY","code":"X","name":"X"},"network":"n","nonce":"0011223344556677","notAfter":2,"notBefore":1}"#;
+        assert_eq!(
+            Transaction::from_payload(both.as_bytes()),
+            Err(TxFormatError::Shape)
+        );
+        let extra =
+            r#"{"extra":1,"network":"n","nonce":"0011223344556677","notAfter":2,"notBefore":1}"#;
+        assert!(matches!(
+            Transaction::from_payload(extra.as_bytes()),
+            Err(TxFormatError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn nonces_are_checked() {
+        assert!(nonce_is_well_formed("0011223344556677"));
+        assert!(nonce_is_well_formed("AbC-_0123456789xyz"));
+        assert!(!nonce_is_well_formed("short"));
+        assert!(!nonce_is_well_formed(&"a".repeat(65)));
+        assert!(!nonce_is_well_formed("0011223344556677/"));
+    }
+}

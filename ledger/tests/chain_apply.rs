@@ -1,0 +1,769 @@
+//! The document apply path end to end: signed envelopes -> blocks -> state, on sled.
+//! Test names live under `chain::` so that `cargo test -p ledger chain` selects them.
+
+mod chain_common;
+
+mod chain {
+    use super::chain_common::*;
+    use base64::Engine as _;
+    use doc_workflow::{Action, Status};
+    use ledger::chain::{LedgerState, Outcome, TxLocation};
+    use pki::identity::MemberCode;
+    use serde_json::json;
+
+    const ORDER: &str = "SLK-ORDER-001";
+    const CONTAINERS: [&str; 2] = ["CARU1000003", "CARU1000019"];
+
+    /// DOMAIN 6.1 as signed transactions, one step per block except the last two, which share
+    /// a block (the cargo release reads the bill the block before accepted).
+    fn scenario_6_1(
+        net: &mut Net,
+        state: &mut LedgerState,
+    ) -> anyhow::Result<Vec<(ledger::chain::Block, Vec<Vec<u8>>)>> {
+        let content = fixture("to-order-bill.json")?;
+        let mut t = GENESIS_MS + 1_000;
+        let steps = [
+            (
+                "carrier",
+                json!({"action": "ISSUE", "content": content, "issueTo": "SHIPPER"}),
+            ),
+            (
+                "shipper",
+                json!({"action": "ENDORSE_TO_ORDER", "to": "BANK"}),
+            ),
+            ("bank", json!({"action": "ENDORSE", "to": "CONSIGNEE"})),
+            ("consignee", json!({"action": "SURRENDER_FOR_DELIVERY"})),
+            ("carrier", json!({"action": "ACCEPT_SURRENDER"})),
+        ];
+        let mut blocks = Vec::new();
+        for (who, command) in steps {
+            let tx = net.doc_tx(who, t, ORDER, command)?;
+            let block = apply(state, t, &[&tx])?;
+            assert_eq!(
+                codes(&block),
+                ["COMMITTED"],
+                "{who}: {:?}",
+                block.transactions
+            );
+            blocks.push((block, vec![tx]));
+            t += 1_000;
+        }
+        let release = net.doc_tx(
+            "carrier",
+            t,
+            ORDER,
+            json!({"action": "RELEASE_CARGO", "port": "PORT"}),
+        )?;
+        let gate_out = net.doc_tx(
+            "port",
+            t,
+            ORDER,
+            json!({"action": "GATE_OUT", "containers": CONTAINERS}),
+        )?;
+        let block = apply(state, t, &[&release, &gate_out])?;
+        assert_eq!(
+            codes(&block),
+            ["COMMITTED", "COMMITTED"],
+            "{:?}",
+            block.transactions
+        );
+        blocks.push((block, vec![release, gate_out]));
+        Ok(blocks)
+    }
+
+    #[test]
+    fn chain_scenario_6_1_end_to_end_with_history_in_order() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let blocks: Vec<_> = scenario_6_1(&mut net, &mut state)?
+            .into_iter()
+            .map(|(b, _)| b)
+            .collect();
+
+        let bill = state.document(&bill_key(ORDER))?.expect("bill exists");
+        assert_eq!(bill.status, Status::SurrenderedForDelivery);
+        let history = state.history(&bill_key(ORDER), None, 100)?;
+        let actions: Vec<(Action, &str)> = history
+            .iter()
+            .map(|h| (h.action, h.actor.as_str()))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                (Action::Issue, "CARRIER"),
+                (Action::EndorseToOrder, "SHIPPER"),
+                (Action::Endorse, "BANK"),
+                (Action::SurrenderForDelivery, "CONSIGNEE"),
+                (Action::AcceptSurrender, "CARRIER"),
+            ]
+        );
+        for (i, h) in history.iter().enumerate() {
+            assert_eq!(h.sequence, i as u64 + 1);
+            assert_eq!(h.height, i as u64 + 1);
+            assert_eq!(h.tx_hash, blocks[i].transactions[0].tx_hash);
+            // The signed envelope is kept and still verifies.
+            pki::jws::verify(&h.jws)?;
+            assert_eq!(h.signer_fingerprint.len(), 64);
+        }
+        assert_eq!(
+            history[2].recipient.as_ref().map(|p| p.as_str()),
+            Some("CONSIGNEE")
+        );
+        assert_eq!(history[2].member.as_str(), "BANK");
+        // Pagination of the history.
+        let page = state.history(&bill_key(ORDER), Some(3), 1)?;
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].sequence, 4);
+
+        let release = state
+            .document(&release_key(ORDER))?
+            .expect("cargo release exists");
+        assert_eq!(release.status, Status::Completed);
+        let release_history = state.history(&release_key(ORDER), None, 100)?;
+        assert_eq!(
+            release_history.iter().map(|h| h.action).collect::<Vec<_>>(),
+            [Action::ReleaseCargo, Action::GateOut]
+        );
+
+        // Indexes: every party that is or was party to the bill finds it; others do not.
+        for p in ["CARRIER", "SHIPPER", "BANK", "CONSIGNEE"] {
+            let page = state.documents_by_party(&party(p), None, None, 10)?;
+            assert!(
+                page.documents
+                    .iter()
+                    .any(|d| d.id == bill.id && d.kind == bill.kind),
+                "{p}"
+            );
+            let page = state.documents_by_party(
+                &party(p),
+                Some(Status::SurrenderedForDelivery),
+                None,
+                10,
+            )?;
+            assert_eq!(page.documents.len(), 1, "{p}");
+            let page = state.documents_by_party(&party(p), Some(Status::Issued), None, 10)?;
+            assert!(
+                page.documents.is_empty(),
+                "{p}: the old status entry is gone"
+            );
+        }
+        let port_docs = state.documents_by_party(&party("PORT"), None, None, 10)?;
+        assert_eq!(
+            port_docs.documents.len(),
+            1,
+            "the port is party to the cargo release only"
+        );
+        let page = state.documents_by_status(Status::Completed, None, 10)?;
+        assert_eq!(page.documents.len(), 1);
+
+        // Blocks and transaction lookups.
+        let b1 = state.block(1)?.expect("block 1");
+        assert_eq!(b1, blocks[0]);
+        assert_eq!(b1.header.previous_hash, net.genesis.genesis_hash());
+        let b2 = state.block(2)?.expect("block 2");
+        assert_eq!(b2.header.previous_hash, b1.hash);
+        assert_eq!(b2.hash, b2.header.hash());
+        let record = state
+            .transaction(&b2.transactions[0].tx_hash)?
+            .expect("tx record");
+        assert_eq!(
+            record.location,
+            TxLocation {
+                height: 2,
+                position: 0
+            }
+        );
+        assert!(record.outcome.is_committed());
+        assert_eq!(state.tip().height, 6);
+        Ok(())
+    }
+
+    #[test]
+    fn chain_pagination_is_capped_and_resumes_after_the_cursor() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let content = fixture("to-order-bill.json")?;
+        let t = GENESIS_MS + 1_000;
+        let mut txs = Vec::new();
+        for i in 0..5 {
+            let mut c = content.clone();
+            let reference = format!("SLK-P-{i}");
+            c["transportDocumentReference"] = json!(reference);
+            txs.push(net.doc_tx(
+                "carrier",
+                t,
+                &reference,
+                json!({"action": "ISSUE", "content": c, "issueTo": "SHIPPER"}),
+            )?);
+        }
+        let refs: Vec<&Vec<u8>> = txs.iter().collect();
+        let block = apply(&mut state, t, &refs)?;
+        assert_eq!(codes(&block), vec!["COMMITTED"; 5]);
+
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..10 {
+            let page = state.documents_by_party(
+                &party("SHIPPER"),
+                Some(Status::Issued),
+                cursor.as_deref(),
+                2,
+            )?;
+            assert!(page.documents.len() <= 2);
+            seen.extend(page.documents.iter().map(|d| d.id.reference.to_string()));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(
+            seen,
+            ["SLK-P-0", "SLK-P-1", "SLK-P-2", "SLK-P-3", "SLK-P-4"]
+        );
+        let capped = state.documents_by_party(&party("SHIPPER"), None, None, 10_000)?;
+        assert_eq!(capped.documents.len(), 5);
+        Ok(())
+    }
+
+    #[test]
+    fn chain_revoked_certificate_is_refused_after_update_revocations() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let t = GENESIS_MS + 10_000;
+        let issue = net.doc_tx("carrier", t, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
+        assert_eq!(codes(&apply(&mut state, t, &[&issue])?), ["COMMITTED"]);
+
+        // CARRIER's CA revokes the shipper's certificate; its admin publishes the list.
+        let crl = net.consortium.revoke("shipper", (t / 1000) as i64)?;
+        let crl_b64 = base64::engine::general_purpose::STANDARD.encode(&crl);
+        let update = net.gov_tx(
+            "carrier-admin",
+            t,
+            json!({"action": "UPDATE_REVOCATIONS", "crl": crl_b64}),
+        )?;
+        // Only an admin may publish it; a user's attempt is refused.
+        let by_user = net.gov_tx(
+            "carrier",
+            t,
+            json!({"action": "UPDATE_REVOCATIONS", "crl": crl_b64}),
+        )?;
+        // Another member's admin cannot publish CARRIER's list as its own.
+        let by_bank = net.gov_tx(
+            "bank-admin",
+            t,
+            json!({"action": "UPDATE_REVOCATIONS", "crl": crl_b64}),
+        )?;
+        let block = apply(&mut state, t, &[&by_user, &by_bank, &update])?;
+        assert_eq!(
+            codes(&block),
+            ["WRONG_CERTIFICATE_KIND", "CRL_WRONG_ISSUER", "COMMITTED"]
+        );
+        assert!(state.crl(&party("CARRIER")).is_some());
+
+        let endorse = net.doc_tx(
+            "shipper",
+            t + 1_000,
+            ORDER,
+            json!({"action": "ENDORSE_TO_ORDER", "to": "BANK"}),
+        )?;
+        let block = apply(&mut state, t + 1_000, &[&endorse])?;
+        assert_eq!(codes(&block), ["CERTIFICATE_REVOKED"]);
+        // The older genesis list cannot roll the revocation back.
+        let genesis_crl = net
+            .genesis
+            .members
+            .iter()
+            .find(|m| m.code.as_str() == "CARRIER")
+            .unwrap()
+            .initial_crl
+            .clone()
+            .unwrap();
+        let rollback = net.gov_tx(
+            "carrier-admin",
+            t + 2_000,
+            json!({"action": "UPDATE_REVOCATIONS", "crl": genesis_crl}),
+        )?;
+        let garbage = net.gov_tx(
+            "carrier-admin",
+            t + 2_000,
+            json!({"action": "UPDATE_REVOCATIONS", "crl": "AAAA"}),
+        )?;
+        let block = apply(&mut state, t + 2_000, &[&rollback, &garbage])?;
+        assert_eq!(codes(&block), ["CRL_OUTDATED", "CRL_INVALID"]);
+        Ok(())
+    }
+
+    #[test]
+    fn chain_expired_not_yet_valid_and_foreign_certificates_are_refused() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let t0 = T0_S;
+        // Valid for the first hour only; valid only from the second day.
+        net.issue("carrier-short", "CARRIER", "CARRIER", t0, t0 + 3_600)?;
+        net.issue(
+            "carrier-later",
+            "CARRIER",
+            "CARRIER",
+            t0 + 86_400,
+            t0 + 2 * 86_400,
+        )?;
+        let foreign = foreign_consortium(net.dir.path())?;
+
+        let t = GENESIS_MS + 2 * HOUR_MS; // the short certificate has expired
+        let content = fixture("to-order-bill.json")?;
+        let issue = json!({"action": "ISSUE", "content": content, "issueTo": "SHIPPER"});
+        let expired = net.doc_tx("carrier-short", t, ORDER, issue.clone())?;
+        let early = net.doc_tx("carrier-later", t, ORDER, issue.clone())?;
+        let p = net.payload(
+            t,
+            json!({"document": {"carrier": "CARRIER", "reference": ORDER}, "command": issue}),
+        );
+        let alien = sign_with(&foreign, "carrier", &p)?;
+        let block = apply(&mut state, t, &[&expired, &early, &alien])?;
+        assert_eq!(
+            codes(&block),
+            [
+                "CERTIFICATE_EXPIRED",
+                "CERTIFICATE_NOT_YET_VALID",
+                "UNKNOWN_ISSUER"
+            ],
+            "{:?}",
+            block.transactions
+        );
+        // The same short-lived certificate was fine while valid (checked at block time).
+        let mut other = net.state("b")?;
+        let t_ok = GENESIS_MS + 1_000;
+        let ok = net.doc_tx("carrier-short", t_ok, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
+        assert_eq!(codes(&apply(&mut other, t_ok, &[&ok])?), ["COMMITTED"]);
+        assert!(
+            state.document(&bill_key(ORDER))?.is_none(),
+            "refusals change nothing"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn chain_same_signed_transaction_commits_once() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let t = GENESIS_MS + 1_000;
+        let issue = net.doc_tx("carrier", t, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
+        let block = apply(&mut state, t, &[&issue, &issue])?;
+        assert_eq!(codes(&block), ["COMMITTED", "DUPLICATE"]);
+        let block = apply(&mut state, t + 1_000, &[&issue])?;
+        match &block.transactions[0].outcome {
+            Outcome::Refused { code, original, .. } => {
+                assert_eq!(code, "DUPLICATE");
+                assert_eq!(
+                    *original,
+                    Some(TxLocation {
+                        height: 1,
+                        position: 0
+                    })
+                );
+            }
+            other => panic!("expected DUPLICATE, got {other:?}"),
+        }
+        // The record keeps the original outcome.
+        let record = state
+            .transaction(&block.transactions[0].tx_hash)?
+            .expect("record");
+        assert!(record.outcome.is_committed());
+        assert_eq!(state.history(&bill_key(ORDER), None, 100)?.len(), 1);
+
+        // A different transaction reusing the nonce within its window is a replay.
+        let p = json!({
+            "network": NETWORK, "nonce": format!("{:032x}", 1), "notBefore": t - HOUR_MS, "notAfter": t + HOUR_MS,
+            "document": {"carrier": "CARRIER", "reference": ORDER}, "command": {"action": "SIGN"},
+        });
+        let signed = net.sign("carrier", &p)?;
+        let shipper_sign = net.doc_tx("shipper", t + 2_000, ORDER, json!({"action": "SIGN"}))?;
+        let block = apply(&mut state, t + 2_000, &[&signed, &shipper_sign])?;
+        assert_eq!(codes(&block), ["NONCE_REUSED", "COMMITTED"]);
+        Ok(())
+    }
+
+    #[test]
+    fn chain_network_window_and_sponsorship_rules() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let t = GENESIS_MS + 1_000;
+        let issue = json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"});
+        let document = json!({"carrier": "CARRIER", "reference": ORDER});
+
+        let mut wrong_net = net.payload(t, json!({"document": document, "command": issue}));
+        wrong_net["network"] = json!("another-network");
+        let wrong_net = net.sign("carrier", &wrong_net)?;
+
+        let mut too_long = net.payload(t, json!({"document": document, "command": issue}));
+        too_long["notAfter"] = json!(t + 25 * HOUR_MS);
+        let too_long = net.sign("carrier", &too_long)?;
+
+        let mut later = net.payload(t, json!({"document": document, "command": issue}));
+        later["notBefore"] = json!(t + 1);
+        later["notAfter"] = json!(t + HOUR_MS);
+        let later = net.sign("carrier", &later)?;
+
+        let mut past = net.payload(t, json!({"document": document, "command": issue}));
+        past["notBefore"] = json!(t - HOUR_MS);
+        past["notAfter"] = json!(t - 1);
+        let past = net.sign("carrier", &past)?;
+
+        let mut bad_nonce = net.payload(t, json!({"document": document, "command": issue}));
+        bad_nonce["nonce"] = json!("short");
+        let bad_nonce = net.sign("carrier", &bad_nonce)?;
+
+        // BANK's CA issues a certificate naming CARRIER: a bank cannot act for the carrier.
+        net.issue(
+            "bank-as-carrier",
+            "BANK",
+            "CARRIER",
+            T0_S,
+            T0_S + 86_400 * 365,
+        )?;
+        let bank_as_carrier = net.doc_tx("bank-as-carrier", t, ORDER, issue.clone())?;
+        // A party unknown to the network.
+        net.issue("stranger", "CARRIER", "STRANGER", T0_S, T0_S + 86_400 * 365)?;
+        let stranger = net.doc_tx("stranger", t, ORDER, issue.clone())?;
+        // The workflow itself refuses: the shipper cannot issue.
+        let shipper_issue = net.doc_tx("shipper", t, ORDER, issue.clone())?;
+
+        let block = apply(
+            &mut state,
+            t,
+            &[
+                &wrong_net,
+                &too_long,
+                &later,
+                &past,
+                &bad_nonce,
+                &bank_as_carrier,
+                &stranger,
+                &shipper_issue,
+            ],
+        )?;
+        assert_eq!(
+            codes(&block),
+            [
+                "WRONG_NETWORK",
+                "WINDOW_TOO_LONG",
+                "TRANSACTION_NOT_YET_VALID",
+                "TRANSACTION_EXPIRED",
+                "MALFORMED_NONCE",
+                "PARTY_NOT_SPONSORED",
+                "UNKNOWN_PARTY",
+                "MISSING_ROLE",
+            ]
+        );
+        for t in &block.transactions {
+            if let Outcome::Refused { message, .. } = &t.outcome {
+                assert!(!message.is_empty());
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn chain_garbage_envelopes_are_refused_and_the_block_applies_the_others() -> anyhow::Result<()>
+    {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let t = GENESIS_MS + 1_000;
+        let good = net.doc_tx("carrier", t, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
+        let empty = Vec::new();
+        let garbage = b"not a jws at all".to_vec();
+        let binary = vec![0xff, 0xfe, 0x00, 0x01];
+        let truncated = good[..good.len() - 10].to_vec();
+        let mut tampered = good.clone();
+        let dot = tampered.iter().rposition(|b| *b == b'.').unwrap();
+        tampered[dot - 5] = if tampered[dot - 5] == b'A' {
+            b'B'
+        } else {
+            b'A'
+        };
+        let oversized = vec![b'a'; ledger::chain::tx::ENVELOPE_BYTES_MAX + 1];
+        let block = apply(
+            &mut state,
+            t,
+            &[
+                &empty, &garbage, &binary, &truncated, &tampered, &oversized, &good,
+            ],
+        )?;
+        let c = codes(&block);
+        assert_eq!(c[0], "ENVELOPE_EMPTY");
+        assert_eq!(c[1], "MALFORMED_ENVELOPE");
+        assert_eq!(c[2], "MALFORMED_ENVELOPE");
+        assert!(
+            ["BAD_SIGNATURE", "MALFORMED_ENVELOPE"].contains(&c[3].as_str()),
+            "{c:?}"
+        );
+        assert!(
+            [
+                "BAD_SIGNATURE",
+                "MALFORMED_ENVELOPE",
+                "MALFORMED_TRANSACTION"
+            ]
+            .contains(&c[4].as_str()),
+            "{c:?}"
+        );
+        assert_eq!(c[5], "ENVELOPE_TOO_LARGE");
+        assert_eq!(c[6], "COMMITTED");
+        assert!(state.document(&bill_key(ORDER))?.is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn chain_governance_onboards_parties_once() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let t = GENESIS_MS + 1_000;
+        let onboard = net.gov_tx(
+            "bank-admin",
+            t,
+            json!({"action": "ONBOARD_PARTY", "code": "TRADER1", "name": "Trader One BV"}),
+        )?;
+        let again = net.gov_tx(
+            "carrier-admin",
+            t,
+            json!({"action": "ONBOARD_PARTY", "code": "TRADER1", "name": "Trader One BV"}),
+        )?;
+        let by_user = net.gov_tx(
+            "bank",
+            t,
+            json!({"action": "ONBOARD_PARTY", "code": "TRADER2", "name": "Trader Two BV"}),
+        )?;
+        let block = apply(&mut state, t, &[&onboard, &again, &by_user])?;
+        assert_eq!(
+            codes(&block),
+            [
+                "COMMITTED",
+                "PARTY_ALREADY_EXISTS",
+                "WRONG_CERTIFICATE_KIND"
+            ]
+        );
+        let record = state.party(&party("TRADER1")).expect("onboarded");
+        assert_eq!(record.sponsor.as_str(), "BANK");
+        assert_eq!(record.role, doc_workflow::Role::Trader);
+
+        // A user certificate for the new party, from its sponsor's CA, can act; from another
+        // member's CA it cannot.
+        net.issue("trader1", "BANK", "TRADER1", T0_S, T0_S + 86_400 * 365)?;
+        net.issue(
+            "trader1-by-carrier",
+            "CARRIER",
+            "TRADER1",
+            T0_S,
+            T0_S + 86_400 * 365,
+        )?;
+        let issue = net.doc_tx("carrier", t + 1_000, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "TRADER1"}))?;
+        let sign_ok = net.doc_tx("trader1", t + 1_000, ORDER, json!({"action": "SIGN"}))?;
+        let sign_foreign = net.doc_tx(
+            "trader1-by-carrier",
+            t + 1_000,
+            ORDER,
+            json!({"action": "SIGN"}),
+        )?;
+        let block = apply(&mut state, t + 1_000, &[&issue, &sign_ok, &sign_foreign])?;
+        assert_eq!(
+            codes(&block),
+            ["COMMITTED", "COMMITTED", "PARTY_NOT_SPONSORED"]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn chain_two_replicas_reach_identical_hashes() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut a = net.state("a")?;
+        let blocks = scenario_6_1(&mut net, &mut a)?;
+        // Replica b applies the same entries (same envelopes, same proposed times).
+        let mut b = net.state("b")?;
+        for (i, (block, envelopes)) in blocks.iter().enumerate() {
+            let refs: Vec<&[u8]> = envelopes.iter().map(|e| e.as_slice()).collect();
+            let got = b.apply_block(i as u64 + 1, block.header.time_ms, &refs)?;
+            assert_eq!(got.hash, block.hash, "block {}", i + 1);
+            assert_eq!(got.header.state_hash, block.header.state_hash);
+            assert_eq!(got, *block);
+        }
+        assert_eq!(a.state_hash(), b.state_hash());
+        assert_eq!(a.content_digest()?, b.content_digest()?);
+        assert_eq!(a.tip(), b.tip());
+        Ok(())
+    }
+
+    #[test]
+    fn chain_divergent_input_changes_the_state_hash_of_that_block() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut a = net.state("a")?;
+        let mut b = net.state("b")?;
+        let t = GENESIS_MS + 1_000;
+        let issue = net.doc_tx("carrier", t, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
+        let ba = apply(&mut a, t, &[&issue])?;
+        let bb = apply(&mut b, t, &[&issue])?;
+        assert_eq!(ba.hash, bb.hash);
+        let to_bank = net.doc_tx(
+            "shipper",
+            t,
+            ORDER,
+            json!({"action": "ENDORSE_TO_ORDER", "to": "BANK"}),
+        )?;
+        let to_consignee = net.doc_tx(
+            "shipper",
+            t,
+            ORDER,
+            json!({"action": "ENDORSE_TO_ORDER", "to": "CONSIGNEE"}),
+        )?;
+        let ba = apply(&mut a, t, &[&to_bank])?;
+        let bb = apply(&mut b, t, &[&to_consignee])?;
+        assert_ne!(ba.header.state_hash, bb.header.state_hash);
+        Ok(())
+    }
+
+    #[test]
+    fn chain_reopen_and_snapshot_restore_give_the_same_state() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut a = net.state("a")?;
+        scenario_6_1(&mut net, &mut a)?;
+        a.advance_applied_index(a.applied_index() + 1)?; // a no-op entry
+        let (hash, tip, applied, digest) = (
+            a.state_hash(),
+            a.tip(),
+            a.applied_index(),
+            a.content_digest()?,
+        );
+        let snapshot = a.export_snapshot()?;
+        drop(a);
+
+        let reopened = LedgerState::open_existing(net.dir.path().join("a"))?;
+        assert_eq!(reopened.state_hash(), hash);
+        assert_eq!(reopened.tip(), tip);
+        assert_eq!(reopened.applied_index(), applied);
+        assert_eq!(reopened.content_digest()?, digest);
+        assert_eq!(
+            reopened.document(&bill_key(ORDER))?.map(|d| d.status),
+            Some(Status::SurrenderedForDelivery)
+        );
+
+        let mut restored = net.state("restored")?;
+        assert_eq!(restored.import_snapshot(&snapshot)?, applied);
+        assert_eq!(restored.state_hash(), hash);
+        assert_eq!(restored.tip(), tip);
+        assert_eq!(restored.applied_index(), applied);
+        assert_eq!(restored.content_digest()?, digest);
+        assert_eq!(restored.history(&bill_key(ORDER), None, 100)?.len(), 5);
+
+        // Both continue identically.
+        let mut reopened = reopened;
+        let t = tip.time_ms + 1_000;
+        let sign = net.doc_tx("consignee", t, "SLK-NONE", json!({"action": "SIGN"}))?;
+        let x = apply(&mut reopened, t, &[&sign])?;
+        let y = apply(&mut restored, t, &[&sign])?;
+        assert_eq!(x.hash, y.hash);
+
+        // A corrupted snapshot is refused.
+        let mut bad = snapshot.clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 1;
+        let mut fresh = net.state("fresh")?;
+        assert!(fresh.import_snapshot(&bad).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn chain_genesis_hash_is_stable_and_checked_on_open() -> anyhow::Result<()> {
+        let net = net()?;
+        let json = serde_json::to_string(&net.genesis)?;
+        let again = ledger::chain::Genesis::from_json(&json)?;
+        assert_eq!(again.genesis_hash(), net.genesis.genesis_hash());
+        drop(net.state("a")?);
+        let mut other = net.genesis.clone();
+        other.network_id = "another".into();
+        assert!(matches!(
+            LedgerState::open(net.dir.path().join("a"), &other),
+            Err(ledger::chain::ChainError::GenesisMismatch { .. })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn chain_precheck_changes_nothing_and_block_time_never_runs_backwards() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let t = GENESIS_MS + 10_000;
+        let issue = net.doc_tx("carrier", t, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
+        let before = state.state_hash();
+        assert!(state.precheck(&issue, t)?.is_committed());
+        assert_eq!(
+            state.precheck(b"junk", t)?.refusal_code(),
+            Some("MALFORMED_ENVELOPE")
+        );
+        assert_eq!(state.state_hash(), before);
+        assert!(state.document(&bill_key(ORDER))?.is_none());
+        let block = apply(&mut state, t, &[&issue])?;
+        assert_eq!(codes(&block), ["COMMITTED"]);
+        assert_eq!(state.precheck(&issue, t)?.refusal_code(), Some("DUPLICATE"));
+        // A proposer whose clock is behind does not move block time backwards.
+        let block = apply(&mut state, t - 5_000, &[])?;
+        assert_eq!(block.header.time_ms, t);
+        let _ = MemberCode::new("X");
+        Ok(())
+    }
+
+    #[test]
+    fn chain_state_machine_adapter_applies_stamped_batches() -> anyhow::Result<()> {
+        use ledger::chain::machine::time_stamp_payload;
+        use ledger::{CommittedEntry, EntryKind, Proposal, ProposalId, StateMachine};
+        let mut net = net()?;
+        let mut a = net.state("a")?;
+        let t = GENESIS_MS + 5_000;
+        let issue = net.doc_tx("carrier", t, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
+        let proposal = |id, payload: Vec<u8>| Proposal {
+            id: ProposalId(id),
+            payload,
+        };
+        StateMachine::apply(
+            &mut a,
+            CommittedEntry {
+                index: 1,
+                term: 1,
+                kind: EntryKind::Noop,
+            },
+        )?;
+        let batch = [
+            proposal(1, time_stamp_payload(t)),
+            proposal(2, issue.clone()),
+        ];
+        let block = StateMachine::apply(
+            &mut a,
+            CommittedEntry {
+                index: 2,
+                term: 1,
+                kind: EntryKind::Proposals(&batch),
+            },
+        )?
+        .expect("a batch becomes a block");
+        assert_eq!(block.header.time_ms, t);
+        assert_eq!(block.header.log_index, 2);
+        assert_eq!(codes(&block), ["COMMITTED"]);
+        // Out of order is an error that stops the replica, not a refusal.
+        assert!(
+            StateMachine::apply(
+                &mut a,
+                CommittedEntry {
+                    index: 9,
+                    term: 1,
+                    kind: EntryKind::Noop
+                }
+            )
+            .is_err()
+        );
+
+        let snapshot = StateMachine::snapshot(&a)?;
+        assert_eq!(snapshot.applied_index, 2);
+        let mut b = net.state("b")?;
+        StateMachine::restore(&mut b, &snapshot)?;
+        assert_eq!(StateMachine::state_hash(&b), StateMachine::state_hash(&a));
+        assert_eq!(StateMachine::applied_index(&b), 2);
+        Ok(())
+    }
+}
