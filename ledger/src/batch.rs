@@ -25,12 +25,12 @@ pub const BATCH_BYTES_MAX: usize = 1024 * 1024;
 /// far below a human-visible delay.
 pub const BATCH_DEADLINE_MS: u64 = 2;
 
-/// Bytes of the encoding before the first payload: version (1) + count (4).
-const HEADER_BYTES: usize = 5;
+/// Bytes of the encoding before the first payload: version (1) + time (8) + count (4).
+const HEADER_BYTES: usize = 13;
 /// Bytes of the encoding in front of each payload: id (8) + length (4).
 const ITEM_HEADER_BYTES: usize = 12;
 /// Version byte of the batch encoding, so a future format can be told apart.
-const BATCH_FORMAT_VERSION: u8 = 1;
+const BATCH_FORMAT_VERSION: u8 = 2;
 
 /// Identifies a client proposal so that whoever proposed it can match its completion.
 /// Chosen by the proposer; unique per proposer (the runtime puts the node id in the high bits).
@@ -49,6 +49,10 @@ pub struct Proposal {
 /// The contents of one Raft entry: payloads in proposal order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
+    /// The proposer's clock (ms since the Unix epoch) when the batch opened. The block made of
+    /// this batch takes its time from here (never going backwards): the state machine itself
+    /// never reads a clock.
+    pub time_ms: u64,
     /// The payloads, applied in this order.
     pub proposals: Vec<Proposal>,
 }
@@ -86,11 +90,13 @@ impl Batch {
                 .sum::<usize>()
     }
 
-    /// Encodes as: version u8, count u32 LE, then per payload id u64 LE, length u32 LE, bytes.
+    /// Encodes as: version u8, time u64 LE, count u32 LE, then per payload id u64 LE,
+    /// length u32 LE, bytes.
     pub fn encode(&self) -> Vec<u8> {
         assert!(self.proposals.len() <= BATCH_PAYLOADS_MAX);
         let mut out = Vec::with_capacity(self.encoded_len());
         out.push(BATCH_FORMAT_VERSION);
+        out.extend_from_slice(&self.time_ms.to_le_bytes());
         out.extend_from_slice(&(self.proposals.len() as u32).to_le_bytes());
         for p in &self.proposals {
             assert!(p.payload.len() <= PAYLOAD_BYTES_MAX);
@@ -110,6 +116,7 @@ impl Batch {
         if version != BATCH_FORMAT_VERSION {
             return Err(BatchDecodeError::Version(version));
         }
+        let (time_ms, rest) = take_u64(rest, "time")?;
         let (count, mut rest) = take_u32(rest, "count")?;
         let count = count as usize;
         if count > BATCH_PAYLOADS_MAX {
@@ -136,7 +143,7 @@ impl Batch {
         if !rest.is_empty() {
             return Err(BatchDecodeError::Trailing(rest.len()));
         }
-        Ok(Batch { proposals })
+        Ok(Batch { time_ms, proposals })
     }
 }
 
@@ -227,8 +234,12 @@ impl Batcher {
     fn close(&mut self) -> Batch {
         assert!(!self.open.is_empty(), "closing an empty batch");
         self.open_bytes = 0;
-        self.opened_at_ms = None;
+        let time_ms = self
+            .opened_at_ms
+            .take()
+            .expect("an open batch has an opening time");
         Batch {
+            time_ms,
             proposals: std::mem::take(&mut self.open),
         }
     }
@@ -241,6 +252,7 @@ mod tests {
     #[test]
     fn encode_decode_round_trip_and_rejects_garbage() {
         let batch = Batch {
+            time_ms: 1_767_225_600_123,
             proposals: vec![
                 Proposal {
                     id: ProposalId(7),

@@ -578,7 +578,10 @@ impl<S: StateMachine> Replica<S> {
                 EntryType::EntryNormal if entry.data.is_empty() => EntryKind::Noop,
                 EntryType::EntryNormal => {
                     batch = Batch::decode(&entry.data).map_err(|e| self.corrupt(&entry, e))?;
-                    EntryKind::Proposals(&batch.proposals)
+                    EntryKind::Proposals {
+                        time_ms: batch.time_ms,
+                        proposals: &batch.proposals,
+                    }
                 }
                 EntryType::EntryConfChange => {
                     let cc = ConfChange::parse_from_bytes(&entry.data)
@@ -621,7 +624,7 @@ impl<S: StateMachine> Replica<S> {
             }
             self.stats.entries_applied += 1;
             let proposals = match kind {
-                EntryKind::Proposals(ps) => ps.iter().map(|p| p.id).collect(),
+                EntryKind::Proposals { proposals: ps, .. } => ps.iter().map(|p| p.id).collect(),
                 _ => Vec::new(),
             };
             fx.applied(Applied {

@@ -23,9 +23,15 @@ pub enum EntryKind<'a> {
     /// A membership change. The replica applies it to Raft itself; the state machine only
     /// advances its applied index (membership is not part of the replicated state).
     ConfChange,
-    /// A batch of client payloads, applied as one unit. This is what will become a ledger
-    /// block: the whole batch is applied, or (on a crash) none of it.
-    Proposals(&'a [Proposal]),
+    /// A batch of client payloads, applied as one unit: a ledger block. The whole batch is
+    /// applied, or (on a crash) none of it.
+    Proposals {
+        /// The proposer's clock when the batch opened ([`crate::Batch::time_ms`]): the only
+        /// time the state machine may use.
+        time_ms: u64,
+        /// The payloads, in order.
+        proposals: &'a [Proposal],
+    },
 }
 
 /// One committed entry, handed to [`StateMachine::apply`] exactly once per index, in order.

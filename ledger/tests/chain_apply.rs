@@ -710,8 +710,7 @@ mod chain {
     }
 
     #[test]
-    fn chain_state_machine_adapter_applies_stamped_batches() -> anyhow::Result<()> {
-        use ledger::chain::machine::time_stamp_payload;
+    fn chain_state_machine_adapter_applies_batches_at_their_time() -> anyhow::Result<()> {
         use ledger::{CommittedEntry, EntryKind, Proposal, ProposalId, StateMachine};
         let mut net = net()?;
         let mut a = net.state("a")?;
@@ -729,16 +728,16 @@ mod chain {
                 kind: EntryKind::Noop,
             },
         )?;
-        let batch = [
-            proposal(1, time_stamp_payload(t)),
-            proposal(2, issue.clone()),
-        ];
+        let batch = [proposal(2, issue.clone())];
         let block = StateMachine::apply(
             &mut a,
             CommittedEntry {
                 index: 2,
                 term: 1,
-                kind: EntryKind::Proposals(&batch),
+                kind: EntryKind::Proposals {
+                    time_ms: t,
+                    proposals: &batch,
+                },
             },
         )?
         .expect("a batch becomes a block");

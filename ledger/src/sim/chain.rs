@@ -51,7 +51,7 @@ impl StateMachine for ChainMachine {
 
     fn apply(&mut self, entry: CommittedEntry<'_>) -> Result<[u8; 32], StateMachineError> {
         expect_next_index(self.applied_index, entry.index)?;
-        if let EntryKind::Proposals(proposals) = entry.kind {
+        if let EntryKind::Proposals { proposals, .. } = entry.kind {
             for p in proposals {
                 let mut buf = Vec::with_capacity(32 + 20 + p.payload.len());
                 buf.extend_from_slice(&self.chain);
@@ -138,7 +138,10 @@ mod tests {
         m.apply(CommittedEntry {
             index,
             term: 1,
-            kind: EntryKind::Proposals(&proposals),
+            kind: EntryKind::Proposals {
+                time_ms: 0,
+                proposals: &proposals,
+            },
         })
         .unwrap();
     }
