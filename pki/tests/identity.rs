@@ -274,6 +274,14 @@ fn custom_cert(
     vec![cert.der().clone()]
 }
 
+/// Why the consortium's trust store refuses `presented` for signing, a day after generation.
+fn refusal(c: &pki::dev::Consortium, presented: &[pki::CertificateDer<'static>]) -> IdentityError {
+    c.trust_store()
+        .unwrap()
+        .verify_identity(presented, at(T0 + DAY), Purpose::SignTransaction)
+        .unwrap_err()
+}
+
 fn uri(s: &str) -> rcgen::SanType {
     rcgen::SanType::URI(s.to_string().try_into().unwrap())
 }
@@ -287,11 +295,7 @@ fn a_certificate_without_a_party_uri_breaks_the_profile() {
         vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth],
         &rcgen::PKCS_ED25519,
     );
-    let err = c
-        .trust_store()
-        .unwrap()
-        .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
-        .unwrap_err();
+    let err = refusal(&c, &presented);
     assert!(
         matches!(err, IdentityError::Profile(ref m) if m.contains("party")),
         "{err}"
@@ -311,11 +315,7 @@ fn two_party_uris_break_the_profile() {
         vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth],
         &rcgen::PKCS_ED25519,
     );
-    let err = c
-        .trust_store()
-        .unwrap()
-        .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
-        .unwrap_err();
+    let err = refusal(&c, &presented);
     assert!(
         matches!(err, IdentityError::Profile(ref m) if m.contains("more than one")),
         "{err}"
@@ -334,11 +334,7 @@ fn a_user_certificate_without_client_auth_is_refused_for_signing() {
         vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning],
         &rcgen::PKCS_ED25519,
     );
-    let err = c
-        .trust_store()
-        .unwrap()
-        .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
-        .unwrap_err();
+    let err = refusal(&c, &presented);
     assert!(matches!(err, IdentityError::KeyUsage(_)), "{err}");
 }
 
@@ -354,11 +350,7 @@ fn a_p384_key_is_an_unsupported_algorithm() {
         vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth],
         &rcgen::PKCS_ECDSA_P384_SHA384,
     );
-    let err = c
-        .trust_store()
-        .unwrap()
-        .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
-        .unwrap_err();
+    let err = refusal(&c, &presented);
     assert!(
         matches!(err, IdentityError::UnsupportedAlgorithm(_)),
         "{err}"
