@@ -3,6 +3,7 @@
 use ledger::error::{ReplicaError, StorageError};
 use ledger::logging::discard_logger;
 use ledger::sim::ChainMachine;
+use ledger::sim::chain::SimCommand;
 use ledger::{
     CollectEffects, LogStore, ProposalId, ProposeError, RedbLog, Replica, ReplicaConfig, SimDisk,
     StateMachine,
@@ -40,13 +41,27 @@ fn elect(replica: &mut Replica<ChainMachine>) {
     assert!(replica.is_leader());
 }
 
+/// A payload that issues bill `SIM<bill>` (a second issue of the same bill is refused).
+fn issue(bill: u8) -> Vec<u8> {
+    SimCommand {
+        party: "CARRIER".into(),
+        bill,
+        command: serde_json::from_value(serde_json::json!({
+            "action": "ISSUE",
+            "issueTo": "SHIPPER",
+            "content": SimCommand::blank_bill_content(bill),
+        }))
+        .unwrap(),
+    }
+    .payload()
+}
+
 #[test]
 fn single_node_applies_batches_and_reports_proposals() {
     let mut r = open(Box::new(SimDisk::new()), ChainMachine::default());
     elect(&mut r);
     for i in 0..3 {
-        r.propose(ProposalId(i), format!("set:k{i}:alice").into_bytes(), 0)
-            .unwrap();
+        r.propose(ProposalId(i), issue(i as u8), 0).unwrap();
     }
     // Not yet proposed: the batch waits for its deadline or for more payloads.
     assert!(drain(&mut r).applied.iter().all(|a| a.proposals.is_empty()));
@@ -58,7 +73,8 @@ fn single_node_applies_batches_and_reports_proposals() {
         .flat_map(|a| a.proposals.clone())
         .collect();
     assert_eq!(ids, vec![ProposalId(0), ProposalId(1), ProposalId(2)]);
-    assert_eq!(r.state_machine().owners().len(), 3);
+    assert_eq!(r.state_machine().documents().len(), 3);
+    assert_eq!(r.state_machine().workflow_counts(), (3, 0));
     r.read_index(b"read-1".to_vec()).unwrap();
     let fx = drain(&mut r);
     assert_eq!(fx.read_states.len(), 1);
@@ -137,12 +153,7 @@ fn redb_replica_restarts_to_the_same_state_after_snapshots_and_compaction() {
         );
         elect(&mut r);
         for i in 0..20u64 {
-            r.propose(
-                ProposalId(i),
-                format!("set:k{}:p{i}", i % 3).into_bytes(),
-                i,
-            )
-            .unwrap();
+            r.propose(ProposalId(i), issue((i % 3) as u8), i).unwrap();
             r.flush_proposals_now();
             drain(&mut r);
         }
@@ -172,6 +183,6 @@ fn redb_replica_restarts_to_the_same_state_after_snapshots_and_compaction() {
     );
     let after = r.state_machine();
     assert_eq!(after.chain(), before.chain());
-    assert_eq!(after.owners(), before.owners());
+    assert_eq!(after.documents(), before.documents());
     assert_eq!(after.payloads_applied(), 20);
 }

@@ -48,6 +48,15 @@ fn assert_faults_exercised(reports: &[SimReport]) {
         reports.iter().all(|r| r.final_applied > 0),
         "a run committed nothing"
     );
+    // The exactly_one_possessor checker judged real decisions, both ways.
+    assert!(
+        total(reports, |r| r.workflow_committed) > 0,
+        "no workflow command took effect"
+    );
+    assert!(
+        total(reports, |r| r.workflow_refused) > 0,
+        "no workflow command was refused"
+    );
 }
 
 #[test]

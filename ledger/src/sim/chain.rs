@@ -1,7 +1,19 @@
-//! The simulator's state machine: a SHA-256 hash chain over every applied payload, plus a
-//! small key -> owner map (the model a later "exactly one possessor" checker will use).
+//! The simulator's state machine: a SHA-256 hash chain over every applied payload, plus bills
+//! of lading run through the real workflow engine (`doc-workflow`), so that the simulator's
+//! `exactly_one_possessor` checker judges the real rules under replication faults.
+//!
+//! Payloads starting with [`WORKFLOW_PREFIX`] carry a [`SimCommand`] as JSON: a party acting on
+//! one of a few bills. They are unsigned (signatures are `ledger::chain`'s business, tested on
+//! their own); what the simulator checks is that every replica applies the same decisions at
+//! the same index and that no bill ever has two possessors or none while issued.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use doc_workflow::{
+    Actor, BlockTime, Command, DocumentId, DocumentKey, DocumentRef, DocumentState, Engine,
+    PartyCode, Role, fold_state_hashes,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -11,8 +23,81 @@ use crate::state_machine::{
     CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine, StateSnapshot, sha256,
 };
 
-/// Payloads of the form `set:<key>:<owner>` assign a key; anything else only extends the chain.
-const SET_PREFIX: &str = "set:";
+/// Payloads of the form `wf:<json SimCommand>` go through the workflow engine; anything else
+/// only extends the hash chain.
+pub const WORKFLOW_PREFIX: &str = "wf:";
+
+/// The carrier of every simulated bill.
+pub const SIM_CARRIER: &str = "CARRIER";
+
+/// The parties that act in the simulation, with their roles.
+pub const SIM_PARTIES: [(&str, Role); 4] = [
+    (SIM_CARRIER, Role::Carrier),
+    ("SHIPPER", Role::Trader),
+    ("CONSIGNEE", Role::Trader),
+    ("BANK", Role::Bank),
+];
+
+/// One party's command on bill `SIM<bill>` of [`SIM_CARRIER`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimCommand {
+    pub party: String,
+    pub bill: u8,
+    pub command: Command,
+}
+
+impl SimCommand {
+    /// The payload that carries it.
+    pub fn payload(&self) -> Vec<u8> {
+        let json = serde_json::to_string(self).expect("a SimCommand serializes");
+        format!("{WORKFLOW_PREFIX}{json}").into_bytes()
+    }
+
+    /// The bill's id.
+    pub fn document(bill: u8) -> DocumentId {
+        DocumentId {
+            carrier: PartyCode::new(SIM_CARRIER).expect("static code"),
+            reference: DocumentRef::new(format!("SIM{bill}")).expect("short reference"),
+        }
+    }
+
+    /// A valid blank-endorsed bill (the fixture) for bill `bill`, to issue.
+    pub fn blank_bill_content(bill: u8) -> serde_json::Value {
+        let mut content: serde_json::Value =
+            serde_json::from_str(include_str!("../../../fixtures/documents/blank-bill.json"))
+                .expect("the fixture is JSON");
+        content["transportDocumentReference"] = format!("SIM{bill}").into();
+        content
+    }
+}
+
+/// JSON object keys must be strings; a map with struct keys goes into a snapshot as pairs.
+mod as_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(Engine::standard)
+}
 
 /// In-memory, so the applied index is trivially atomic with the state. The simulator keeps or
 /// drops the whole value across a crash, modelling a durable or a volatile state machine.
@@ -22,8 +107,16 @@ pub struct ChainMachine {
     applied_index: LogIndex,
     /// Hash chain head: `sha256(previous || index || id || len || payload)` per payload.
     chain: [u8; 32],
-    /// Who owns each key; `BTreeMap` so iteration (and the state hash) is ordered.
-    owners: BTreeMap<String, String>,
+    /// The bills, as the workflow engine left them; ordered, so the state hash is too.
+    #[serde(with = "as_pairs")]
+    documents: BTreeMap<DocumentKey, DocumentState>,
+    /// Each bill's `state_hash()`, kept as bills change: the simulator hashes the state after
+    /// every `Ready`, and re-canonicalizing every bill each time dominated its run time.
+    #[serde(skip)]
+    document_hashes: BTreeMap<DocumentKey, doc_workflow::StateHash>,
+    /// Workflow commands committed and refused (refusals are values, like in the ledger).
+    workflow_committed: u64,
+    workflow_refused: u64,
     /// Payloads applied, all entries included.
     payloads_applied: u64,
 }
@@ -34,9 +127,47 @@ impl ChainMachine {
         self.chain
     }
 
-    /// The key -> owner map.
-    pub fn owners(&self) -> &BTreeMap<String, String> {
-        &self.owners
+    /// The bills and their states.
+    pub fn documents(&self) -> &BTreeMap<DocumentKey, DocumentState> {
+        &self.documents
+    }
+
+    /// Workflow commands that took effect, and that were refused.
+    pub fn workflow_counts(&self) -> (u64, u64) {
+        (self.workflow_committed, self.workflow_refused)
+    }
+
+    /// Runs one workflow payload through the engine at `time_ms`.
+    fn apply_workflow(&mut self, json: &str, time_ms: u64) {
+        let Ok(cmd) = serde_json::from_str::<SimCommand>(json) else {
+            self.workflow_refused += 1;
+            return;
+        };
+        let Some((party, role)) = SIM_PARTIES.iter().find(|(p, _)| *p == cmd.party) else {
+            self.workflow_refused += 1;
+            return;
+        };
+        let actor = Actor {
+            party: PartyCode::new(*party).expect("static code"),
+            roles: BTreeSet::from([*role]),
+        };
+        let id = SimCommand::document(cmd.bill);
+        match engine().decide(
+            &self.documents,
+            &actor,
+            BlockTime(time_ms),
+            &id,
+            &cmd.command,
+        ) {
+            Ok(decision) => {
+                for (key, state) in decision.changes {
+                    self.document_hashes.insert(key.clone(), state.state_hash());
+                    self.documents.insert(key, state);
+                }
+                self.workflow_committed += 1;
+            }
+            Err(_) => self.workflow_refused += 1,
+        }
     }
 
     /// Payloads applied so far.
@@ -51,7 +182,7 @@ impl StateMachine for ChainMachine {
 
     fn apply(&mut self, entry: CommittedEntry<'_>) -> Result<[u8; 32], StateMachineError> {
         expect_next_index(self.applied_index, entry.index)?;
-        if let EntryKind::Proposals { proposals, .. } = entry.kind {
+        if let EntryKind::Proposals { time_ms, proposals } = entry.kind {
             for p in proposals {
                 let mut buf = Vec::with_capacity(32 + 20 + p.payload.len());
                 buf.extend_from_slice(&self.chain);
@@ -61,12 +192,11 @@ impl StateMachine for ChainMachine {
                 buf.extend_from_slice(&p.payload);
                 self.chain = sha256(&buf);
                 self.payloads_applied += 1;
-                if let Some((key, owner)) = std::str::from_utf8(&p.payload)
+                if let Some(json) = std::str::from_utf8(&p.payload)
                     .ok()
-                    .and_then(|s| s.strip_prefix(SET_PREFIX))
-                    .and_then(|s| s.split_once(':'))
+                    .and_then(|s| s.strip_prefix(WORKFLOW_PREFIX))
                 {
-                    self.owners.insert(key.to_owned(), owner.to_owned());
+                    self.apply_workflow(json, time_ms);
                 }
             }
         }
@@ -99,6 +229,11 @@ impl StateMachine for ChainMachine {
             )));
         }
         *self = restored;
+        self.document_hashes = self
+            .documents
+            .iter()
+            .map(|(k, d)| (k.clone(), d.state_hash()))
+            .collect();
         Ok(())
     }
 
@@ -111,12 +246,10 @@ impl StateMachine for ChainMachine {
         buf.extend_from_slice(&self.applied_index.to_le_bytes());
         buf.extend_from_slice(&self.chain);
         buf.extend_from_slice(&self.payloads_applied.to_le_bytes());
-        for (k, v) in &self.owners {
-            for s in [k, v] {
-                buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                buf.extend_from_slice(s.as_bytes());
-            }
-        }
+        buf.extend_from_slice(&self.workflow_committed.to_le_bytes());
+        buf.extend_from_slice(&self.workflow_refused.to_le_bytes());
+        debug_assert_eq!(self.document_hashes.len(), self.documents.len());
+        buf.extend_from_slice(&fold_state_hashes(&self.document_hashes).0);
         sha256(&buf)
     }
 }
@@ -149,14 +282,35 @@ mod tests {
     #[test]
     fn deterministic_snapshot_round_trip_and_order_check() {
         let mut a = ChainMachine::default();
-        apply(&mut a, 1, &["set:k1:alice", "x"]);
-        apply(&mut a, 2, &["set:k1:bob"]);
-        assert_eq!(a.owners().get("k1").map(String::as_str), Some("bob"));
+        let issue = SimCommand {
+            party: SIM_CARRIER.into(),
+            bill: 1,
+            command: serde_json::from_value(serde_json::json!({
+                "action": "ISSUE",
+                "issueTo": "SHIPPER",
+                "content": SimCommand::blank_bill_content(1),
+            }))
+            .unwrap(),
+        };
+        let transfer = |party: &str, to: &str| SimCommand {
+            party: party.into(),
+            bill: 1,
+            command: serde_json::from_value(serde_json::json!({"action": "TRANSFER", "to": to}))
+                .unwrap(),
+        };
+        let text = |c: &SimCommand| String::from_utf8(c.payload()).unwrap();
+        apply(&mut a, 1, &[&text(&issue), "x"]);
+        // BANK does not possess the bill: refused, nothing changes.
+        apply(&mut a, 2, &[&text(&transfer("BANK", "CONSIGNEE"))]);
+        apply(&mut a, 3, &[&text(&transfer("SHIPPER", "BANK"))]);
+        assert_eq!(a.workflow_counts(), (2, 1));
+        let bill = &a.documents()[&DocumentKey::transport_document(SimCommand::document(1))];
+        assert_eq!(bill.possessor.as_ref().map(|p| p.as_str()), Some("BANK"));
         let mut b = ChainMachine::default();
         b.restore(&a.snapshot().unwrap()).unwrap();
         assert_eq!(a.state_hash(), b.state_hash());
-        apply(&mut a, 3, &["y"]);
-        apply(&mut b, 3, &["y"]);
+        apply(&mut a, 4, &["y"]);
+        apply(&mut b, 4, &["y"]);
         assert_eq!(a, b);
         let err = a
             .apply(CommittedEntry {
@@ -167,13 +321,13 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             err,
-            StateMachineError::OutOfOrder { applied: 3, got: 9 }
+            StateMachineError::OutOfOrder { applied: 4, got: 9 }
         ));
         let mut c = ChainMachine::default();
-        apply(&mut c, 1, &["x", "set:k1:alice"]);
+        apply(&mut c, 1, &["x", "y"]);
         assert_ne!(c.chain(), {
             let mut d = ChainMachine::default();
-            apply(&mut d, 1, &["set:k1:alice", "x"]);
+            apply(&mut d, 1, &["y", "x"]);
             d.chain()
         });
     }

@@ -58,6 +58,8 @@ const SIM_STEPS_MAX: u64 = 500_000;
 const READY_ROUNDS_MAX: usize = 64;
 /// Client payloads proposed per run: small, to keep 500 seeds fast in a debug build.
 const PROPOSALS_MAX: u64 = 60;
+/// Bills the workflow payloads act on: few, so that commands collide on the same bill.
+const SIM_BILLS: u64 = 3;
 /// Messages in flight at once. Raft's own flow control keeps far below this; reaching it means
 /// a message storm, which is reported.
 const IN_FLIGHT_MAX: usize = 100_000;
@@ -140,6 +142,9 @@ pub struct SimReport {
     pub max_term: u64,
     /// Whether the joiner was added and caught up.
     pub joiner_caught_up: bool,
+    /// Workflow commands that took effect and that were refused, on the final state.
+    pub workflow_committed: u64,
+    pub workflow_refused: u64,
     /// SHA-256 over the run's event trace: equal for two runs of one seed, or determinism broke.
     pub trace_hash: [u8; 32],
 }
@@ -245,6 +250,8 @@ struct Checkers {
     committed: BTreeMap<LogIndex, (u64, [u8; 32])>,
     /// `state_agreement`: the state hash seen at each applied index.
     state_hashes: BTreeMap<LogIndex, StateHash>,
+    /// `exactly_one_possessor`: who possessed each bill at each applied index.
+    possessors: BTreeMap<LogIndex, BTreeMap<String, Option<String>>>,
 }
 
 /// One simulated cluster.
@@ -488,6 +495,37 @@ impl Simulation {
         Ok(())
     }
 
+    /// A random party's random command on one of [`SIM_BILLS`] bills: issues, transfers,
+    /// rejections and surrenders, most of them by someone the rules will refuse.
+    fn workflow_payload(&mut self) -> Vec<u8> {
+        let bill = self.rng.below(SIM_BILLS) as u8;
+        let parties = chain::SIM_PARTIES;
+        let pick = |rng: &mut SplitMix64| parties[rng.below(parties.len() as u64) as usize].0;
+        let mut party = pick(&mut self.rng);
+        let command = match self.rng.below(8) {
+            0 => {
+                // Issuing is the carrier's; a random issuer would almost never succeed.
+                party = chain::SIM_CARRIER;
+                serde_json::json!({
+                    "action": "ISSUE",
+                    "issueTo": pick(&mut self.rng),
+                    "content": chain::SimCommand::blank_bill_content(bill),
+                })
+            }
+            1..=3 => serde_json::json!({"action": "TRANSFER", "to": pick(&mut self.rng)}),
+            4 => serde_json::json!({"action": "REJECT_TRANSFER"}),
+            5 => serde_json::json!({"action": "SURRENDER_FOR_DELIVERY"}),
+            6 => serde_json::json!({"action": "ACCEPT_SURRENDER"}),
+            _ => serde_json::json!({"action": "REJECT_SURRENDER", "comment": "not yet"}),
+        };
+        chain::SimCommand {
+            party: party.to_string(),
+            bill,
+            command: serde_json::from_value(command).expect("the simulator's commands parse"),
+        }
+        .payload()
+    }
+
     /// Faults and client load, during the chaos phase only.
     fn chaos(&mut self) {
         let n = self.nodes.len();
@@ -497,14 +535,14 @@ impl Simulation {
             for _ in 0..count {
                 self.proposals += 1;
                 let id = ProposalId(self.proposals);
-                let payload = if self.rng.chance(500) {
-                    format!("set:k{}:owner{}", self.rng.below(8), self.rng.range(1, 5))
+                let payload = if self.rng.chance(600) {
+                    self.workflow_payload()
                 } else {
-                    format!("payload-{}-{}", self.proposals, self.rng.next_u64())
+                    format!("payload-{}-{}", self.proposals, self.rng.next_u64()).into_bytes()
                 };
                 if let Some(r) = self.nodes[i].replica.as_mut() {
                     // Refusals (stopped replica, oversized payload) cannot happen here.
-                    let _ = r.propose(id, payload.into_bytes(), self.now_ms);
+                    let _ = r.propose(id, payload, self.now_ms);
                 }
             }
         }
@@ -725,6 +763,19 @@ impl Simulation {
         let leader_term = r.is_leader().then(|| r.term());
         let applied = r.applied_index();
         let hash = r.state_machine().state_hash();
+        // exactly_one_possessor: every bill satisfies the workflow's invariants (an issued bill
+        // has exactly one possessor), and every replica names the same possessor at an index.
+        let mut possessors = BTreeMap::new();
+        let mut broken_bill = None;
+        for (key, doc) in r.state_machine().documents() {
+            if let Err(broken) = doc_workflow::check_invariants(doc) {
+                broken_bill = Some(broken);
+            }
+            possessors.insert(
+                key.id.to_string(),
+                doc.possessor.as_ref().map(|p| p.as_str().to_string()),
+            );
+        }
         // Every entry this replica holds at or below its commit index is committed.
         let core = r.store().core();
         let commit = r.commit_index().min(core.last_index());
@@ -769,6 +820,27 @@ impl Simulation {
             Some(_) => {}
             None => {
                 self.checkers.state_hashes.insert(applied, hash);
+            }
+        }
+        if let Some(broken) = broken_bill {
+            return Err(self.fail(
+                "exactly_one_possessor",
+                format!("node {id} at applied index {applied}: {broken}"),
+            ));
+        }
+        match self.checkers.possessors.get(&applied) {
+            Some(seen) if *seen != possessors => {
+                return Err(self.fail(
+                    "exactly_one_possessor",
+                    format!(
+                        "node {id} at applied index {applied} has possessors {possessors:?}, \
+                         another replica had {seen:?}"
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                self.checkers.possessors.insert(applied, possessors);
             }
         }
         // committed_never_changes
@@ -856,6 +928,12 @@ impl Simulation {
             self.report.snapshots_restored += stats.snapshots_restored;
             self.report.entries_skipped += stats.entries_skipped;
         }
+        let sm = self.nodes[l]
+            .replica
+            .as_ref()
+            .expect("live")
+            .state_machine();
+        (self.report.workflow_committed, self.report.workflow_refused) = sm.workflow_counts();
         self.report.final_applied = target;
         Ok(true)
     }
