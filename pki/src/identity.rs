@@ -277,6 +277,16 @@ impl TrustStore {
         }
         key_algorithm(cert.public_key()).map_err(IdentityError::UnsupportedAlgorithm)?;
         anchor_of(&CertificateDer::from(root_der.as_slice()))?;
+        if let Some((other, _)) = self
+            .members
+            .iter()
+            .find(|(code, t)| **code != member && t.root.as_ref() == root_der.as_slice())
+        {
+            // The member is whoever's root a chain reaches: one root must name one member.
+            return Err(IdentityError::Profile(format!(
+                "this root CA is already {other}'s; a root belongs to one member"
+            )));
+        }
         self.members.insert(
             member,
             MemberTrust {
@@ -352,8 +362,6 @@ impl TrustStore {
         let (_, leaf) = x509_parser::parse_x509_certificate(leaf_der.as_ref())
             .map_err(|e| IdentityError::Malformed(e.to_string()))?;
         key_algorithm(leaf.public_key()).map_err(IdentityError::UnsupportedAlgorithm)?;
-        let profile = read_profile(&leaf)?;
-        check_purpose(profile.kind, purpose)?;
 
         let members: Vec<(&MemberCode, TrustAnchor<'_>)> = self
             .members
@@ -405,7 +413,22 @@ impl TrustStore {
                 revocation,
                 None,
             )
-            .map_err(|e| map_webpki_error(e, &leaf, at_unix_s))?;
+            .map_err(|e| {
+                // A certificate of the wrong kind usually lacks the EKU too; its kind is the
+                // more useful thing to say.
+                if matches!(e, webpki::Error::RequiredEkuNotFoundContext(_))
+                    && let Ok(profile) = read_profile(&leaf)
+                    && let Err(wrong_kind) = check_purpose(profile.kind, purpose)
+                {
+                    return wrong_kind;
+                }
+                map_webpki_error(e, &leaf, at_unix_s)
+            })?;
+
+        // The profile is read only from a certificate that chains to a member: a stranger's
+        // certificate is an unknown issuer, whatever it claims inside.
+        let profile = read_profile(&leaf)?;
+        check_purpose(profile.kind, purpose)?;
 
         let anchor = path.anchor();
         let member = members
@@ -576,12 +599,13 @@ fn map_webpki_error(e: webpki::Error, leaf: &X509Certificate<'_>, at: u64) -> Id
     use webpki::Error as E;
     let at = at as i64;
     match e {
-        E::CertExpired { .. } => IdentityError::Expired {
-            not_after: leaf.validity().not_after.timestamp(),
+        // webpki reports the dates of whichever certificate of the chain failed.
+        E::CertExpired { not_after, .. } => IdentityError::Expired {
+            not_after: not_after.as_secs() as i64,
             at,
         },
-        E::CertNotValidYet { .. } => IdentityError::NotYetValid {
-            not_before: leaf.validity().not_before.timestamp(),
+        E::CertNotValidYet { not_before, .. } => IdentityError::NotYetValid {
+            not_before: not_before.as_secs() as i64,
             at,
         },
         E::CertRevoked => IdentityError::Revoked {

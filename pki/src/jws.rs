@@ -336,7 +336,21 @@ pub fn parse(compact: &str) -> Result<ParsedJws, JwsError> {
         None => return Err(JwsError::BadHeader("alg is missing".into())),
     };
     let alg = Alg::from_name(alg_name).ok_or_else(|| JwsError::UnsupportedAlg(alg_name.into()))?;
+    for member in ["typ", "kid", "x5t#S256"] {
+        if header.get(member).is_some_and(|v| !v.is_string()) {
+            return Err(JwsError::BadHeader(format!("{member} is not a string")));
+        }
+    }
     let chain = decode_x5c(header.get("x5c"))?;
+    if let Some(Value::String(thumbprint)) = header.get("x5t#S256") {
+        // RFC 7515 4.1.8: if present, it must be the SHA-256 of the leaf certificate's DER.
+        let leaf_digest: [u8; 32] = Sha256::digest(chain[0].as_ref()).into();
+        if URL_SAFE_NO_PAD.decode(thumbprint).ok().as_deref() != Some(leaf_digest.as_slice()) {
+            return Err(JwsError::BadHeader(
+                "x5t#S256 is not the SHA-256 thumbprint of the x5c leaf".into(),
+            ));
+        }
+    }
     let leaf_key = leaf_public_key(&chain[0])?;
     if leaf_key.alg != alg {
         return Err(JwsError::AlgKeyMismatch {

@@ -256,6 +256,17 @@ fn custom_cert(
     eku: Vec<rcgen::ExtendedKeyUsagePurpose>,
     alg: &'static rcgen::SignatureAlgorithm,
 ) -> Vec<pki::CertificateDer<'static>> {
+    custom_cert_from(c, "CARRIER", sans, eku, alg)
+}
+
+/// A certificate outside the profile's generator, signed by `member`'s issuing CA.
+fn custom_cert_from(
+    c: &pki::dev::Consortium,
+    member: &str,
+    sans: Vec<rcgen::SanType>,
+    eku: Vec<rcgen::ExtendedKeyUsagePurpose>,
+    alg: &'static rcgen::SignatureAlgorithm,
+) -> Vec<pki::CertificateDer<'static>> {
     let mut params = rcgen::CertificateParams::default();
     params
         .distinguished_name
@@ -269,7 +280,7 @@ fn custom_cert(
     params.extended_key_usages = eku;
     params.subject_alt_names = sans;
     let key = rcgen::KeyPair::generate_for(alg).unwrap();
-    let issuer = c.issuer(&MemberCode::new("CARRIER").unwrap()).unwrap();
+    let issuer = c.issuer(&MemberCode::new(member).unwrap()).unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
     vec![cert.der().clone()]
 }
@@ -432,4 +443,67 @@ fn a_revocation_list_is_inspected_without_trusting_it() {
         pki::inspect_revocation_list(b"\x30\x00"),
         Err(IdentityError::BadRevocationList(_))
     ));
+}
+
+#[test]
+fn a_foreign_certificate_is_an_unknown_issuer_whatever_its_profile_claims() {
+    // A stranger's certificate that also breaks the profile (no party URI) must be reported
+    // as not ours, not as a profile problem: the profile of strangers is not our business.
+    let (_d, ours) = consortium();
+    let dir = tempfile::tempdir().unwrap();
+    let mut foreign_spec = common::spec();
+    foreign_spec.members = vec![common::member(
+        "ELSEWHERE",
+        pki::dev::KeyAlgorithm::Ed25519,
+        false,
+    )];
+    foreign_spec.parties.clear();
+    foreign_spec.nodes.clear();
+    let theirs = pki::dev::generate_consortium(&foreign_spec, dir.path(), T0).unwrap();
+    let presented = custom_cert_from(
+        &theirs,
+        "ELSEWHERE",
+        vec![uri("urn:silkline:kind:user")],
+        vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth],
+        &rcgen::PKCS_ED25519,
+    );
+    assert_eq!(refusal(&ours, &presented), IdentityError::UnknownIssuer);
+}
+
+#[test]
+fn an_expired_intermediate_is_reported_with_its_own_dates() {
+    let (_d, c) = consortium();
+    let store = c.trust_store().unwrap();
+    // BANK's users chain through its intermediate; far in the future everything has expired,
+    // and the error names the first certificate webpki found expired with its notAfter.
+    let err = store
+        .verify_identity(
+            &chain(&c, "bank"),
+            at(T0 + 6 * 365 * DAY),
+            Purpose::SignTransaction,
+        )
+        .unwrap_err();
+    let IdentityError::Expired { not_after, at } = err else {
+        panic!("expected Expired, got {err}");
+    };
+    assert_eq!(at, T0 + 6 * 365 * DAY);
+    assert_eq!(not_after, T0 + pki::dev::DEFAULT_VALIDITY_S);
+}
+
+#[test]
+fn one_root_cannot_be_trusted_for_two_members() {
+    let (_d, c) = consortium();
+    let mut store = c.trust_store().unwrap();
+    let carrier_root = c.root_der(&MemberCode::new("CARRIER").unwrap()).unwrap();
+    let err = store
+        .add_member(MemberCode::new("IMPOSTOR").unwrap(), carrier_root.clone())
+        .unwrap_err();
+    assert!(
+        matches!(err, IdentityError::Profile(ref m) if m.contains("CARRIER")),
+        "{err}"
+    );
+    // Re-adding it for the same member (a refresh) is fine.
+    store
+        .add_member(MemberCode::new("CARRIER").unwrap(), carrier_root)
+        .unwrap();
 }

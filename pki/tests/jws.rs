@@ -242,3 +242,44 @@ fn a_signer_refuses_a_key_that_its_certificate_does_not_name() {
         Err(JwsError::BadKey(_))
     ));
 }
+
+#[test]
+fn x5t_s256_must_be_the_leaf_thumbprint_and_header_strings_must_be_strings() {
+    use sha2::Digest as _;
+    let (_d, c) = consortium();
+    let chain = x5c(&c, "shipper");
+    let leaf = c.chain_der("shipper").unwrap().remove(0);
+    let right = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&leaf));
+    let body = br#"{"a":1}"#;
+    let ok = hand_made(
+        &c,
+        json!({"alg": "EdDSA", "x5c": chain, "x5t#S256": right}),
+        body,
+    );
+    jws::verify(&ok).unwrap();
+    let wrong = URL_SAFE_NO_PAD.encode([0u8; 32]);
+    let bad = hand_made(
+        &c,
+        json!({"alg": "EdDSA", "x5c": chain, "x5t#S256": wrong}),
+        body,
+    );
+    assert!(matches!(jws::verify(&bad), Err(JwsError::BadHeader(_))));
+    let bad = hand_made(&c, json!({"alg": "EdDSA", "x5c": chain, "kid": 7}), body);
+    assert!(matches!(jws::verify(&bad), Err(JwsError::BadHeader(_))));
+}
+
+#[test]
+fn too_many_certificates_or_an_oversized_header_are_refused() {
+    let (_d, c) = consortium();
+    let leaf = x5c(&c, "shipper").remove(0);
+    let five = vec![leaf.clone(); 5];
+    let compact = hand_made(&c, json!({"alg": "EdDSA", "x5c": five}), br#"{"a":1}"#);
+    assert!(matches!(jws::verify(&compact), Err(JwsError::BadChain(_))));
+    let padding = "x".repeat(jws::HEADER_BYTES_MAX);
+    let compact = hand_made(
+        &c,
+        json!({"alg": "EdDSA", "x5c": [leaf], "kid": padding}),
+        br#"{"a":1}"#,
+    );
+    assert!(matches!(jws::verify(&compact), Err(JwsError::BadHeader(_))));
+}
