@@ -277,14 +277,18 @@ impl TrustStore {
         }
         key_algorithm(cert.public_key()).map_err(IdentityError::UnsupportedAlgorithm)?;
         anchor_of(&CertificateDer::from(root_der.as_slice()))?;
-        if let Some((other, _)) = self
-            .members
-            .iter()
-            .find(|(code, t)| **code != member && t.root.as_ref() == root_der.as_slice())
-        {
-            // The member is whoever's root a chain reaches: one root must name one member.
+        let same_subject = |der: &[u8]| {
+            x509_parser::parse_x509_certificate(der)
+                .is_ok_and(|(_, other)| other.subject().as_raw() == cert.subject().as_raw())
+        };
+        if let Some((other, _)) = self.members.iter().find(|(code, t)| {
+            **code != member && (t.root.as_ref() == root_der.as_slice() || same_subject(&t.root))
+        }) {
+            // The member is whoever's root a chain reaches: one root must name one member. Names
+            // must differ too: revocation lists are found by issuer name, so a look-alike root
+            // would have its list checked (and fail) for the other member's certificates.
             return Err(IdentityError::Profile(format!(
-                "this root CA is already {other}'s; a root belongs to one member"
+                "this root CA (or its subject name) is already {other}'s; a root belongs to one member"
             )));
         }
         self.members.insert(

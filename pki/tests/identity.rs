@@ -507,3 +507,24 @@ fn one_root_cannot_be_trusted_for_two_members() {
         .add_member(MemberCode::new("CARRIER").unwrap(), carrier_root)
         .unwrap();
 }
+
+#[test]
+fn two_members_cannot_share_a_root_subject() {
+    // Revocation lists are matched to a certificate by issuer name, and the member by subject
+    // and key: a second member whose root carries the same subject (under another key) would
+    // have its list consulted for the first member's certificates, and its signature fail
+    // there, refusing every one of them.
+    let (_d, c) = consortium();
+    let (_d2, other) = consortium();
+    let mut store = c.trust_store().unwrap();
+    let look_alike = other
+        .root_der(&MemberCode::new("CARRIER").unwrap())
+        .unwrap();
+    let err = store
+        .add_member(MemberCode::new("AAA").unwrap(), look_alike)
+        .unwrap_err();
+    assert!(
+        matches!(err, IdentityError::Profile(ref m) if m.contains("CARRIER")),
+        "{err}"
+    );
+}

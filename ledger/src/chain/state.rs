@@ -1017,15 +1017,22 @@ impl LedgerState {
             }
             Governance::UpdateRevocations { crl } => {
                 let current = work.gov().crls.get(&member_code).map(|c| c.this_update_ms);
-                let info =
-                    match work
-                        .gov()
-                        .trust
-                        .check_crl_update(&member_code, crl, current, ctx.time_ms)
-                    {
-                        Ok(info) => info,
-                        Err(refusal) => return Ok(Err(refusal)),
-                    };
+                // The admin's x5c after its leaf: where a member's issuing intermediate, the
+                // signer of its users' revocation list, is found. The envelope parsed before.
+                let chain = pki::jws::parse(&checked.jws)
+                    .map(|p| p.chain)
+                    .unwrap_or_default();
+                let presented: Vec<&[u8]> = chain.iter().skip(1).map(|c| c.as_ref()).collect();
+                let info = match work.gov().trust.check_crl_update(
+                    &member_code,
+                    crl,
+                    &presented,
+                    current,
+                    ctx.time_ms,
+                ) {
+                    Ok(info) => info,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
                 let record = CrlRecord {
                     member: member_code.clone(),
                     der_base64: crl.clone(),

@@ -178,16 +178,19 @@ impl Trust {
     }
 
     /// Checks an `UPDATE_REVOCATIONS` CRL for `member` at `time_ms`: it decodes, it is issued
-    /// and signed by the member's root CA, it is not from the future, and it is not older than
-    /// the member's current CRL (`current_ms`), so revocations cannot be rolled back.
+    /// and signed by the member's root CA or by its issuing intermediate (one of `presented`,
+    /// the CA certificates of the admin's `x5c`, that the root itself certifies), it is not from
+    /// the future, and it is not older than the member's current CRL (`current_ms`), so
+    /// revocations cannot be rolled back.
     pub fn check_crl_update(
         &self,
         member: &PartyCode,
         der_base64: &str,
+        presented: &[&[u8]],
         current_ms: Option<u64>,
         time_ms: u64,
     ) -> Result<CrlInfo, TxRefusal> {
-        let info = self.check_crl(member, der_base64)?;
+        let info = self.check_crl_from(member, der_base64, presented)?;
         if info.this_update_ms > time_ms {
             return Err(TxRefusal::CrlNotYetValid {
                 this_update_ms: info.this_update_ms,
@@ -206,6 +209,21 @@ impl Trust {
     }
 
     fn check_crl(&self, member: &PartyCode, der_base64: &str) -> Result<CrlInfo, TxRefusal> {
+        self.check_crl_from(member, der_base64, &[])
+    }
+
+    /// [`check_crl`](Self::check_crl), also accepting a list issued by one of `presented` that
+    /// is an intermediate of the member: a CA certificate issued and signed by the member's root
+    /// whose subject O is the member's code (PROFILE.md). A member that issues its users from an
+    /// intermediate revokes them with the intermediate's list; without this, its users could
+    /// never be revoked. The O rule keeps one member's list from naming another member's CA
+    /// (which would make every chain of that member fail its revocation check).
+    fn check_crl_from(
+        &self,
+        member: &PartyCode,
+        der_base64: &str,
+        presented: &[&[u8]],
+    ) -> Result<CrlInfo, TxRefusal> {
         let der = STANDARD
             .decode(der_base64)
             .map_err(|e| TxRefusal::CrlInvalid(format!("not standard base64: {e}")))?;
@@ -224,14 +242,31 @@ impl Trust {
             .ok_or_else(|| wrong("not a member of this network".into()))?;
         let (_, ca) = x509_parser::parse_x509_certificate(root)
             .map_err(|e| wrong(format!("member CA does not parse: {e}")))?;
-        if crl.issuer() != ca.subject() {
-            return Err(wrong(format!(
-                "issued by {}, not by {}",
-                crl.issuer(),
-                ca.subject()
-            )));
-        }
-        crl.verify_signature(ca.public_key())
+        let intermediate = presented.iter().find_map(|der| {
+            let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+            let of_member = cert.is_ca()
+                && cert.issuer() == ca.subject()
+                && cert.verify_signature(Some(ca.public_key())).is_ok()
+                && cert
+                    .subject()
+                    .iter_organization()
+                    .next()
+                    .and_then(|o| o.as_str().ok())
+                    == Some(member.as_str());
+            (of_member && crl.issuer() == cert.subject()).then_some(cert)
+        });
+        let issuer = match &intermediate {
+            Some(cert) => cert,
+            None if crl.issuer() == ca.subject() => &ca,
+            None => {
+                return Err(wrong(format!(
+                    "issued by {}, not by {} or an intermediate it certifies",
+                    crl.issuer(),
+                    ca.subject()
+                )));
+            }
+        };
+        crl.verify_signature(issuer.public_key())
             .map_err(|e| wrong(format!("signature does not verify: {e}")))?;
         // The trust store must accept it too, or installing it would stop the replica.
         self.store

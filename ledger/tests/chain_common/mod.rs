@@ -32,9 +32,15 @@ pub struct Net {
 }
 
 pub fn net() -> anyhow::Result<Net> {
+    net_with(&ConsortiumSpec::dev(3))
+}
+
+/// A net from any consortium spec. A member that issues from an intermediate starts without a
+/// genesis CRL (its list is the intermediate's, published by `UPDATE_REVOCATIONS`).
+pub fn net_with(spec: &ConsortiumSpec) -> anyhow::Result<Net> {
     let dir = tempfile::tempdir()?;
-    let consortium = generate_consortium(&ConsortiumSpec::dev(3), &dir.path().join("pki"), T0_S)
-        .context("generate consortium")?;
+    let consortium =
+        generate_consortium(spec, &dir.path().join("pki"), T0_S).context("generate consortium")?;
     let genesis = genesis_of(&consortium)?;
     Ok(Net {
         dir,
@@ -65,7 +71,10 @@ fn genesis_of(c: &Consortium) -> anyhow::Result<Genesis> {
                 role,
                 name: member.name.clone(),
                 ca_certificate_pem: std::fs::read_to_string(c.path(&member.root_cert))?,
-                initial_crl: Some(STANDARD.encode(c.crl_der(&member.code)?)),
+                initial_crl: match member.intermediate_cert {
+                    None => Some(STANDARD.encode(c.crl_der(&member.code)?)),
+                    Some(_) => None,
+                },
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -1,0 +1,85 @@
+//! Adversarial checks of the apply path: who may make a transaction take effect.
+//! Test names live under `chain::` so that `cargo test -p ledger chain` selects them.
+
+mod chain_common;
+
+mod chain {
+    use super::chain_common::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use pki::dev::ConsortiumSpec;
+    use pki::identity::MemberCode;
+    use serde_json::json;
+
+    const ORDER: &str = "SLK-ORDER-001";
+
+    /// DOMAIN 6.7 for a member that issues from an intermediate CA (PROFILE.md allows one):
+    /// its users' certificates are issued, and so revoked, by the intermediate. Its admin must
+    /// be able to publish that list, and a revoked user must then be refused.
+    #[test]
+    fn chain_member_with_an_intermediate_can_revoke_its_users() -> anyhow::Result<()> {
+        let mut spec = ConsortiumSpec::dev(3);
+        spec.members
+            .iter_mut()
+            .find(|m| m.code.as_str() == "CARRIER")
+            .expect("CARRIER")
+            .intermediate = true;
+        let mut net = net_with(&spec)?;
+        let mut state = net.state("a")?;
+        let t = GENESIS_MS + 10_000;
+        let issue = net.doc_tx("carrier", t, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
+        assert_eq!(codes(&apply(&mut state, t, &[&issue])?), ["COMMITTED"]);
+
+        let crl = net.consortium.revoke("shipper", (t / 1000) as i64)?;
+        let crl_b64 = STANDARD.encode(&crl);
+
+        // BANK's admin presents CARRIER's (public) intermediate in its own x5c and tries to
+        // publish CARRIER's list as BANK's: the intermediate is not BANK's CA.
+        let carrier = net
+            .consortium
+            .member(&MemberCode::new("CARRIER").unwrap())
+            .unwrap();
+        let intermediate_pem = std::fs::read_to_string(
+            net.consortium
+                .path(carrier.intermediate_cert.as_ref().unwrap()),
+        )?;
+        let bank_admin = net.consortium.identity("bank-admin").unwrap().clone();
+        let key_pem = std::fs::read_to_string(net.consortium.path(&bank_admin.key))?;
+        let chain_pem = std::fs::read_to_string(net.consortium.path(&bank_admin.cert))?;
+        let bank_signer =
+            pki::Signer::from_pem(&key_pem, &format!("{chain_pem}{intermediate_pem}"))?;
+        let p = net.payload(
+            t,
+            json!({"governance": {"action": "UPDATE_REVOCATIONS", "crl": crl_b64}}),
+        );
+        let by_bank = pki::jws::sign(&p, &bank_signer)?.into_bytes();
+
+        let update = net.gov_tx(
+            "carrier-admin",
+            t,
+            json!({"action": "UPDATE_REVOCATIONS", "crl": crl_b64}),
+        )?;
+        let block = apply(&mut state, t, &[&by_bank, &update])?;
+        assert_eq!(
+            codes(&block),
+            ["CRL_WRONG_ISSUER", "COMMITTED"],
+            "{:?}",
+            block.transactions
+        );
+        assert_eq!(state.crl(&party("BANK")).map(|c| c.since_height), Some(0));
+        assert_eq!(
+            state.crl(&party("CARRIER")).map(|c| c.since_height),
+            Some(2)
+        );
+
+        let endorse = net.doc_tx(
+            "shipper",
+            t + 1_000,
+            ORDER,
+            json!({"action": "ENDORSE_TO_ORDER", "to": "BANK"}),
+        )?;
+        let block = apply(&mut state, t + 1_000, &[&endorse])?;
+        assert_eq!(codes(&block), ["CERTIFICATE_REVOKED"]);
+        Ok(())
+    }
+}
