@@ -13,6 +13,8 @@
 //! - [`sim`]: a deterministic, seeded simulator of 3-5 replicas with a hostile network, crashes
 //!   that lose unsynced writes, and one checker per safety/liveness property.
 //! - [`runtime`]: a thin tokio driver around a [`Replica`], with the transport behind a trait.
+//! - [`transport`]: [`transport::TlsTransport`], the runtime's transport between nodes: TCP with
+//!   mutual TLS, node identities pinned, length-prefixed protobuf frames, bounded queues.
 //! - [`chain`]: the document apply path, an implementation of [`StateMachine`]: blocks of signed
 //!   transactions, each checked at the block's time through `pki` (signature, chain, revocation)
 //!   and `doc-workflow` (the rule), with the resulting state in sled.
@@ -39,6 +41,7 @@ pub mod runtime;
 pub mod sim;
 pub mod state_machine;
 pub mod storage;
+pub mod transport;
 
 pub use batch::{Batch, Proposal, ProposalId};
 pub use error::{ProposeError, ReplicaError, StateMachineError, StorageError};

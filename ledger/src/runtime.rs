@@ -3,8 +3,8 @@
 //!
 //! Architecture invariant: this module adds *no* consensus or apply logic. It only turns
 //! channels and timers into calls on [`Replica`], and effects into transport sends and client
-//! replies. The network lives behind [`Transport`] (the mutual-TLS TCP one comes later;
-//! [`ChannelTransport`] connects replicas of one process, for tests and development).
+//! replies. The network lives behind [`Transport`]: [`crate::transport::TlsTransport`] between
+//! nodes (mutual TLS over TCP); [`ChannelTransport`] connects replicas of one process, for tests.
 //!
 //! The replica's durable write (one `fdatasync`, about 0.2 ms here) runs on the task's worker
 //! thread: one replica per process, so it blocks nothing else that matters.

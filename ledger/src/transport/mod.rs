@@ -1,0 +1,868 @@
+//! [`TlsTransport`]: Raft messages between nodes over TCP with mutual TLS, behind
+//! [`runtime::Transport`](crate::runtime::Transport).
+//!
+//! What it is:
+//!
+//! - One listener that accepts peers, and one task per peer that dials it, owns that outbound
+//!   connection, and reconnects with bounded exponential backoff
+//!   ([`RECONNECT_BACKOFF_MIN_MS`] to [`RECONNECT_BACKOFF_MAX_MS`]). Each node sends on the
+//!   connections it dialed and receives on the ones it accepted.
+//! - Mutual TLS 1.3 on the aws-lc-rs provider, with verifiers built on [`pki::TrustStore`]
+//!   ([`tls`]): chain to a member's CA, validity at the current time, the members' CRLs, a node
+//!   certificate, and the node id pinned to the one the configuration gives for that peer.
+//! - After TLS, each side sends a [`wire::Hello`] (raft id, node id, genesis hash); a peer of
+//!   another network, or whose raft id does not belong to its certificate's node id, is refused.
+//! - Length-prefixed frames of protobuf-encoded `raft::eraftpb::Message`s, at most
+//!   [`wire::FRAME_BYTES_MAX`]. A truncated, oversized or undecodable frame closes that one
+//!   connection with a warning; every other peer is served as before.
+//! - [`Transport::send`] never blocks: it puts the message in the peer's bounded queue
+//!   ([`PEER_QUEUE_MESSAGES_MAX`]), dropping the oldest when full, and counts the drop. A slow or
+//!   dead peer only fills its own queue.
+//! - Received messages go to the runtime's bounded peer channel with `try_send` (dropped and
+//!   counted when full, as the runtime expects); a message whose `from` is not the
+//!   authenticated peer, or whose `to` is not this node, is dropped with a warning.
+//! - [`TransportStats`] counts deliveries, drops and refusals, so tests and operators need not
+//!   parse logs.
+//!
+//! What it is not:
+//!
+//! - Not reliable delivery: messages may be dropped (full queue, broken connection); Raft
+//!   retransmits what matters.
+//! - No snapshot streaming: a message larger than [`wire::FRAME_BYTES_MAX`] (a big Raft
+//!   snapshot) is dropped and counted in [`TransportStats::dropped_oversized`].
+//! - Not membership: the peers are a static configuration; the trust store (and so the CRLs) is
+//!   the one given at start, and a connection already established is not re-checked when a
+//!   certificate is revoked later.
+//! - Not the client-facing API; no knowledge of blocks or documents.
+//!
+//! Architecture invariant: this module only moves opaque Raft messages; it never calls into the
+//! replica, and the replica never waits on it.
+
+pub mod tls;
+pub mod wire;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use pki::{NodeId, Purpose, TrustStore};
+use raft::eraftpb::Message;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::runtime::Transport;
+use tls::PeerRefusal;
+use wire::{FRAME_BYTES_MAX, FrameError, HELLO_BYTES_MAX, Hello};
+
+/// Messages waiting for one peer before the oldest is dropped. A leader keeps at most
+/// `replica::RAFT_INFLIGHT_MESSAGES_MAX` (256) appends in flight to a follower; four windows'
+/// worth rides out a reconnect without drops, and bounds a dead peer's queue.
+pub const PEER_QUEUE_MESSAGES_MAX: usize = 1024;
+
+/// Messages written to a connection before one flush: enough to fill TLS records and TCP
+/// segments under load, few enough that a flush (and the shutdown check) comes regularly.
+pub const SEND_BATCH_MESSAGES_MAX: usize = 64;
+
+/// First wait before redialing a peer: short, so a restarted peer is back within a tick.
+pub const RECONNECT_BACKOFF_MIN_MS: u64 = 50;
+
+/// Longest wait between two dials of a dead peer: a returning peer waits at most this long
+/// (about one election timeout), and a dead one costs one failed dial every 2 s.
+pub const RECONNECT_BACKOFF_MAX_MS: u64 = 2_000;
+
+/// Time allowed for the TCP connect, the TLS handshake and the hellos. A peer (or a stranger)
+/// that stalls longer is dropped, so a half-open connection never holds a task.
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 5_000;
+
+/// Time allowed to write one batch. A peer that stops reading fills its TCP window; past this
+/// the connection is dropped and redialed rather than kept blocked forever.
+pub const WRITE_TIMEOUT_MS: u64 = 10_000;
+
+/// Inbound connections (established or in handshake) at once. A node has one inbound
+/// connection per peer, plus one while a peer replaces a broken one; the cap stops a flood of
+/// unauthenticated connections from spawning unbounded tasks.
+pub const INBOUND_CONNECTIONS_MAX: usize = 64;
+
+/// Pause after a failed `accept` (e.g. out of file descriptors), so the listener does not spin.
+pub const ACCEPT_ERROR_PAUSE_MS: u64 = 100;
+
+/// Time allowed for sending TLS close_notify at shutdown.
+const CLOSE_TIMEOUT_MS: u64 = 500;
+
+/// A node's own certificate chain (leaf first) and private key.
+pub struct NodeCredentials {
+    /// Leaf first, then intermediates.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl fmt::Debug for NodeCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeCredentials")
+            .field("chain_len", &self.chain.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Clone for NodeCredentials {
+    fn clone(&self) -> Self {
+        NodeCredentials {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl NodeCredentials {
+    /// From DER: the chain (leaf first) and a PKCS#8 private key.
+    pub fn from_der(chain: Vec<Vec<u8>>, pkcs8_key: Vec<u8>) -> NodeCredentials {
+        NodeCredentials {
+            chain: chain.into_iter().map(CertificateDer::from).collect(),
+            key: tls::pkcs8_key(pkcs8_key),
+        }
+    }
+
+    /// From PEM files: the chain (`CERTIFICATE` blocks, leaf first) and a PKCS#8 `PRIVATE KEY`.
+    pub fn from_pem_files(chain: &Path, key: &Path) -> Result<NodeCredentials, TransportError> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p)
+                .map_err(|e| TransportError::Credentials(format!("{}: {e}", p.display())))
+        };
+        let certs = pki::pem::certificates(&read(chain)?)
+            .map_err(|e| TransportError::Credentials(format!("{}: {e}", chain.display())))?;
+        let key_der = pki::pem::private_key_der(&read(key)?)
+            .map_err(|e| TransportError::Credentials(format!("{}: {e}", key.display())))?;
+        Ok(NodeCredentials {
+            chain: certs,
+            key: tls::pkcs8_key(key_der),
+        })
+    }
+}
+
+/// Where a peer is and who it must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerAddress {
+    /// The node id its certificate must name.
+    pub node_id: NodeId,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// Everything a [`TlsTransport`] needs.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// This node's Raft id.
+    pub raft_id: u64,
+    /// This node's id: its certificate must name it.
+    pub node_id: NodeId,
+    /// Where to listen ([`TlsTransport::start`]; [`TlsTransport::start_on`] takes a bound
+    /// listener instead).
+    pub listen: SocketAddr,
+    /// Every other voter: raft id to node id and address.
+    pub peers: BTreeMap<u64, PeerAddress>,
+    /// The members' CAs and revocation lists.
+    pub trust: TrustStore,
+    /// This node's certificate chain and key.
+    pub credentials: NodeCredentials,
+    /// Hash of the network's genesis; peers with another are refused.
+    pub genesis_hash: [u8; 32],
+    /// See [`PEER_QUEUE_MESSAGES_MAX`].
+    pub peer_queue_messages_max: usize,
+}
+
+/// Why the transport could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("credentials: {0}")]
+    Credentials(String),
+    #[error("this node's own certificate is not usable: {0}")]
+    OwnCertificate(PeerRefusal),
+    #[error("TLS configuration: {0}")]
+    Tls(rustls::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Why one connection ended or was refused. Logged, never returned to a caller.
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("timed out after {HANDSHAKE_TIMEOUT_MS} ms in connect, TLS handshake or hello")]
+    HandshakeTimeout,
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    #[error("{0}")]
+    Refused(#[from] PeerRefusal),
+    #[error("peer closed the connection during the hello (it may have refused us)")]
+    ClosedInHello,
+    #[error("genesis hash mismatch: this network is {ours}, the peer's is {theirs}")]
+    GenesisMismatch { ours: String, theirs: String },
+    #[error("hello names {claimed}, but {reason}")]
+    IdentityMismatch { claimed: String, reason: String },
+}
+
+/// Counters shared by the transport's tasks; read them with [`Counters::snapshot`].
+#[derive(Debug, Default)]
+pub struct Counters {
+    queued: AtomicU64,
+    dropped_queue_full: AtomicU64,
+    dropped_unknown_peer: AtomicU64,
+    dropped_oversized: AtomicU64,
+    sent: AtomicU64,
+    received: AtomicU64,
+    dropped_inbound_full: AtomicU64,
+    dropped_misaddressed: AtomicU64,
+    connections_outbound: AtomicU64,
+    connections_inbound: AtomicU64,
+    dial_failures: AtomicU64,
+    handshakes_failed: AtomicU64,
+    refused_certificate: AtomicU64,
+    refused_identity: AtomicU64,
+    refused_genesis: AtomicU64,
+    closed_bad_frame: AtomicU64,
+}
+
+/// A snapshot of a transport's counters, since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    /// Messages accepted by `send` into a peer's queue.
+    pub queued: u64,
+    /// Messages dropped from a full peer queue (the oldest goes).
+    pub dropped_queue_full: u64,
+    /// Messages to a raft id that is not a configured peer.
+    pub dropped_unknown_peer: u64,
+    /// Messages larger than [`wire::FRAME_BYTES_MAX`], not sent.
+    pub dropped_oversized: u64,
+    /// Messages written to a peer's connection.
+    pub sent: u64,
+    /// Messages received and handed to the runtime.
+    pub received: u64,
+    /// Messages received but dropped because the runtime's channel was full.
+    pub dropped_inbound_full: u64,
+    /// Messages received whose `from` is not the authenticated peer or `to` is not this node.
+    pub dropped_misaddressed: u64,
+    /// Outbound connections established (TLS and hellos done).
+    pub connections_outbound: u64,
+    /// Inbound connections established (TLS and hellos done).
+    pub connections_inbound: u64,
+    /// Dials that did not end in an established connection.
+    pub dial_failures: u64,
+    /// Inbound connections that failed before being established, refusals included.
+    pub handshakes_failed: u64,
+    /// Peer certificates refused: foreign CA, expired, revoked, not a node certificate...
+    pub refused_certificate: u64,
+    /// Valid node certificates refused for naming the wrong node, or a hello whose raft id or
+    /// node id does not match the certificate.
+    pub refused_identity: u64,
+    /// Peers refused for announcing another network's genesis hash.
+    pub refused_genesis: u64,
+    /// Connections closed for a truncated, oversized or undecodable frame.
+    pub closed_bad_frame: u64,
+}
+
+impl Counters {
+    /// The current values.
+    pub fn snapshot(&self) -> TransportStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        TransportStats {
+            queued: get(&self.queued),
+            dropped_queue_full: get(&self.dropped_queue_full),
+            dropped_unknown_peer: get(&self.dropped_unknown_peer),
+            dropped_oversized: get(&self.dropped_oversized),
+            sent: get(&self.sent),
+            received: get(&self.received),
+            dropped_inbound_full: get(&self.dropped_inbound_full),
+            dropped_misaddressed: get(&self.dropped_misaddressed),
+            connections_outbound: get(&self.connections_outbound),
+            connections_inbound: get(&self.connections_inbound),
+            dial_failures: get(&self.dial_failures),
+            handshakes_failed: get(&self.handshakes_failed),
+            refused_certificate: get(&self.refused_certificate),
+            refused_identity: get(&self.refused_identity),
+            refused_genesis: get(&self.refused_genesis),
+            closed_bad_frame: get(&self.closed_bad_frame),
+        }
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One peer's outgoing queue: bounded, drop-oldest, shared by `send` and the peer's task.
+#[derive(Debug)]
+struct PeerQueue {
+    messages: Mutex<VecDeque<Message>>,
+    ready: Notify,
+    capacity: usize,
+}
+
+impl PeerQueue {
+    /// Queues `message`; returns whether an older message was dropped to make room.
+    fn push(&self, message: Message) -> bool {
+        let dropped = {
+            let mut q = self.messages.lock().unwrap_or_else(PoisonError::into_inner);
+            let dropped = q.len() >= self.capacity && q.pop_front().is_some();
+            q.push_back(message);
+            dropped
+        };
+        self.ready.notify_one();
+        dropped
+    }
+
+    fn take(&self, max: usize) -> Vec<Message> {
+        let mut q = self.messages.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = q.len().min(max);
+        q.drain(..n).collect()
+    }
+}
+
+/// Resolves when shutdown is signalled or every sender of the signal is gone.
+async fn cancelled(shutdown: &mut watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow_and_update() {
+            return;
+        }
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends our hello, then reads and parses the peer's. Both sides write first, so each can
+/// refuse the other with a precise reason.
+async fn exchange_hello<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    ours: &Hello,
+) -> Result<Hello, ConnectionError> {
+    wire::write_frame(stream, &ours.encode()).await?;
+    stream.flush().await?;
+    match wire::read_frame(stream, HELLO_BYTES_MAX).await? {
+        Some(body) => Ok(Hello::decode(&body)?),
+        None => Err(ConnectionError::ClosedInHello),
+    }
+}
+
+fn check_genesis(
+    ours: &[u8; 32],
+    theirs: &Hello,
+    counters: &Counters,
+) -> Result<(), ConnectionError> {
+    if theirs.genesis_hash == *ours {
+        return Ok(());
+    }
+    bump(&counters.refused_genesis);
+    Err(ConnectionError::GenesisMismatch {
+        ours: hex::encode(ours),
+        theirs: hex::encode(theirs.genesis_hash),
+    })
+}
+
+/// The node-to-node transport. Cheap to clone: every clone sends through the same queues. Give
+/// one clone to the runtime and keep one to read [`stats`](Self::stats) and to
+/// [`shutdown`](Self::shutdown). When every clone is dropped, its tasks end too.
+#[derive(Debug, Clone)]
+pub struct TlsTransport {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    raft_id: u64,
+    local_addr: SocketAddr,
+    queues: BTreeMap<u64, Arc<PeerQueue>>,
+    counters: Arc<Counters>,
+    shutdown: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl TlsTransport {
+    /// Binds `config.listen` and starts the transport; received messages go to `inbound`.
+    pub async fn start(
+        config: TransportConfig,
+        inbound: mpsc::Sender<Message>,
+    ) -> Result<TlsTransport, TransportError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| TransportError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        TlsTransport::start_on(config, listener, inbound)
+    }
+
+    /// Starts the transport on an already bound listener (`config.listen` is ignored), e.g. one
+    /// bound to port 0 whose address was handed to the peers. Must run inside a tokio runtime.
+    pub fn start_on(
+        config: TransportConfig,
+        listener: TcpListener,
+        inbound: mpsc::Sender<Message>,
+    ) -> Result<TlsTransport, TransportError> {
+        validate(&config)?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| TransportError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let counters = Arc::new(Counters::default());
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let own_hello = Hello {
+            raft_id: config.raft_id,
+            node_id: config.node_id.clone(),
+            genesis_hash: config.genesis_hash,
+        };
+        let peer_ids: BTreeSet<NodeId> = config.peers.values().map(|p| p.node_id.clone()).collect();
+        let server = tls::server_config(
+            &config.credentials,
+            &config.trust,
+            peer_ids,
+            counters.clone(),
+        )?;
+        let accept = Arc::new(AcceptContext {
+            raft_id: config.raft_id,
+            acceptor: TlsAcceptor::from(Arc::new(server)),
+            trust: config.trust.clone(),
+            peers: config
+                .peers
+                .iter()
+                .map(|(id, p)| (*id, p.node_id.clone()))
+                .collect(),
+            own_hello: own_hello.clone(),
+            counters: counters.clone(),
+            inbound,
+        });
+
+        let mut tasks = Vec::new();
+        let mut queues = BTreeMap::new();
+        for (&peer_raft_id, peer) in &config.peers {
+            let queue = Arc::new(PeerQueue {
+                messages: Mutex::new(VecDeque::new()),
+                ready: Notify::new(),
+                capacity: config.peer_queue_messages_max,
+            });
+            queues.insert(peer_raft_id, queue.clone());
+            let client = tls::client_config(
+                &config.credentials,
+                &config.trust,
+                peer.node_id.clone(),
+                counters.clone(),
+            )?;
+            let dialer = Dialer {
+                peer_raft_id,
+                peer: peer.clone(),
+                queue,
+                connector: TlsConnector::from(Arc::new(client)),
+                own_hello: own_hello.clone(),
+                counters: counters.clone(),
+            };
+            tasks.push(tokio::spawn(dialer.run(shutdown_rx.clone())));
+        }
+        tasks.push(tokio::spawn(listen(listener, accept, shutdown_rx)));
+        tracing::info!(raft_id = config.raft_id, node = %config.node_id, addr = %local_addr, peers = config.peers.len(), "transport started");
+        Ok(TlsTransport {
+            inner: Arc::new(Inner {
+                raft_id: config.raft_id,
+                local_addr,
+                queues,
+                counters,
+                shutdown: shutdown_tx,
+                tasks: Mutex::new(tasks),
+            }),
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> TransportStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Stops every task (listener, dialers, connections) and waits for them to end. Later sends
+    /// are queued and never delivered.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+        let tasks = std::mem::take(
+            &mut *self
+                .inner
+                .tasks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for task in tasks {
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+        tracing::info!(raft_id = self.inner.raft_id, "transport stopped");
+    }
+}
+
+impl Transport for TlsTransport {
+    fn send(&mut self, message: Message) {
+        let counters = &self.inner.counters;
+        let Some(queue) = self.inner.queues.get(&message.to) else {
+            bump(&counters.dropped_unknown_peer);
+            tracing::debug!(to = message.to, "message to an unknown peer dropped");
+            return;
+        };
+        bump(&counters.queued);
+        if queue.push(message) {
+            bump(&counters.dropped_queue_full);
+        }
+    }
+}
+
+fn validate(config: &TransportConfig) -> Result<(), TransportError> {
+    let bad = |s: String| Err(TransportError::Config(s));
+    if config.raft_id == 0 {
+        return bad("raft id 0 is reserved by raft-rs".into());
+    }
+    if config.peer_queue_messages_max == 0 {
+        return bad("peer_queue_messages_max must be at least 1".into());
+    }
+    let mut seen = BTreeSet::from([&config.node_id]);
+    for (id, peer) in &config.peers {
+        if *id == 0 || *id == config.raft_id {
+            return bad(format!("peer raft id {id} is 0 or this node's own"));
+        }
+        if !seen.insert(&peer.node_id) {
+            return bad(format!("node id {} appears twice", peer.node_id));
+        }
+    }
+    // Fail at start, not at the first handshake, if our own certificate will be refused.
+    let now = UnixTime::now();
+    for purpose in [Purpose::NodeServer, Purpose::TlsClient] {
+        let own = tls::peer_node_id(&config.trust, Some(&config.credentials.chain), now, purpose)
+            .map_err(TransportError::OwnCertificate)?;
+        if own != config.node_id {
+            return Err(TransportError::OwnCertificate(PeerRefusal::WrongNode {
+                expected: config.node_id.clone(),
+                found: own,
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// The task that owns the outbound connection to one peer.
+struct Dialer {
+    peer_raft_id: u64,
+    peer: PeerAddress,
+    queue: Arc<PeerQueue>,
+    connector: TlsConnector,
+    own_hello: Hello,
+    counters: Arc<Counters>,
+}
+
+impl Dialer {
+    async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let backoff_min = Duration::from_millis(RECONNECT_BACKOFF_MIN_MS);
+        let backoff_max = Duration::from_millis(RECONNECT_BACKOFF_MAX_MS);
+        let mut backoff = backoff_min;
+        let mut failures: u64 = 0;
+        loop {
+            let attempt = tokio::select! {
+                _ = cancelled(&mut shutdown) => return,
+                r = tokio::time::timeout(
+                    Duration::from_millis(HANDSHAKE_TIMEOUT_MS),
+                    self.connect(),
+                ) => r.unwrap_or(Err(ConnectionError::HandshakeTimeout)),
+            };
+            match attempt {
+                Ok(stream) => {
+                    bump(&self.counters.connections_outbound);
+                    tracing::info!(peer = %self.peer.node_id, raft_id = self.peer_raft_id, addr = %self.peer.addr, "connected to peer");
+                    backoff = backoff_min;
+                    failures = 0;
+                    match self.pump(stream, &mut shutdown).await {
+                        None => return,
+                        Some(reason) => {
+                            tracing::info!(peer = %self.peer.node_id, raft_id = self.peer_raft_id, addr = %self.peer.addr, %reason, "connection to peer lost; redialing");
+                        }
+                    }
+                }
+                Err(e) => {
+                    bump(&self.counters.dial_failures);
+                    // Warn once per outage; a peer that stays down is not news every 2 s.
+                    if failures == 0
+                        || matches!(
+                            e,
+                            ConnectionError::Refused(_)
+                                | ConnectionError::GenesisMismatch { .. }
+                                | ConnectionError::IdentityMismatch { .. }
+                        )
+                    {
+                        tracing::warn!(peer = %self.peer.node_id, raft_id = self.peer_raft_id, addr = %self.peer.addr, reason = %e, "cannot connect to peer; retrying with backoff");
+                    } else {
+                        tracing::debug!(peer = %self.peer.node_id, addr = %self.peer.addr, reason = %e, failures, "still cannot connect to peer");
+                    }
+                    failures += 1;
+                }
+            }
+            tokio::select! {
+                _ = cancelled(&mut shutdown) => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(backoff_max);
+        }
+    }
+
+    async fn connect(&self) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ConnectionError> {
+        let tcp = TcpStream::connect(self.peer.addr).await?;
+        tcp.set_nodelay(true)?;
+        let name = ServerName::IpAddress(self.peer.addr.ip().into());
+        let mut stream = self.connector.connect(name, tcp).await?;
+        let hello = exchange_hello(&mut stream, &self.own_hello).await?;
+        check_genesis(&self.own_hello.genesis_hash, &hello, &self.counters)?;
+        if hello.raft_id != self.peer_raft_id || hello.node_id != self.peer.node_id {
+            bump(&self.counters.refused_identity);
+            return Err(ConnectionError::IdentityMismatch {
+                claimed: format!("raft id {} / node {}", hello.raft_id, hello.node_id),
+                reason: format!(
+                    "we dialed raft id {} / node {}",
+                    self.peer_raft_id, self.peer.node_id
+                ),
+            });
+        }
+        Ok(stream)
+    }
+
+    /// Writes queued messages until the connection fails (`Some(reason)`) or shutdown (`None`).
+    async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        stream: S,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<String> {
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let mut probe = [0u8; 1];
+        loop {
+            let batch = self.queue.take(SEND_BATCH_MESSAGES_MAX);
+            if batch.is_empty() {
+                tokio::select! {
+                    _ = cancelled(shutdown) => {
+                        let _ = tokio::time::timeout(
+                            Duration::from_millis(CLOSE_TIMEOUT_MS),
+                            writer.shutdown(),
+                        ).await;
+                        return None;
+                    }
+                    _ = self.queue.ready.notified() => continue,
+                    // Nothing is ever sent back on an outbound connection: a read that returns
+                    // means the peer closed it (or broke the protocol).
+                    r = reader.read(&mut probe) => return Some(match r {
+                        Ok(0) => "peer closed the connection".to_string(),
+                        Ok(_) => "peer sent data on our outbound connection".to_string(),
+                        Err(e) => format!("i/o: {e}"),
+                    }),
+                }
+            }
+            let write = async {
+                for message in batch {
+                    let body = match wire::encode_message(&message) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            tracing::warn!(peer = %self.peer.node_id, error = %e, "cannot encode a raft message; dropped");
+                            continue;
+                        }
+                    };
+                    if body.len() > FRAME_BYTES_MAX {
+                        bump(&self.counters.dropped_oversized);
+                        tracing::warn!(peer = %self.peer.node_id, bytes = body.len(), max = FRAME_BYTES_MAX, msg_type = ?message.msg_type, "raft message larger than a frame; dropped");
+                        continue;
+                    }
+                    wire::write_frame(&mut writer, &body).await?;
+                    bump(&self.counters.sent);
+                }
+                writer.flush().await
+            };
+            tokio::select! {
+                _ = cancelled(shutdown) => return None,
+                r = tokio::time::timeout(Duration::from_millis(WRITE_TIMEOUT_MS), write) => match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Some(format!("write failed: {e}")),
+                    Err(_) => return Some(format!("write stalled for {WRITE_TIMEOUT_MS} ms")),
+                },
+            }
+        }
+    }
+}
+
+/// What every inbound connection task shares.
+struct AcceptContext {
+    raft_id: u64,
+    acceptor: TlsAcceptor,
+    trust: TrustStore,
+    /// Raft id to the node id its certificate must name.
+    peers: BTreeMap<u64, NodeId>,
+    own_hello: Hello,
+    counters: Arc<Counters>,
+    inbound: mpsc::Sender<Message>,
+}
+
+async fn listen(
+    listener: TcpListener,
+    ctx: Arc<AcceptContext>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(INBOUND_CONNECTIONS_MAX));
+    let mut connections = JoinSet::new();
+    loop {
+        // Reap finished connection tasks so the set stays bounded.
+        while let Some(done) = connections.try_join_next() {
+            if let Err(e) = done
+                && e.is_panic()
+            {
+                tracing::error!(error = %e, "an inbound connection task panicked");
+            }
+        }
+        let accepted = tokio::select! {
+            _ = cancelled(&mut shutdown) => break,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((tcp, addr)) => {
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%addr, max = INBOUND_CONNECTIONS_MAX, "too many inbound connections; closing this one");
+                    continue;
+                };
+                connections.spawn(serve(ctx.clone(), tcp, addr, permit, shutdown.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::select! {
+                    _ = cancelled(&mut shutdown) => break,
+                    _ = tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_PAUSE_MS)) => {}
+                }
+            }
+        }
+    }
+    // Every connection task watches the same signal; wait for them to end.
+    while connections.join_next().await.is_some() {}
+}
+
+/// One inbound connection: handshake, hellos, then frames until it ends.
+async fn serve(
+    ctx: Arc<AcceptContext>,
+    tcp: TcpStream,
+    addr: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let established = tokio::select! {
+        _ = cancelled(&mut shutdown) => return,
+        r = tokio::time::timeout(Duration::from_millis(HANDSHAKE_TIMEOUT_MS), handshake(&ctx, tcp)) => {
+            r.unwrap_or(Err(ConnectionError::HandshakeTimeout))
+        }
+    };
+    let (mut stream, peer_raft_id, peer_node) = match established {
+        Ok(e) => e,
+        Err(e) => {
+            bump(&ctx.counters.handshakes_failed);
+            tracing::warn!(%addr, reason = %e, "refused an inbound connection");
+            return;
+        }
+    };
+    bump(&ctx.counters.connections_inbound);
+    tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "peer connected");
+    loop {
+        let frame = tokio::select! {
+            _ = cancelled(&mut shutdown) => return,
+            f = wire::read_frame(&mut stream, FRAME_BYTES_MAX) => f,
+        };
+        let body = match frame {
+            Ok(Some(body)) => body,
+            Ok(None) => {
+                tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "peer closed the connection");
+                return;
+            }
+            Err(FrameError::Io(e)) => {
+                tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, error = %e, "connection from peer failed");
+                return;
+            }
+            Err(e) => {
+                bump(&ctx.counters.closed_bad_frame);
+                tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, reason = %e, "closing connection from peer: bad frame");
+                return;
+            }
+        };
+        let message = match wire::decode_message(&body) {
+            Ok(m) => m,
+            Err(e) => {
+                bump(&ctx.counters.closed_bad_frame);
+                tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, reason = %e, "closing connection from peer: bad frame");
+                return;
+            }
+        };
+        if message.from != peer_raft_id || message.to != ctx.raft_id {
+            bump(&ctx.counters.dropped_misaddressed);
+            tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, from = message.from, to = message.to, "dropped a message not from this peer or not to this node");
+            continue;
+        }
+        match ctx.inbound.try_send(message) {
+            Ok(()) => bump(&ctx.counters.received),
+            Err(mpsc::error::TrySendError::Full(_)) => bump(&ctx.counters.dropped_inbound_full),
+            // The runtime is gone: nobody will read what this peer sends.
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+    }
+}
+
+async fn handshake(
+    ctx: &AcceptContext,
+    tcp: TcpStream,
+) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, u64, NodeId), ConnectionError> {
+    tcp.set_nodelay(true)?;
+    let mut stream = ctx.acceptor.accept(tcp).await?;
+    // The verifier accepted a configured peer's node certificate; read which node it named.
+    let node = tls::peer_node_id(
+        &ctx.trust,
+        stream.get_ref().1.peer_certificates(),
+        UnixTime::now(),
+        Purpose::TlsClient,
+    )?;
+    let hello = exchange_hello(&mut stream, &ctx.own_hello).await?;
+    check_genesis(&ctx.own_hello.genesis_hash, &hello, &ctx.counters)?;
+    // Pin the raft id: a valid certificate of one node cannot speak for another raft id.
+    let expected = ctx.peers.get(&hello.raft_id);
+    if expected != Some(&node) || hello.node_id != node {
+        bump(&ctx.counters.refused_identity);
+        return Err(ConnectionError::IdentityMismatch {
+            claimed: format!("raft id {} / node {}", hello.raft_id, hello.node_id),
+            reason: match expected {
+                Some(e) => format!(
+                    "raft id {} belongs to node {e} and the certificate names node {node}",
+                    hello.raft_id
+                ),
+                None => format!(
+                    "raft id {} is not a peer (certificate names node {node})",
+                    hello.raft_id
+                ),
+            },
+        });
+    }
+    Ok((stream, hello.raft_id, node))
+}

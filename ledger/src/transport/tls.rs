@@ -1,0 +1,327 @@
+//! Mutual TLS between nodes: rustls configurations on the aws-lc-rs provider, and certificate
+//! verifiers built on [`pki::TrustStore`] that pin the peer's node identity.
+//!
+//! Both verifiers check the presented chain with [`TrustStore::verify_identity`] at the current
+//! time (rustls passes its clock in; the transport may read the clock, the apply path may not):
+//! chain to a member's root, validity, revocation by the members' CRLs, extended key usage, the
+//! Silkline profile. Then they require a node certificate and pin its node id:
+//!
+//! - dialing out, the server must be exactly the node the configuration names for that peer;
+//! - accepting, the client must be one of the configured peers (which one, by raft id, is
+//!   pinned after the hello, see `transport`).
+//!
+//! Handshake signatures are verified with Ed25519 and ECDSA P-256/SHA-256 only, the profile's
+//! two algorithms; only TLS 1.3 is offered, since both ends are Silkline nodes; sessions are
+//! never resumed, so every connection's certificates are verified afresh.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use pki::{Identity, IdentityError, IdentityKind, NodeId, Purpose, TrustStore};
+use rustls::DigitallySignedStruct;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, DistinguishedName, OtherError, SignatureScheme};
+
+use super::{Counters, NodeCredentials, TransportError};
+
+/// The handshake signature algorithms accepted: the certificate profile's two (`PROFILE.md`).
+static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
+    all: &[
+        webpki::aws_lc_rs::ED25519,
+        webpki::aws_lc_rs::ECDSA_P256_SHA256,
+    ],
+    mapping: &[
+        (SignatureScheme::ED25519, &[webpki::aws_lc_rs::ED25519]),
+        (
+            SignatureScheme::ECDSA_NISTP256_SHA256,
+            &[webpki::aws_lc_rs::ECDSA_P256_SHA256],
+        ),
+    ],
+};
+
+/// Only TLS 1.3: both ends are Silkline nodes, so there is no older peer to serve.
+static PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
+/// The aws-lc-rs provider, installed explicitly (never a process default), with signature
+/// verification narrowed to the profile's algorithms.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(CryptoProvider {
+        signature_verification_algorithms: SIGNATURE_ALGORITHMS,
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    })
+}
+
+/// Why a peer's certificate was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerRefusal {
+    #[error("certificate refused: {0}")]
+    Certificate(#[from] IdentityError),
+    #[error("a {0} certificate is not a node certificate")]
+    NotANode(IdentityKind),
+    #[error("certificate names node {found}, expected {expected}")]
+    WrongNode { expected: NodeId, found: NodeId },
+    #[error("certificate names node {0}, which is not a peer of this node")]
+    NotAPeer(NodeId),
+}
+
+impl PeerRefusal {
+    fn into_rustls(self) -> rustls::Error {
+        let e = match &self {
+            PeerRefusal::Certificate(IdentityError::UnknownIssuer) => {
+                CertificateError::UnknownIssuer
+            }
+            PeerRefusal::Certificate(IdentityError::Expired { .. }) => CertificateError::Expired,
+            PeerRefusal::Certificate(IdentityError::NotYetValid { .. }) => {
+                CertificateError::NotValidYet
+            }
+            PeerRefusal::Certificate(IdentityError::Revoked { .. }) => CertificateError::Revoked,
+            _ => CertificateError::Other(OtherError(Arc::new(self))),
+        };
+        rustls::Error::InvalidCertificate(e)
+    }
+}
+
+/// Checks a presented chain at `now` and reads the node id out of it.
+fn node_identity(
+    trust: &TrustStore,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    now: UnixTime,
+    purpose: Purpose,
+) -> Result<(Identity, NodeId), PeerRefusal> {
+    let mut chain = Vec::with_capacity(1 + intermediates.len());
+    chain.push(end_entity.clone());
+    chain.extend(intermediates.iter().cloned());
+    let identity = trust.verify_identity(&chain, now.as_secs(), purpose)?;
+    if identity.kind != IdentityKind::Node {
+        return Err(PeerRefusal::NotANode(identity.kind));
+    }
+    let node_id = identity
+        .node_id
+        .clone()
+        .ok_or(PeerRefusal::NotANode(identity.kind))?;
+    Ok((identity, node_id))
+}
+
+/// Verifies the server when dialing one peer: a node certificate of exactly `expected`.
+///
+/// The server name (the peer's address) is not matched against the certificate's IP/DNS names:
+/// the node id URI is the stronger, address-independent name, and it is pinned.
+#[derive(Debug)]
+pub struct PinnedServerVerifier {
+    trust: TrustStore,
+    expected: NodeId,
+    counters: Arc<Counters>,
+}
+
+impl ServerCertVerifier for PinnedServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let result = node_identity(
+            &self.trust,
+            end_entity,
+            intermediates,
+            now,
+            Purpose::NodeServer,
+        )
+        .and_then(|(_, found)| {
+            if found == self.expected {
+                Ok(())
+            } else {
+                Err(PeerRefusal::WrongNode {
+                    expected: self.expected.clone(),
+                    found,
+                })
+            }
+        });
+        match result {
+            Ok(()) => Ok(ServerCertVerified::assertion()),
+            Err(refusal) => {
+                self.counters.record_refusal(&refusal);
+                tracing::warn!(peer = %self.expected, reason = %refusal, "refused the server we dialed");
+                Err(refusal.into_rustls())
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &SIGNATURE_ALGORITHMS)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &SIGNATURE_ALGORITHMS)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        SIGNATURE_ALGORITHMS.supported_schemes()
+    }
+}
+
+/// Verifies a client that dials us: a node certificate naming one of the configured peers.
+#[derive(Debug)]
+pub struct PeerClientVerifier {
+    trust: TrustStore,
+    peers: BTreeSet<NodeId>,
+    counters: Arc<Counters>,
+}
+
+impl ClientCertVerifier for PeerClientVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        // No hints: a node has exactly one certificate to present.
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let result = node_identity(
+            &self.trust,
+            end_entity,
+            intermediates,
+            now,
+            Purpose::TlsClient,
+        )
+        .and_then(|(_, found)| {
+            if self.peers.contains(&found) {
+                Ok(())
+            } else {
+                Err(PeerRefusal::NotAPeer(found))
+            }
+        });
+        match result {
+            Ok(()) => Ok(ClientCertVerified::assertion()),
+            Err(refusal) => {
+                self.counters.record_refusal(&refusal);
+                tracing::warn!(reason = %refusal, "refused a connecting client");
+                Err(refusal.into_rustls())
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &SIGNATURE_ALGORITHMS)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &SIGNATURE_ALGORITHMS)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        SIGNATURE_ALGORITHMS.supported_schemes()
+    }
+}
+
+impl Counters {
+    fn record_refusal(&self, refusal: &PeerRefusal) {
+        let counter = match refusal {
+            PeerRefusal::Certificate(_) | PeerRefusal::NotANode(_) => &self.refused_certificate,
+            PeerRefusal::WrongNode { .. } | PeerRefusal::NotAPeer(_) => &self.refused_identity,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The node id that the certificate of an established connection names, checked again through
+/// the trust store (the verifier cannot hand its result to the connection). Used after the
+/// handshake to bind the connection to a raft id.
+pub fn peer_node_id(
+    trust: &TrustStore,
+    certs: Option<&[CertificateDer<'static>]>,
+    now: UnixTime,
+    purpose: Purpose,
+) -> Result<NodeId, PeerRefusal> {
+    let (leaf, intermediates) = certs
+        .and_then(<[_]>::split_first)
+        .ok_or(PeerRefusal::Certificate(IdentityError::EmptyChain))?;
+    node_identity(trust, leaf, intermediates, now, purpose).map(|(_, id)| id)
+}
+
+/// The server side of a node: presents `credentials`, requires a node certificate of one of
+/// `peers`.
+pub fn server_config(
+    credentials: &NodeCredentials,
+    trust: &TrustStore,
+    peers: BTreeSet<NodeId>,
+    counters: Arc<Counters>,
+) -> Result<rustls::ServerConfig, TransportError> {
+    let verifier = PeerClientVerifier {
+        trust: trust.clone(),
+        peers,
+        counters,
+    };
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(PROTOCOL_VERSIONS)
+        .map_err(TransportError::Tls)?
+        .with_client_cert_verifier(Arc::new(verifier))
+        .with_single_cert(credentials.chain.clone(), credentials.key.clone_key())
+        .map_err(TransportError::Tls)?;
+    // No session resumption: a resumed session skips certificate verification, and every
+    // connection must be checked against the trust store (and its CRLs) as of now. A full
+    // handshake per connection costs nothing for a handful of long-lived peer links.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
+    Ok(config)
+}
+
+/// The client side of a node dialing `expected`: presents `credentials`, requires `expected`'s
+/// node certificate.
+pub fn client_config(
+    credentials: &NodeCredentials,
+    trust: &TrustStore,
+    expected: NodeId,
+    counters: Arc<Counters>,
+) -> Result<rustls::ClientConfig, TransportError> {
+    let verifier = PinnedServerVerifier {
+        trust: trust.clone(),
+        expected,
+        counters,
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(PROTOCOL_VERSIONS)
+        .map_err(TransportError::Tls)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_client_auth_cert(credentials.chain.clone(), credentials.key.clone_key())
+        .map_err(TransportError::Tls)?;
+    // No session resumption (see `server_config`): the pin is checked on every connection.
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(config)
+}
+
+/// Reads a PKCS#8 key for rustls.
+pub(super) fn pkcs8_key(der: Vec<u8>) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::Pkcs8(der.into())
+}

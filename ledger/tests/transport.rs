@@ -1,0 +1,739 @@
+//! `TlsTransport` on loopback with the dev consortium's node certificates: delivery both ways,
+//! a Raft cluster over it, and every refusal (foreign CA, wrong node, wrong genesis, bad frames)
+//! observed through the transport's counters. Every wait has a deadline.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use ledger::eraftpb::{Message, MessageType};
+use ledger::logging::tracing_logger;
+use ledger::runtime::{self, PEER_CHANNEL_CAPACITY, ProposalFailed, ReplicaHandle, RuntimeConfig};
+use ledger::runtime::{ReplicaStatus, Transport as _};
+use ledger::sim::ChainMachine;
+use ledger::transport::wire::{self, Hello};
+use ledger::transport::{
+    Counters, NodeCredentials, PEER_QUEUE_MESSAGES_MAX, PeerAddress, TlsTransport, TransportConfig,
+    TransportStats, tls,
+};
+use ledger::{LogStore, RedbLog, Replica, ReplicaConfig};
+use pki::dev::{Consortium, ConsortiumSpec, KeyAlgorithm, generate_consortium};
+use pki::{NodeId, TrustStore};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// Upper bound on any one wait. Generous: the 2-core machine is shared with other builds.
+const DEADLINE: Duration = Duration::from_secs(30);
+/// How often a counter condition is re-checked while waiting for it.
+const POLL: Duration = Duration::from_millis(10);
+const GENESIS: [u8; 32] = [7; 32];
+
+fn now_unix_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// A generated consortium and the material to configure its nodes.
+struct Net {
+    _dir: tempfile::TempDir,
+    consortium: Consortium,
+    trust: TrustStore,
+}
+
+impl Net {
+    fn new(nodes: usize) -> Result<Net> {
+        Net::with_spec(ConsortiumSpec::dev(nodes))
+    }
+
+    fn with_spec(spec: ConsortiumSpec) -> Result<Net> {
+        let dir = tempfile::tempdir()?;
+        let consortium = generate_consortium(&spec, dir.path(), now_unix_s())?;
+        let trust = consortium.trust_store()?;
+        Ok(Net {
+            _dir: dir,
+            consortium,
+            trust,
+        })
+    }
+
+    fn credentials(&self, node: &str) -> Result<NodeCredentials> {
+        let id = self
+            .consortium
+            .identity(node)
+            .with_context(|| format!("no identity {node}"))?;
+        Ok(NodeCredentials::from_pem_files(
+            &self.consortium.path(&id.cert),
+            &self.consortium.path(&id.key),
+        )?)
+    }
+}
+
+fn node_id(raft_id: u64) -> NodeId {
+    NodeId::new(format!("node{raft_id}")).expect("node id")
+}
+
+async fn bind() -> Result<TcpListener> {
+    Ok(TcpListener::bind("127.0.0.1:0").await?)
+}
+
+/// The configuration of node `raft_id` (certificate `node{raft_id}`) with the given peers.
+fn config(net: &Net, raft_id: u64, peers: &BTreeMap<u64, SocketAddr>) -> Result<TransportConfig> {
+    Ok(TransportConfig {
+        raft_id,
+        node_id: node_id(raft_id),
+        listen: "127.0.0.1:0".parse()?,
+        peers: peers
+            .iter()
+            .filter(|(id, _)| **id != raft_id)
+            .map(|(id, addr)| {
+                (
+                    *id,
+                    PeerAddress {
+                        node_id: node_id(*id),
+                        addr: *addr,
+                    },
+                )
+            })
+            .collect(),
+        trust: net.trust.clone(),
+        credentials: net.credentials(&format!("node{raft_id}"))?,
+        genesis_hash: GENESIS,
+        peer_queue_messages_max: PEER_QUEUE_MESSAGES_MAX,
+    })
+}
+
+/// A started node: its transport and the channel the runtime would read.
+struct Node {
+    transport: TlsTransport,
+    inbox: mpsc::Receiver<Message>,
+}
+
+fn start(config: TransportConfig, listener: TcpListener) -> Result<Node> {
+    let (tx, inbox) = mpsc::channel(PEER_CHANNEL_CAPACITY);
+    let transport = TlsTransport::start_on(config, listener, tx)?;
+    Ok(Node { transport, inbox })
+}
+
+/// Starts nodes `1..=n` of `net`, all peers of each other.
+async fn start_cluster(net: &Net, n: u64) -> Result<Vec<Node>> {
+    let mut listeners = BTreeMap::new();
+    for id in 1..=n {
+        listeners.insert(id, bind().await?);
+    }
+    let addrs: BTreeMap<u64, SocketAddr> = listeners
+        .iter()
+        .map(|(id, l)| Ok((*id, l.local_addr()?)))
+        .collect::<Result<_>>()?;
+    let mut nodes = Vec::new();
+    for (id, listener) in listeners {
+        nodes.push(start(config(net, id, &addrs)?, listener)?);
+    }
+    Ok(nodes)
+}
+
+fn heartbeat(from: u64, to: u64, marker: u64) -> Message {
+    let mut m = Message::default();
+    m.set_msg_type(MessageType::MsgHeartbeat);
+    m.from = from;
+    m.to = to;
+    m.commit = marker;
+    m
+}
+
+/// Waits until `condition` holds on `transport`'s counters.
+async fn wait_stats(
+    what: &str,
+    transport: &TlsTransport,
+    condition: impl Fn(&TransportStats) -> bool,
+) -> Result<TransportStats> {
+    let start = Instant::now();
+    loop {
+        let stats = transport.stats();
+        if condition(&stats) {
+            return Ok(stats);
+        }
+        if start.elapsed() > DEADLINE {
+            bail!("timed out waiting for {what}; stats: {stats:?}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Receives messages until one from `from` with commit `marker` arrives.
+async fn receive_marker(inbox: &mut mpsc::Receiver<Message>, from: u64, marker: u64) -> Result<()> {
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            let m = inbox.recv().await.context("inbox closed")?;
+            if m.from == from && m.commit == marker {
+                return Ok(());
+            }
+        }
+    })
+    .await
+    .with_context(|| format!("message {marker} from {from} never arrived"))?
+}
+
+/// A raw TLS client presenting `credentials`, for tests that speak the wire format by hand.
+async fn raw_dial(
+    credentials: &NodeCredentials,
+    trust: &TrustStore,
+    expect: NodeId,
+    addr: SocketAddr,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let config = tls::client_config(credentials, trust, expect, Arc::new(Counters::default()))
+        .expect("client config");
+    let tcp = TcpStream::connect(addr).await?;
+    TlsConnector::from(Arc::new(config))
+        .connect(addr.ip().into(), tcp)
+        .await
+}
+
+/// Sends our hello and reads the peer's.
+async fn raw_hello(
+    stream: &mut tokio_rustls::client::TlsStream<TcpStream>,
+    hello: &Hello,
+) -> Result<Option<Hello>> {
+    wire::write_frame(stream, &hello.encode()).await?;
+    stream.flush().await?;
+    Ok(
+        match wire::read_frame(stream, wire::HELLO_BYTES_MAX).await? {
+            Some(body) => Some(Hello::decode(&body)?),
+            None => None,
+        },
+    )
+}
+
+/// Whether the peer closed `stream` (end of stream or an error) within the deadline.
+async fn closed_by_peer(stream: &mut tokio_rustls::client::TlsStream<TcpStream>) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(DEADLINE, stream.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+async fn shutdown_all(nodes: &[Node]) {
+    for n in nodes {
+        n.transport.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_transports_exchange_messages_both_ways() -> Result<()> {
+    const PER_PAIR: u64 = 20;
+    // node1 on Ed25519, node2 on ECDSA P-256, node3 issued from an intermediate CA.
+    let mut spec = ConsortiumSpec::dev(3);
+    spec.members[1].algorithm = KeyAlgorithm::P256;
+    spec.members[2].intermediate = true;
+    let net = Net::with_spec(spec)?;
+    let mut nodes = start_cluster(&net, 3).await?;
+    for from in 1..=3u64 {
+        let mut t = nodes[from as usize - 1].transport.clone();
+        for to in (1..=3).filter(|to| *to != from) {
+            for i in 0..PER_PAIR {
+                t.send(heartbeat(from, to, i));
+            }
+        }
+    }
+    for (idx, node) in nodes.iter_mut().enumerate() {
+        let me = idx as u64 + 1;
+        let mut got: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        tokio::time::timeout(DEADLINE, async {
+            while got.values().map(Vec::len).sum::<usize>() < 2 * PER_PAIR as usize {
+                let m = node.inbox.recv().await.expect("inbox open");
+                assert_eq!(m.to, me);
+                got.entry(m.from).or_default().push(m.commit);
+            }
+        })
+        .await
+        .with_context(|| format!("node{me} received only {got:?}"))?;
+        for (from, markers) in &got {
+            // One connection per direction: messages of one peer arrive in order.
+            assert_eq!(markers, &(0..PER_PAIR).collect::<Vec<_>>(), "from {from}");
+        }
+        // The counter moves just after the hand-over, so it may trail the inbox by a moment.
+        let stats = wait_stats("received counted", &node.transport, |s| {
+            s.received == 2 * PER_PAIR
+        })
+        .await?;
+        assert_eq!(stats.refused_certificate + stats.refused_identity, 0);
+    }
+    shutdown_all(&nodes).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_over_tls_elect_a_leader_and_apply_proposals() -> Result<()> {
+    const PROPOSALS: usize = 30;
+    let net = Net::new(3)?;
+    let dir = tempfile::tempdir()?;
+    let ids = [1u64, 2, 3];
+    let nodes = start_cluster(&net, 3).await?;
+    let mut handles = Vec::new();
+    for (node, id) in nodes.into_iter().zip(ids) {
+        let log = RedbLog::open(dir.path().join(format!("replica-{id}.redb")))?;
+        let mut store = LogStore::open(Box::new(log))?;
+        Replica::bootstrap(&mut store, ChainMachine::default(), &ids)?;
+        let replica = Replica::open(
+            ReplicaConfig::new(id),
+            store,
+            ChainMachine::default(),
+            &tracing_logger(id),
+        )?;
+        let handle = runtime::spawn(
+            replica,
+            node.transport.clone(),
+            node.inbox,
+            RuntimeConfig {
+                tick_interval: Duration::from_millis(10),
+            },
+        );
+        handles.push((handle, node.transport));
+    }
+    let replicas: Vec<&ReplicaHandle> = handles.iter().map(|(h, _)| h).collect();
+    wait_replicas(&replicas, |s| s.iter().all(|s| s.leader_id != 0)).await?;
+    let mut highest = 0;
+    for i in 0..PROPOSALS {
+        let handle = replicas[i % replicas.len()];
+        let payload = format!("set:bl-{}:party-{i}", i % 5).into_bytes();
+        let start = Instant::now();
+        let committed = loop {
+            match handle.propose(payload.clone()).await {
+                Ok(c) => break c,
+                // No leader known at that instant: wait for the status to move, then retry.
+                Err(ProposalFailed::Dropped) if start.elapsed() < DEADLINE => {
+                    let mut w = handle.status.clone();
+                    let _ = tokio::time::timeout(DEADLINE, w.changed()).await;
+                }
+                Err(e) => bail!("proposal {i}: {e}"),
+            }
+        };
+        highest = highest.max(committed.index);
+    }
+    wait_replicas(&replicas, |s| {
+        s.iter().all(|s| s.applied_index >= highest)
+            && s.windows(2).all(|w| {
+                w[0].applied_index == w[1].applied_index && w[0].state_hash == w[1].state_hash
+            })
+    })
+    .await?;
+    for (handle, transport) in handles {
+        handle.shutdown().await?;
+        let stats = transport.stats();
+        assert!(stats.received > 0 && stats.sent > 0, "{stats:?}");
+        assert_eq!(stats.closed_bad_frame + stats.dropped_misaddressed, 0);
+        transport.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Waits until `condition` holds for the status of every replica.
+async fn wait_replicas(
+    handles: &[&ReplicaHandle],
+    condition: impl Fn(&[ReplicaStatus]) -> bool,
+) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let statuses: Vec<ReplicaStatus> =
+            handles.iter().map(|h| h.status.borrow().clone()).collect();
+        if condition(&statuses) {
+            return Ok(());
+        }
+        if start.elapsed() > DEADLINE {
+            bail!("replicas did not get there: {statuses:?}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_from_a_foreign_consortium_is_refused() -> Result<()> {
+    let net = Net::new(3)?;
+    let foreign = Net::new(3)?;
+    let foreign_node1 = foreign.credentials("node1")?;
+
+    // A foreign "node1" listens where node3 expects node1; node3 dials it and must refuse.
+    let impostor = bind().await?;
+    let impostor_addr = impostor.local_addr()?;
+    let impostor_server = tls::server_config(
+        &foreign_node1,
+        &net.trust,
+        [node_id(3)].into(),
+        Arc::new(Counters::default()),
+    )?;
+    let impostor_task = tokio::spawn(async move {
+        // Serve handshakes until the test ends; each one is refused by node3.
+        let acceptor = TlsAcceptor::from(Arc::new(impostor_server));
+        loop {
+            let Ok((tcp, _)) = impostor.accept().await else {
+                return;
+            };
+            let _ = acceptor.accept(tcp).await;
+        }
+    });
+    let addrs = BTreeMap::from([(1, impostor_addr), (3, "127.0.0.1:1".parse()?)]);
+    let listener = bind().await?;
+    let node3_addr = listener.local_addr()?;
+    let mut node3 = start(config(&net, 3, &addrs)?, listener)?;
+    let mut t3 = node3.transport.clone();
+    t3.send(heartbeat(3, 1, 1));
+    let stats = wait_stats("node3 refusing the foreign server", &node3.transport, |s| {
+        s.refused_certificate >= 1
+    })
+    .await?;
+    assert_eq!(stats.sent, 0, "nothing may reach a foreign node: {stats:?}");
+    assert_eq!(stats.connections_outbound, 0);
+
+    // The foreign "node1" dials node3 (trusting our CAs, so it gets as far as presenting its
+    // certificate): node3 refuses it, and nothing it could send is delivered.
+    let refused_before = node3.transport.stats().refused_certificate;
+    let dialed = raw_dial(&foreign_node1, &net.trust, node_id(3), node3_addr).await;
+    if let Ok(mut stream) = dialed {
+        // TLS 1.3 lets the client finish before the server has checked its certificate; the
+        // server's refusal then arrives as an alert on the first read.
+        let hello = Hello {
+            raft_id: 1,
+            node_id: node_id(1),
+            genesis_hash: GENESIS,
+        };
+        assert!(raw_hello(&mut stream, &hello).await.is_err() || closed_by_peer(&mut stream).await);
+    }
+    let stats = wait_stats("node3 refusing the foreign client", &node3.transport, |s| {
+        s.refused_certificate > refused_before
+    })
+    .await?;
+    assert_eq!(stats.connections_inbound, 0);
+    assert_eq!(stats.received, 0);
+    assert!(node3.inbox.try_recv().is_err());
+    node3.transport.shutdown().await;
+    impostor_task.abort();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_node_certificate_is_refused_both_ways() -> Result<()> {
+    let mut net = Net::new(3)?;
+    // node1 still runs on the trust store from before its revocation; node3 has the new CRL.
+    let before = net.trust.clone();
+    net.consortium.revoke("node1", now_unix_s() - 60)?;
+    let after = net.consortium.trust_store()?;
+    let l1 = bind().await?;
+    let l3 = bind().await?;
+    let addrs = BTreeMap::from([(1, l1.local_addr()?), (3, l3.local_addr()?)]);
+    let node1 = start(config(&net, 1, &addrs)?, l1)?;
+    net.trust = after;
+    let mut node3 = start(config(&net, 3, &addrs)?, l3)?;
+    net.trust = before;
+    node1.transport.clone().send(heartbeat(1, 3, 1));
+    node3.transport.clone().send(heartbeat(3, 1, 1));
+    // node3 refuses node1 as a client (inbound) and as a server (outbound).
+    let stats = wait_stats("node3 refusing node1 both ways", &node3.transport, |s| {
+        s.refused_certificate >= 2 && s.dial_failures >= 1 && s.handshakes_failed >= 1
+    })
+    .await?;
+    assert_eq!(
+        (
+            stats.connections_inbound,
+            stats.connections_outbound,
+            stats.received
+        ),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    assert!(node3.inbox.try_recv().is_err());
+    shutdown_all(&[node1, node3]).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_node_certificate_claiming_another_node_is_refused() -> Result<()> {
+    let net = Net::new(3)?;
+
+    // Inbound: node2's certificate dials node3 and says it is raft id 1 (node1).
+    let listener = bind().await?;
+    let node3_addr = listener.local_addr()?;
+    let unused: SocketAddr = "127.0.0.1:1".parse()?;
+    let mut node3 = start(
+        config(&net, 3, &BTreeMap::from([(1, unused), (2, unused)]))?,
+        listener,
+    )?;
+    let node2 = net.credentials("node2")?;
+    for claim in [node_id(1), node_id(2)] {
+        let before = node3.transport.stats().refused_identity;
+        let mut stream = raw_dial(&node2, &net.trust, node_id(3), node3_addr).await?;
+        let hello = Hello {
+            raft_id: 1,
+            node_id: claim.clone(),
+            genesis_hash: GENESIS,
+        };
+        // node3 says its own hello, then refuses ours and closes.
+        let theirs = raw_hello(&mut stream, &hello).await?;
+        assert_eq!(theirs.map(|h| h.raft_id), Some(3));
+        let mut m = wire::encode_message(&heartbeat(1, 3, 99))?;
+        let _ = wire::write_frame(&mut stream, &std::mem::take(&mut m)).await;
+        let _ = stream.flush().await;
+        assert!(
+            closed_by_peer(&mut stream).await,
+            "node3 kept a connection claiming {claim}"
+        );
+        wait_stats("node3 refusing the impersonation", &node3.transport, |s| {
+            s.refused_identity > before
+        })
+        .await?;
+    }
+    let stats = node3.transport.stats();
+    assert_eq!(
+        (stats.connections_inbound, stats.received),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert!(node3.inbox.try_recv().is_err());
+    node3.transport.shutdown().await;
+
+    // Outbound: node3 dials "node1", but node2's valid certificate answers there, with a hello
+    // that claims raft id 1 / node1: only the certificate pin can refuse it.
+    let impostor = bind().await?;
+    let impostor_addr = impostor.local_addr()?;
+    let server = tls::server_config(
+        &node2,
+        &net.trust,
+        [node_id(3)].into(),
+        Arc::new(Counters::default()),
+    )?;
+    let frames_after_hello = Arc::new(AtomicU64::new(0));
+    let impostor_task = tokio::spawn({
+        let frames = frames_after_hello.clone();
+        async move {
+            let acceptor = TlsAcceptor::from(Arc::new(server));
+            loop {
+                let Ok((tcp, _)) = impostor.accept().await else {
+                    return;
+                };
+                let Ok(mut stream) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let claim = Hello {
+                    raft_id: 1,
+                    node_id: node_id(1),
+                    genesis_hash: GENESIS,
+                };
+                if wire::write_frame(&mut stream, &claim.encode())
+                    .await
+                    .is_err()
+                {
+                    continue;
+                }
+                let _ = stream.flush().await;
+                while let Ok(Some(_)) = wire::read_frame(&mut stream, wire::FRAME_BYTES_MAX).await {
+                    frames.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    let l3 = bind().await?;
+    let node3 = start(
+        config(&net, 3, &BTreeMap::from([(1, impostor_addr), (2, unused)]))?,
+        l3,
+    )?;
+    node3.transport.clone().send(heartbeat(3, 1, 1));
+    let stats = wait_stats(
+        "node3 refusing node2 posing as node1",
+        &node3.transport,
+        |s| s.refused_identity >= 2,
+    )
+    .await?;
+    assert_eq!(
+        (stats.connections_outbound, stats.sent),
+        (0, 0),
+        "{stats:?}"
+    );
+    node3.transport.shutdown().await;
+    impostor_task.abort();
+    // Not even our hello reached the impostor.
+    assert_eq!(frames_after_hello.load(Ordering::Relaxed), 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_of_another_genesis_is_refused() -> Result<()> {
+    let net = Net::new(3)?;
+    let l1 = bind().await?;
+    let l3 = bind().await?;
+    let addrs = BTreeMap::from([(1, l1.local_addr()?), (3, l3.local_addr()?)]);
+    let mut other = config(&net, 1, &addrs)?;
+    other.genesis_hash = [8; 32];
+    let node1 = start(other, l1)?;
+    let mut node3 = start(config(&net, 3, &addrs)?, l3)?;
+    node1.transport.clone().send(heartbeat(1, 3, 1));
+    node3.transport.clone().send(heartbeat(3, 1, 1));
+    // Both sides see the other's hello and refuse it, on both connections.
+    for node in [&node1, &node3] {
+        wait_stats("a genesis refusal on each side", &node.transport, |s| {
+            s.refused_genesis >= 2
+        })
+        .await?;
+    }
+    for node in [&node1, &node3] {
+        let stats = node.transport.stats();
+        assert_eq!(
+            (
+                stats.connections_inbound,
+                stats.connections_outbound,
+                stats.received,
+                stats.sent
+            ),
+            (0, 0, 0, 0),
+            "{stats:?}"
+        );
+    }
+    assert!(node3.inbox.try_recv().is_err());
+    shutdown_all(&[node1, node3]).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_close_only_their_connection() -> Result<()> {
+    let net = Net::new(3)?;
+    let mut nodes = start_cluster(&net, 3).await?;
+    let node3_addr = nodes[2].transport.local_addr();
+    let node1 = net.credentials("node1")?;
+    let hello = Hello {
+        raft_id: 1,
+        node_id: node_id(1),
+        genesis_hash: GENESIS,
+    };
+    let mut t2 = nodes[1].transport.clone();
+    let mut marker = 0;
+    let attacks: [(&str, Vec<u8>); 3] = [
+        // A frame whose body is not a protobuf message at all.
+        ("garbage", [&16u32.to_be_bytes()[..], &[0xff; 16]].concat()),
+        // A header announcing 100 bytes, then 10 and the end of the stream.
+        (
+            "truncated",
+            [&100u32.to_be_bytes()[..], &[0u8; 10]].concat(),
+        ),
+        // A length far over the frame limit.
+        ("oversized", u32::MAX.to_be_bytes().to_vec()),
+    ];
+    for (i, (what, bytes)) in attacks.into_iter().enumerate() {
+        // An authenticated connection (node1's real certificate and hello) that works...
+        let mut stream = raw_dial(&node1, &net.trust, node_id(3), node3_addr).await?;
+        assert!(raw_hello(&mut stream, &hello).await?.is_some());
+        marker += 1;
+        wire::write_frame(
+            &mut stream,
+            &wire::encode_message(&heartbeat(1, 3, marker))?,
+        )
+        .await?;
+        stream.flush().await?;
+        receive_marker(&mut nodes[2].inbox, 1, marker).await?;
+        // ...until it sends a bad frame: node3 closes that connection.
+        stream.write_all(&bytes).await?;
+        if what == "truncated" {
+            stream.shutdown().await?;
+        } else {
+            stream.flush().await?;
+        }
+        if what != "truncated" {
+            assert!(
+                closed_by_peer(&mut stream).await,
+                "{what}: connection left open"
+            );
+        }
+        wait_stats(what, &nodes[2].transport, |s| {
+            s.closed_bad_frame == i as u64 + 1
+        })
+        .await?;
+        // node2's own connection to node3 is untouched and keeps delivering.
+        marker += 1;
+        t2.send(heartbeat(2, 3, marker));
+        receive_marker(&mut nodes[2].inbox, 2, marker).await?;
+    }
+    let stats = nodes[2].transport.stats();
+    assert_eq!(stats.closed_bad_frame, 3, "{stats:?}");
+    shutdown_all(&nodes).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_peer_never_blocks_sends_and_gets_new_messages_when_it_returns() -> Result<()> {
+    let net = Net::new(3)?;
+    let l1 = bind().await?;
+    let l2 = bind().await?;
+    // node3's port is reserved, then released: nothing listens there until node3 starts.
+    let l3 = bind().await?;
+    let addrs = BTreeMap::from([
+        (1, l1.local_addr()?),
+        (2, l2.local_addr()?),
+        (3, l3.local_addr()?),
+    ]);
+    drop(l3);
+    let node1 = start(config(&net, 1, &addrs)?, l1)?;
+    let mut node2 = start(config(&net, 2, &addrs)?, l2)?;
+    let mut t1 = node1.transport.clone();
+
+    // Far more than a queue holds, to a dead peer: every send returns at once.
+    let burst = 2 * PEER_QUEUE_MESSAGES_MAX as u64;
+    let start_sends = Instant::now();
+    for i in 0..burst {
+        t1.send(heartbeat(1, 3, i));
+    }
+    let elapsed = start_sends.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "{burst} sends took {elapsed:?}"
+    );
+    let stats = wait_stats("redials of the dead peer", &node1.transport, |s| {
+        s.dial_failures >= 3
+    })
+    .await?;
+    assert_eq!(
+        stats.dropped_queue_full,
+        burst - PEER_QUEUE_MESSAGES_MAX as u64
+    );
+
+    // Meanwhile node2 is served as usual.
+    t1.send(heartbeat(1, 2, 1));
+    receive_marker(&mut node2.inbox, 1, 1).await?;
+
+    // node3 comes up on its address; node1 reconnects and a new message gets through.
+    let l3 = TcpListener::bind(addrs[&3]).await?;
+    let mut node3 = start(config(&net, 3, &addrs)?, l3)?;
+    let fresh = 1_000_000;
+    t1.send(heartbeat(1, 3, fresh));
+    receive_marker(&mut node3.inbox, 1, fresh).await?;
+    assert!(node1.transport.stats().connections_outbound >= 2);
+    shutdown_all(&[node1, node2, node3]).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_every_task_and_misaddressed_messages_are_dropped() -> Result<()> {
+    let net = Net::new(3)?;
+    let mut nodes = start_cluster(&net, 3).await?;
+    // node1 forwards a message claiming to come from node2: node3 drops it, keeps the link.
+    let mut t1 = nodes[0].transport.clone();
+    t1.send(heartbeat(2, 3, 1));
+    t1.send(heartbeat(1, 3, 2));
+    receive_marker(&mut nodes[2].inbox, 1, 2).await?;
+    let stats = nodes[2].transport.stats();
+    assert_eq!(stats.dropped_misaddressed, 1, "{stats:?}");
+    tokio::time::timeout(DEADLINE, shutdown_all(&nodes))
+        .await
+        .context("shutdown did not finish")?;
+    // Every task has ended, so every sender of every inbox is gone.
+    for node in &mut nodes {
+        let end = tokio::time::timeout(DEADLINE, async {
+            while node.inbox.recv().await.is_some() {}
+        });
+        end.await.context("an inbox stayed open after shutdown")?;
+    }
+    Ok(())
+}
