@@ -49,5 +49,7 @@ pub use replica::{Applied, CollectEffects, ReadyEffects, Replica, ReplicaConfig}
 pub use state_machine::{CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine};
 pub use storage::{DurableLog, LogStore, RedbLog, SimDisk};
 
+/// A replica's Raft role, as [`runtime::ReplicaStatus`] reports it.
+pub use raft::StateRole;
 /// Raft's wire and log types, re-exported so callers need not depend on `raft` directly.
 pub use raft::eraftpb;

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use raft::StateRole;
 use raft::eraftpb::Message;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -122,6 +123,8 @@ pub struct ClientProposal {
 pub struct ReplicaStatus {
     /// Raft id.
     pub id: u64,
+    /// Leader, follower, candidate or pre-candidate.
+    pub role: StateRole,
     /// Known leader (0: none).
     pub leader_id: u64,
     /// Current term.
@@ -370,6 +373,7 @@ where
         let r = &self.replica;
         let status = ReplicaStatus {
             id: r.id(),
+            role: r.role(),
             leader_id: r.leader_id(),
             term: r.term(),
             commit_index: r.commit_index(),

@@ -1,0 +1,198 @@
+//! `silkline dev init`: a dev network in one directory, ready for `silkline node run`.
+//!
+//! ```text
+//! DIR/pki/                    the dev consortium (pki::dev layout)
+//! DIR/genesis.json            members CARRIER, PORT, BANK; parties SHIPPER, CONSIGNEE; the nodes
+//! DIR/nodes/nodeK/config.json one node's configuration (paths relative to it)
+//! DIR/nodes/nodeK/data/       created by `node run`: raft.redb, state/, status.json
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail, ensure};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use doc_workflow::{Engine, PartyCode};
+use ledger::chain::{Genesis, MemberConfig, MemberRole, NodeConfig, PartyConfig};
+use pki::IdentityKind;
+use pki::dev::{Consortium, ConsortiumSpec, generate_consortium};
+
+use crate::config::{NodeFileConfig, PeerConfig};
+
+/// The network id of every dev network: transactions name it.
+pub const DEV_NETWORK_ID: &str = "silkline-dev";
+
+/// Most nodes of a dev network: Raft wants few voters, and each node is a process on one
+/// machine.
+pub const DEV_NODES_MAX: usize = 7;
+
+/// The genesis file inside a dev directory.
+pub const GENESIS_FILE: &str = "genesis.json";
+
+/// Generates a dev network of `nodes` nodes into `dir`. Refuses a directory that already holds
+/// a genesis.
+pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
+    ensure!(
+        (1..=DEV_NODES_MAX).contains(&nodes),
+        "--nodes must be 1 to {DEV_NODES_MAX}"
+    );
+    let genesis_path = dir.join(GENESIS_FILE);
+    if genesis_path.exists() {
+        bail!(
+            "{} already exists: refusing to overwrite a network",
+            genesis_path.display()
+        );
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
+    let now_s = i64::try_from(now.as_secs())?;
+    let consortium = generate_consortium(&ConsortiumSpec::dev(nodes), &dir.join("pki"), now_s)
+        .context("generate the dev consortium")?;
+    let addresses = free_loopback_addresses(nodes)?;
+    let genesis = genesis_of(&consortium, &addresses, u64::try_from(now.as_millis())?)?;
+    // create_new: two concurrent inits cannot both write a genesis.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&genesis_path)
+        .with_context(|| format!("create {}", genesis_path.display()))?;
+    file.write_all(serde_json::to_string_pretty(&genesis)?.as_bytes())?;
+    file.sync_all()?;
+
+    let identities: Vec<_> = consortium
+        .manifest()
+        .identities
+        .iter()
+        .filter(|i| i.kind == IdentityKind::Node)
+        .collect();
+    for (node, identity) in genesis.nodes.iter().zip(&identities) {
+        let node_dir = dir.join("nodes").join(&identity.name);
+        std::fs::create_dir_all(&node_dir)?;
+        let pki_dir = PathBuf::from("../../pki");
+        let peers: BTreeMap<u64, PeerConfig> = genesis
+            .nodes
+            .iter()
+            .zip(&identities)
+            .filter(|(other, _)| other.id != node.id)
+            .map(|(other, i)| {
+                Ok((
+                    other.id,
+                    PeerConfig {
+                        node_id: node_id_of(i)?,
+                        address: other.address.parse()?,
+                    },
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let config = NodeFileConfig {
+            node_id: node_id_of(identity)?,
+            raft_id: node.id,
+            data_dir: PathBuf::from("data"),
+            listen: node.address.parse()?,
+            peers,
+            certificate_chain: pki_dir.join(&identity.cert),
+            private_key: pki_dir.join(&identity.key),
+            genesis: PathBuf::from("../..").join(GENESIS_FILE),
+        };
+        std::fs::write(
+            node_dir.join("config.json"),
+            serde_json::to_string_pretty(&config)?,
+        )?;
+    }
+    println!(
+        "dev network of {nodes} nodes in {}: run `silkline node run --config {}`",
+        dir.display(),
+        dir.join("nodes/node1/config.json").display()
+    );
+    Ok(())
+}
+
+fn node_id_of(identity: &pki::dev::IdentityEntry) -> anyhow::Result<String> {
+    Ok(identity
+        .node_id
+        .as_ref()
+        .context("a node identity without a node id")?
+        .as_str()
+        .to_owned())
+}
+
+/// `n` distinct free ports on 127.0.0.1: all bound at once (so distinct), then released for the
+/// nodes to bind. Another process could take one in between; a dev network accepts that risk.
+fn free_loopback_addresses(n: usize) -> anyhow::Result<Vec<SocketAddr>> {
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<Result<Vec<_>, _>>()
+        .context("find free loopback ports")?;
+    Ok(listeners
+        .iter()
+        .map(|l| l.local_addr())
+        .collect::<Result<_, _>>()?)
+}
+
+/// The genesis of a generated consortium: its members (CA and CRL), parties and node
+/// certificates, the standard workflow definitions and [`DEV_NETWORK_ID`].
+fn genesis_of(
+    c: &Consortium,
+    addresses: &[SocketAddr],
+    genesis_time_ms: u64,
+) -> anyhow::Result<Genesis> {
+    let m = c.manifest();
+    let members = m
+        .members
+        .iter()
+        .map(|member| {
+            let role: MemberRole = serde_json::from_value(serde_json::json!(member.role))?;
+            Ok(MemberConfig {
+                code: PartyCode::new(member.code.as_str())?,
+                role,
+                name: member.name.clone(),
+                ca_certificate_pem: std::fs::read_to_string(c.path(&member.root_cert))?,
+                // A member issuing from an intermediate publishes that CA's list by governance.
+                initial_crl: match member.intermediate_cert {
+                    None => Some(STANDARD.encode(c.crl_der(&member.code)?)),
+                    Some(_) => None,
+                },
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let parties = m
+        .parties
+        .iter()
+        .map(|p| {
+            Ok(PartyConfig {
+                code: PartyCode::new(p.code.as_str())?,
+                name: p.name.clone(),
+                sponsor: PartyCode::new(p.sponsor.as_str())?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let nodes = m
+        .identities
+        .iter()
+        .filter(|i| i.kind == IdentityKind::Node)
+        .zip(addresses)
+        .enumerate()
+        .map(|(n, (i, address))| {
+            let leaf = c.chain_der(&i.name)?.remove(0);
+            Ok(NodeConfig {
+                id: u64::try_from(n)? + 1,
+                address: address.to_string(),
+                member: PartyCode::new(i.member.as_str())?,
+                tls_certificate_sha256: hex::encode(ledger::chain::sha256(&leaf)),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let genesis = Genesis {
+        network_id: DEV_NETWORK_ID.into(),
+        genesis_time_ms,
+        members,
+        parties,
+        nodes,
+        workflow_definitions: Genesis::definitions_of(&Engine::standard()),
+    };
+    genesis.validate().context("the generated genesis")?;
+    Ok(genesis)
+}

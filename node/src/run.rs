@@ -1,0 +1,374 @@
+//! `silkline node run`: opens the stores, bootstraps or reopens the replica, starts the TLS
+//! transport and the runtime, publishes `status.json`, and shuts down cleanly on SIGTERM/SIGINT.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ledger::chain::{Genesis, LedgerState};
+use ledger::error::StateMachineError;
+use ledger::logging::tracing_logger;
+use ledger::runtime::{self, PEER_CHANNEL_CAPACITY, ReplicaStatus, RuntimeConfig};
+use ledger::state_machine::{CommittedEntry, LogIndex, StateHash, StateMachine, StateSnapshot};
+use ledger::transport::{
+    NodeCredentials, PEER_QUEUE_MESSAGES_MAX, PeerAddress, TlsTransport, TransportConfig,
+    TransportStats,
+};
+use ledger::{LogStore, RedbLog, Replica, ReplicaConfig, StateRole};
+use pki::{MemberCode, NodeId, TrustStore};
+use serde::Serialize;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::config::NodeFileConfig;
+
+/// How often `status.json` is rewritten: fast enough for tests to observe an election (1-2 s)
+/// without polling for long, rare enough to cost nothing.
+pub const STATUS_INTERVAL_MS: u64 = 200;
+
+/// The Raft log, inside the data directory.
+const RAFT_LOG_FILE: &str = "raft.redb";
+/// The sled ledger state, inside the data directory.
+const STATE_DIR: &str = "state";
+/// The observation point, inside the data directory.
+pub const STATUS_FILE: &str = "status.json";
+/// Scratch state used once, to compute the genesis snapshot of a new replica.
+const GENESIS_SCRATCH_DIR: &str = "genesis.scratch";
+
+/// Runs a node until SIGTERM or SIGINT. `Ok` after a clean shutdown.
+pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = NodeFileConfig::load(config_path)?;
+    let genesis_json = std::fs::read_to_string(&config.genesis)
+        .with_context(|| format!("read genesis {}", config.genesis.display()))?;
+    let genesis = Genesis::from_json(&genesis_json)
+        .with_context(|| format!("genesis {}", config.genesis.display()))?;
+    check_against_genesis(&config, &genesis)?;
+    let genesis_hash = genesis.genesis_hash();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("create data dir {}", config.data_dir.display()))?;
+
+    let store = open_log(&config, &genesis)?;
+    let state = LedgerState::open(config.data_dir.join(STATE_DIR), &genesis)
+        .context("open the ledger state")?;
+    let trust = trust_store(&genesis, &state)?;
+    let height = Arc::new(AtomicU64::new(state.tip().height));
+    let machine = Observed {
+        state,
+        height: height.clone(),
+    };
+    let replica = Replica::open(
+        ReplicaConfig::new(config.raft_id),
+        store,
+        machine,
+        &tracing_logger(config.raft_id),
+    )
+    .context("open the replica")?;
+
+    let (inbound, peer_messages) = mpsc::channel(PEER_CHANNEL_CAPACITY);
+    let transport = TlsTransport::start(transport_config(&config, trust, genesis_hash.0)?, inbound)
+        .await
+        .context("start the transport")?;
+    let handle = runtime::spawn(
+        replica,
+        transport.clone(),
+        peer_messages,
+        RuntimeConfig::default(),
+    );
+    tracing::info!(
+        node = %config.node_id,
+        raft_id = config.raft_id,
+        listen = %transport.local_addr(),
+        genesis = %genesis_hash,
+        "node started"
+    );
+
+    let status_path = config.data_dir.join(STATUS_FILE);
+    let mut status = handle.status.clone();
+    let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut ticker = tokio::time::interval(Duration::from_millis(STATUS_INTERVAL_MS));
+    let stopped_by = loop {
+        tokio::select! {
+            _ = sigterm.recv() => break "SIGTERM",
+            _ = sigint.recv() => break "SIGINT",
+            changed = status.changed() => {
+                // The sender lives in the runtime task: gone means the replica stopped.
+                if changed.is_err() {
+                    break "replica stopped";
+                }
+            }
+            _ = ticker.tick() => {
+                let report = StatusFile::new(
+                    &config.node_id,
+                    &status.borrow(),
+                    height.load(Ordering::Relaxed),
+                    transport.stats(),
+                );
+                if let Err(e) = report.write(&status_path) {
+                    tracing::warn!(error = %e, "cannot write {}", status_path.display());
+                }
+            }
+        }
+    };
+    tracing::info!(reason = stopped_by, "shutting down");
+    // The runtime's task drops the replica, and with it the state, which flushes sled
+    // (`Observed::drop`), before `shutdown` returns.
+    let replica_result = handle.shutdown().await;
+    transport.shutdown().await;
+    replica_result.context("the replica stopped on a fatal error")?;
+    if stopped_by == "replica stopped" {
+        bail!("the replica stopped unexpectedly");
+    }
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// The configuration must describe a node of this genesis, and only peers of it.
+fn check_against_genesis(config: &NodeFileConfig, genesis: &Genesis) -> anyhow::Result<()> {
+    if !genesis.nodes.iter().any(|n| n.id == config.raft_id) {
+        bail!("raftId {} is not a node of the genesis", config.raft_id);
+    }
+    for id in config.peers.keys() {
+        if !genesis.nodes.iter().any(|n| n.id == *id) {
+            bail!("peer {id} is not a node of the genesis");
+        }
+    }
+    Ok(())
+}
+
+/// Opens the Raft log; a new one is bootstrapped with the genesis' nodes as founding voters.
+fn open_log(config: &NodeFileConfig, genesis: &Genesis) -> anyhow::Result<LogStore> {
+    let path = config.data_dir.join(RAFT_LOG_FILE);
+    let log = RedbLog::open(&path).with_context(|| format!("open {}", path.display()))?;
+    let mut store = LogStore::open(Box::new(log)).context("read the Raft log")?;
+    if store.is_initialized() {
+        tracing::info!(
+            last_index = store.core().last_index(),
+            "reopened the Raft log"
+        );
+        return Ok(store);
+    }
+    // The genesis snapshot is computed on a scratch state so that the real one starts empty and
+    // is restored from the snapshot by `Replica::open`, the same path as a crash right after
+    // bootstrapping.
+    let mut voters: Vec<u64> = genesis.nodes.iter().map(|n| n.id).collect();
+    voters.sort_unstable();
+    let scratch = config.data_dir.join(GENESIS_SCRATCH_DIR);
+    remove_dir_if_present(&scratch)?;
+    {
+        let founding = LedgerState::open(&scratch, genesis).context("genesis state")?;
+        Replica::bootstrap(&mut store, founding, &voters).context("bootstrap the Raft log")?;
+    }
+    remove_dir_if_present(&scratch)?;
+    tracing::info!(?voters, "bootstrapped a new replica from genesis");
+    Ok(store)
+}
+
+fn remove_dir_if_present(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The members' root CAs from genesis, with each member's current CRL from the state (the
+/// genesis CRL until an `UPDATE_REVOCATIONS` replaced it).
+fn trust_store(genesis: &Genesis, state: &LedgerState) -> anyhow::Result<TrustStore> {
+    let mut trust = TrustStore::new();
+    for member in &genesis.members {
+        let code = MemberCode::new(member.code.as_str()).map_err(anyhow::Error::msg)?;
+        let root = pki::pem::certificates(&member.ca_certificate_pem)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("CA of {}", member.code))?
+            .remove(0);
+        trust
+            .add_member(code.clone(), root.to_vec())
+            .with_context(|| format!("CA of {}", member.code))?;
+        let crl = match state.crl(&member.code) {
+            Some(record) => Some(record.der_base64.clone()),
+            None => member.initial_crl.clone(),
+        };
+        if let Some(crl) = crl {
+            let der = STANDARD
+                .decode(crl)
+                .with_context(|| format!("CRL of {}", member.code))?;
+            trust
+                .set_revocations(&code, vec![der])
+                .with_context(|| format!("CRL of {}", member.code))?;
+        }
+    }
+    Ok(trust)
+}
+
+fn transport_config(
+    config: &NodeFileConfig,
+    trust: TrustStore,
+    genesis_hash: [u8; 32],
+) -> anyhow::Result<TransportConfig> {
+    let node_id = |s: &str| NodeId::new(s).map_err(anyhow::Error::msg);
+    let peers = config
+        .peers
+        .iter()
+        .map(|(id, p)| {
+            Ok((
+                *id,
+                PeerAddress {
+                    node_id: node_id(&p.node_id)?,
+                    addr: p.address,
+                },
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(TransportConfig {
+        raft_id: config.raft_id,
+        node_id: node_id(&config.node_id)?,
+        listen: config.listen,
+        peers,
+        trust,
+        credentials: NodeCredentials::from_pem_files(
+            &config.certificate_chain,
+            &config.private_key,
+        )?,
+        genesis_hash,
+        peer_queue_messages_max: PEER_QUEUE_MESSAGES_MAX,
+    })
+}
+
+/// The ledger state as the replica's state machine, publishing its block height (which the
+/// runtime's status does not carry) and flushing sled when the replica drops it.
+struct Observed {
+    state: LedgerState,
+    height: Arc<AtomicU64>,
+}
+
+impl Observed {
+    fn publish(&self) {
+        self.height
+            .store(self.state.tip().height, Ordering::Relaxed);
+    }
+}
+
+impl StateMachine for Observed {
+    type Output = <LedgerState as StateMachine>::Output;
+
+    fn apply(&mut self, entry: CommittedEntry<'_>) -> Result<Self::Output, StateMachineError> {
+        let out = self.state.apply(entry)?;
+        self.publish();
+        Ok(out)
+    }
+
+    fn snapshot(&self) -> Result<StateSnapshot, StateMachineError> {
+        self.state.snapshot()
+    }
+
+    fn restore(&mut self, snapshot: &StateSnapshot) -> Result<(), StateMachineError> {
+        self.state.restore(snapshot)?;
+        self.publish();
+        Ok(())
+    }
+
+    fn applied_index(&self) -> LogIndex {
+        StateMachine::applied_index(&self.state)
+    }
+
+    fn state_hash(&self) -> StateHash {
+        StateMachine::state_hash(&self.state)
+    }
+}
+
+impl Drop for Observed {
+    fn drop(&mut self) {
+        // A state behind the Raft log is caught up by replay, so a lost flush loses nothing;
+        // flushing still makes a clean restart replay nothing.
+        match self.state.flush() {
+            Ok(()) => tracing::info!("ledger state flushed"),
+            Err(e) => tracing::error!(error = %e, "ledger state flush failed"),
+        }
+    }
+}
+
+/// What `status.json` holds: the node as the runtime and the transport see it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusFile {
+    /// The node id.
+    id: String,
+    raft_id: u64,
+    /// The writing process: a reader can tell a fresh status from a dead process's last one.
+    pid: u32,
+    /// `leader`, `follower`, `candidate` or `pre-candidate`.
+    role: &'static str,
+    leader_id: u64,
+    term: u64,
+    commit_index: LogIndex,
+    applied_index: LogIndex,
+    block_height: u64,
+    /// The state machine's hash (chain state hash and applied index), lowercase hex.
+    state_hash: String,
+    transport: TransportStatus,
+}
+
+/// The transport counters a test or an operator looks at first.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TransportStatus {
+    sent: u64,
+    received: u64,
+    connections_outbound: u64,
+    connections_inbound: u64,
+    refused_certificate: u64,
+    refused_identity: u64,
+    refused_genesis: u64,
+}
+
+impl StatusFile {
+    fn new(
+        node_id: &str,
+        status: &ReplicaStatus,
+        block_height: u64,
+        t: TransportStats,
+    ) -> StatusFile {
+        StatusFile {
+            id: node_id.to_owned(),
+            raft_id: status.id,
+            pid: std::process::id(),
+            role: match status.role {
+                StateRole::Leader => "leader",
+                StateRole::Follower => "follower",
+                StateRole::Candidate => "candidate",
+                StateRole::PreCandidate => "pre-candidate",
+            },
+            leader_id: status.leader_id,
+            term: status.term,
+            commit_index: status.commit_index,
+            applied_index: status.applied_index,
+            block_height,
+            state_hash: hex::encode(status.state_hash),
+            transport: TransportStatus {
+                sent: t.sent,
+                received: t.received,
+                connections_outbound: t.connections_outbound,
+                connections_inbound: t.connections_inbound,
+                refused_certificate: t.refused_certificate,
+                refused_identity: t.refused_identity,
+                refused_genesis: t.refused_genesis,
+            },
+        }
+    }
+
+    /// Writes a temporary file and renames it over `path`: a reader sees the old or the new
+    /// status, never half of one.
+    fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let mut tmp = PathBuf::from(path);
+        tmp.set_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
+}
