@@ -7,6 +7,8 @@
 //!
 //! - `silkline node run --config FILE`: run one node ([`config`], [`run`]).
 //! - `silkline dev init --dir DIR [--nodes N]`: generate a dev network ([`dev`]).
+//! - `silkline dev up --dir DIR [--nodes N]`: create (if new) and run a dev network until
+//!   Ctrl-C ([`dev_up`]).
 //!
 //! What it deliberately is not: no consensus, apply or verification logic lives here; it wires
 //! the libraries together and reports what they do. Until the GraphQL API exists, a node's
@@ -16,6 +18,7 @@
 
 mod config;
 mod dev;
+mod dev_up;
 mod run;
 
 use std::path::PathBuf;
@@ -63,6 +66,16 @@ enum DevCommand {
         #[arg(long, default_value_t = 3)]
         nodes: usize,
     },
+    /// Create a dev network in DIR if there is none, run one node process per node until
+    /// Ctrl-C or SIGTERM, and write DIR/network.json once every node serves.
+    Up {
+        /// The network's directory: created if new, resumed (with its data) if not.
+        #[arg(long)]
+        dir: PathBuf,
+        /// How many nodes, for a new network.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +93,11 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(run::run(&config))),
         Command::Dev(DevCommand::Init { dir, nodes }) => dev::init(&dir, nodes),
+        Command::Dev(DevCommand::Up { dir, nodes }) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(dev_up::up(&dir, nodes))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
