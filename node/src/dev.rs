@@ -14,12 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail, ensure};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use doc_workflow::{Engine, PartyCode};
-use ledger::chain::{Genesis, MemberConfig, MemberRole, NodeConfig, PartyConfig};
+use ledger::chain::Genesis;
 use pki::IdentityKind;
-use pki::dev::{Consortium, ConsortiumSpec, generate_consortium};
+use pki::dev::{ConsortiumSpec, generate_consortium};
 
 use crate::config::{NodeFileConfig, PeerConfig};
 
@@ -52,7 +49,14 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
     let consortium = generate_consortium(&ConsortiumSpec::dev(nodes), &dir.join("pki"), now_s)
         .context("generate the dev consortium")?;
     let addresses = free_loopback_addresses(nodes)?;
-    let genesis = genesis_of(&consortium, &addresses, u64::try_from(now.as_millis())?)?;
+    let addresses: Vec<String> = addresses.iter().map(SocketAddr::to_string).collect();
+    let genesis = Genesis::of_dev_consortium(
+        &consortium,
+        DEV_NETWORK_ID,
+        &addresses,
+        u64::try_from(now.as_millis())?,
+    )
+    .context("the generated genesis")?;
     // create_new: two concurrent inits cannot both write a genesis.
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -130,69 +134,4 @@ fn free_loopback_addresses(n: usize) -> anyhow::Result<Vec<SocketAddr>> {
         .iter()
         .map(|l| l.local_addr())
         .collect::<Result<_, _>>()?)
-}
-
-/// The genesis of a generated consortium: its members (CA and CRL), parties and node
-/// certificates, the standard workflow definitions and [`DEV_NETWORK_ID`].
-fn genesis_of(
-    c: &Consortium,
-    addresses: &[SocketAddr],
-    genesis_time_ms: u64,
-) -> anyhow::Result<Genesis> {
-    let m = c.manifest();
-    let members = m
-        .members
-        .iter()
-        .map(|member| {
-            let role: MemberRole = serde_json::from_value(serde_json::json!(member.role))?;
-            Ok(MemberConfig {
-                code: PartyCode::new(member.code.as_str())?,
-                role,
-                name: member.name.clone(),
-                ca_certificate_pem: std::fs::read_to_string(c.path(&member.root_cert))?,
-                // A member issuing from an intermediate publishes that CA's list by governance.
-                initial_crl: match member.intermediate_cert {
-                    None => Some(STANDARD.encode(c.crl_der(&member.code)?)),
-                    Some(_) => None,
-                },
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let parties = m
-        .parties
-        .iter()
-        .map(|p| {
-            Ok(PartyConfig {
-                code: PartyCode::new(p.code.as_str())?,
-                name: p.name.clone(),
-                sponsor: PartyCode::new(p.sponsor.as_str())?,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let nodes = m
-        .identities
-        .iter()
-        .filter(|i| i.kind == IdentityKind::Node)
-        .zip(addresses)
-        .enumerate()
-        .map(|(n, (i, address))| {
-            let leaf = c.chain_der(&i.name)?.remove(0);
-            Ok(NodeConfig {
-                id: u64::try_from(n)? + 1,
-                address: address.to_string(),
-                member: PartyCode::new(i.member.as_str())?,
-                tls_certificate_sha256: hex::encode(ledger::chain::sha256(&leaf)),
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let genesis = Genesis {
-        network_id: DEV_NETWORK_ID.into(),
-        genesis_time_ms,
-        members,
-        parties,
-        nodes,
-        workflow_definitions: Genesis::definitions_of(&Engine::standard()),
-    };
-    genesis.validate().context("the generated genesis")?;
-    Ok(genesis)
 }

@@ -117,6 +117,93 @@ pub enum GenesisError {
 }
 
 impl Genesis {
+    /// The genesis of a consortium made by `pki::dev`: its members (root CA, and the initial
+    /// revocation list of members that issue from their root), parties, one node per node
+    /// certificate at the given addresses (in manifest order, raft ids from 1), and the standard
+    /// workflow definitions. Used by `silkline dev init` and by tests.
+    pub fn of_dev_consortium(
+        c: &pki::dev::Consortium,
+        network_id: &str,
+        node_addresses: &[String],
+        genesis_time_ms: u64,
+    ) -> Result<Genesis, GenesisError> {
+        use base64::Engine as _;
+        let invalid = |e: &dyn std::fmt::Display| GenesisError::Invalid(e.to_string());
+        let code = |s: &str| PartyCode::new(s).map_err(|e| invalid(&e));
+        let m = c.manifest();
+        let members = m
+            .members
+            .iter()
+            .map(|member| {
+                let role: MemberRole = serde_json::from_value(serde_json::json!(member.role))
+                    .map_err(|e| invalid(&e))?;
+                Ok(MemberConfig {
+                    code: code(member.code.as_str())?,
+                    role,
+                    name: member.name.clone(),
+                    ca_certificate_pem: std::fs::read_to_string(c.path(&member.root_cert))
+                        .map_err(|e| invalid(&e))?,
+                    // A member issuing from an intermediate publishes that CA's list by
+                    // governance (UPDATE_REVOCATIONS), with the intermediate in its chain.
+                    initial_crl: match member.intermediate_cert {
+                        None => Some(
+                            base64::engine::general_purpose::STANDARD
+                                .encode(c.crl_der(&member.code).map_err(|e| invalid(&e))?),
+                        ),
+                        Some(_) => None,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, GenesisError>>()?;
+        let parties = m
+            .parties
+            .iter()
+            .map(|p| {
+                Ok(PartyConfig {
+                    code: code(p.code.as_str())?,
+                    name: p.name.clone(),
+                    sponsor: code(p.sponsor.as_str())?,
+                })
+            })
+            .collect::<Result<Vec<_>, GenesisError>>()?;
+        let node_identities: Vec<_> = m
+            .identities
+            .iter()
+            .filter(|i| i.kind == pki::IdentityKind::Node)
+            .collect();
+        if node_identities.len() != node_addresses.len() {
+            return Err(GenesisError::Invalid(format!(
+                "{} node certificates but {} addresses",
+                node_identities.len(),
+                node_addresses.len()
+            )));
+        }
+        let nodes = node_identities
+            .into_iter()
+            .zip(node_addresses)
+            .zip(1u64..)
+            .map(|((i, address), id)| {
+                let chain = c.chain_der(&i.name).map_err(|e| invalid(&e))?;
+                Ok(NodeConfig {
+                    id,
+                    address: address.clone(),
+                    member: code(i.member.as_str())?,
+                    tls_certificate_sha256: hex::encode(super::sha256(&chain[0])),
+                })
+            })
+            .collect::<Result<Vec<_>, GenesisError>>()?;
+        let genesis = Genesis {
+            network_id: network_id.to_string(),
+            genesis_time_ms,
+            members,
+            parties,
+            nodes,
+            workflow_definitions: Genesis::definitions_of(&Engine::standard()),
+        };
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
     /// Parses and validates a genesis file's JSON.
     pub fn from_json(json: &str) -> Result<Genesis, GenesisError> {
         let genesis: Genesis =

@@ -6,12 +6,8 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use doc_workflow::{DocumentId, DocumentKey, DocumentRef, Engine, PartyCode};
-use ledger::chain::{
-    Block, Genesis, LedgerState, MemberConfig, MemberRole, NodeConfig, Outcome, PartyConfig,
-};
+use doc_workflow::{DocumentId, DocumentKey, DocumentRef, PartyCode};
+use ledger::chain::{Block, Genesis, LedgerState, Outcome};
 use pki::dev::{Consortium, ConsortiumSpec, IdentityRequest, generate_consortium};
 use pki::identity::{IdentityKind, MemberCode};
 use serde_json::{Value, json};
@@ -60,58 +56,16 @@ pub fn foreign_consortium(dir: &Path) -> anyhow::Result<Consortium> {
 }
 
 fn genesis_of(c: &Consortium) -> anyhow::Result<Genesis> {
-    let m = c.manifest();
-    let members = m
-        .members
-        .iter()
-        .map(|member| {
-            let role: MemberRole = serde_json::from_value(json!(member.role))?;
-            Ok(MemberConfig {
-                code: PartyCode::new(member.code.as_str())?,
-                role,
-                name: member.name.clone(),
-                ca_certificate_pem: std::fs::read_to_string(c.path(&member.root_cert))?,
-                initial_crl: match member.intermediate_cert {
-                    None => Some(STANDARD.encode(c.crl_der(&member.code)?)),
-                    Some(_) => None,
-                },
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let parties = m
-        .parties
-        .iter()
-        .map(|p| {
-            Ok(PartyConfig {
-                code: PartyCode::new(p.code.as_str())?,
-                name: p.name.clone(),
-                sponsor: PartyCode::new(p.sponsor.as_str())?,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let nodes = m
+    let nodes = c
+        .manifest()
         .identities
         .iter()
         .filter(|i| i.kind == IdentityKind::Node)
-        .enumerate()
-        .map(|(n, i)| {
-            let leaf = c.chain_der(&i.name)?.remove(0);
-            Ok(NodeConfig {
-                id: n as u64 + 1,
-                address: format!("127.0.0.1:{}", 7101 + n),
-                member: PartyCode::new(i.member.as_str())?,
-                tls_certificate_sha256: hex::encode(ledger::chain::sha256(&leaf)),
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let genesis = Genesis {
-        network_id: NETWORK.into(),
-        genesis_time_ms: GENESIS_MS,
-        members,
-        parties,
-        nodes,
-        workflow_definitions: Genesis::definitions_of(&Engine::standard()),
-    };
+        .count();
+    let addresses: Vec<String> = (0..nodes)
+        .map(|n| format!("127.0.0.1:{}", 7101 + n))
+        .collect();
+    let genesis = Genesis::of_dev_consortium(c, NETWORK, &addresses, GENESIS_MS)?;
     // Through JSON, as a node loads it.
     Ok(Genesis::from_json(&serde_json::to_string_pretty(
         &genesis,
