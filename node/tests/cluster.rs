@@ -3,18 +3,15 @@
 //! node of another genesis, and a clean exit on SIGTERM. Observed through each node's
 //! `status.json`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail, ensure};
+use anyhow::{Context as _, Result, ensure};
+use common::{DEADLINE, POLL, wait_for};
 use serde_json::Value;
-
-/// Upper bound on any one wait. Generous: the 2-core machine may be compiling meanwhile, and an
-/// election takes 1-2 s of ticks.
-const DEADLINE: Duration = Duration::from_secs(60);
-/// How often a condition is re-checked while waiting for it (status files change every 200 ms).
-const POLL: Duration = Duration::from_millis(50);
 
 fn silkline() -> Command {
     Command::new(env!("CARGO_BIN_EXE_silkline"))
@@ -79,20 +76,6 @@ impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Polls `condition` until it returns `Some`, or fails after [`DEADLINE`] with `what`.
-fn wait_for<T>(what: &str, mut condition: impl FnMut() -> Option<T>) -> Result<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = condition() {
-            return Ok(v);
-        }
-        if start.elapsed() > DEADLINE {
-            bail!("timed out after {DEADLINE:?} waiting for {what}");
-        }
-        std::thread::sleep(POLL);
     }
 }
 

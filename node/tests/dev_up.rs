@@ -2,19 +2,17 @@
 //! writes `network.json` once they serve, stops them all on SIGTERM, and resumes the same
 //! network (same genesis, same data) when run again on the same directory.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail, ensure};
+use anyhow::{Context as _, Result, ensure};
+use common::{DEADLINE, POLL, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
-
-/// Upper bound on any one wait (a first start on a busy 2-core machine included).
-const DEADLINE: Duration = Duration::from_secs(90);
-/// How often a condition is re-checked.
-const POLL: Duration = Duration::from_millis(100);
 
 /// `silkline dev up`, killed with its nodes if the test fails half-way.
 struct DevUp(Child);
@@ -44,19 +42,6 @@ impl Drop for DevUp {
         }
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-fn wait_for<T>(what: &str, mut condition: impl FnMut() -> Option<T>) -> Result<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = condition() {
-            return Ok(v);
-        }
-        if start.elapsed() > DEADLINE {
-            bail!("timed out after {DEADLINE:?} waiting for {what}");
-        }
-        std::thread::sleep(POLL);
     }
 }
 
