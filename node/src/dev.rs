@@ -107,7 +107,8 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
         )?;
     }
     println!(
-        "dev network of {nodes} nodes in {}: run `silkline node run --config {}`",
+        "created a dev network of {nodes} nodes in {}: start it with `silkline dev up --dir {0}`, \
+         or one node with `silkline node run --config {}`",
         dir.display(),
         dir.join("nodes/node1/config.json").display()
     );
