@@ -109,7 +109,7 @@ pub async fn up(dir: &Path, nodes: usize) -> anyhow::Result<()> {
         });
     }
     let result = serve(&dir, &mut running).await;
-    stop(&mut running);
+    stop(&mut running).await;
     result
 }
 
@@ -202,7 +202,7 @@ fn report_deaths(running: &mut [Running]) {
 }
 
 /// SIGTERM to every node still running, then SIGKILL to any that outlives [`STOP_DEADLINE`].
-fn stop(running: &mut [Running]) {
+async fn stop(running: &mut [Running]) {
     for r in running.iter_mut() {
         if let Ok(None) = r.child.try_wait() {
             let _ = kill(Pid::from_raw(r.child.id() as i32), Signal::SIGTERM);
@@ -219,7 +219,7 @@ fn stop(running: &mut [Running]) {
                     let _ = r.child.wait();
                     break;
                 }
-                Ok(None) => std::thread::sleep(POLL),
+                Ok(None) => tokio::time::sleep(POLL).await,
             }
         }
     }

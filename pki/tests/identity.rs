@@ -185,16 +185,7 @@ fn a_revoked_certificate_is_refused_once_the_new_list_is_in_the_store() {
 #[test]
 fn a_certificate_from_a_foreign_ca_is_an_unknown_issuer() {
     let (_d, ours) = consortium();
-    let dir = tempfile::tempdir().unwrap();
-    let mut foreign_spec = common::spec();
-    foreign_spec.members = vec![common::member(
-        "ELSEWHERE",
-        pki::dev::KeyAlgorithm::Ed25519,
-        false,
-    )];
-    foreign_spec.parties[0].sponsor = MemberCode::new("ELSEWHERE").unwrap();
-    foreign_spec.nodes.clear();
-    let theirs = pki::dev::generate_consortium(&foreign_spec, dir.path(), T0).unwrap();
+    let (_d2, theirs) = common::foreign_consortium();
     let err = ours
         .trust_store()
         .unwrap()
@@ -450,16 +441,7 @@ fn a_foreign_certificate_is_an_unknown_issuer_whatever_its_profile_claims() {
     // A stranger's certificate that also breaks the profile (no party URI) must be reported
     // as not ours, not as a profile problem: the profile of strangers is not our business.
     let (_d, ours) = consortium();
-    let dir = tempfile::tempdir().unwrap();
-    let mut foreign_spec = common::spec();
-    foreign_spec.members = vec![common::member(
-        "ELSEWHERE",
-        pki::dev::KeyAlgorithm::Ed25519,
-        false,
-    )];
-    foreign_spec.parties.clear();
-    foreign_spec.nodes.clear();
-    let theirs = pki::dev::generate_consortium(&foreign_spec, dir.path(), T0).unwrap();
+    let (_d2, theirs) = common::foreign_consortium();
     let presented = custom_cert_from(
         &theirs,
         "ELSEWHERE",

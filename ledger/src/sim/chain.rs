@@ -63,9 +63,13 @@ impl SimCommand {
 
     /// A valid blank-endorsed bill (the fixture) for bill `bill`, to issue.
     pub fn blank_bill_content(bill: u8) -> serde_json::Value {
-        let mut content: serde_json::Value =
-            serde_json::from_str(include_str!("../../../fixtures/documents/blank-bill.json"))
-                .expect("the fixture is JSON");
+        static FIXTURE: OnceLock<serde_json::Value> = OnceLock::new();
+        let mut content = FIXTURE
+            .get_or_init(|| {
+                serde_json::from_str(include_str!("../../../fixtures/documents/blank-bill.json"))
+                    .expect("the fixture is JSON")
+            })
+            .clone();
         content["transportDocumentReference"] = format!("SIM{bill}").into();
         content
     }

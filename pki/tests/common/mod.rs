@@ -49,3 +49,14 @@ pub fn chain(c: &pki::dev::Consortium, name: &str) -> Vec<pki::CertificateDer<'s
         .map(pki::CertificateDer::from)
         .collect()
 }
+
+/// A consortium of another network: one member, ELSEWHERE, that sponsors its own SHIPPER.
+pub fn foreign_consortium() -> (tempfile::TempDir, pki::dev::Consortium) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut foreign = spec();
+    foreign.members = vec![member("ELSEWHERE", KeyAlgorithm::Ed25519, false)];
+    foreign.parties[0].sponsor = MemberCode::new("ELSEWHERE").unwrap();
+    foreign.nodes.clear();
+    let c = generate_consortium(&foreign, dir.path(), T0).unwrap();
+    (dir, c)
+}
