@@ -18,6 +18,8 @@
 //! - [`chain`]: the document apply path, an implementation of [`StateMachine`]: blocks of signed
 //!   transactions, each checked at the block's time through `pki` (signature, chain, revocation)
 //!   and `doc-workflow` (the rule), with the resulting state in sled.
+//! - [`client`]: [`client::LedgerClient`], one node's write path (precheck, propose, the outcome
+//!   the block recorded) and linearizable reads (ReadIndex), for the API.
 //!
 //! What this crate deliberately is **not**:
 //!
@@ -33,6 +35,7 @@
 
 pub mod batch;
 pub mod chain;
+pub mod client;
 pub mod error;
 pub mod logging;
 pub mod replica;

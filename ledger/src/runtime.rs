@@ -52,6 +52,12 @@ pub const DRAIN_PER_WAKEUP_MAX: usize = 4 * BATCH_PAYLOADS_MAX;
 /// a livelock, which stops the replica loudly.
 pub const READY_ROUNDS_MAX: usize = 64;
 
+/// Linearizable read requests waiting for their read point before new ones are refused.
+pub const PENDING_READS_MAX: usize = 4096;
+
+/// A read point not confirmed within this time is answered `TimedOut` (no quorum reachable).
+pub const READ_INDEX_TIMEOUT_MS: u64 = 5_000;
+
 /// Bits of a [`ProposalId`] left for the per-replica counter; the replica id fills the rest.
 const PROPOSAL_COUNTER_BITS: u32 = 48;
 
@@ -118,6 +124,15 @@ pub struct ClientProposal {
     pub reply: oneshot::Sender<Result<Committed, ProposalFailed>>,
 }
 
+/// A request for a linearizable read point (Raft's ReadIndex, thesis section 6.4).
+#[derive(Debug)]
+pub struct ReadRequest {
+    /// Gets the commit index confirmed by a quorum for this request: once the local state
+    /// machine has applied it, a read of local state reflects every write acknowledged before
+    /// the request was made.
+    pub reply: oneshot::Sender<Result<LogIndex, ProposalFailed>>,
+}
+
 /// What the replica publishes after each wake-up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplicaStatus {
@@ -142,12 +157,31 @@ pub struct ReplicaStatus {
 pub struct RuntimeConfig {
     /// See [`TICK_INTERVAL_MS`]; tests use a shorter one.
     pub tick_interval: Duration,
+    /// The clock reading, in ms, when the driver starts. The driver's `now_ms` is this plus the
+    /// monotonic time elapsed since, so it never goes backwards within a process. A batch
+    /// carries `now_ms` as its block time: a node passes the Unix time in ms (see
+    /// [`RuntimeConfig::wall_clock`]); tests that do not care about block time pass 0.
+    pub epoch_ms: u64,
+}
+
+impl RuntimeConfig {
+    /// The default tick, with block times on the Unix clock.
+    pub fn wall_clock() -> RuntimeConfig {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        RuntimeConfig {
+            epoch_ms: u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX),
+            ..RuntimeConfig::default()
+        }
+    }
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             tick_interval: Duration::from_millis(TICK_INTERVAL_MS),
+            epoch_ms: 0,
         }
     }
 }
@@ -157,6 +191,8 @@ impl Default for RuntimeConfig {
 pub struct ReplicaHandle {
     /// Submit proposals here.
     pub proposals: mpsc::Sender<ClientProposal>,
+    /// Ask for linearizable read points here.
+    pub reads: mpsc::Sender<ReadRequest>,
     /// Watch progress here.
     pub status: watch::Receiver<ReplicaStatus>,
     shutdown: watch::Sender<bool>,
@@ -174,6 +210,12 @@ impl ReplicaHandle {
         outcome.await.map_err(|_| ProposalFailed::Stopped)?
     }
 
+    /// A linearizable read point: returns once this replica has applied everything committed
+    /// before the call, with that index.
+    pub async fn read_index(&self) -> Result<LogIndex, ProposalFailed> {
+        read_index(&self.reads, &self.status).await
+    }
+
     /// Stops the driver and returns how it ended (`Err` if the replica had stopped on a fatal
     /// error).
     pub async fn shutdown(self) -> Result<(), ReplicaError> {
@@ -185,7 +227,32 @@ impl ReplicaHandle {
     }
 }
 
+/// Asks the driver behind `reads` for a read point and waits until `status` shows it applied.
+pub async fn read_index(
+    reads: &mpsc::Sender<ReadRequest>,
+    status: &watch::Receiver<ReplicaStatus>,
+) -> Result<LogIndex, ProposalFailed> {
+    let (reply, point) = oneshot::channel();
+    reads
+        .send(ReadRequest { reply })
+        .await
+        .map_err(|_| ProposalFailed::Stopped)?;
+    let index = point.await.map_err(|_| ProposalFailed::Stopped)??;
+    let mut status = status.clone();
+    let applied = tokio::time::timeout(
+        Duration::from_millis(READ_INDEX_TIMEOUT_MS),
+        status.wait_for(|s| s.applied_index >= index),
+    )
+    .await;
+    match applied {
+        Ok(Ok(_)) => Ok(index),
+        Ok(Err(_)) => Err(ProposalFailed::Stopped),
+        Err(_) => Err(ProposalFailed::TimedOut),
+    }
+}
+
 type Reply = oneshot::Sender<Result<Committed, ProposalFailed>>;
+type ReadReply = oneshot::Sender<Result<LogIndex, ProposalFailed>>;
 
 /// Spawns the driver of `replica` on the current tokio runtime. `peer_messages` is fed by the
 /// transport's receiving side.
@@ -201,6 +268,7 @@ where
     T: Transport,
 {
     let (proposals_tx, proposals_rx) = mpsc::channel(CLIENT_CHANNEL_CAPACITY);
+    let (reads_tx, reads_rx) = mpsc::channel(PENDING_READS_MAX);
     let (status_tx, status_rx) = watch::channel(ReplicaStatus {
         id: replica.id(),
         ..ReplicaStatus::default()
@@ -211,15 +279,19 @@ where
         transport,
         peer_messages,
         proposals: proposals_rx,
+        reads: reads_rx,
         status: status_tx,
         shutdown: shutdown_rx,
         pending: HashMap::new(),
+        pending_reads: HashMap::new(),
         next_proposal: 0,
+        next_read: 0,
         config,
         start: Instant::now(),
     };
     ReplicaHandle {
         proposals: proposals_tx,
+        reads: reads_tx,
         status: status_rx,
         shutdown: shutdown_tx,
         task: tokio::spawn(driver.run()),
@@ -231,13 +303,18 @@ struct Driver<S: StateMachine, T> {
     transport: T,
     peer_messages: mpsc::Receiver<Message>,
     proposals: mpsc::Receiver<ClientProposal>,
+    reads: mpsc::Receiver<ReadRequest>,
     status: watch::Sender<ReplicaStatus>,
     shutdown: watch::Receiver<bool>,
     /// Proposals waiting for an outcome: deadline (ms since `start`) and reply.
     pending: HashMap<ProposalId, (u64, Reply)>,
+    /// Read requests waiting for their read point, by the context sent to raft.
+    pending_reads: HashMap<u64, (u64, ReadReply)>,
     next_proposal: u64,
+    next_read: u64,
     config: RuntimeConfig,
-    /// The driver's epoch: `now_ms` is measured from here (time is a parameter of the replica).
+    /// When the driver started: `now_ms` is `config.epoch_ms` plus the time since (time is a
+    /// parameter of the replica).
     start: Instant,
 }
 
@@ -248,7 +325,8 @@ where
     T: Transport,
 {
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        let elapsed = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.config.epoch_ms.saturating_add(elapsed)
     }
 
     async fn run(mut self) -> Result<(), ReplicaError> {
@@ -259,16 +337,19 @@ where
         for (_, (_, reply)) in self.pending.drain() {
             let _ = reply.send(Err(ProposalFailed::Stopped));
         }
+        for (_, (_, reply)) in self.pending_reads.drain() {
+            let _ = reply.send(Err(ProposalFailed::Stopped));
+        }
         result
     }
 
     async fn run_loop(&mut self, ticker: &mut tokio::time::Interval) -> Result<(), ReplicaError> {
         let mut proposals_open = true;
+        let mut reads_open = true;
         loop {
-            let batch_deadline = self
-                .replica
-                .next_batch_deadline_ms()
-                .map(|ms| self.start + Duration::from_millis(ms));
+            let batch_deadline = self.replica.next_batch_deadline_ms().map(|ms| {
+                self.start + Duration::from_millis(ms.saturating_sub(self.config.epoch_ms))
+            });
             tokio::select! {
                 _ = ticker.tick() => {
                     self.replica.tick();
@@ -292,6 +373,18 @@ where
                             }
                         }
                         None => proposals_open = false,
+                    }
+                }
+                read = self.reads.recv(), if reads_open => {
+                    match read {
+                        Some(r) => {
+                            self.accept_read(r);
+                            for _ in 1..DRAIN_PER_WAKEUP_MAX {
+                                let Ok(r) = self.reads.try_recv() else { break };
+                                self.accept_read(r);
+                            }
+                        }
+                        None => reads_open = false,
                     }
                 }
                 _ = until(batch_deadline), if batch_deadline.is_some() => {}
@@ -335,6 +428,29 @@ where
         }
     }
 
+    fn accept_read(&mut self, r: ReadRequest) {
+        if self.pending_reads.len() >= PENDING_READS_MAX {
+            let _ = r
+                .reply
+                .send(Err(ProposalFailed::Refused(ProposeError::QueueFull {
+                    pending: self.pending_reads.len(),
+                    max: PENDING_READS_MAX,
+                })));
+            return;
+        }
+        self.next_read += 1;
+        let context = self.next_read;
+        match self.replica.read_index(context.to_be_bytes().to_vec()) {
+            Ok(()) => {
+                let deadline = self.now_ms() + READ_INDEX_TIMEOUT_MS;
+                self.pending_reads.insert(context, (deadline, r.reply));
+            }
+            Err(_) => {
+                let _ = r.reply.send(Err(ProposalFailed::Stopped));
+            }
+        }
+    }
+
     fn expire_pending(&mut self) {
         let now = self.now_ms();
         let expired: Vec<ProposalId> = self
@@ -348,12 +464,25 @@ where
                 let _ = reply.send(Err(ProposalFailed::TimedOut));
             }
         }
+        // raft-rs forgets a read request silently when leadership changes: time it out.
+        let expired: Vec<u64> = self
+            .pending_reads
+            .iter()
+            .filter(|(_, (deadline, _))| *deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some((_, reply)) = self.pending_reads.remove(&id) {
+                let _ = reply.send(Err(ProposalFailed::TimedOut));
+            }
+        }
     }
 
     fn handle_readies(&mut self) -> Result<(), ReplicaError> {
         let mut fx = DriverEffects {
             transport: &mut self.transport,
             pending: &mut self.pending,
+            pending_reads: &mut self.pending_reads,
         };
         // One call even without a Ready: a peer may be waiting for a fresher snapshot.
         self.replica.handle_ready(&mut fx)?;
@@ -398,6 +527,7 @@ async fn until(deadline: Option<Instant>) {
 struct DriverEffects<'a, T> {
     transport: &'a mut T,
     pending: &'a mut HashMap<ProposalId, (u64, Reply)>,
+    pending_reads: &'a mut HashMap<u64, (u64, ReadReply)>,
 }
 
 impl<O, T: Transport> ReadyEffects<O> for DriverEffects<'_, T> {
@@ -422,6 +552,17 @@ impl<O, T: Transport> ReadyEffects<O> for DriverEffects<'_, T> {
         for id in ids {
             if let Some((_, reply)) = self.pending.remove(&id) {
                 let _ = reply.send(Err(ProposalFailed::Dropped));
+            }
+        }
+    }
+
+    fn read_states(&mut self, states: Vec<raft::ReadState>) {
+        for state in states {
+            let Ok(context) = <[u8; 8]>::try_from(state.request_ctx.as_slice()) else {
+                continue;
+            };
+            if let Some((_, reply)) = self.pending_reads.remove(&u64::from_be_bytes(context)) {
+                let _ = reply.send(Ok(state.index));
             }
         }
     }

@@ -80,9 +80,12 @@ mod chain {
             .map(|(b, _)| b)
             .collect();
 
-        let bill = state.document(&bill_key(ORDER))?.expect("bill exists");
+        let bill = state
+            .reader()
+            .document(&bill_key(ORDER))?
+            .expect("bill exists");
         assert_eq!(bill.status, Status::SurrenderedForDelivery);
-        let history = state.history(&bill_key(ORDER), None, 100)?;
+        let history = state.reader().history(&bill_key(ORDER), None, 100)?;
         let actions: Vec<(Action, &str)> = history
             .iter()
             .map(|h| (h.action, h.actor.as_str()))
@@ -111,15 +114,16 @@ mod chain {
         );
         assert_eq!(history[2].member.as_str(), "BANK");
         // Pagination of the history.
-        let page = state.history(&bill_key(ORDER), Some(3), 1)?;
+        let page = state.reader().history(&bill_key(ORDER), Some(3), 1)?;
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].sequence, 4);
 
         let release = state
+            .reader()
             .document(&release_key(ORDER))?
             .expect("cargo release exists");
         assert_eq!(release.status, Status::Completed);
-        let release_history = state.history(&release_key(ORDER), None, 100)?;
+        let release_history = state.reader().history(&release_key(ORDER), None, 100)?;
         assert_eq!(
             release_history.iter().map(|h| h.action).collect::<Vec<_>>(),
             [Action::ReleaseCargo, Action::GateOut]
@@ -127,43 +131,53 @@ mod chain {
 
         // Indexes: every party that is or was party to the bill finds it; others do not.
         for p in ["CARRIER", "SHIPPER", "BANK", "CONSIGNEE"] {
-            let page = state.documents_by_party(&party(p), None, None, 10)?;
+            let page = state
+                .reader()
+                .documents_by_party(&party(p), None, None, 10)?;
             assert!(
                 page.documents
                     .iter()
                     .any(|d| d.id == bill.id && d.kind == bill.kind),
                 "{p}"
             );
-            let page = state.documents_by_party(
+            let page = state.reader().documents_by_party(
                 &party(p),
                 Some(Status::SurrenderedForDelivery),
                 None,
                 10,
             )?;
             assert_eq!(page.documents.len(), 1, "{p}");
-            let page = state.documents_by_party(&party(p), Some(Status::Issued), None, 10)?;
+            let page =
+                state
+                    .reader()
+                    .documents_by_party(&party(p), Some(Status::Issued), None, 10)?;
             assert!(
                 page.documents.is_empty(),
                 "{p}: the old status entry is gone"
             );
         }
-        let port_docs = state.documents_by_party(&party("PORT"), None, None, 10)?;
+        let port_docs = state
+            .reader()
+            .documents_by_party(&party("PORT"), None, None, 10)?;
         assert_eq!(
             port_docs.documents.len(),
             1,
             "the port is party to the cargo release only"
         );
-        let page = state.documents_by_status(Status::Completed, None, 10)?;
+        let page = state
+            .reader()
+            .documents_by_status(Status::Completed, None, 10)?;
         assert_eq!(page.documents.len(), 1);
 
         // Blocks and transaction lookups.
-        let b1 = state.block(1)?.expect("block 1");
+        let b1 = state.reader().block(1)?.expect("block 1");
         assert_eq!(b1, blocks[0]);
         assert_eq!(b1.header.previous_hash, net.genesis.genesis_hash());
-        let b2 = state.block(2)?.expect("block 2");
+        let b2 = state.reader().block(2)?.expect("block 2");
         assert_eq!(b2.header.previous_hash, b1.hash);
         assert_eq!(b2.hash, b2.header.hash());
         let record = state
+            .reader()
             .transaction(&b2.transactions[0].tx_hash)?
             .expect("tx record");
         assert_eq!(
@@ -203,7 +217,7 @@ mod chain {
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..10 {
-            let page = state.documents_by_party(
+            let page = state.reader().documents_by_party(
                 &party("SHIPPER"),
                 Some(Status::Issued),
                 cursor.as_deref(),
@@ -220,7 +234,9 @@ mod chain {
             seen,
             ["SLK-P-0", "SLK-P-1", "SLK-P-2", "SLK-P-3", "SLK-P-4"]
         );
-        let capped = state.documents_by_party(&party("SHIPPER"), None, None, 10_000)?;
+        let capped = state
+            .reader()
+            .documents_by_party(&party("SHIPPER"), None, None, 10_000)?;
         assert_eq!(capped.documents.len(), 5);
         Ok(())
     }
@@ -336,7 +352,7 @@ mod chain {
         let ok = net.doc_tx("carrier-short", t_ok, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
         assert_eq!(codes(&apply(&mut other, t_ok, &[&ok])?), ["COMMITTED"]);
         assert!(
-            state.document(&bill_key(ORDER))?.is_none(),
+            state.reader().document(&bill_key(ORDER))?.is_none(),
             "refusals change nothing"
         );
         Ok(())
@@ -366,10 +382,14 @@ mod chain {
         }
         // The record keeps the original outcome.
         let record = state
+            .reader()
             .transaction(&block.transactions[0].tx_hash)?
             .expect("record");
         assert!(record.outcome.is_committed());
-        assert_eq!(state.history(&bill_key(ORDER), None, 100)?.len(), 1);
+        assert_eq!(
+            state.reader().history(&bill_key(ORDER), None, 100)?.len(),
+            1
+        );
 
         // A different transaction reusing the nonce within its window is a replay.
         let p = json!({
@@ -508,7 +528,7 @@ mod chain {
         );
         assert_eq!(c[5], "ENVELOPE_TOO_LARGE");
         assert_eq!(c[6], "COMMITTED");
-        assert!(state.document(&bill_key(ORDER))?.is_some());
+        assert!(state.reader().document(&bill_key(ORDER))?.is_some());
         Ok(())
     }
 
@@ -586,7 +606,7 @@ mod chain {
             assert_eq!(got, *block);
         }
         assert_eq!(a.state_hash(), b.state_hash());
-        assert_eq!(a.content_digest()?, b.content_digest()?);
+        assert_eq!(a.reader().content_digest()?, b.reader().content_digest()?);
         assert_eq!(a.tip(), b.tip());
         Ok(())
     }
@@ -629,7 +649,7 @@ mod chain {
             a.state_hash(),
             a.tip(),
             a.applied_index(),
-            a.content_digest()?,
+            a.reader().content_digest()?,
         );
         let snapshot = a.export_snapshot()?;
         drop(a);
@@ -638,9 +658,12 @@ mod chain {
         assert_eq!(reopened.state_hash(), hash);
         assert_eq!(reopened.tip(), tip);
         assert_eq!(reopened.applied_index(), applied);
-        assert_eq!(reopened.content_digest()?, digest);
+        assert_eq!(reopened.reader().content_digest()?, digest);
         assert_eq!(
-            reopened.document(&bill_key(ORDER))?.map(|d| d.status),
+            reopened
+                .reader()
+                .document(&bill_key(ORDER))?
+                .map(|d| d.status),
             Some(Status::SurrenderedForDelivery)
         );
 
@@ -649,8 +672,14 @@ mod chain {
         assert_eq!(restored.state_hash(), hash);
         assert_eq!(restored.tip(), tip);
         assert_eq!(restored.applied_index(), applied);
-        assert_eq!(restored.content_digest()?, digest);
-        assert_eq!(restored.history(&bill_key(ORDER), None, 100)?.len(), 5);
+        assert_eq!(restored.reader().content_digest()?, digest);
+        assert_eq!(
+            restored
+                .reader()
+                .history(&bill_key(ORDER), None, 100)?
+                .len(),
+            5
+        );
 
         // Both continue identically.
         let mut reopened = reopened;
@@ -692,16 +721,19 @@ mod chain {
         let t = GENESIS_MS + 10_000;
         let issue = net.doc_tx("carrier", t, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
         let before = state.state_hash();
-        assert!(state.precheck(&issue, t)?.is_committed());
+        assert!(state.reader().precheck(&issue, t)?.is_committed());
         assert_eq!(
-            state.precheck(b"junk", t)?.refusal_code(),
+            state.reader().precheck(b"junk", t)?.refusal_code(),
             Some("MALFORMED_ENVELOPE")
         );
         assert_eq!(state.state_hash(), before);
-        assert!(state.document(&bill_key(ORDER))?.is_none());
+        assert!(state.reader().document(&bill_key(ORDER))?.is_none());
         let block = apply(&mut state, t, &[&issue])?;
         assert_eq!(codes(&block), ["COMMITTED"]);
-        assert_eq!(state.precheck(&issue, t)?.refusal_code(), Some("DUPLICATE"));
+        assert_eq!(
+            state.reader().precheck(&issue, t)?.refusal_code(),
+            Some("DUPLICATE")
+        );
         // A proposer whose clock is behind does not move block time backwards.
         let block = apply(&mut state, t - 5_000, &[])?;
         assert_eq!(block.header.time_ms, t);

@@ -84,6 +84,7 @@ async fn three_replicas_over_channels_apply_everything() {
             receivers.remove(&id).unwrap(),
             RuntimeConfig {
                 tick_interval: Duration::from_millis(10),
+                epoch_ms: 0,
             },
         ));
     }

@@ -293,6 +293,7 @@ async fn three_replicas_over_tls_elect_a_leader_and_apply_proposals() -> Result<
             node.inbox,
             RuntimeConfig {
                 tick_interval: Duration::from_millis(10),
+                epoch_ms: 0,
             },
         );
         handles.push((handle, node.transport));

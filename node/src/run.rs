@@ -76,7 +76,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         replica,
         transport.clone(),
         peer_messages,
-        RuntimeConfig::default(),
+        RuntimeConfig::wall_clock(),
     );
     tracing::info!(
         node = %config.node_id,

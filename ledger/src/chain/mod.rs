@@ -44,7 +44,9 @@ pub mod validate;
 
 pub use block::{Block, BlockHeader, Outcome, TxLocation, TxResult};
 pub use genesis::{Genesis, MemberConfig, MemberRole, NodeConfig, PartyConfig};
-pub use state::{CrlRecord, DocumentPage, HistoryEntry, LedgerState, PartyRecord, Tip, TxRecord};
+pub use state::{
+    CrlRecord, DocumentPage, HistoryEntry, LedgerReader, LedgerState, PartyRecord, Tip, TxRecord,
+};
 pub use tx::{Governance, Transaction, TxBody};
 pub use validate::TxRefusal;
 

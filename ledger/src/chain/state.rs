@@ -42,14 +42,14 @@
 //! -- a document's state (whose value hash is exactly its `doc_workflow` state hash), an index
 //! entry, a nonce, a party, a CRL -- changes `state_hash(h)`, and the chaining carries the
 //! difference into every later hash. It is a hash of the history of writes, not of the stored
-//! bytes: corruption at rest is found by [`LedgerState::content_digest`] (O(state), for audits
+//! bytes: corruption at rest is found by [`LedgerReader::content_digest`] (O(state), for audits
 //! and tests), not per block.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -277,22 +277,54 @@ struct Gov {
     trust: Arc<Trust>,
 }
 
-/// The replicated document ledger of one node.
+/// The replicated document ledger of one node: the only writer of its store.
 pub struct LedgerState {
     db: sled::Db,
     tree: sled::Tree,
-    genesis: Genesis,
     genesis_hash: Hash32,
-    engine: Engine,
-    gov: Gov,
+    rules: Arc<Rules>,
+    gov: Arc<Gov>,
     applied_index: u64,
     tip: Tip,
+    /// What this state last published to its readers.
+    published: Arc<RwLock<Arc<Published>>>,
+}
+
+/// What readers need besides the store, swapped as one value after every commit: the
+/// configuration, the tip and the applied index of the same block.
+struct Published {
+    gov: Arc<Gov>,
+    tip: Tip,
+    applied_index: u64,
+}
+
+/// A read-only view of a [`LedgerState`] that other tasks and threads hold (the API, adapters,
+/// a precheck), while the replica keeps applying. Cheap to clone.
+///
+/// Consistency: each block reaches sled in one atomic batch, so a single key always reads as of
+/// some block boundary. A read of several keys may straddle a block; [`LedgerReader::document_with_history`]
+/// reads a document and then exactly the history entries up to its sequence, which are
+/// immutable once written, so it is consistent.
+#[derive(Clone)]
+pub struct LedgerReader {
+    tree: sled::Tree,
+    genesis_hash: Hash32,
+    rules: Arc<Rules>,
+    published: Arc<RwLock<Arc<Published>>>,
+}
+
+impl std::fmt::Debug for LedgerReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerReader")
+            .field("network", &self.rules.genesis.network_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for LedgerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LedgerState")
-            .field("network", &self.genesis.network_id)
+            .field("network", &self.rules.genesis.network_id)
             .field("applied_index", &self.applied_index)
             .field("tip", &self.tip)
             .finish_non_exhaustive()
@@ -575,6 +607,27 @@ impl LedgerState {
     fn load(db: sled::Db, tree: sled::Tree, genesis: Genesis) -> Result<LedgerState, ChainError> {
         let engine = genesis.engine()?;
         let genesis_hash = genesis.genesis_hash();
+        let (gov, tip, applied_index) = Self::load_view(&tree, &genesis)?;
+        let gov = Arc::new(gov);
+        let published = Arc::new(RwLock::new(Arc::new(Published {
+            gov: gov.clone(),
+            tip,
+            applied_index,
+        })));
+        Ok(LedgerState {
+            db,
+            tree,
+            genesis_hash,
+            rules: Arc::new(Rules { genesis, engine }),
+            gov,
+            applied_index,
+            tip,
+            published,
+        })
+    }
+
+    /// The configuration, tip and applied index the store holds.
+    fn load_view(tree: &sled::Tree, genesis: &Genesis) -> Result<(Gov, Tip, u64), ChainError> {
         let applied_index = match tree.get(keys::APPLIED)? {
             Some(v) => u64_value("m:applied", &v)?,
             None => return Err(corrupt("m:applied", "missing")),
@@ -595,21 +648,33 @@ impl LedgerState {
             let record: CrlRecord = decode(&k, &v)?;
             crls.insert(record.member.clone(), record);
         }
-        let trust = Trust::new(&genesis, &crls).map_err(ChainError::Trust)?;
-        Ok(LedgerState {
-            db,
-            tree,
-            genesis,
-            genesis_hash,
-            engine,
-            gov: Gov {
-                parties,
-                crls,
-                trust: Arc::new(trust),
-            },
-            applied_index,
-            tip,
-        })
+        let trust = Trust::new(genesis, &crls).map_err(ChainError::Trust)?;
+        let gov = Gov {
+            parties,
+            crls,
+            trust: Arc::new(trust),
+        };
+        Ok((gov, tip, applied_index))
+    }
+
+    /// Shows readers the state as of now (after a commit, or a snapshot's restore).
+    fn publish(&self) {
+        let view = Arc::new(Published {
+            gov: self.gov.clone(),
+            tip: self.tip,
+            applied_index: self.applied_index,
+        });
+        *self.published.write().unwrap_or_else(|p| p.into_inner()) = view;
+    }
+
+    /// A read-only view for other tasks and threads; it follows this state as it applies.
+    pub fn reader(&self) -> LedgerReader {
+        LedgerReader {
+            tree: self.tree.clone(),
+            genesis_hash: self.genesis_hash,
+            rules: self.rules.clone(),
+            published: self.published.clone(),
+        }
     }
 
     /// Makes everything applied so far durable (sled's flush; see the module docs).
@@ -652,6 +717,7 @@ impl LedgerState {
 
         let mut work = Work::new(&self.tree, &self.gov);
         self.prune_nonces(&mut work, time_ms)?;
+        let rules = &self.rules;
         let mut results = Vec::with_capacity(envelopes.len());
         for (position, envelope) in envelopes.iter().enumerate() {
             let position = u32::try_from(position).expect("bounded by BLOCK_TRANSACTIONS_MAX");
@@ -661,7 +727,7 @@ impl LedgerState {
                 time_ms,
                 location: TxLocation { height, position },
             };
-            let outcome = self.apply_tx(&mut work, envelope, ctx)?;
+            let outcome = rules.apply_tx(&mut work, envelope, ctx)?;
             let is_duplicate = outcome.refusal_code() == Some(validate::DUPLICATE);
             if !is_duplicate {
                 let record = TxRecord {
@@ -721,10 +787,11 @@ impl LedgerState {
 
         // Only after the commit does the in-memory view move.
         if let Some(gov) = gov {
-            self.gov = gov;
+            self.gov = Arc::new(gov);
         }
         self.tip = tip;
         self.applied_index = index;
+        self.publish();
         Ok(block)
     }
 
@@ -739,25 +806,8 @@ impl LedgerState {
         }
         self.tree.insert(keys::APPLIED, &index.to_be_bytes())?;
         self.applied_index = index;
+        self.publish();
         Ok(())
-    }
-
-    /// Checks a transaction a client just submitted against the current state, as if it were
-    /// the only transaction of a block at `max(last block time, now_ms)`. Changes nothing. The
-    /// committed outcome may still differ: the state and the block time move before it commits.
-    pub fn precheck(&self, envelope: &[u8], now_ms: u64) -> Result<Outcome, ChainError> {
-        let time_ms = block::block_time(self.tip.time_ms, now_ms);
-        let mut work = Work::new(&self.tree, &self.gov);
-        let envelope = Envelope::parse(envelope);
-        let ctx = TxContext {
-            tx_hash: envelope.tx_hash,
-            time_ms,
-            location: TxLocation {
-                height: self.tip.height + 1,
-                position: 0,
-            },
-        };
-        self.apply_tx(&mut work, envelope, ctx)
     }
 
     /// Deletes nonces whose window ended before `time_ms`, oldest first, at most
@@ -780,7 +830,16 @@ impl LedgerState {
         }
         Ok(())
     }
+}
 
+/// The rules a transaction is checked and applied by: the network configuration and the workflow
+/// engine it names. Shared by the replica's apply and every reader's precheck.
+struct Rules {
+    genesis: Genesis,
+    engine: Engine,
+}
+
+impl Rules {
     /// One transaction: a refusal is an `Ok(Outcome::Refused)`, only store failures are `Err`.
     fn apply_tx(
         &self,
@@ -1048,12 +1107,12 @@ impl LedgerState {
         }
         Ok(Ok(Vec::new()))
     }
+}
 
-    // ----- reads -------------------------------------------------------------------------
-
+impl LedgerState {
     /// The network configuration.
     pub fn genesis(&self) -> &Genesis {
-        &self.genesis
+        &self.rules.genesis
     }
 
     /// The genesis hash, for the transport handshake.
@@ -1089,6 +1148,64 @@ impl LedgerState {
     /// A member's current CRL, if it has one.
     pub fn crl(&self, member: &PartyCode) -> Option<&CrlRecord> {
         self.gov.crls.get(member)
+    }
+}
+
+impl LedgerReader {
+    fn view(&self) -> Arc<Published> {
+        self.published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The network configuration.
+    pub fn genesis(&self) -> &Genesis {
+        &self.rules.genesis
+    }
+
+    /// The genesis hash.
+    pub fn genesis_hash(&self) -> Hash32 {
+        self.genesis_hash
+    }
+
+    /// The Raft index of the last applied entry, as last published.
+    pub fn applied_index(&self) -> u64 {
+        self.view().applied_index
+    }
+
+    /// The last block, as last published.
+    pub fn tip(&self) -> Tip {
+        self.view().tip
+    }
+
+    /// A party on the network.
+    pub fn party(&self, code: &PartyCode) -> Option<PartyRecord> {
+        self.view().gov.parties.get(code).cloned()
+    }
+
+    /// All parties, by code.
+    pub fn parties(&self) -> Vec<PartyRecord> {
+        self.view().gov.parties.values().cloned().collect()
+    }
+
+    /// Checks a transaction a client just submitted against the current state, as if it were
+    /// the only transaction of a block at `max(last block time, now_ms)`. Changes nothing. The
+    /// committed outcome may still differ: the state and the block time move before it commits.
+    pub fn precheck(&self, envelope: &[u8], now_ms: u64) -> Result<Outcome, ChainError> {
+        let view = self.view();
+        let time_ms = block::block_time(view.tip.time_ms, now_ms);
+        let mut work = Work::new(&self.tree, &view.gov);
+        let envelope = Envelope::parse(envelope);
+        let ctx = TxContext {
+            tx_hash: envelope.tx_hash,
+            time_ms,
+            location: TxLocation {
+                height: view.tip.height + 1,
+                position: 0,
+            },
+        };
+        self.rules.apply_tx(&mut work, envelope, ctx)
     }
 
     /// A document's current state.
@@ -1227,7 +1344,9 @@ impl LedgerState {
         }
         Ok(Hash32(h.finalize().into()))
     }
+}
 
+impl LedgerState {
     // ----- snapshots ---------------------------------------------------------------------
 
     /// Every key and value of the store, with the applied index and the genesis hash:
@@ -1321,8 +1440,11 @@ impl LedgerState {
         }
         self.tree.apply_batch(batch)?;
         self.tree.flush()?;
-        let reloaded = Self::load(self.db.clone(), self.tree.clone(), self.genesis.clone())?;
-        *self = reloaded;
+        let (gov, tip, applied_index) = Self::load_view(&self.tree, &self.rules.genesis)?;
+        self.gov = Arc::new(gov);
+        self.tip = tip;
+        self.applied_index = applied_index;
+        self.publish();
         Ok(applied)
     }
 }
