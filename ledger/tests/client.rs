@@ -123,7 +123,24 @@ async fn submit_commits_once_refuses_early_and_reads_linearizably() -> anyhow::R
             refused.location.is_none(),
             "refused at precheck: {refused:?}"
         );
-        assert!(refusal(&refused).is_some());
+        // BANK is not party to the bill: it learns exactly what a missing bill would tell it.
+        assert_eq!(refusal(&refused), Some("DOCUMENT_NOT_FOUND"));
+        let missing = net.doc_tx(
+            "bank",
+            at,
+            "NO-SUCH-BILL",
+            json!({"action": "TRANSFER", "to": "BANK"}),
+        )?;
+        let missing = c.clients[1].submit(missing, at).await?;
+        let message = |s: &Submitted| match &s.outcome {
+            Outcome::Refused { message, .. } => message.clone(),
+            Outcome::Committed { .. } => String::new(),
+        };
+        assert_eq!(refusal(&missing), Some("DOCUMENT_NOT_FOUND"));
+        assert_eq!(
+            message(&refused).replace(ORDER, "NO-SUCH-BILL"),
+            message(&missing)
+        );
         c.clients[1].linearizable().await?;
         assert_eq!(c.clients[1].reader().tip().height, height);
 

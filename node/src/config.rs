@@ -24,6 +24,10 @@ pub struct NodeFileConfig {
     /// The address the Raft transport listens on (mutual TLS); normally the address the
     /// genesis gives for this node.
     pub listen: SocketAddr,
+    /// The address the GraphQL API listens on (HTTPS, client certificates required); none: no
+    /// API on this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_listen: Option<SocketAddr>,
     /// Every other voter: its Raft id, the node id its certificate must name, and its address.
     pub peers: BTreeMap<u64, PeerConfig>,
     /// This node's certificate chain, PEM, leaf first (a `node` certificate of its member).

@@ -3,7 +3,8 @@
 //! ```text
 //! DIR/pki/                    the dev consortium (pki::dev layout)
 //! DIR/genesis.json            members CARRIER, PORT, BANK; parties SHIPPER, CONSIGNEE; the nodes
-//! DIR/nodes/nodeK/config.json one node's configuration (paths relative to it)
+//! DIR/nodes/nodeK/config.json one node's configuration (paths relative to it; Raft and API
+//!                             ports on 127.0.0.1)
 //! DIR/nodes/nodeK/data/       created by `node run`: raft.redb, state/, status.json
 //! ```
 
@@ -48,7 +49,8 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
     let now_s = i64::try_from(now.as_secs())?;
     let consortium = generate_consortium(&ConsortiumSpec::dev(nodes), &dir.join("pki"), now_s)
         .context("generate the dev consortium")?;
-    let addresses = free_loopback_addresses(nodes)?;
+    let all = free_loopback_addresses(2 * nodes)?;
+    let (addresses, api_addresses) = all.split_at(nodes);
     let addresses: Vec<String> = addresses.iter().map(SocketAddr::to_string).collect();
     let genesis = Genesis::of_dev_consortium(
         &consortium,
@@ -72,7 +74,7 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
         .iter()
         .filter(|i| i.kind == IdentityKind::Node)
         .collect();
-    for (node, identity) in genesis.nodes.iter().zip(&identities) {
+    for ((node, identity), api) in genesis.nodes.iter().zip(&identities).zip(api_addresses) {
         let node_dir = dir.join("nodes").join(&identity.name);
         std::fs::create_dir_all(&node_dir)?;
         let pki_dir = PathBuf::from("../../pki");
@@ -96,6 +98,7 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
             raft_id: node.id,
             data_dir: PathBuf::from("data"),
             listen: node.address.parse()?,
+            api_listen: Some(*api),
             peers,
             certificate_chain: pki_dir.join(&identity.cert),
             private_key: pki_dir.join(&identity.key),

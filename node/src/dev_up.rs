@@ -36,6 +36,8 @@ struct NetworkNode {
     raft_id: u64,
     /// Raft transport address (mutual TLS).
     address: String,
+    /// The GraphQL endpoint (HTTPS; a client certificate of `identities` is required).
+    graphql: Option<String>,
     pid: u32,
     config: PathBuf,
     data_dir: PathBuf,
@@ -128,15 +130,19 @@ async fn serve(dir: &Path, running: &mut [Running]) -> anyhow::Result<()> {
     );
     for n in &network.nodes {
         println!(
-            "  {} (raft {}) pid {} at {}; status {}",
+            "  {} (raft {}) pid {}: GraphQL {}, raft {}",
             n.id,
             n.raft_id,
             n.pid,
+            n.graphql.as_deref().unwrap_or("(none)"),
             n.address,
-            n.status.display()
         );
     }
     println!("network file: {}", path.display());
+    println!(
+        "try: silkline status --network {0}; silkline tx --network {0} --as carrier issue CARRIER/REF --to SHIPPER --document FILE",
+        path.display()
+    );
     println!("stop with Ctrl-C");
 
     let mut term = signal(SignalKind::terminate())?;
@@ -260,6 +266,9 @@ fn network_file(
             id: config["nodeId"].as_str().unwrap_or_default().to_string(),
             raft_id: status["raftId"].as_u64().unwrap_or_default(),
             address: config["listen"].as_str().unwrap_or_default().to_string(),
+            graphql: config["apiListen"]
+                .as_str()
+                .map(|a| format!("https://{a}/graphql")),
             pid: r.child.id(),
             config: r.config.clone(),
             data_dir: node_dir.join("data"),

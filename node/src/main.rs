@@ -9,13 +9,17 @@
 //! - `silkline dev init --dir DIR [--nodes N]`: generate a dev network ([`dev`]).
 //! - `silkline dev up --dir DIR [--nodes N]`: create (if new) and run a dev network until
 //!   Ctrl-C ([`dev_up`]).
+//! - `silkline tx`, `silkline doc show|verify`, `silkline status`: the GraphQL API from a shell,
+//!   JSON out ([`cli`], [`client`]).
 //!
 //! What it deliberately is not: no consensus, apply or verification logic lives here; it wires
-//! the libraries together and reports what they do. Until the GraphQL API exists, a node's
-//! observation point is the `status.json` file it rewrites in its data directory.
+//! the libraries together and reports what they do. Each node serves the GraphQL API (crate
+//! `graphql`) and rewrites a `status.json` in its data directory for scripts and tests.
 
 #![forbid(unsafe_code)]
 
+mod cli;
+mod client;
 mod config;
 mod dev;
 mod dev_up;
@@ -43,6 +47,44 @@ enum Command {
     /// Local development networks.
     #[command(subcommand)]
     Dev(DevCommand),
+    /// Build, sign and submit one transaction; prints its outcome as JSON (exit status 3 if
+    /// the ledger refused it).
+    Tx(cli::TxArgs),
+    /// Read documents.
+    #[command(subcommand)]
+    Doc(DocCommand),
+    /// One JSON line per node of a network: role, term, height, indexes, state hash.
+    Status {
+        /// The dev network's `network.json`.
+        #[arg(long)]
+        network: PathBuf,
+        /// The identity to connect as (default: the file's first).
+        #[arg(long = "as", value_name = "IDENTITY")]
+        as_identity: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DocCommand {
+    /// A document with its full history, as JSON.
+    Show {
+        #[command(flatten)]
+        target: client::Target,
+        /// CARRIER/REFERENCE.
+        #[arg(value_name = "CARRIER/REFERENCE")]
+        document: String,
+        /// The cargo release of that bill, not the bill.
+        #[arg(long)]
+        cargo_release: bool,
+    },
+    /// Whether the ledger holds exactly this DCSA document (JSON), with its status and
+    /// history (exit status 3 if it does not).
+    Verify {
+        #[command(flatten)]
+        target: client::Target,
+        /// The DCSA transport document, JSON.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,7 +128,47 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+    };
+    // `Ok(false)`: the command ran, and its answer is "no" (refused, not found, not serving).
+    let verdict = |r: anyhow::Result<bool>| r.map(|yes| if yes { None } else { Some(3u8) });
+    let result: anyhow::Result<Option<u8>> = match cli.command {
+        Command::Tx(args) => verdict(runtime().and_then(|rt| rt.block_on(cli::tx(&args)))),
+        Command::Doc(DocCommand::Show {
+            target,
+            document,
+            cargo_release,
+        }) => runtime()
+            .and_then(|rt| rt.block_on(cli::doc_show(&target, &document, cargo_release)))
+            .map(|()| None),
+        Command::Doc(DocCommand::Verify { target, file }) => {
+            verdict(runtime().and_then(|rt| rt.block_on(cli::doc_verify(&target, &file))))
+        }
+        Command::Status {
+            network,
+            as_identity,
+        } => verdict(
+            runtime().and_then(|rt| rt.block_on(cli::status(&network, as_identity.as_deref()))),
+        ),
+        other => run_node_or_dev(other).map(|()| None),
+    };
+    match result {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(code)) => ExitCode::from(code),
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("silkline: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_node_or_dev(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Node(NodeCommand::Run { config }) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -98,13 +180,8 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(dev_up::up(&dir, nodes))),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("silkline: {e:#}");
-            ExitCode::FAILURE
+        Command::Tx(_) | Command::Doc(_) | Command::Status { .. } => {
+            unreachable!("handled in main")
         }
     }
 }

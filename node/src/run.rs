@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ledger::chain::{Genesis, LedgerState};
+use ledger::chain::{Block, Genesis, LedgerState};
+use ledger::client::LedgerClient;
 use ledger::error::StateMachineError;
 use ledger::logging::tracing_logger;
 use ledger::runtime::{self, PEER_CHANNEL_CAPACITY, ReplicaStatus, RuntimeConfig};
@@ -22,13 +23,16 @@ use ledger::{LogStore, RedbLog, Replica, ReplicaConfig, StateRole};
 use pki::{MemberCode, NodeId, TrustStore};
 use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::NodeFileConfig;
 
 /// How often `status.json` is rewritten: fast enough for tests to observe an election (1-2 s)
 /// without polling for long, rare enough to cost nothing.
 pub const STATUS_INTERVAL_MS: u64 = 200;
+
+/// How long shutdown waits for the API's open requests to finish.
+const API_DRAIN_MS: u64 = 3_000;
 
 /// The Raft log, inside the data directory.
 const RAFT_LOG_FILE: &str = "raft.redb";
@@ -56,9 +60,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .context("open the ledger state")?;
     let trust = trust_store(&genesis, &state)?;
     let height = Arc::new(AtomicU64::new(state.tip().height));
+    let reader = state.reader();
+    let (blocks, _) = broadcast::channel(graphql::schema::SUBSCRIPTION_BUFFER_BLOCKS);
     let machine = Observed {
         state,
         height: height.clone(),
+        blocks: blocks.clone(),
     };
     let replica = Replica::open(
         ReplicaConfig::new(config.raft_id),
@@ -69,7 +76,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     .context("open the replica")?;
 
     let (inbound, peer_messages) = mpsc::channel(PEER_CHANNEL_CAPACITY);
-    let transport = TlsTransport::start(transport_config(&config, trust, genesis_hash.0)?, inbound)
+    let transport_config = transport_config(&config, trust, genesis_hash.0)?;
+    let api_credentials = NodeCredentials {
+        chain: transport_config.credentials.chain.clone(),
+        key: transport_config.credentials.key.clone_key(),
+    };
+    let transport = TlsTransport::start(transport_config, inbound)
         .await
         .context("start the transport")?;
     let handle = runtime::spawn(
@@ -78,6 +90,37 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         peer_messages,
         RuntimeConfig::wall_clock(),
     );
+    let (api_stop, api_stopped) = watch::channel(false);
+    let api_task = match config.api_listen {
+        Some(listen) => {
+            let client = LedgerClient::new(
+                reader.clone(),
+                handle.proposals.clone(),
+                handle.reads.clone(),
+                handle.status.clone(),
+            );
+            let schema = graphql::build_schema(graphql::Api {
+                client,
+                node_id: config.node_id.clone(),
+                blocks: blocks.clone(),
+            });
+            let tls =
+                graphql::tls_config(api_credentials.chain, api_credentials.key, reader.clone())
+                    .context("the API's TLS configuration")?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("bind the API to {listen}"))?;
+            tracing::info!(api = %format!("https://{}/graphql", listener.local_addr()?), "GraphQL API serving");
+            Some(tokio::spawn(graphql::serve(
+                listener,
+                tls,
+                schema,
+                reader.clone(),
+                api_stopped,
+            )))
+        }
+        None => None,
+    };
     tracing::info!(
         node = %config.node_id,
         raft_id = config.raft_id,
@@ -115,6 +158,11 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         }
     };
     tracing::info!(reason = stopped_by, "shutting down");
+    let _ = api_stop.send(true);
+    if let Some(task) = api_task {
+        // Connections finish their requests; waiting clients get `Stopped` from the runtime.
+        let _ = tokio::time::timeout(Duration::from_millis(API_DRAIN_MS), task).await;
+    }
     // The runtime's task drops the replica, and with it the state, which flushes sled
     // (`Observed::drop`), before `shutdown` returns.
     let replica_result = handle.shutdown().await;
@@ -245,6 +293,8 @@ fn transport_config(
 struct Observed {
     state: LedgerState,
     height: Arc<AtomicU64>,
+    /// Every applied block, for the API's subscriptions (nobody listening is fine).
+    blocks: broadcast::Sender<Arc<Block>>,
 }
 
 impl Observed {
@@ -260,6 +310,11 @@ impl StateMachine for Observed {
     fn apply(&mut self, entry: CommittedEntry<'_>) -> Result<Self::Output, StateMachineError> {
         let out = self.state.apply(entry)?;
         self.publish();
+        if let Some(block) = &out
+            && self.blocks.receiver_count() > 0
+        {
+            let _ = self.blocks.send(Arc::new(block.clone()));
+        }
         Ok(out)
     }
 

@@ -18,6 +18,7 @@
 //! | `txn/<tx hash>` | [`TxRecord`] |
 //! | `blk/<height u64 BE>` | [`Block`] |
 //! | `crl/<member>`, `par/<party>` | [`CrlRecord`], [`PartyRecord`] |
+//! | `sum/<content sha256 hex>\0<doc>` | index: documents by content checksum (verification) |
 //!
 //! All the writes of a block -- documents, histories, indexes, nonces, transaction records,
 //! parties, CRLs, the block itself, the tip and the applied index -- go to sled in ONE
@@ -54,8 +55,8 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 
 use doc_workflow::{
-    Action, DocumentKey, DocumentState, DocumentStore, Engine, Event, EventKind, PartyCode, Role,
-    Status,
+    Action, DocumentClass, DocumentKey, DocumentState, DocumentStore, Engine, Event, EventKind,
+    PartyCode, Role, Status,
 };
 
 use super::block::{self, BLOCK_FORMAT_VERSION, Block, BlockHeader, Outcome, TxLocation, TxResult};
@@ -63,6 +64,7 @@ use super::genesis::{Genesis, MemberRole};
 use super::tx::{Governance, PARTY_NAME_CHARS_MAX, TxBody};
 use super::validate::{self, Checked, Envelope, IdentityKind, Trust, TxRefusal};
 use super::{ChainError, Hash32, merkle, sha256};
+use pki::TrustStore;
 
 /// Most transactions one block may carry: a block is one Raft entry, which the batcher closes
 /// at this many payloads.
@@ -106,6 +108,7 @@ mod keys {
     pub const TX: &[u8] = b"txn/";
     pub const CRL: &[u8] = b"crl/";
     pub const PARTY: &[u8] = b"par/";
+    pub const CHECKSUM: &[u8] = b"sum/";
 
     fn cat(parts: &[&[u8]]) -> Vec<u8> {
         parts.concat()
@@ -125,6 +128,13 @@ mod keys {
     }
     pub fn parties_ever(key: &DocumentKey) -> Vec<u8> {
         cat(&[b"dpt/", key.to_string().as_bytes()])
+    }
+    /// Documents by their content's SHA-256 (lowercase hex).
+    pub fn checksum_prefix(sha256_hex: &str) -> Vec<u8> {
+        cat(&[CHECKSUM, sha256_hex.as_bytes(), b"\0"])
+    }
+    pub fn by_checksum(sha256_hex: &str, key: &DocumentKey) -> Vec<u8> {
+        cat(&[&checksum_prefix(sha256_hex), key.to_string().as_bytes()])
     }
     pub fn status_prefix(status: Status) -> Vec<u8> {
         cat(&[STATUS, status.code().as_bytes(), b"\0"])
@@ -936,10 +946,33 @@ impl Rules {
         };
         let actor = doc_workflow::Actor::new(checked.party.code.clone(), [checked.party.role]);
         let time = doc_workflow::BlockTime(ctx.time_ms);
-        work.load_doc(&DocumentKey {
+        let key = DocumentKey {
             class: command.class(),
             id: document.clone(),
-        })?;
+        };
+        work.load_doc(&key)?;
+        // A party that is not, and never was, party to an existing document learns nothing of
+        // it: it is refused exactly as if the document did not exist, before any rule could
+        // tell it who holds the document or what state it is in. A cargo release that does not
+        // exist yet is guarded by the bill it would release.
+        let guard = if work.docs[&key].is_none() && key.class == DocumentClass::CargoRelease {
+            DocumentKey::transport_document(document.clone())
+        } else {
+            key.clone()
+        };
+        work.load_doc(&guard)?;
+        if work.docs[&guard].is_some() {
+            let ever_key = keys::parties_ever(&guard);
+            let parties: BTreeSet<PartyCode> = match work.get(&ever_key)? {
+                Some(bytes) => decode(&ever_key, &bytes)?,
+                None => BTreeSet::new(),
+            };
+            if !parties.contains(&checked.party.code) {
+                return Ok(Err(TxRefusal::Workflow(
+                    doc_workflow::Refusal::DocumentNotFound { document: guard },
+                )));
+            }
+        }
         let mut attempts = 0;
         let decision = loop {
             attempts += 1;
@@ -1005,6 +1038,19 @@ impl Rules {
     ) -> Result<(), ChainError> {
         work.load_doc(key)?;
         let old_status = work.docs[key].as_ref().map(|s| s.status);
+        let old_checksum = work.docs[key]
+            .as_ref()
+            .and_then(|s| s.content.as_ref())
+            .map(|c| c.sha256.clone());
+        let new_checksum = state.content.as_ref().map(|c| c.sha256.clone());
+        if old_checksum != new_checksum {
+            if let Some(old) = &old_checksum {
+                work.remove(keys::by_checksum(old, key));
+            }
+            if let Some(new) = &new_checksum {
+                work.put(keys::by_checksum(new, key), Vec::new());
+            }
+        }
         let ever_key = keys::parties_ever(key);
         let old_parties: BTreeSet<PartyCode> = match work.get(&ever_key)? {
             Some(bytes) => decode(&ever_key, &bytes)?,
@@ -1215,6 +1261,41 @@ impl LedgerReader {
             Some(bytes) => Ok(Some(decode(&k, &bytes)?)),
             None => Ok(None),
         }
+    }
+
+    /// Every party that is or was party to the document (empty if it does not exist): who may
+    /// read it.
+    pub fn parties_ever(&self, key: &DocumentKey) -> Result<BTreeSet<PartyCode>, ChainError> {
+        let k = keys::parties_ever(key);
+        match self.tree.get(&k)? {
+            Some(bytes) => decode(&k, &bytes),
+            None => Ok(BTreeSet::new()),
+        }
+    }
+
+    /// The documents whose content's SHA-256 (over its RFC 8785 form) is `sha256_hex`, at most
+    /// [`PAGE_SIZE_MAX`].
+    pub fn documents_by_checksum(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<Vec<DocumentState>, ChainError> {
+        let prefix = keys::checksum_prefix(sha256_hex);
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(&prefix).keys().take(PAGE_SIZE_MAX) {
+            let k = item?;
+            let doc_key = keys::doc_from_suffix(&k[prefix.len()..]);
+            let bytes = self
+                .tree
+                .get(&doc_key)?
+                .ok_or_else(|| corrupt(String::from_utf8_lossy(&k), "indexed document missing"))?;
+            out.push(decode(&doc_key, &bytes)?);
+        }
+        Ok(out)
+    }
+
+    /// The members' roots with the ledger's current revocation lists.
+    pub fn trust_store(&self) -> TrustStore {
+        self.view().gov.trust.store().clone()
     }
 
     /// A document's history, oldest first: entries with a sequence after `after_sequence`, at

@@ -121,6 +121,12 @@ pub struct Trust {
 }
 
 impl Trust {
+    /// The members' roots and current CRLs, for verifying certificates outside a block (a TLS
+    /// client of the API, say) as of the ledger's latest revocation lists.
+    pub fn store(&self) -> &TrustStore {
+        &self.store
+    }
+
     /// The trust store of `genesis`'s members with the given current CRLs.
     pub fn new(genesis: &Genesis, crls: &BTreeMap<PartyCode, CrlRecord>) -> Result<Trust, String> {
         let mut store = TrustStore::new();

@@ -29,7 +29,8 @@ use rustls::{CertificateError, DistinguishedName, OtherError, SignatureScheme};
 use super::{Counters, NodeCredentials, TransportError};
 
 /// The handshake signature algorithms accepted: the certificate profile's two (`PROFILE.md`).
-static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
+/// Also used by the API's TLS server.
+pub static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
     all: &[
         webpki::aws_lc_rs::ED25519,
         webpki::aws_lc_rs::ECDSA_P256_SHA256,
@@ -47,8 +48,8 @@ static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorith
 static PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 
 /// The aws-lc-rs provider, installed explicitly (never a process default), with signature
-/// verification narrowed to the profile's algorithms.
-fn provider() -> Arc<CryptoProvider> {
+/// verification narrowed to the profile's algorithms. Also used by the API's TLS server.
+pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(CryptoProvider {
         signature_verification_algorithms: SIGNATURE_ALGORITHMS,
         ..rustls::crypto::aws_lc_rs::default_provider()

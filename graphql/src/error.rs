@@ -1,0 +1,32 @@
+//! The API's error codes: every GraphQL error carries one in `extensions.code`, stable for
+//! programs to match, with a message for people.
+
+use async_graphql::ErrorExtensions as _;
+
+/// The document (or block, or transaction) does not exist, or the caller may not see it: the
+/// two are deliberately indistinguishable.
+pub const NOT_FOUND: &str = "NOT_FOUND";
+/// An argument is malformed or out of its limits.
+pub const BAD_REQUEST: &str = "BAD_REQUEST";
+/// The caller's certificate does not allow this request.
+pub const FORBIDDEN: &str = "FORBIDDEN";
+/// The node cannot serve it now (no leader, stopping, overloaded); safe to retry.
+pub const UNAVAILABLE: &str = "UNAVAILABLE";
+/// The node's state store failed.
+pub const INTERNAL: &str = "INTERNAL";
+
+/// A GraphQL error with `extensions.code`.
+pub fn api_error(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
+}
+
+/// The one not-found answer for anything the caller may not see or that does not exist.
+pub fn not_found(what: &str) -> async_graphql::Error {
+    api_error(NOT_FOUND, format!("{what} not found"))
+}
+
+/// A state-store failure: logged in full, answered in general terms.
+pub fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
+    tracing::error!(error = %e, "state store failure while serving the API");
+    api_error(INTERNAL, "the node's state store failed; see its log")
+}

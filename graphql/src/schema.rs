@@ -1,0 +1,1054 @@
+//! The GraphQL schema: queries, the one mutation, the subscription, and their types.
+//!
+//! Every resolver that touches a document first asks [`Caller::may_read`]; a document the caller
+//! may not read is answered exactly like one that does not exist ([`error::not_found`]).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_graphql::{Context, Enum, Json, Object, Schema, SimpleObject, Subscription};
+use doc_workflow::{
+    DocumentClass, DocumentId, DocumentKey, DocumentKind, DocumentRef, DocumentState, PartyCode,
+    Status,
+};
+use futures_util::Stream;
+use ledger::StateRole;
+use ledger::chain::state::PAGE_SIZE_MAX;
+use ledger::chain::{Block, HistoryEntry, LedgerReader, Outcome};
+use ledger::client::{LedgerClient, SubmitError, Submitted};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::broadcast;
+
+use crate::caller::Caller;
+use crate::error::{BAD_REQUEST, FORBIDDEN, UNAVAILABLE, api_error, internal, not_found};
+
+/// Most envelopes one `submitTransactions` takes: two full blocks. More belong in more
+/// requests, so that one request cannot hold a node's proposal queue.
+pub const SUBMIT_ENVELOPES_MAX: usize = 128;
+
+/// Most nested selections a query may have. The deepest useful query (a document's history's
+/// event) is 5 deep; 12 leaves room without allowing pathological nesting.
+pub const QUERY_DEPTH_MAX: usize = 12;
+
+/// Most complexity (fields, with lists counted by their requested size) a query may have.
+pub const QUERY_COMPLEXITY_MAX: usize = 10_000;
+
+/// Default page size of `documents`.
+pub const PAGE_SIZE_DEFAULT: usize = 20;
+
+/// Most recent blocks `blocks` returns.
+pub const RECENT_BLOCKS_MAX: u64 = 100;
+
+/// Most history entries one `history` field returns; more are paged with `afterSequence`.
+pub const HISTORY_PAGE_MAX: usize = PAGE_SIZE_MAX;
+
+/// Events buffered per subscriber before the oldest are dropped (the subscriber is told).
+pub const SUBSCRIPTION_BUFFER_BLOCKS: usize = 256;
+
+/// What every resolver shares: this node's ledger client, its identity, and the stream of
+/// applied blocks.
+#[derive(Clone)]
+pub struct Api {
+    /// The write path and the reads.
+    pub client: LedgerClient,
+    /// This node's id (`node-1`, ...).
+    pub node_id: String,
+    /// Blocks as this node applies them (for subscriptions).
+    pub blocks: broadcast::Sender<Arc<Block>>,
+}
+
+impl Api {
+    fn reader(&self) -> &LedgerReader {
+        self.client.reader()
+    }
+}
+
+/// The schema type.
+pub type ApiSchema = Schema<Query, Mutation, SubscriptionRoot>;
+
+/// The schema, with `api` as its shared data and the limits applied.
+pub fn build_schema(api: Api) -> ApiSchema {
+    Schema::build(Query, Mutation, SubscriptionRoot)
+        .data(api)
+        .limit_depth(QUERY_DEPTH_MAX)
+        .limit_complexity(QUERY_COMPLEXITY_MAX)
+        .finish()
+}
+
+/// The schema in GraphQL SDL, as `graphql/schema.graphql` holds it.
+pub fn schema_sdl() -> String {
+    Schema::build(Query, Mutation, SubscriptionRoot)
+        .finish()
+        .sdl()
+}
+
+fn api<'a>(ctx: &Context<'a>) -> &'a Api {
+    ctx.data_unchecked::<Api>()
+}
+
+fn caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Caller> {
+    ctx.data::<Caller>()
+        .map_err(|_| api_error(FORBIDDEN, "a client certificate is required"))
+}
+
+fn now_ms() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// RFC 3339 UTC with milliseconds, from ms since the Unix epoch.
+pub fn rfc3339(ms: u64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// The SCREAMING_SNAKE code serde gives a unit enum variant.
+fn code_of<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn parse_party(field: &str, code: &str) -> async_graphql::Result<PartyCode> {
+    PartyCode::new(code).map_err(|e| api_error(BAD_REQUEST, format!("{field}: {e}")))
+}
+
+fn parse_key(
+    class: DocumentClassArg,
+    carrier: &str,
+    reference: &str,
+) -> async_graphql::Result<DocumentKey> {
+    let carrier = parse_party("carrierCode", carrier)?;
+    let reference = DocumentRef::new(reference)
+        .map_err(|e| api_error(BAD_REQUEST, format!("reference: {e}")))?;
+    Ok(DocumentKey {
+        class: class.into(),
+        id: DocumentId::new(carrier, reference),
+    })
+}
+
+/// The key a document state is stored under.
+fn key_of(state: &DocumentState) -> DocumentKey {
+    let class = match state.kind {
+        DocumentKind::CargoRelease => DocumentClass::CargoRelease,
+        _ => DocumentClass::TransportDocument,
+    };
+    DocumentKey {
+        class,
+        id: state.id.clone(),
+    }
+}
+
+/// Reads a document if it exists and the caller may read it; `None` for both "no" answers.
+fn visible_document(
+    reader: &LedgerReader,
+    caller: &Caller,
+    key: &DocumentKey,
+) -> async_graphql::Result<Option<DocumentState>> {
+    let parties = reader.parties_ever(key).map_err(internal)?;
+    if !caller.may_read(&parties) {
+        return Ok(None);
+    }
+    reader.document(key).map_err(internal)
+}
+
+// ----- enums and small types ---------------------------------------------------------------
+
+/// Which kind of document a key names.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum DocumentClassArg {
+    /// Bills of lading and sea waybills.
+    TransportDocument,
+    /// Cargo releases (delivery orders), keyed by the bill they release.
+    CargoRelease,
+}
+
+impl From<DocumentClassArg> for DocumentClass {
+    fn from(c: DocumentClassArg) -> DocumentClass {
+        match c {
+            DocumentClassArg::TransportDocument => DocumentClass::TransportDocument,
+            DocumentClassArg::CargoRelease => DocumentClass::CargoRelease,
+        }
+    }
+}
+
+/// How fresh a read must be.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+pub enum Consistency {
+    /// Reflects every transaction acknowledged anywhere before the query (Raft ReadIndex: one
+    /// round trip to the leader's quorum).
+    #[default]
+    Linearizable,
+    /// This node's applied state as it is, without asking the leader: may lag by a block.
+    Local,
+}
+
+/// What became of a submitted transaction.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TxStatus {
+    /// In a block, applied.
+    Committed,
+    /// Refused, with the rule; nothing changed.
+    Refused,
+}
+
+/// A document's identity.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct DocumentKeyOut {
+    /// `TRANSPORT_DOCUMENT` or `CARGO_RELEASE`.
+    pub class: String,
+    pub carrier_code: String,
+    pub reference: String,
+}
+
+impl From<&DocumentKey> for DocumentKeyOut {
+    fn from(k: &DocumentKey) -> Self {
+        DocumentKeyOut {
+            class: k.class.code().to_owned(),
+            carrier_code: k.id.carrier.as_str().to_owned(),
+            reference: k.id.reference.as_str().to_owned(),
+        }
+    }
+}
+
+/// The answer to one submitted transaction.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SubmitResult {
+    /// SHA-256 of the JWS signing input, lowercase hex: the transaction's id.
+    pub tx_hash: String,
+    pub status: TxStatus,
+    /// `COMMITTED`, or the refusal's stable code (`NOT_POSSESSOR`, `CERTIFICATE_REVOKED`, ...).
+    pub code: String,
+    /// A sentence naming the rule (for a refusal) or what was done.
+    pub message: String,
+    /// The block that recorded it; absent for a refusal found before proposing.
+    pub height: Option<u64>,
+    /// Its position within the block.
+    pub position: Option<u32>,
+    /// The block's time, RFC 3339.
+    pub time: Option<String>,
+    /// The documents it changed.
+    pub documents: Vec<DocumentKeyOut>,
+}
+
+impl From<Submitted> for SubmitResult {
+    fn from(s: Submitted) -> Self {
+        let (status, code, message, documents) = match &s.outcome {
+            Outcome::Committed { documents } => (
+                TxStatus::Committed,
+                "COMMITTED".to_owned(),
+                match s.location {
+                    Some(l) => {
+                        format!("committed in block {} at position {}", l.height, l.position)
+                    }
+                    None => "committed".to_owned(),
+                },
+                documents.iter().map(DocumentKeyOut::from).collect(),
+            ),
+            Outcome::Refused { code, message, .. } => {
+                (TxStatus::Refused, code.clone(), message.clone(), Vec::new())
+            }
+        };
+        SubmitResult {
+            tx_hash: s.tx_hash.to_string(),
+            status,
+            code,
+            message,
+            height: s.location.map(|l| l.height),
+            position: s.location.map(|l| l.position),
+            time: s.time_ms.map(rfc3339),
+            documents,
+        }
+    }
+}
+
+// ----- documents ---------------------------------------------------------------------------
+
+/// A document as the ledger holds it now.
+pub struct Document {
+    state: DocumentState,
+}
+
+#[Object]
+impl Document {
+    async fn key(&self) -> DocumentKeyOut {
+        DocumentKeyOut::from(&key_of(&self.state))
+    }
+
+    async fn carrier_code(&self) -> &str {
+        self.state.id.carrier.as_str()
+    }
+
+    async fn reference(&self) -> &str {
+        self.state.id.reference.as_str()
+    }
+
+    /// `BILL_OF_LADING`, `SEA_WAYBILL` or `CARGO_RELEASE`.
+    async fn kind(&self) -> String {
+        self.state.kind.code().to_owned()
+    }
+
+    /// `DRAFT`, `ISSUED`, `SURRENDERED_FOR_DELIVERY`, ...
+    async fn status(&self) -> String {
+        self.state.status.code().to_owned()
+    }
+
+    /// `STRAIGHT`, `TO_ORDER` or `BLANK`; absent for a cargo release.
+    async fn mode(&self) -> Option<String> {
+        self.state.mode.as_ref().map(code_of)
+    }
+
+    /// The one party in control of the document (MLETR exclusive control).
+    async fn possessor(&self) -> Option<&str> {
+        self.state.possessor.as_ref().map(PartyCode::as_str)
+    }
+
+    /// The title holder of a to-order bill.
+    async fn endorsee(&self) -> Option<&str> {
+        self.state.endorsee.as_ref().map(PartyCode::as_str)
+    }
+
+    async fn shipper(&self) -> Option<&str> {
+        self.state.shipper.as_ref().map(PartyCode::as_str)
+    }
+
+    async fn consignee(&self) -> Option<&str> {
+        self.state.consignee.as_ref().map(PartyCode::as_str)
+    }
+
+    /// How many committed actions the document has seen.
+    async fn sequence(&self) -> u64 {
+        self.state.sequence
+    }
+
+    async fn created_at(&self) -> String {
+        rfc3339(self.state.created_at.0)
+    }
+
+    async fn updated_at(&self) -> String {
+        rfc3339(self.state.updated_at.0)
+    }
+
+    /// SHA-256 over the content's RFC 8785 canonical JSON, lowercase hex (DCSA's checksum).
+    async fn checksum(&self) -> Option<&str> {
+        self.state.content.as_ref().map(|c| c.sha256.as_str())
+    }
+
+    /// The DCSA eBL 3.0 transport document, as issued.
+    async fn content(&self) -> Option<Json<serde_json::Value>> {
+        self.state.content.as_ref().map(|c| Json(c.json()))
+    }
+
+    /// The whole state, as the ledger stores and hashes it.
+    async fn state(&self) -> Json<serde_json::Value> {
+        Json(serde_json::to_value(&self.state).unwrap_or_default())
+    }
+
+    /// The document's history, oldest first: every committed transaction with its signer,
+    /// action, recipient, block and signed JWS. At most 100 per page.
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        after_sequence: Option<u64>,
+        #[graphql(default = 100)] first: usize,
+    ) -> async_graphql::Result<Vec<HistoryItem>> {
+        if first == 0 || first > HISTORY_PAGE_MAX {
+            return Err(api_error(
+                BAD_REQUEST,
+                format!("first must be between 1 and {HISTORY_PAGE_MAX}"),
+            ));
+        }
+        let key = key_of(&self.state);
+        let entries = api(ctx)
+            .reader()
+            .history(&key, after_sequence, first)
+            .map_err(internal)?;
+        // Only what the state we read had: a block applied since is not half-shown.
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.sequence <= self.state.sequence)
+            .map(|entry| HistoryItem { entry })
+            .collect())
+    }
+}
+
+/// One committed transaction in a document's history.
+pub struct HistoryItem {
+    entry: HistoryEntry,
+}
+
+#[Object]
+impl HistoryItem {
+    async fn sequence(&self) -> u64 {
+        self.entry.sequence
+    }
+
+    async fn tx_hash(&self) -> String {
+        self.entry.tx_hash.to_string()
+    }
+
+    async fn height(&self) -> u64 {
+        self.entry.height
+    }
+
+    async fn position(&self) -> u32 {
+        self.entry.position
+    }
+
+    async fn time(&self) -> String {
+        rfc3339(self.entry.time_ms)
+    }
+
+    /// The acting party.
+    async fn actor(&self) -> &str {
+        self.entry.actor.as_str()
+    }
+
+    /// The member whose CA certified the signer.
+    async fn member(&self) -> &str {
+        self.entry.member.as_str()
+    }
+
+    /// SHA-256 of the signer's certificate.
+    async fn signer_fingerprint(&self) -> &str {
+        &self.entry.signer_fingerprint
+    }
+
+    /// `ISSUE`, `TRANSFER`, `ENDORSE`, ...
+    async fn action(&self) -> String {
+        self.entry.action.code().to_owned()
+    }
+
+    /// The party the action handed the document to, if any.
+    async fn recipient(&self) -> Option<&str> {
+        self.entry.recipient.as_ref().map(PartyCode::as_str)
+    }
+
+    /// What happened (`ISSUED`, `TRANSFERRED`, ...).
+    async fn event(&self) -> String {
+        self.entry.event.kind.code().to_owned()
+    }
+
+    /// The event with its details.
+    async fn event_detail(&self) -> Json<serde_json::Value> {
+        Json(serde_json::to_value(&self.entry.event).unwrap_or_default())
+    }
+
+    /// The signed transaction (JWS compact, with the signer's chain in `x5c`): anyone can
+    /// verify it again.
+    async fn signature(&self) -> &str {
+        &self.entry.jws
+    }
+}
+
+/// A page of documents.
+#[derive(SimpleObject)]
+pub struct DocumentPage {
+    pub documents: Vec<Document>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What `verifyDocument` found.
+#[derive(SimpleObject)]
+pub struct Verification {
+    /// Whether the ledger holds a document with exactly this content (and the caller may see
+    /// it).
+    pub matches: bool,
+    /// The checksum looked up: SHA-256 over RFC 8785 canonical JSON, lowercase hex.
+    pub checksum: String,
+    /// The documents holding that content, with their status, possessor and history.
+    pub documents: Vec<Document>,
+}
+
+// ----- blocks ------------------------------------------------------------------------------
+
+/// A block of the chain.
+pub struct BlockOut {
+    block: Arc<Block>,
+}
+
+#[Object(name = "Block")]
+impl BlockOut {
+    async fn height(&self) -> u64 {
+        self.block.header.height
+    }
+
+    async fn hash(&self) -> String {
+        self.block.hash.to_string()
+    }
+
+    async fn previous_hash(&self) -> String {
+        self.block.header.previous_hash.to_string()
+    }
+
+    async fn time(&self) -> String {
+        rfc3339(self.block.header.time_ms)
+    }
+
+    /// The Raft log index of the entry that became this block.
+    async fn log_index(&self) -> u64 {
+        self.block.header.log_index
+    }
+
+    /// RFC 6962 Merkle root of the transaction hashes.
+    async fn tx_root(&self) -> String {
+        self.block.header.tx_root.to_string()
+    }
+
+    async fn outcomes_hash(&self) -> String {
+        self.block.header.outcomes_hash.to_string()
+    }
+
+    /// The state hash after this block: equal on every node.
+    async fn state_hash(&self) -> String {
+        self.block.header.state_hash.to_string()
+    }
+
+    async fn tx_count(&self) -> u32 {
+        self.block.header.tx_count
+    }
+
+    /// The transactions and their outcomes. Documents the caller may not see are left out of
+    /// `documents`.
+    async fn transactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BlockTx>> {
+        let caller = caller(ctx)?;
+        let reader = api(ctx).reader();
+        let mut out = Vec::with_capacity(self.block.transactions.len());
+        for (position, tx) in self.block.transactions.iter().enumerate() {
+            let (status, code, documents) = match &tx.outcome {
+                Outcome::Committed { documents } => {
+                    let mut visible = Vec::new();
+                    for key in documents {
+                        let parties = reader.parties_ever(key).map_err(internal)?;
+                        if caller.may_read(&parties) {
+                            visible.push(DocumentKeyOut::from(key));
+                        }
+                    }
+                    (TxStatus::Committed, "COMMITTED".to_owned(), visible)
+                }
+                Outcome::Refused { code, .. } => (TxStatus::Refused, code.clone(), Vec::new()),
+            };
+            out.push(BlockTx {
+                position: u32::try_from(position).unwrap_or(u32::MAX),
+                tx_hash: tx.tx_hash.to_string(),
+                status,
+                code,
+                documents,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// One transaction of a block.
+#[derive(SimpleObject)]
+pub struct BlockTx {
+    pub position: u32,
+    pub tx_hash: String,
+    pub status: TxStatus,
+    pub code: String,
+    pub documents: Vec<DocumentKeyOut>,
+}
+
+// ----- network and node --------------------------------------------------------------------
+
+/// A member of the consortium.
+#[derive(SimpleObject)]
+pub struct Member {
+    pub code: String,
+    pub name: String,
+    /// `CARRIER`, `PORT`, `BANK` or `OBSERVER`.
+    pub role: String,
+}
+
+/// A party that may act on documents.
+#[derive(SimpleObject)]
+pub struct Party {
+    pub code: String,
+    pub name: String,
+    /// The member whose CA certifies its users.
+    pub sponsor: String,
+    /// The workflow role it acts with.
+    pub role: String,
+}
+
+/// A node of the network, from the genesis.
+#[derive(SimpleObject)]
+pub struct NetworkNode {
+    pub raft_id: u64,
+    pub address: String,
+    pub member: String,
+    /// Whether this node believes it is the leader's id.
+    pub is_leader: bool,
+}
+
+/// The network as this node knows it.
+#[derive(SimpleObject)]
+pub struct Network {
+    pub id: String,
+    pub genesis_hash: String,
+    pub members: Vec<Member>,
+    pub parties: Vec<Party>,
+    pub nodes: Vec<NetworkNode>,
+    /// The leader's raft id as this node knows it (0: none).
+    pub leader_raft_id: u64,
+    /// This node's block height.
+    pub height: u64,
+    /// This node's commit index.
+    pub commit_index: u64,
+}
+
+/// This node.
+#[derive(SimpleObject)]
+pub struct NodeInfo {
+    pub id: String,
+    pub raft_id: u64,
+    /// `LEADER`, `FOLLOWER`, `CANDIDATE` or `PRE_CANDIDATE`.
+    pub role: String,
+    pub leader_raft_id: u64,
+    pub term: u64,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    /// The last block's height.
+    pub height: u64,
+    /// The last block's hash.
+    pub block_hash: String,
+    /// The state hash after the last block: equal on nodes at equal heights.
+    pub state_hash: String,
+}
+
+fn role_code(role: StateRole) -> &'static str {
+    match role {
+        StateRole::Leader => "LEADER",
+        StateRole::Follower => "FOLLOWER",
+        StateRole::Candidate => "CANDIDATE",
+        StateRole::PreCandidate => "PRE_CANDIDATE",
+    }
+}
+
+// ----- roots -------------------------------------------------------------------------------
+
+/// Reads.
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// One document with its full history. A document the caller is not party to is answered
+    /// exactly like one that does not exist (`NOT_FOUND`).
+    async fn document(
+        &self,
+        ctx: &Context<'_>,
+        carrier_code: String,
+        reference: String,
+        #[graphql(default_with = "DocumentClassArg::TransportDocument")] class: DocumentClassArg,
+        #[graphql(default)] consistency: Consistency,
+    ) -> async_graphql::Result<Document> {
+        let caller = caller(ctx)?;
+        let api = api(ctx);
+        let key = parse_key(class, &carrier_code, &reference)?;
+        linearize(api, consistency).await?;
+        match visible_document(api.reader(), caller, &key)? {
+            Some(state) => Ok(Document { state }),
+            None => Err(not_found(&format!("document {key}"))),
+        }
+    }
+
+    /// Documents the caller's party is or was party to, optionally in one status, in key order.
+    /// Observers may list any party's documents (`party`), or all documents in a `status`.
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+        party: Option<String>,
+        status: Option<String>,
+        after: Option<String>,
+        #[graphql(default = 20)] first: usize,
+        #[graphql(default)] consistency: Consistency,
+    ) -> async_graphql::Result<DocumentPage> {
+        let caller = caller(ctx)?;
+        let api = api(ctx);
+        if first == 0 || first > PAGE_SIZE_MAX {
+            return Err(api_error(
+                BAD_REQUEST,
+                format!("first must be between 1 and {PAGE_SIZE_MAX}"),
+            ));
+        }
+        let status = match status {
+            Some(code) => Some(Status::from_code(&code).ok_or_else(|| {
+                api_error(BAD_REQUEST, format!("status: unknown status `{code}`"))
+            })?),
+            None => None,
+        };
+        let party = match party {
+            Some(p) => Some(parse_party("party", &p)?),
+            None => None,
+        };
+        if let Some(p) = &party
+            && *p != caller.party
+            && !caller.observer
+        {
+            return Err(api_error(
+                FORBIDDEN,
+                "only observers may list another party's documents",
+            ));
+        }
+        linearize(api, consistency).await?;
+        let reader = api.reader();
+        let page = match (party, status) {
+            (Some(p), s) => reader.documents_by_party(&p, s, after.as_deref(), first),
+            (None, Some(s)) if caller.observer => {
+                reader.documents_by_status(s, after.as_deref(), first)
+            }
+            (None, s) => reader.documents_by_party(&caller.party, s, after.as_deref(), first),
+        }
+        .map_err(internal)?;
+        Ok(DocumentPage {
+            documents: page
+                .documents
+                .into_iter()
+                .map(|state| Document { state })
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// The block at `height` (1 is the first after genesis).
+    async fn block(&self, ctx: &Context<'_>, height: u64) -> async_graphql::Result<BlockOut> {
+        caller(ctx)?;
+        match api(ctx).reader().block(height).map_err(internal)? {
+            Some(block) => Ok(BlockOut {
+                block: Arc::new(block),
+            }),
+            None => Err(not_found(&format!("block {height}"))),
+        }
+    }
+
+    /// The most recent blocks, newest first.
+    async fn blocks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] last: u64,
+    ) -> async_graphql::Result<Vec<BlockOut>> {
+        caller(ctx)?;
+        if last == 0 || last > RECENT_BLOCKS_MAX {
+            return Err(api_error(
+                BAD_REQUEST,
+                format!("last must be between 1 and {RECENT_BLOCKS_MAX}"),
+            ));
+        }
+        let reader = api(ctx).reader();
+        let tip = reader.tip().height;
+        let mut out = Vec::new();
+        for height in (tip.saturating_sub(last - 1).max(1)..=tip).rev() {
+            if let Some(block) = reader.block(height).map_err(internal)? {
+                out.push(BlockOut {
+                    block: Arc::new(block),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The recorded outcome of a transaction, by hash, if it touched a document the caller
+    /// may see (observers: any).
+    async fn transaction(
+        &self,
+        ctx: &Context<'_>,
+        tx_hash: String,
+    ) -> async_graphql::Result<SubmitResult> {
+        let caller = caller(ctx)?;
+        let reader = api(ctx).reader();
+        let hash = ledger::chain::Hash32::from_hex(&tx_hash)
+            .map_err(|_| api_error(BAD_REQUEST, "txHash: 64 lowercase hex characters"))?;
+        let Some(record) = reader.transaction(&hash).map_err(internal)? else {
+            return Err(not_found(&format!("transaction {tx_hash}")));
+        };
+        let visible = caller.observer
+            || match &record.outcome {
+                Outcome::Committed { documents } => {
+                    let mut any = false;
+                    for key in documents {
+                        if caller.may_read(&reader.parties_ever(key).map_err(internal)?) {
+                            any = true;
+                            break;
+                        }
+                    }
+                    any
+                }
+                Outcome::Refused { .. } => false,
+            };
+        if !visible {
+            return Err(not_found(&format!("transaction {tx_hash}")));
+        }
+        Ok(SubmitResult::from(Submitted {
+            tx_hash: hash,
+            location: Some(record.location),
+            time_ms: Some(record.time_ms),
+            outcome: record.outcome,
+        }))
+    }
+
+    /// Whether the ledger holds exactly this content: pass the DCSA transport document's JSON
+    /// (`document`) or its SHA-256 over RFC 8785 canonical JSON (`checksum`), not both.
+    async fn verify_document(
+        &self,
+        ctx: &Context<'_>,
+        document: Option<Json<serde_json::Value>>,
+        checksum: Option<String>,
+        #[graphql(default)] consistency: Consistency,
+    ) -> async_graphql::Result<Verification> {
+        let caller = caller(ctx)?;
+        let api = api(ctx);
+        let checksum = match (document, checksum) {
+            (Some(Json(doc)), None) => {
+                let canonical = serde_json_canonicalizer::to_string(&doc).map_err(|e| {
+                    api_error(BAD_REQUEST, format!("document: not canonicalizable: {e}"))
+                })?;
+                hex::encode(Sha256::digest(canonical.as_bytes()))
+            }
+            (None, Some(sum)) => {
+                let sum = sum.to_ascii_lowercase();
+                if sum.len() != 64 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(api_error(
+                        BAD_REQUEST,
+                        "checksum: 64 hex characters (SHA-256)",
+                    ));
+                }
+                sum
+            }
+            _ => {
+                return Err(api_error(
+                    BAD_REQUEST,
+                    "pass exactly one of `document` and `checksum`",
+                ));
+            }
+        };
+        linearize(api, consistency).await?;
+        let reader = api.reader();
+        let mut documents = Vec::new();
+        for state in reader.documents_by_checksum(&checksum).map_err(internal)? {
+            let parties = reader.parties_ever(&key_of(&state)).map_err(internal)?;
+            if caller.may_read(&parties) {
+                documents.push(Document { state });
+            }
+        }
+        Ok(Verification {
+            matches: !documents.is_empty(),
+            checksum,
+            documents,
+        })
+    }
+
+    /// The network: members, parties, nodes, the leader, this node's height.
+    async fn network(&self, ctx: &Context<'_>) -> async_graphql::Result<Network> {
+        caller(ctx)?;
+        let api = api(ctx);
+        let reader = api.reader();
+        let genesis = reader.genesis();
+        let status = api.client.status();
+        Ok(Network {
+            id: genesis.network_id.clone(),
+            genesis_hash: reader.genesis_hash().to_string(),
+            members: genesis
+                .members
+                .iter()
+                .map(|m| Member {
+                    code: m.code.as_str().to_owned(),
+                    name: m.name.clone(),
+                    role: code_of(&m.role),
+                })
+                .collect(),
+            parties: reader
+                .parties()
+                .into_iter()
+                .map(|p| Party {
+                    code: p.code.as_str().to_owned(),
+                    name: p.name,
+                    sponsor: p.sponsor.as_str().to_owned(),
+                    role: code_of(&p.role),
+                })
+                .collect(),
+            nodes: genesis
+                .nodes
+                .iter()
+                .map(|n| NetworkNode {
+                    raft_id: n.id,
+                    address: n.address.clone(),
+                    member: n.member.as_str().to_owned(),
+                    is_leader: n.id == status.leader_id,
+                })
+                .collect(),
+            leader_raft_id: status.leader_id,
+            height: reader.tip().height,
+            commit_index: status.commit_index,
+        })
+    }
+
+    /// This node: its Raft role and progress, its chain tip.
+    async fn node(&self, ctx: &Context<'_>) -> async_graphql::Result<NodeInfo> {
+        caller(ctx)?;
+        let api = api(ctx);
+        let status = api.client.status();
+        let tip = api.reader().tip();
+        Ok(NodeInfo {
+            id: api.node_id.clone(),
+            raft_id: status.id,
+            role: role_code(status.role).to_owned(),
+            leader_raft_id: status.leader_id,
+            term: status.term,
+            commit_index: status.commit_index,
+            applied_index: status.applied_index,
+            height: tip.height,
+            block_hash: tip.hash.to_string(),
+            state_hash: tip.state_hash.to_string(),
+        })
+    }
+}
+
+async fn linearize(api: &Api, consistency: Consistency) -> async_graphql::Result<()> {
+    if consistency == Consistency::Linearizable {
+        api.client
+            .linearizable()
+            .await
+            .map_err(|e| api_error(UNAVAILABLE, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Writes.
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Submits signed transactions (JWS compact strings, at most 128) and answers, for each in
+    /// order, its outcome once its block is applied on this node: `COMMITTED` with the block,
+    /// or `REFUSED` with the rule. Submitting a committed transaction again returns its original
+    /// outcome and commits nothing.
+    async fn submit_transactions(
+        &self,
+        ctx: &Context<'_>,
+        envelopes: Vec<String>,
+    ) -> async_graphql::Result<Vec<SubmitResult>> {
+        caller(ctx)?;
+        if envelopes.is_empty() || envelopes.len() > SUBMIT_ENVELOPES_MAX {
+            return Err(api_error(
+                BAD_REQUEST,
+                format!("envelopes: between 1 and {SUBMIT_ENVELOPES_MAX} per request"),
+            ));
+        }
+        let client = &api(ctx).client;
+        let now = now_ms();
+        // Concurrently, so that they share blocks.
+        let results = futures_util::future::join_all(
+            envelopes
+                .into_iter()
+                .map(|e| client.submit(e.into_bytes(), now)),
+        )
+        .await;
+        let mut out = Vec::with_capacity(results.len());
+        for result in results {
+            match result {
+                Ok(submitted) => out.push(SubmitResult::from(submitted)),
+                Err(SubmitError::Storage(e)) => return Err(internal(e)),
+                Err(e @ SubmitError::Unknown { .. }) => {
+                    return Err(api_error(UNAVAILABLE, e.to_string()));
+                }
+                Err(e @ SubmitError::Unavailable(_)) => {
+                    return Err(api_error(UNAVAILABLE, e.to_string()));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A committed change to a document the subscriber may see.
+#[derive(SimpleObject, Clone)]
+pub struct DocumentEvent {
+    pub height: u64,
+    pub position: u32,
+    pub tx_hash: String,
+    pub time: String,
+    pub document: DocumentKeyOut,
+    /// The document's status and possessor after the block.
+    pub status: String,
+    pub possessor: Option<String>,
+}
+
+/// Events.
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// Every committed change to a document the caller may see, as blocks are applied on this
+    /// node. A subscriber that falls more than 256 blocks behind misses the oldest (the stream
+    /// goes on from the newest).
+    async fn document_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = DocumentEvent> + use<>> {
+        let caller = caller(ctx)?.clone();
+        let api = api(ctx).clone();
+        let blocks = api.blocks.subscribe();
+        let stream = futures_util::stream::unfold(
+            (blocks, std::collections::VecDeque::new()),
+            move |(mut blocks, mut queue)| {
+                let caller = caller.clone();
+                let api = api.clone();
+                async move {
+                    loop {
+                        if let Some(event) = queue.pop_front() {
+                            return Some((event, (blocks, queue)));
+                        }
+                        let block = match blocks.recv().await {
+                            Ok(block) => block,
+                            Err(broadcast::error::RecvError::Lagged(n)) => {
+                                tracing::warn!(missed = n, "a subscriber fell behind");
+                                continue;
+                            }
+                            Err(broadcast::error::RecvError::Closed) => return None,
+                        };
+                        queue.extend(events_of(&api, &caller, &block));
+                    }
+                }
+            },
+        );
+        Ok(stream)
+    }
+}
+
+fn events_of(api: &Api, caller: &Caller, block: &Block) -> Vec<DocumentEvent> {
+    let reader = api.reader();
+    let mut out = Vec::new();
+    for (position, tx) in block.transactions.iter().enumerate() {
+        let Outcome::Committed { documents } = &tx.outcome else {
+            continue;
+        };
+        for key in documents {
+            let Ok(Some(state)) = visible_document(reader, caller, key) else {
+                continue;
+            };
+            out.push(DocumentEvent {
+                height: block.header.height,
+                position: u32::try_from(position).unwrap_or(u32::MAX),
+                tx_hash: tx.tx_hash.to_string(),
+                time: rfc3339(block.header.time_ms),
+                document: DocumentKeyOut::from(key),
+                status: state.status.code().to_owned(),
+                possessor: state.possessor.as_ref().map(|p| p.as_str().to_owned()),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,304 @@
+//! `silkline tx`, `silkline doc show|verify`, `silkline status`: the API from a shell, printing
+//! JSON.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+
+use crate::client::{ApiClient, Target, data};
+
+/// The actions `silkline tx` takes, as a user names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TxAction {
+    Draft,
+    Approve,
+    Issue,
+    Transfer,
+    Endorse,
+    EndorseToOrder,
+    BlankEndorse,
+    Sign,
+    Reject,
+    SurrenderForDelivery,
+    SurrenderForAmendment,
+    AcceptSurrender,
+    RejectSurrender,
+    Void,
+    ReleaseCargo,
+    GateOut,
+}
+
+/// `silkline tx` arguments.
+#[derive(Debug, clap::Args)]
+pub struct TxArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// What to do.
+    #[arg(value_enum)]
+    pub action: TxAction,
+    /// The document: CARRIER/REFERENCE (for release-cargo and gate-out, the bill's).
+    #[arg(value_name = "CARRIER/REFERENCE")]
+    pub document: String,
+    /// The recipient party (issue, transfer, endorse, endorse-to-order; the port for
+    /// release-cargo; the new bill's first possessor for void with --document).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// A DCSA 3.0 transport document (JSON) for draft, issue, or void's replacement.
+    #[arg(long = "document", value_name = "FILE")]
+    pub document_file: Option<PathBuf>,
+    /// The reason code of surrender-for-amendment: SWITCH_TO_PAPER, CHANGE_OF_DESTINATION or
+    /// SWITCH_BILL; a free reason for reject.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// A comment (required by reject-surrender).
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// A container leaving the terminal (gate-out); repeat for several.
+    #[arg(long = "container")]
+    pub containers: Vec<String>,
+}
+
+const SUBMIT: &str = "mutation Submit($envelopes: [String!]!) {
+  submitTransactions(envelopes: $envelopes) {
+    txHash status code message height position time
+    documents { class carrierCode reference }
+  }
+}";
+
+const DOCUMENT: &str = "query Document($carrier: String!, $reference: String!, $class: DocumentClassArg!) {
+  document(carrierCode: $carrier, reference: $reference, class: $class) {
+    key { class carrierCode reference }
+    kind status mode possessor endorsee shipper consignee sequence createdAt updatedAt checksum
+    content
+    history { sequence txHash height position time actor member signerFingerprint action recipient event signature }
+  }
+}";
+
+const VERIFY: &str = "query Verify($document: JSON!) {
+  verifyDocument(document: $document) {
+    matches checksum
+    documents {
+      key { class carrierCode reference }
+      status possessor endorsee
+      history { sequence txHash height time actor action recipient event }
+    }
+  }
+}";
+
+const NODE: &str = "{ node { id raftId role leaderRaftId term commitIndex appliedIndex height blockHash stateHash } }";
+
+fn split_document(document: &str) -> anyhow::Result<(&str, &str)> {
+    document
+        .split_once('/')
+        .filter(|(c, r)| !c.is_empty() && !r.is_empty())
+        .with_context(|| format!("`{document}`: name the document as CARRIER/REFERENCE"))
+}
+
+fn need<'a>(value: &'a Option<String>, flag: &str, action: TxAction) -> anyhow::Result<&'a str> {
+    value
+        .as_deref()
+        .with_context(|| format!("{action:?} needs {flag}"))
+}
+
+fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// The workflow command an action means (`doc_workflow::Command`'s JSON).
+fn command(args: &TxArgs) -> anyhow::Result<Value> {
+    let a = args.action;
+    let content = || -> anyhow::Result<Value> {
+        read_json(
+            args.document_file
+                .as_ref()
+                .with_context(|| format!("{a:?} needs --document FILE"))?,
+        )
+    };
+    Ok(match a {
+        TxAction::Draft => json!({"action": "PUBLISH_DRAFT", "content": content()?}),
+        TxAction::Approve => json!({"action": "APPROVE_DRAFT"}),
+        TxAction::Issue => {
+            let mut c = json!({"action": "ISSUE", "issueTo": need(&args.to, "--to PARTY", a)?});
+            if args.document_file.is_some() {
+                c["content"] = content()?;
+            }
+            c
+        }
+        TxAction::Transfer => json!({"action": "TRANSFER", "to": need(&args.to, "--to PARTY", a)?}),
+        TxAction::Endorse => json!({"action": "ENDORSE", "to": need(&args.to, "--to PARTY", a)?}),
+        TxAction::EndorseToOrder => {
+            json!({"action": "ENDORSE_TO_ORDER", "to": need(&args.to, "--to PARTY", a)?})
+        }
+        TxAction::BlankEndorse => json!({"action": "BLANK_ENDORSE"}),
+        TxAction::Sign => json!({"action": "SIGN"}),
+        TxAction::Reject => {
+            let mut c = json!({"action": "REJECT_TRANSFER"});
+            if let Some(r) = args.reason.as_ref().or(args.comment.as_ref()) {
+                c["reason"] = json!(r);
+            }
+            c
+        }
+        TxAction::SurrenderForDelivery => json!({"action": "SURRENDER_FOR_DELIVERY"}),
+        TxAction::SurrenderForAmendment => json!({
+            "action": "SURRENDER_FOR_AMENDMENT",
+            "reason": need(&args.reason, "--reason SWITCH_TO_PAPER|CHANGE_OF_DESTINATION|SWITCH_BILL", a)?,
+        }),
+        TxAction::AcceptSurrender => json!({"action": "ACCEPT_SURRENDER"}),
+        TxAction::RejectSurrender => json!({
+            "action": "REJECT_SURRENDER",
+            "comment": need(&args.comment, "--comment TEXT", a)?,
+        }),
+        TxAction::Void => {
+            let mut c = json!({"action": "VOID"});
+            if args.document_file.is_some() {
+                c["replacement"] = json!({
+                    "content": content()?,
+                    "issueTo": need(&args.to, "--to PARTY (the new bill's possessor)", a)?,
+                });
+            }
+            c
+        }
+        TxAction::ReleaseCargo => {
+            json!({"action": "RELEASE_CARGO", "port": need(&args.to, "--to PORT", a)?})
+        }
+        TxAction::GateOut => {
+            if args.containers.is_empty() {
+                bail!("GateOut needs --container NUMBER (repeat for several)");
+            }
+            json!({"action": "GATE_OUT", "containers": args.containers})
+        }
+    })
+}
+
+/// `silkline tx`: prints one JSON object; `Ok(false)` when the ledger refused the transaction.
+pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
+    let (carrier, reference) = split_document(&args.document)?;
+    let command = command(args)?;
+    let client = ApiClient::new(&args.target)?;
+    let jws = client
+        .sign(json!({
+            "document": {"carrier": carrier, "reference": reference},
+            "command": command,
+        }))
+        .await?;
+    let response = client
+        .graphql(SUBMIT, json!({ "envelopes": [jws] }))
+        .await?;
+    let result = &data(&response)?["submitTransactions"][0];
+    let out = json!({
+        "status": result["status"],
+        "code": result["code"],
+        "message": result["message"],
+        "height": result["height"],
+        "position": result["position"],
+        "time": result["time"],
+        "tx": result["txHash"],
+        "documents": result["documents"],
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(result["status"] == "COMMITTED")
+}
+
+/// `silkline doc show`.
+pub async fn doc_show(target: &Target, document: &str, cargo_release: bool) -> anyhow::Result<()> {
+    let (carrier, reference) = split_document(document)?;
+    let client = ApiClient::new(target)?;
+    let class = if cargo_release {
+        "CARGO_RELEASE"
+    } else {
+        "TRANSPORT_DOCUMENT"
+    };
+    let response = client
+        .graphql(
+            DOCUMENT,
+            json!({"carrier": carrier, "reference": reference, "class": class}),
+        )
+        .await?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&data(&response)?["document"])?
+    );
+    Ok(())
+}
+
+/// `silkline doc verify`: `Ok(false)` when the ledger does not hold this content.
+pub async fn doc_verify(target: &Target, file: &PathBuf) -> anyhow::Result<bool> {
+    let document = read_json(file)?;
+    let client = ApiClient::new(target)?;
+    let response = client
+        .graphql(VERIFY, json!({ "document": document }))
+        .await?;
+    let result = &data(&response)?["verifyDocument"];
+    println!("{}", serde_json::to_string_pretty(result)?);
+    Ok(result["matches"] == true)
+}
+
+/// `silkline status`: one JSON object per node of `network.json`, one per line.
+pub async fn status(network: &PathBuf, as_identity: Option<&str>) -> anyhow::Result<bool> {
+    let text =
+        std::fs::read_to_string(network).with_context(|| format!("read {}", network.display()))?;
+    let file: Value = serde_json::from_str(&text)?;
+    let identity = match as_identity {
+        Some(name) => name.to_owned(),
+        None => file["identities"][0]["name"]
+            .as_str()
+            .context("network.json has no identity")?
+            .to_owned(),
+    };
+    let mut all_answered = true;
+    for node in file["nodes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let id = node["id"].as_str().unwrap_or_default();
+        let Some(endpoint) = node["graphql"].as_str() else {
+            println!("{}", json!({"id": id, "error": "no GraphQL endpoint"}));
+            all_answered = false;
+            continue;
+        };
+        let target = Target {
+            network: Some(network.clone()),
+            as_identity: Some(identity.clone()),
+            endpoint: Vec::new(),
+            cert: None,
+            key: None,
+            ca: None,
+        };
+        let line = match ApiClient::new(&target) {
+            Ok(client) => {
+                let client = client.with_endpoints(vec![endpoint.to_owned()]);
+                match client.graphql(NODE, json!({})).await {
+                    Ok(v) => match data(&v) {
+                        Ok(d) => {
+                            let n = &d["node"];
+                            json!({
+                                "id": n["id"],
+                                "raft_id": n["raftId"],
+                                "role": n["role"],
+                                "leader_raft_id": n["leaderRaftId"],
+                                "term": n["term"],
+                                "height": n["height"],
+                                "commit_index": n["commitIndex"],
+                                "applied_index": n["appliedIndex"],
+                                "block_hash": n["blockHash"],
+                                "state_hash": n["stateHash"],
+                                "graphql": endpoint,
+                            })
+                        }
+                        Err(e) => json!({"id": id, "graphql": endpoint, "error": format!("{e:#}")}),
+                    },
+                    Err(e) => json!({"id": id, "graphql": endpoint, "error": format!("{e:#}")}),
+                }
+            }
+            Err(e) => json!({"id": id, "error": format!("{e:#}")}),
+        };
+        if line.get("error").is_some() {
+            all_answered = false;
+        }
+        println!("{line}");
+    }
+    Ok(all_answered)
+}

@@ -1,0 +1,273 @@
+//! The CLI's side of the API: `silkline tx`, `silkline doc show|verify` and `silkline status`.
+//!
+//! A client is an identity (certificate chain and key, PEM), the CA bundle it trusts, and one or
+//! more GraphQL endpoints: from a dev network's `network.json` (`--network FILE --as NAME`), or
+//! given one by one (`--endpoint URL --cert C --key K --ca CA`) for any deployment. Requests go
+//! to the first endpoint that answers; a node that does not is skipped.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+
+/// How long one request may take: a submission waits for its block (at most
+/// `ledger::client::SUBMIT_WAIT_MS`, 15 s) plus a margin.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a connection attempt to one node may take before the next node is tried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A transaction's validity window: from a little before now (clocks differ) to an hour after.
+const NOT_BEFORE_SLACK_MS: u64 = 5 * 60 * 1000;
+const VALIDITY_MS: u64 = 60 * 60 * 1000;
+
+/// Where and as whom to connect, from the command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// A dev network's `network.json` (written by `silkline dev up`).
+    #[arg(long, requires = "as_identity", conflicts_with_all = ["endpoint", "cert", "key", "ca"])]
+    pub network: Option<PathBuf>,
+    /// The identity of `network.json` to act as (`carrier`, `shipper`, `bank`, ...).
+    #[arg(long = "as", value_name = "IDENTITY")]
+    pub as_identity: Option<String>,
+    /// A GraphQL endpoint (`https://host:port/graphql`); repeat for fallbacks.
+    #[arg(long, requires_all = ["cert", "key", "ca"])]
+    pub endpoint: Vec<String>,
+    /// The client certificate chain (PEM, leaf first).
+    #[arg(long)]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PKCS#8 PEM).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// The CA bundle (PEM) the nodes' certificates chain to.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+}
+
+/// A connected API client.
+pub struct ApiClient {
+    http: reqwest::Client,
+    endpoints: Vec<String>,
+    /// The identity's certificate and key, PEM, for signing.
+    cert_pem: String,
+    key_pem: String,
+    /// The network id transactions name.
+    network_id: Option<String>,
+}
+
+struct Resolved {
+    endpoints: Vec<String>,
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
+    network_id: Option<String>,
+}
+
+fn resolve(target: &Target) -> anyhow::Result<Resolved> {
+    if let Some(network) = &target.network {
+        let name = target
+            .as_identity
+            .as_deref()
+            .context("--network needs --as IDENTITY")?;
+        let text = std::fs::read_to_string(network)
+            .with_context(|| format!("read {}", network.display()))?;
+        let file: Value =
+            serde_json::from_str(&text).with_context(|| format!("parse {}", network.display()))?;
+        let identities = file["identities"].as_array().cloned().unwrap_or_default();
+        let Some(identity) = identities.iter().find(|i| i["name"] == name) else {
+            let names: Vec<&str> = identities
+                .iter()
+                .filter_map(|i| i["name"].as_str())
+                .collect();
+            bail!(
+                "no identity `{name}` in {}; there are: {}",
+                network.display(),
+                names.join(", ")
+            );
+        };
+        let path = |v: &Value| PathBuf::from(v.as_str().unwrap_or_default());
+        let endpoints: Vec<String> = file["nodes"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| n["graphql"].as_str().map(str::to_owned))
+            .collect();
+        if endpoints.is_empty() {
+            bail!("{} lists no GraphQL endpoint", network.display());
+        }
+        return Ok(Resolved {
+            endpoints,
+            cert: path(&identity["cert"]),
+            key: path(&identity["key"]),
+            ca: path(&file["ca_bundle"]),
+            network_id: file["network_id"].as_str().map(str::to_owned),
+        });
+    }
+    match (&target.cert, &target.key, &target.ca) {
+        (Some(cert), Some(key), Some(ca)) if !target.endpoint.is_empty() => Ok(Resolved {
+            endpoints: target.endpoint.clone(),
+            cert: cert.clone(),
+            key: key.clone(),
+            ca: ca.clone(),
+            network_id: None,
+        }),
+        _ => bail!(
+            "say where to connect: --network FILE --as IDENTITY, or --endpoint URL --cert C --key K --ca CA"
+        ),
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
+}
+
+impl ApiClient {
+    /// A client for `target`.
+    pub fn new(target: &Target) -> anyhow::Result<ApiClient> {
+        let r = resolve(target)?;
+        let cert_pem = read(&r.cert)?;
+        let key_pem = read(&r.key)?;
+        let ca_pem = read(&r.ca)?;
+        let chain = pki::pem::certificates(&cert_pem)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| r.cert.display().to_string())?;
+        let key_der = pki::pem::private_key_der(&key_pem)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| r.key.display().to_string())?;
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in pki::pem::certificates(&ca_pem)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| r.ca.display().to_string())?
+        {
+            roots
+                .add(ca)
+                .with_context(|| format!("a CA of {}", r.ca.display()))?;
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(ledger::transport::tls::provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(
+                chain,
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
+            )
+            .context("the client certificate and key")?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .context("the HTTPS client")?;
+        Ok(ApiClient {
+            http,
+            endpoints: r.endpoints,
+            cert_pem,
+            key_pem,
+            network_id: r.network_id,
+        })
+    }
+
+    /// The same client, talking to `endpoints` only.
+    pub fn with_endpoints(self, endpoints: Vec<String>) -> ApiClient {
+        ApiClient { endpoints, ..self }
+    }
+
+    /// Posts a GraphQL request to the first endpoint that answers; returns the response body
+    /// (with `data` and/or `errors`).
+    pub async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let body = json!({ "query": query, "variables": variables });
+        let mut failures = Vec::new();
+        for endpoint in &self.endpoints {
+            match self.post(endpoint, &body).await {
+                Ok(v) => return Ok(v),
+                Err(e) => failures.push(format!("{endpoint}: {e:#}")),
+            }
+        }
+        bail!("no node answered:\n  {}", failures.join("\n  "))
+    }
+
+    async fn post(&self, endpoint: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self.http.post(endpoint).json(body).send().await?;
+        let status = response.status();
+        let value: Value = response
+            .json()
+            .await
+            .with_context(|| format!("HTTP {status}: the body is not JSON"))?;
+        // An unavailable node (no leader, stopping) is worth trying the next one for.
+        if errors_have_code(&value, "UNAVAILABLE") {
+            bail!("unavailable: {}", first_error(&value));
+        }
+        Ok(value)
+    }
+
+    /// The network id: from `network.json`, else asked of the API.
+    pub async fn network_id(&self) -> anyhow::Result<String> {
+        if let Some(id) = &self.network_id {
+            return Ok(id.clone());
+        }
+        let v = self.graphql("{ network { id } }", json!({})).await?;
+        data(&v)?["network"]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .context("the API did not name its network")
+    }
+
+    /// Signs `body` (a transaction without network, nonce and window) as this client's
+    /// identity.
+    pub async fn sign(&self, body: Value) -> anyhow::Result<String> {
+        let now = now_ms();
+        let mut payload = json!({
+            "network": self.network_id().await?,
+            "nonce": nonce(),
+            "notBefore": now.saturating_sub(NOT_BEFORE_SLACK_MS),
+            "notAfter": now + VALIDITY_MS,
+        });
+        for (k, v) in body
+            .as_object()
+            .context("a transaction body is an object")?
+        {
+            payload[k] = v.clone();
+        }
+        let signer = pki::jws::Signer::from_pem(&self.key_pem, &self.cert_pem)
+            .map_err(|e| anyhow::anyhow!("the signing key: {e}"))?;
+        Ok(pki::jws::sign(&payload, &signer)?)
+    }
+}
+
+/// `data` of a response, or the first error as an `Err`.
+pub fn data(v: &Value) -> anyhow::Result<&Value> {
+    if v.get("errors").is_some_and(|e| !e.is_null()) {
+        bail!("{}", first_error(v));
+    }
+    v.get("data").context("the response has no data")
+}
+
+fn first_error(v: &Value) -> String {
+    let e = &v["errors"][0];
+    format!(
+        "{} ({})",
+        e["message"].as_str().unwrap_or("unknown error"),
+        e["extensions"]["code"].as_str().unwrap_or("no code")
+    )
+}
+
+fn errors_have_code(v: &Value, code: &str) -> bool {
+    v["errors"]
+        .as_array()
+        .is_some_and(|errors| errors.iter().any(|e| e["extensions"]["code"] == code))
+}
+
+fn now_ms() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// 128 random bits, hex: unique per party within a validity window.
+fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system's random source works");
+    hex::encode(bytes)
+}
