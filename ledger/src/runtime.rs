@@ -150,6 +150,10 @@ pub struct ReplicaStatus {
     pub applied_index: LogIndex,
     /// State machine's hash.
     pub state_hash: StateHash,
+    /// Local snapshots taken (each followed by log compaction).
+    pub snapshots_taken: u64,
+    /// Snapshots received from a leader and restored into the state machine.
+    pub snapshots_restored: u64,
 }
 
 /// Driver settings.
@@ -508,6 +512,8 @@ where
             commit_index: r.commit_index(),
             applied_index: r.applied_index(),
             state_hash: r.state_machine().state_hash(),
+            snapshots_taken: r.stats().snapshots_taken,
+            snapshots_restored: r.stats().snapshots_restored,
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;

@@ -28,6 +28,14 @@ pub struct NodeFileConfig {
     /// API on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_listen: Option<SocketAddr>,
+    /// Compaction: a local snapshot every this many applied entries (default
+    /// `ledger::replica::SNAPSHOT_INTERVAL_ENTRIES`). Lower it to see snapshot catch-up sooner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_interval_entries: Option<u64>,
+    /// Compaction keeps this many entries behind a snapshot for slow followers (default
+    /// `ledger::replica::LOG_RETAIN_ENTRIES`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_retain_entries: Option<u64>,
     /// Every other voter: its Raft id, the node id its certificate must name, and its address.
     pub peers: BTreeMap<u64, PeerConfig>,
     /// This node's certificate chain, PEM, leaf first (a `node` certificate of its member).

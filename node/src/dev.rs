@@ -99,6 +99,8 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
             data_dir: PathBuf::from("data"),
             listen: node.address.parse()?,
             api_listen: Some(*api),
+            snapshot_interval_entries: None,
+            log_retain_entries: None,
             peers,
             certificate_chain: pki_dir.join(&identity.cert),
             private_key: pki_dir.join(&identity.key),

@@ -67,8 +67,15 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         height: height.clone(),
         blocks: blocks.clone(),
     };
+    let mut replica_config = ReplicaConfig::new(config.raft_id);
+    if let Some(n) = config.snapshot_interval_entries {
+        replica_config.snapshot_interval_entries = n.max(1);
+    }
+    if let Some(n) = config.log_retain_entries {
+        replica_config.log_retain_entries = n;
+    }
     let replica = Replica::open(
-        ReplicaConfig::new(config.raft_id),
+        replica_config,
         store,
         machine,
         &tracing_logger(config.raft_id),
@@ -366,6 +373,10 @@ struct StatusFile {
     block_height: u64,
     /// The state machine's hash (chain state hash and applied index), lowercase hex.
     state_hash: String,
+    /// Local snapshots taken since the process started.
+    snapshots_taken: u64,
+    /// Snapshots received from a leader and restored since the process started.
+    snapshots_restored: u64,
     transport: TransportStatus,
 }
 
@@ -405,6 +416,8 @@ impl StatusFile {
             applied_index: status.applied_index,
             block_height,
             state_hash: hex::encode(status.state_hash),
+            snapshots_taken: status.snapshots_taken,
+            snapshots_restored: status.snapshots_restored,
             transport: TransportStatus {
                 sent: t.sent,
                 received: t.received,
