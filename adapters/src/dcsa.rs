@@ -393,7 +393,7 @@ fn dcsa_fields(root: &Map<String, Value>, problems: &mut Vec<ContentProblem>) {
                 };
                 let path = format!("/consignmentItems/{i}/cargoItems/{j}/outerPackaging");
                 if let Some(count) = packaging.get("numberOfPackages")
-                    && !count.as_u64().is_some_and(|n| n >= 1)
+                    && !matches!(count.as_u64(), Some(n) if n >= 1)
                 {
                     problems.push(problem(
                         format!("{path}/numberOfPackages"),
@@ -508,6 +508,13 @@ impl PartyNames {
     /// Adds `name` for `code` unless a name is already known.
     pub fn insert(&mut self, code: PartyCode, name: impl Into<String>) {
         self.0.entry(code).or_insert_with(|| name.into());
+    }
+
+    /// Adds every name of `other` whose code has none yet.
+    pub fn extend(&mut self, other: &PartyNames) {
+        for (code, name) in &other.0 {
+            self.insert(code.clone(), name.clone());
+        }
     }
 
     /// The name for `code`, or the code itself when no name is known.
@@ -697,9 +704,7 @@ pub fn export(
     };
     let content = record.json();
     let mut all_names = PartyNames::from_content(&content);
-    for (code, name) in &names.0 {
-        all_names.insert(code.clone(), name.clone());
-    }
+    all_names.extend(names);
     let links = chain_links(&key, &doc.carrier, history)?;
     let chain: Vec<Value> = links
         .iter()

@@ -18,6 +18,7 @@
 //! `HistoryEntry`) and nothing else of theirs.
 
 pub mod dcsa;
+pub mod pdf;
 pub mod time;
 
 /// The marking every rendering that is not the record itself carries (MLETR art. 10, singularity:
