@@ -18,6 +18,7 @@
 //! `HistoryEntry`) and nothing else of theirs.
 
 pub mod dcsa;
+pub mod email;
 pub mod pdf;
 pub mod time;
 

@@ -384,22 +384,3 @@ fn an_accepted_switch_to_paper_renders_the_change_of_medium_statement() -> Resul
     assert_ne!(copy, voided);
     Ok(())
 }
-
-/// Writes a rendering to `SILKLINE_PDF_SAMPLE` when set, for looking at it by eye.
-#[test]
-fn sample_for_the_eye() -> Result<()> {
-    let Ok(path) = std::env::var("SILKLINE_PDF_SAMPLE") else {
-        return Ok(());
-    };
-    let mut world = World::default();
-    let id = to_order_lifecycle(&mut world, "SLK-SAMPLE");
-    std::fs::write(
-        path,
-        render(
-            world.bill(&id),
-            world.bill_history(&id),
-            &RenderOptions::default(),
-        )?,
-    )?;
-    Ok(())
-}
