@@ -49,7 +49,7 @@ pub const SILKLINE_ACTION_CODES: [&str; 3] = ["REJECT_TRANSFER", "SURRENDER_REJE
 /// Why a document could not be exported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExportError {
-    /// Cargo releases carry no DCSA content, and drafts deleted before issue have none either.
+    /// Cargo releases carry no DCSA content.
     #[error("document {document} has no transport document content to export")]
     NoContent { document: DocumentKey },
     /// A history entry that belongs to another document was passed in.
