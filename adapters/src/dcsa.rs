@@ -1,0 +1,802 @@
+//! DCSA eBL 3.0 JSON in and out.
+//!
+//! - [`checksum`]: the document checksum DCSA's PINT API uses, SHA-256 over the RFC 8785
+//!   canonical JSON of the transport document. For stored content it equals
+//!   [`ContentRecord::sha256`](doc_workflow::ContentRecord), because the ledger hashes the same
+//!   canonical text.
+//! - Import ([`parse_transport_document`], [`parse_issuance_request`]): bytes from a carrier's
+//!   system become content the workflow accepts, or the full list of problems, each with its JSON
+//!   pointer. The workflow's own validation ([`doc_workflow::content::validate`]) is the base; this
+//!   module adds only what it leaves out: the raw-byte and syntax checks, DCSA code lists the
+//!   workflow does not need (payment terms, charges, service types, packaging, equipment codes,
+//!   optional places), and the issuance request's `issueTo` party.
+//! - Export ([`export`]): a document and its history as the transport document plus DCSA's
+//!   endorsement chain (`GET /endorsement-chains/{transportDocumentReference}`), each link
+//!   carrying the block height and transaction hash that prove it.
+
+use std::collections::BTreeMap;
+
+use doc_workflow::content::{self, SILKLINE_CODE_LIST_PROVIDER};
+use doc_workflow::{
+    AmendmentReason, Command, ContentProblem, DocumentId, DocumentKey, DocumentKind, DocumentState,
+    EventKind, PartyCode, ValidContent,
+};
+use ledger::chain::HistoryEntry;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::time::iso8601_utc;
+
+/// Largest import accepted, in raw bytes. The canonical content may be at most
+/// [`content::CONTENT_BYTES_MAX`] (64 KiB); pretty-printed JSON with indentation is typically two
+/// to three times its canonical size, so four times leaves room without reading unbounded input.
+pub const IMPORT_BYTES_MAX: usize = 4 * content::CONTENT_BYTES_MAX;
+
+/// Most charges per document. A bill lists a handful (freight, bunker, terminal handling, ...);
+/// 100 bounds the problem list and the PDF.
+pub const CHARGES_MAX: usize = 100;
+
+/// The `eblPlatform` Silkline writes into exported actor and recipient parties. DCSA's schema
+/// asks for a platform code of at most 4 characters from its list of registered platforms;
+/// Silkline is not on that list, so this is a private code, not a DCSA-registered one.
+pub const EBL_PLATFORM: &str = "SLKN";
+
+/// Action codes an exported chain may carry that DCSA's endorsement-chain list does not define.
+/// DCSA lets each platform's rulebook add its own; Silkline records every committed action, so
+/// rejections and voiding appear in the chain rather than leaving gaps in who held the bill.
+pub const SILKLINE_ACTION_CODES: [&str; 3] = ["REJECT_TRANSFER", "SURRENDER_REJECTED", "VOID"];
+
+/// Why a document could not be exported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    /// Cargo releases carry no DCSA content.
+    #[error("document {document} has no transport document content to export")]
+    NoContent { document: DocumentKey },
+    /// A history entry that belongs to another document was passed in.
+    #[error("history entry {sequence} belongs to {found}, not to {document}")]
+    ForeignEntry {
+        document: DocumentKey,
+        found: DocumentKey,
+        sequence: u64,
+    },
+    /// History entries must come in increasing sequence order, as the ledger returns them.
+    #[error("history of {document} is out of order: sequence {sequence} follows {previous}")]
+    OutOfOrder {
+        document: DocumentKey,
+        previous: u64,
+        sequence: u64,
+    },
+}
+
+/// SHA-256, lowercase hex, over the RFC 8785 canonical JSON of `content`.
+pub fn checksum(content: &Value) -> String {
+    // A `serde_json::Value` holds no NaN or infinity, the only values JCS cannot encode.
+    let canonical = serde_json_canonicalizer::to_vec(content)
+        .expect("a serde_json::Value always has an RFC 8785 form");
+    hex::encode(Sha256::digest(&canonical))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import
+// ---------------------------------------------------------------------------------------------
+
+/// A validated DCSA issuance request: what the carrier's `ISSUE` transaction will carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issuance {
+    /// The document's identity: the carrier and the content's `transportDocumentReference`.
+    pub id: DocumentId,
+    /// The transport document exactly as submitted; the command carries this, not a re-encoding.
+    pub document: Value,
+    /// The workflow's typed view and the canonical record, as validation produced them.
+    pub content: ValidContent,
+    /// The party that becomes the first possessor (`issueTo`'s SILKLINE code).
+    pub issue_to: PartyCode,
+}
+
+impl Issuance {
+    /// The workflow command a carrier signs to issue this document.
+    pub fn command(&self) -> Command {
+        Command::Issue {
+            content: Some(self.document.clone()),
+            issue_to: self.issue_to.clone(),
+        }
+    }
+}
+
+/// Parses and validates a bare DCSA 3.0 transport document for `carrier`. Every problem is listed
+/// with its JSON pointer; the list is empty only on success.
+pub fn parse_transport_document(
+    bytes: &[u8],
+    carrier: &PartyCode,
+) -> Result<(Value, ValidContent), Vec<ContentProblem>> {
+    let document = parse_json(bytes)?;
+    let valid = validate_document(&document, carrier, "")?;
+    Ok((document, valid))
+}
+
+/// Parses and validates a DCSA 3.0 issuance request, `{"document": {...}, "issueTo": {...}}`,
+/// for `carrier`. Problems inside the document are reported under `/document`.
+pub fn parse_issuance_request(
+    bytes: &[u8],
+    carrier: &PartyCode,
+) -> Result<Issuance, Vec<ContentProblem>> {
+    let request = parse_json(bytes)?;
+    let Some(root) = request.as_object() else {
+        return Err(vec![problem(
+            "",
+            "an issuance request must be a JSON object",
+        )]);
+    };
+    let mut problems = Vec::new();
+    let issue_to = issue_to_party(root.get("issueTo"), &mut problems);
+    let document = root.get("document");
+    let valid = match document {
+        None | Some(Value::Null) => {
+            problems.push(problem("/document", "is required"));
+            None
+        }
+        Some(document) => match validate_document(document, carrier, "/document") {
+            Ok(valid) => Some(valid),
+            Err(found) => {
+                problems.extend(found);
+                None
+            }
+        },
+    };
+    match (valid, issue_to, document) {
+        (Some(content), Some(issue_to), Some(document)) if problems.is_empty() => Ok(Issuance {
+            id: DocumentId::new(carrier.clone(), content.document.reference.clone()),
+            document: document.clone(),
+            content,
+            issue_to,
+        }),
+        _ => Err(cap(problems)),
+    }
+}
+
+fn problem(path: impl Into<String>, message: impl Into<String>) -> ContentProblem {
+    ContentProblem {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// Keeps a merged list within the workflow's bound, saying when it was cut.
+fn cap(mut problems: Vec<ContentProblem>) -> Vec<ContentProblem> {
+    if problems.len() > content::PROBLEMS_MAX {
+        problems.truncate(content::PROBLEMS_MAX - 1);
+        problems.push(problem(
+            "",
+            format!(
+                "more problems were found; only the first {} are listed",
+                content::PROBLEMS_MAX - 1
+            ),
+        ));
+    }
+    problems
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, Vec<ContentProblem>> {
+    if bytes.len() > IMPORT_BYTES_MAX {
+        return Err(vec![problem(
+            "",
+            format!(
+                "the import is {} bytes; at most {IMPORT_BYTES_MAX} are accepted",
+                bytes.len()
+            ),
+        )]);
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        vec![problem(
+            "",
+            format!("not JSON at line {}, column {}: {e}", e.line(), e.column()),
+        )]
+    })
+}
+
+/// The workflow's validation plus the DCSA checks it leaves out, all under `prefix`.
+fn validate_document(
+    document: &Value,
+    carrier: &PartyCode,
+    prefix: &str,
+) -> Result<ValidContent, Vec<ContentProblem>> {
+    let base = content::validate(document, carrier, None);
+    let mut extra = Vec::new();
+    if let Some(root) = document.as_object() {
+        dcsa_fields(root, &mut extra);
+    }
+    match base {
+        Ok(valid) if extra.is_empty() => Ok(valid),
+        Ok(_) => Err(cap(prefixed(extra, prefix))),
+        Err(mut problems) => {
+            problems.extend(extra);
+            Err(cap(prefixed(problems, prefix)))
+        }
+    }
+}
+
+fn prefixed(problems: Vec<ContentProblem>, prefix: &str) -> Vec<ContentProblem> {
+    problems
+        .into_iter()
+        .map(|p| ContentProblem {
+            path: format!("{prefix}{}", p.path),
+            message: p.message,
+        })
+        .collect()
+}
+
+/// `issueTo`: a DCSA party with a name, an eBL platform and exactly one SILKLINE identifying code.
+fn issue_to_party(value: Option<&Value>, problems: &mut Vec<ContentProblem>) -> Option<PartyCode> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        problems.push(problem("/issueTo", "is required"));
+        return None;
+    };
+    let Some(party) = value.as_object() else {
+        problems.push(problem("/issueTo", "must be an object"));
+        return None;
+    };
+    match party.get("partyName") {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 70 => {}
+        _ => problems.push(problem(
+            "/issueTo/partyName",
+            "is required: a non-blank string of at most 70 characters",
+        )),
+    }
+    if let Some(platform) = party.get("eblPlatform")
+        && !platform
+            .as_str()
+            .is_some_and(|s| (1..=4).contains(&s.len()) && !s.contains(char::is_whitespace))
+    {
+        problems.push(problem(
+            "/issueTo/eblPlatform",
+            "must be a platform code of 1 to 4 characters",
+        ));
+    }
+    let codes = match party.get("identifyingCodes") {
+        Some(Value::Array(codes)) => codes.as_slice(),
+        Some(_) => {
+            problems.push(problem("/issueTo/identifyingCodes", "must be an array"));
+            return None;
+        }
+        None => &[],
+    };
+    let mut found = Vec::new();
+    for (i, code) in codes.iter().enumerate() {
+        let provider = code.get("codeListProvider").and_then(Value::as_str);
+        let value = code.get("partyCode").and_then(Value::as_str);
+        match (provider, value) {
+            (Some(SILKLINE_CODE_LIST_PROVIDER), Some(value)) => match PartyCode::new(value) {
+                Ok(code) => found.push(code),
+                Err(e) => problems.push(problem(
+                    format!("/issueTo/identifyingCodes/{i}/partyCode"),
+                    e.to_string(),
+                )),
+            },
+            (Some(_), Some(_)) => {}
+            _ => problems.push(problem(
+                format!("/issueTo/identifyingCodes/{i}"),
+                "needs codeListProvider and partyCode strings",
+            )),
+        }
+    }
+    if found.len() != 1 {
+        problems.push(problem(
+            "/issueTo/identifyingCodes",
+            format!(
+                "needs exactly one identifying code with codeListProvider {SILKLINE_CODE_LIST_PROVIDER} naming the first possessor; {} found",
+                found.len()
+            ),
+        ));
+        return None;
+    }
+    found.pop()
+}
+
+/// DCSA 3.0 code lists and shapes the workflow does not check, because it does not rely on them.
+/// Each is checked only where the field is present: the workflow decides what is required.
+fn dcsa_fields(root: &Map<String, Value>, problems: &mut Vec<ContentProblem>) {
+    let mut one_of = |path: String, value: Option<&Value>, allowed: &[&str]| {
+        if let Some(value) = value.filter(|v| !v.is_null())
+            && !value.as_str().is_some_and(|s| allowed.contains(&s))
+        {
+            problems.push(problem(
+                path,
+                format!("must be one of {}", allowed.join(", ")),
+            ));
+        }
+    };
+    one_of(
+        "/transportDocumentStatus".into(),
+        root.get("transportDocumentStatus"),
+        &["DRAFT", "APPROVED", "ISSUED"],
+    );
+    one_of(
+        "/freightPaymentTermCode".into(),
+        root.get("freightPaymentTermCode"),
+        &["PRE", "COL"],
+    );
+    one_of(
+        "/receiptTypeAtOrigin".into(),
+        root.get("receiptTypeAtOrigin"),
+        &["CY", "SD", "CFS"],
+    );
+    one_of(
+        "/deliveryTypeAtDestination".into(),
+        root.get("deliveryTypeAtDestination"),
+        &["CY", "SD", "CFS"],
+    );
+    one_of(
+        "/cargoMovementTypeAtOrigin".into(),
+        root.get("cargoMovementTypeAtOrigin"),
+        &["FCL", "LCL"],
+    );
+    one_of(
+        "/cargoMovementTypeAtDestination".into(),
+        root.get("cargoMovementTypeAtDestination"),
+        &["FCL", "LCL"],
+    );
+
+    if let Some(Value::Object(transports)) = root.get("transports") {
+        for place in ["placeOfReceipt", "placeOfDelivery"] {
+            let Some(location) = transports.get(place).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let path = format!("/transports/{place}");
+            match location.as_object() {
+                None => problems.push(problem(path, "must be an object")),
+                Some(map) => {
+                    if let Some(code) = map.get("UNLocationCode")
+                        && !code.as_str().is_some_and(is_un_locode)
+                    {
+                        problems.push(problem(
+                            format!("{path}/UNLocationCode"),
+                            "must be a UN/LOCODE: 2 letters and 3 of A-Z or 2-9",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    if let Some(Value::Array(equipments)) = root.get("utilizedTransportEquipments") {
+        for (i, item) in equipments.iter().enumerate() {
+            let path = format!("/utilizedTransportEquipments/{i}");
+            if let Some(owned) = item.get("isShipperOwned")
+                && !owned.is_boolean()
+            {
+                problems.push(problem(
+                    format!("{path}/isShipperOwned"),
+                    "must be true or false",
+                ));
+            }
+            if let Some(code) = item.pointer("/equipment/ISOEquipmentCode")
+                && !code
+                    .as_str()
+                    .is_some_and(|s| s.len() == 4 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+            {
+                problems.push(problem(
+                    format!("{path}/equipment/ISOEquipmentCode"),
+                    "must be an ISO 6346 size-type code of 4 letters or digits, e.g. 42G1",
+                ));
+            }
+        }
+    }
+
+    if let Some(Value::Array(items)) = root.get("consignmentItems") {
+        for (i, item) in items.iter().enumerate() {
+            let Some(Value::Array(cargo)) = item.get("cargoItems") else {
+                continue;
+            };
+            for (j, cargo) in cargo.iter().enumerate() {
+                let Some(packaging) = cargo.get("outerPackaging").filter(|v| !v.is_null()) else {
+                    continue;
+                };
+                let path = format!("/consignmentItems/{i}/cargoItems/{j}/outerPackaging");
+                if let Some(count) = packaging.get("numberOfPackages")
+                    && !matches!(count.as_u64(), Some(n) if n >= 1)
+                {
+                    problems.push(problem(
+                        format!("{path}/numberOfPackages"),
+                        "must be a positive integer",
+                    ));
+                }
+            }
+        }
+    }
+
+    match root.get("charges") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(charges)) if charges.len() > CHARGES_MAX => problems.push(problem(
+            "/charges",
+            format!(
+                "has {} items; at most {CHARGES_MAX} are allowed",
+                charges.len()
+            ),
+        )),
+        Some(Value::Array(charges)) => {
+            for (i, charge) in charges.iter().enumerate() {
+                charge_fields(charge, &format!("/charges/{i}"), problems);
+            }
+        }
+        Some(_) => problems.push(problem("/charges", "must be an array")),
+    }
+}
+
+fn charge_fields(charge: &Value, path: &str, problems: &mut Vec<ContentProblem>) {
+    let Some(map) = charge.as_object() else {
+        problems.push(problem(path, "must be an object"));
+        return;
+    };
+    match map.get("chargeName") {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 50 => {}
+        _ => problems.push(problem(
+            format!("{path}/chargeName"),
+            "is required: a non-blank string of at most 50 characters",
+        )),
+    }
+    match map.get("currencyCode") {
+        Some(Value::String(s)) if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) => {}
+        _ => problems.push(problem(
+            format!("{path}/currencyCode"),
+            "is required: an ISO 4217 code of 3 capital letters",
+        )),
+    }
+    match map.get("paymentTermCode") {
+        Some(Value::String(s)) if s == "PRE" || s == "COL" => {}
+        _ => problems.push(problem(
+            format!("{path}/paymentTermCode"),
+            "is required: PRE or COL",
+        )),
+    }
+    for field in ["currencyAmount", "unitPrice", "quantity"] {
+        match map.get(field) {
+            // Fractions are refused everywhere by the workflow's number rule; a string carries them.
+            None | Some(Value::Number(_)) => {}
+            Some(Value::String(s)) if is_decimal(s) => {}
+            Some(_) => problems.push(problem(
+                format!("{path}/{field}"),
+                "must be a non-negative integer or a decimal string such as \"1250.50\"",
+            )),
+        }
+    }
+}
+
+/// A non-negative decimal string: digits, optionally one point and more digits.
+fn is_decimal(s: &str) -> bool {
+    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.len() <= 15
+        && frac.len() <= 6
+        && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+}
+
+/// UN/LOCODE: 2 letters (country) and 3 of A-Z or 2-9 (location).
+fn is_un_locode(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 5
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && b[2..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || (b'2'..=b'9').contains(c))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export
+// ---------------------------------------------------------------------------------------------
+
+/// Party names for exported parties, by party code. Names printed on the document win: the
+/// export shows each party as the bill names it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartyNames(BTreeMap<PartyCode, String>);
+
+impl PartyNames {
+    /// The names the DCSA content gives to every party with a SILKLINE identifying code.
+    pub fn from_content(content: &Value) -> PartyNames {
+        let mut names = PartyNames::default();
+        if let Some(Value::Object(parties)) = content.get("documentParties") {
+            for party in parties.values() {
+                match party {
+                    Value::Array(list) => list.iter().for_each(|p| names.add_dcsa_party(p)),
+                    other => names.add_dcsa_party(other),
+                }
+            }
+        }
+        names
+    }
+
+    /// Adds `name` for `code` unless a name is already known.
+    pub fn insert(&mut self, code: PartyCode, name: impl Into<String>) {
+        self.0.entry(code).or_insert_with(|| name.into());
+    }
+
+    /// Adds every name of `other` whose code has none yet.
+    pub fn extend(&mut self, other: &PartyNames) {
+        for (code, name) in &other.0 {
+            self.insert(code.clone(), name.clone());
+        }
+    }
+
+    /// The name for `code`, or the code itself when no name is known.
+    pub fn name<'a>(&'a self, code: &'a PartyCode) -> &'a str {
+        self.0.get(code).map_or(code.as_str(), String::as_str)
+    }
+
+    fn add_dcsa_party(&mut self, party: &Value) {
+        let Some(name) = party.get("partyName").and_then(Value::as_str) else {
+            return;
+        };
+        let Some(Value::Array(codes)) = party.get("identifyingCodes") else {
+            return;
+        };
+        for code in codes {
+            if code.get("codeListProvider").and_then(Value::as_str)
+                == Some(SILKLINE_CODE_LIST_PROVIDER)
+                && let Some(Ok(code)) = code
+                    .get("partyCode")
+                    .and_then(Value::as_str)
+                    .map(PartyCode::new)
+            {
+                self.insert(code, name);
+            }
+        }
+    }
+}
+
+/// One entry of the endorsement chain, in Silkline's terms: the DCSA action code, the parties and
+/// the ledger coordinates that prove it. [`export`] turns these into DCSA JSON; the PDF prints
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    pub action_code: &'static str,
+    pub actor: PartyCode,
+    pub recipient: Option<PartyCode>,
+    pub time_ms: u64,
+    pub height: u64,
+    pub position: u32,
+    pub sequence: u64,
+    pub tx_hash: String,
+    pub signer_fingerprint: String,
+    /// DCSA's surrender-for-amendment reason code (`SWTP`, `COD`, `SWI`).
+    pub reason_code: Option<&'static str>,
+    /// A rejection's comment or reason.
+    pub comment: Option<String>,
+}
+
+/// DCSA's reason code for a surrender for amendment (PINT `reasonCode`).
+pub fn reason_code(reason: AmendmentReason) -> &'static str {
+    match reason {
+        AmendmentReason::SwitchToPaper => "SWTP",
+        AmendmentReason::ChangeOfDestination => "COD",
+        AmendmentReason::SwitchBill => "SWI",
+    }
+}
+
+/// The chain links of `history`, oldest first, after checking that every entry belongs to `key`
+/// and that sequences increase. Events before issue (draft publication and approval) are not part
+/// of a title chain and are left out.
+pub fn chain_links(
+    key: &DocumentKey,
+    carrier: &PartyCode,
+    history: &[HistoryEntry],
+) -> Result<Vec<ChainLink>, ExportError> {
+    let mut links = Vec::with_capacity(history.len());
+    let mut previous = 0;
+    for entry in history {
+        if entry.event.document != *key {
+            return Err(ExportError::ForeignEntry {
+                document: key.clone(),
+                found: entry.event.document.clone(),
+                sequence: entry.sequence,
+            });
+        }
+        if entry.sequence <= previous {
+            return Err(ExportError::OutOfOrder {
+                document: key.clone(),
+                previous,
+                sequence: entry.sequence,
+            });
+        }
+        previous = entry.sequence;
+        let actor = entry.event.actor.clone();
+        let (action_code, recipient, reason_code, comment) = match &entry.event.kind {
+            EventKind::DraftPublished { .. } | EventKind::DraftApproved => continue,
+            // Cargo-release events live on the release's own record; they name no title holder.
+            EventKind::CargoReleased { .. } | EventKind::GatedOut { .. } => continue,
+            EventKind::Issued { possessor, .. } => ("ISSUE", Some(possessor.clone()), None, None),
+            EventKind::Transferred { to, .. } => ("TRANSFER", Some(to.clone()), None, None),
+            EventKind::Endorsed {
+                to,
+                may_endorse_further,
+                ..
+            } => (
+                if *may_endorse_further {
+                    "ENDORSE_TO_ORDER"
+                } else {
+                    "ENDORSE"
+                },
+                Some(to.clone()),
+                None,
+                None,
+            ),
+            EventKind::BlankEndorsed => ("BLANK_ENDORSE", None, None, None),
+            EventKind::Signed => ("SIGN", None, None, None),
+            EventKind::TransferRejected {
+                restored_possessor,
+                reason,
+            } => (
+                "REJECT_TRANSFER",
+                restored_possessor.clone(),
+                None,
+                reason.clone(),
+            ),
+            EventKind::SurrenderedForDelivery => {
+                ("SURRENDER_FOR_DELIVERY", Some(carrier.clone()), None, None)
+            }
+            EventKind::SurrenderedForAmendment { reason } => (
+                "SURRENDER_FOR_AMENDMENT",
+                Some(carrier.clone()),
+                Some(reason_code(*reason)),
+                None,
+            ),
+            EventKind::SurrenderAccepted { .. } => ("SURRENDERED", None, None, None),
+            EventKind::SurrenderRejected {
+                comment, possessor, ..
+            } => (
+                "SURRENDER_REJECTED",
+                Some(possessor.clone()),
+                None,
+                Some(comment.clone()),
+            ),
+            EventKind::Voided { .. } => ("VOID", None, None, None),
+        };
+        links.push(ChainLink {
+            action_code,
+            actor,
+            recipient,
+            time_ms: entry.time_ms,
+            height: entry.height,
+            position: entry.position,
+            sequence: entry.sequence,
+            tx_hash: entry.tx_hash.to_string(),
+            signer_fingerprint: entry.signer_fingerprint.clone(),
+            reason_code,
+            comment,
+        });
+    }
+    Ok(links)
+}
+
+fn dcsa_party(code: &PartyCode, names: &PartyNames) -> Value {
+    json!({
+        "partyName": names.name(code),
+        "eblPlatform": EBL_PLATFORM,
+        "identifyingCodes": [{
+            "codeListProvider": SILKLINE_CODE_LIST_PROVIDER,
+            "partyCode": code.as_str(),
+        }],
+    })
+}
+
+/// A document and its history as DCSA JSON:
+///
+/// ```text
+/// { "transportDocument": <the content exactly as issued>,
+///   "documentChecksum": checksum(transportDocument),
+///   "transportDocumentStatus": "ISSUED" | ...,
+///   "endorsementChain": { "transportDocumentReference", "carrierSMDGCode"?, "endorsementChain": [links] },
+///   "silkline": { carrier, documentKind, mode, possessor, endorsee, amends, amendedBy, sequence, copyNotice } }
+/// ```
+///
+/// Links follow DCSA's endorsement-chain API: newest first, each with `actionDateTime` (UTC,
+/// milliseconds), `actionCode`, `actor`, `recipient` where there is one, and `auditReference`
+/// (the transaction hash); Silkline adds `blockHeight`, `transactionHash`, `position`,
+/// `sequence` and `signerFingerprint`, plus `reasonCode` and `comments` where DCSA's PINT API
+/// has them. `names` supplies party names beyond those the content gives.
+pub fn export(
+    doc: &DocumentState,
+    history: &[HistoryEntry],
+    names: &PartyNames,
+) -> Result<Value, ExportError> {
+    let key = document_key(doc);
+    let Some(record) = &doc.content else {
+        return Err(ExportError::NoContent { document: key });
+    };
+    let content = record.json();
+    let mut all_names = PartyNames::from_content(&content);
+    all_names.extend(names);
+    let links = chain_links(&key, &doc.carrier, history)?;
+    let chain: Vec<Value> = links
+        .iter()
+        .rev()
+        .map(|link| {
+            let mut v = json!({
+                "actionDateTime": iso8601_utc(link.time_ms),
+                "actionCode": link.action_code,
+                "actor": dcsa_party(&link.actor, &all_names),
+                "auditReference": link.tx_hash,
+                "blockHeight": link.height,
+                "position": link.position,
+                "sequence": link.sequence,
+                "transactionHash": link.tx_hash,
+                "signerFingerprint": link.signer_fingerprint,
+            });
+            if let Some(recipient) = &link.recipient {
+                v["recipient"] = dcsa_party(recipient, &all_names);
+            }
+            if let Some(code) = link.reason_code {
+                v["reasonCode"] = json!(code);
+            }
+            if let Some(comment) = &link.comment {
+                v["comments"] = json!(comment);
+            }
+            v
+        })
+        .collect();
+    let mut endorsement_chain = json!({
+        "transportDocumentReference": doc.id.reference.as_str(),
+        "endorsementChain": chain,
+    });
+    if content
+        .get("carrierCodeListProvider")
+        .and_then(Value::as_str)
+        == Some("SMDG")
+        && let Some(code) = content.get("carrierCode")
+    {
+        endorsement_chain["carrierSMDGCode"] = code.clone();
+    }
+    let opt = |p: &Option<PartyCode>| p.as_ref().map(|c| json!(c.as_str())).unwrap_or(Value::Null);
+    Ok(json!({
+        "documentChecksum": checksum(&content),
+        "transportDocumentStatus": doc.status.code(),
+        "transportDocument": content,
+        "endorsementChain": endorsement_chain,
+        "silkline": {
+            "carrier": doc.carrier.as_str(),
+            "documentKind": doc.kind.code(),
+            "mode": doc.mode.map(|m| m.to_string()),
+            "possessor": opt(&doc.possessor),
+            "endorsee": opt(&doc.endorsee),
+            "amends": doc.amends.as_ref().map(|r| r.as_str()),
+            "amendedBy": doc.amended_by.as_ref().map(|r| r.as_str()),
+            "sequence": doc.sequence,
+            "copyNotice": crate::COPY_NOTICE,
+        },
+    }))
+}
+
+/// The key a document's history is stored under.
+pub fn document_key(doc: &DocumentState) -> DocumentKey {
+    match doc.kind {
+        DocumentKind::CargoRelease => DocumentKey::cargo_release(doc.id.clone()),
+        DocumentKind::BillOfLading | DocumentKind::SeaWaybill => {
+            DocumentKey::transport_document(doc.id.clone())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_ignores_key_order_and_whitespace() {
+        let a: Value = serde_json::from_str(r#"{"b": 1, "a": [true, "x"]}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"a":[true,"x"],"b":1}"#).unwrap();
+        assert_eq!(checksum(&a), checksum(&b));
+        // SHA-256 of the canonical text `{"a":[true,"x"],"b":1}`.
+        assert_eq!(
+            checksum(&a),
+            hex::encode(Sha256::digest(br#"{"a":[true,"x"],"b":1}"#))
+        );
+    }
+
+    #[test]
+    fn decimal_strings() {
+        assert!(is_decimal("1250.50"));
+        assert!(is_decimal("7"));
+        assert!(!is_decimal("1,5"));
+        assert!(!is_decimal("-3"));
+        assert!(!is_decimal("."));
+    }
+}
