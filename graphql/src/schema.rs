@@ -150,6 +150,37 @@ fn key_of(state: &DocumentState) -> DocumentKey {
     }
 }
 
+/// Every history entry of `state` up to its sequence, in pages.
+fn full_history(
+    reader: &LedgerReader,
+    state: &DocumentState,
+) -> async_graphql::Result<Vec<HistoryEntry>> {
+    let key = key_of(state);
+    let mut out: Vec<HistoryEntry> = Vec::new();
+    // Bounded: each page advances by at least one entry, up to the state's sequence.
+    while (out.len() as u64) < state.sequence {
+        let after = out.last().map(|e| e.sequence);
+        let page = reader
+            .history(&key, after, PAGE_SIZE_MAX)
+            .map_err(internal)?;
+        let before = out.len();
+        out.extend(page.into_iter().filter(|e| e.sequence <= state.sequence));
+        if out.len() == before {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The ledger's names for its parties, for renderings.
+fn party_names(reader: &LedgerReader) -> adapters::dcsa::PartyNames {
+    let mut names = adapters::dcsa::PartyNames::default();
+    for p in reader.parties() {
+        names.insert(p.code, p.name);
+    }
+    names
+}
+
 /// Reads a document if it exists and the caller may read it; `None` for both "no" answers.
 fn visible_document(
     reader: &LedgerReader,
@@ -353,6 +384,36 @@ impl Document {
     /// The whole state, as the ledger stores and hashes it.
     async fn state(&self) -> Json<serde_json::Value> {
         Json(serde_json::to_value(&self.state).unwrap_or_default())
+    }
+
+    /// The document and its endorsement chain as DCSA eBL 3.0 JSON (content, checksum, and the
+    /// chain in the shape of DCSA's endorsement-chain API).
+    async fn dcsa(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<serde_json::Value>> {
+        let reader = api(ctx).reader();
+        let history = full_history(reader, &self.state)?;
+        adapters::dcsa::export(&self.state, &history, &party_names(reader))
+            .map(Json)
+            .map_err(|e| api_error(BAD_REQUEST, e.to_string()))
+    }
+
+    /// A PDF rendering, base64. An ordinary rendering is marked as a copy (the ledger record is
+    /// the original); `switchToPaper` renders the paper original that replaces the record, only
+    /// after an accepted surrender for amendment with reason `SWITCH_TO_PAPER`.
+    async fn pdf(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] switch_to_paper: bool,
+    ) -> async_graphql::Result<String> {
+        use base64::Engine as _;
+        let reader = api(ctx).reader();
+        let history = full_history(reader, &self.state)?;
+        let options = adapters::pdf::RenderOptions {
+            switch_to_paper,
+            names: party_names(reader),
+        };
+        let bytes = adapters::pdf::render(&self.state, &history, &options)
+            .map_err(|e| api_error(BAD_REQUEST, e.to_string()))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
     }
 
     /// The document's history, oldest first: every committed transaction with its signer,

@@ -86,6 +86,14 @@ const VERIFY: &str = "query Verify($document: JSON!) {
   }
 }";
 
+const PDF: &str = "query Pdf($carrier: String!, $reference: String!, $paper: Boolean!) {
+  document(carrierCode: $carrier, reference: $reference) { pdf(switchToPaper: $paper) }
+}";
+
+const DCSA: &str = "query Dcsa($carrier: String!, $reference: String!) {
+  document(carrierCode: $carrier, reference: $reference) { dcsa }
+}";
+
 const NODE: &str = "{ node { id raftId role leaderRaftId term commitIndex appliedIndex height blockHash stateHash } }";
 
 fn split_document(document: &str) -> anyhow::Result<(&str, &str)> {
@@ -219,6 +227,50 @@ pub async fn doc_show(target: &Target, document: &str, cargo_release: bool) -> a
     println!(
         "{}",
         serde_json::to_string_pretty(&data(&response)?["document"])?
+    );
+    Ok(())
+}
+
+/// `silkline doc pdf`: writes the rendering to `out`.
+pub async fn doc_pdf(
+    target: &Target,
+    document: &str,
+    out: &PathBuf,
+    switch_to_paper: bool,
+) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let (carrier, reference) = split_document(document)?;
+    let client = ApiClient::new(target)?;
+    let response = client
+        .graphql(
+            PDF,
+            json!({"carrier": carrier, "reference": reference, "paper": switch_to_paper}),
+        )
+        .await?;
+    let encoded = data(&response)?["document"]["pdf"]
+        .as_str()
+        .context("the API returned no PDF")?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .context("the PDF is not base64")?;
+    std::fs::write(out, &bytes).with_context(|| format!("write {}", out.display()))?;
+    println!(
+        "{}",
+        json!({"file": out, "bytes": bytes.len(), "document": document})
+    );
+    Ok(())
+}
+
+/// `silkline doc export`: the document and its endorsement chain as DCSA JSON.
+pub async fn doc_export(target: &Target, document: &str) -> anyhow::Result<()> {
+    let (carrier, reference) = split_document(document)?;
+    let client = ApiClient::new(target)?;
+    let response = client
+        .graphql(DCSA, json!({"carrier": carrier, "reference": reference}))
+        .await?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&data(&response)?["document"]["dcsa"])?
     );
     Ok(())
 }

@@ -36,6 +36,10 @@ pub struct NodeFileConfig {
     /// `ledger::replica::LOG_RETAIN_ENTRIES`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_retain_entries: Option<u64>,
+    /// E-mail notifications to this member's parties (`adapters::email::EmailConfig`: SMTP
+    /// server, TLS mode, sender, contacts per party); none: no mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<adapters::email::EmailConfig>,
     /// Every other voter: its Raft id, the node id its certificate must name, and its address.
     pub peers: BTreeMap<u64, PeerConfig>,
     /// This node's certificate chain, PEM, leaf first (a `node` certificate of its member).

@@ -101,6 +101,7 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
             api_listen: Some(*api),
             snapshot_interval_entries: None,
             log_retain_entries: None,
+            email: None,
             peers,
             certificate_chain: pki_dir.join(&identity.cert),
             private_key: pki_dir.join(&identity.key),

@@ -23,6 +23,7 @@ mod client;
 mod config;
 mod dev;
 mod dev_up;
+mod notify;
 mod run;
 
 use std::path::PathBuf;
@@ -76,6 +77,29 @@ enum DocCommand {
         /// The cargo release of that bill, not the bill.
         #[arg(long)]
         cargo_release: bool,
+    },
+    /// Render a bill or waybill as PDF (a copy, or with --switch-to-paper the paper original
+    /// after an accepted switch-to-paper surrender).
+    Pdf {
+        #[command(flatten)]
+        target: client::Target,
+        /// CARRIER/REFERENCE.
+        #[arg(value_name = "CARRIER/REFERENCE")]
+        document: String,
+        /// Where to write the PDF.
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Render the paper original that replaces the electronic record.
+        #[arg(long)]
+        switch_to_paper: bool,
+    },
+    /// The document and its endorsement chain as DCSA eBL 3.0 JSON.
+    Export {
+        #[command(flatten)]
+        target: client::Target,
+        /// CARRIER/REFERENCE.
+        #[arg(value_name = "CARRIER/REFERENCE")]
+        document: String,
     },
     /// Whether the ledger holds exactly this DCSA document (JSON), with its status and
     /// history (exit status 3 if it does not).
@@ -144,6 +168,17 @@ fn main() -> ExitCode {
             cargo_release,
         }) => runtime()
             .and_then(|rt| rt.block_on(cli::doc_show(&target, &document, cargo_release)))
+            .map(|()| None),
+        Command::Doc(DocCommand::Pdf {
+            target,
+            document,
+            out,
+            switch_to_paper,
+        }) => runtime()
+            .and_then(|rt| rt.block_on(cli::doc_pdf(&target, &document, &out, switch_to_paper)))
+            .map(|()| None),
+        Command::Doc(DocCommand::Export { target, document }) => runtime()
+            .and_then(|rt| rt.block_on(cli::doc_export(&target, &document)))
             .map(|()| None),
         Command::Doc(DocCommand::Verify { target, file }) => {
             verdict(runtime().and_then(|rt| rt.block_on(cli::doc_verify(&target, &file))))

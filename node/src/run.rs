@@ -128,6 +128,15 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let notifier = match config.email.clone() {
+        Some(email) => Some(crate::notify::start(
+            email,
+            &config.data_dir,
+            reader.clone(),
+            handle.status.clone(),
+        )?),
+        None => None,
+    };
     tracing::info!(
         node = %config.node_id,
         raft_id = config.raft_id,
@@ -166,6 +175,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     };
     tracing::info!(reason = stopped_by, "shutting down");
     let _ = api_stop.send(true);
+    if let Some(notifier) = notifier {
+        notifier.stop().await;
+    }
     if let Some(task) = api_task {
         // Connections finish their requests; waiting clients get `Stopped` from the runtime.
         let _ = tokio::time::timeout(Duration::from_millis(API_DRAIN_MS), task).await;
