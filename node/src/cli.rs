@@ -57,6 +57,10 @@ pub struct TxArgs {
     /// A container leaving the terminal (gate-out); repeat for several.
     #[arg(long = "container")]
     pub containers: Vec<String>,
+    /// Print the signed transaction (JWS compact) instead of submitting it, to submit it
+    /// another way (curl, another tool).
+    #[arg(long)]
+    pub sign_only: bool,
 }
 
 const SUBMIT: &str = "mutation Submit($envelopes: [String!]!) {
@@ -191,6 +195,10 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
             "command": command,
         }))
         .await?;
+    if args.sign_only {
+        println!("{jws}");
+        return Ok(true);
+    }
     let response = client
         .graphql(SUBMIT, json!({ "envelopes": [jws] }))
         .await?;
