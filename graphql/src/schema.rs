@@ -43,19 +43,13 @@ pub const RECENT_BLOCKS_MAX: u64 = 100;
 /// Most history entries one `history` field returns; more are paged with `afterSequence`.
 pub const HISTORY_PAGE_MAX: usize = PAGE_SIZE_MAX;
 
-/// Events buffered per subscriber before the oldest are dropped (the subscriber is told).
-pub const SUBSCRIPTION_BUFFER_BLOCKS: usize = 256;
-
-/// What every resolver shares: this node's ledger client, its identity, and the stream of
-/// applied blocks.
+/// What every resolver shares: this node's ledger client and its identity.
 #[derive(Clone)]
 pub struct Api {
-    /// The write path and the reads.
+    /// The write path, the reads, and the stream of applied blocks.
     pub client: LedgerClient,
-    /// This node's id (`node-1`, ...).
+    /// This node's id (`node1`, ...).
     pub node_id: String,
-    /// Blocks as this node applies them (for subscriptions).
-    pub blocks: broadcast::Sender<Arc<Block>>,
 }
 
 impl Api {
@@ -1061,7 +1055,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = DocumentEvent> + use<>> {
         let caller = caller(ctx)?.clone();
         let api = api(ctx).clone();
-        let blocks = api.blocks.subscribe();
+        let blocks = api.reader().subscribe_blocks();
         let stream = futures_util::stream::unfold(
             (blocks, std::collections::VecDeque::new()),
             move |(mut blocks, mut queue)| {

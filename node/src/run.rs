@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ledger::chain::{Block, Genesis, LedgerState};
+use ledger::chain::{Genesis, LedgerState};
 use ledger::client::LedgerClient;
 use ledger::error::StateMachineError;
 use ledger::logging::tracing_logger;
@@ -23,7 +23,7 @@ use ledger::{LogStore, RedbLog, Replica, ReplicaConfig, StateRole};
 use pki::{MemberCode, NodeId, TrustStore};
 use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::config::NodeFileConfig;
 
@@ -61,11 +61,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let trust = trust_store(&genesis, &state)?;
     let height = Arc::new(AtomicU64::new(state.tip().height));
     let reader = state.reader();
-    let (blocks, _) = broadcast::channel(graphql::schema::SUBSCRIPTION_BUFFER_BLOCKS);
     let machine = Observed {
         state,
         height: height.clone(),
-        blocks: blocks.clone(),
     };
     let mut replica_config = ReplicaConfig::new(config.raft_id);
     if let Some(n) = config.snapshot_interval_entries {
@@ -109,7 +107,6 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             let schema = graphql::build_schema(graphql::Api {
                 client,
                 node_id: config.node_id.clone(),
-                blocks: blocks.clone(),
             });
             let tls =
                 graphql::tls_config(api_credentials.chain, api_credentials.key, reader.clone())
@@ -312,8 +309,6 @@ fn transport_config(
 struct Observed {
     state: LedgerState,
     height: Arc<AtomicU64>,
-    /// Every applied block, for the API's subscriptions (nobody listening is fine).
-    blocks: broadcast::Sender<Arc<Block>>,
 }
 
 impl Observed {
@@ -329,11 +324,6 @@ impl StateMachine for Observed {
     fn apply(&mut self, entry: CommittedEntry<'_>) -> Result<Self::Output, StateMachineError> {
         let out = self.state.apply(entry)?;
         self.publish();
-        if let Some(block) = &out
-            && self.blocks.receiver_count() > 0
-        {
-            let _ = self.blocks.send(Arc::new(block.clone()));
-        }
         Ok(out)
     }
 

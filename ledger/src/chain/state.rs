@@ -53,6 +53,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 
 use doc_workflow::{
     Action, DocumentClass, DocumentKey, DocumentState, DocumentStore, Engine, Event, EventKind,
@@ -73,6 +74,10 @@ pub const BLOCK_TRANSACTIONS_MAX: usize = crate::batch::BATCH_PAYLOADS_MAX;
 /// Largest page a read returns. A document is at most about 70 KiB of JSON; 100 of them keep a
 /// response under 8 MiB and a sled scan short, and a UI page shows far fewer.
 pub const PAGE_SIZE_MAX: usize = 100;
+
+/// Blocks buffered for each subscriber of [`LedgerReader::subscribe_blocks`] before it is told
+/// it missed some: a few seconds of full-speed blocks.
+pub const BLOCK_SUBSCRIBERS_BUFFER: usize = 256;
 
 /// Most expired nonces one block deletes. Pruning is work the block pays for; bounding it keeps
 /// block latency flat after a burst. Expired nonces left behind are ignored by the replay check
@@ -298,6 +303,8 @@ pub struct LedgerState {
     tip: Tip,
     /// What this state last published to its readers.
     published: Arc<RwLock<Arc<Published>>>,
+    /// Every block after its commit, for readers that follow the chain (API subscriptions).
+    blocks: broadcast::Sender<Arc<Block>>,
 }
 
 /// What readers need besides the store, swapped as one value after every commit: the
@@ -321,6 +328,7 @@ pub struct LedgerReader {
     genesis_hash: Hash32,
     rules: Arc<Rules>,
     published: Arc<RwLock<Arc<Published>>>,
+    blocks: broadcast::Sender<Arc<Block>>,
 }
 
 impl std::fmt::Debug for LedgerReader {
@@ -633,6 +641,7 @@ impl LedgerState {
             applied_index,
             tip,
             published,
+            blocks: broadcast::channel(BLOCK_SUBSCRIBERS_BUFFER).0,
         })
     }
 
@@ -684,6 +693,7 @@ impl LedgerState {
             genesis_hash: self.genesis_hash,
             rules: self.rules.clone(),
             published: self.published.clone(),
+            blocks: self.blocks.clone(),
         }
     }
 
@@ -802,6 +812,10 @@ impl LedgerState {
         self.tip = tip;
         self.applied_index = index;
         self.publish();
+        if self.blocks.receiver_count() > 0 {
+            // Nobody listening, or a subscriber too slow: neither concerns apply.
+            let _ = self.blocks.send(Arc::new(block.clone()));
+        }
         Ok(block)
     }
 
@@ -1291,6 +1305,12 @@ impl LedgerReader {
             out.push(decode(&doc_key, &bytes)?);
         }
         Ok(out)
+    }
+
+    /// Blocks as they are committed from now on. A subscriber that falls more than
+    /// [`BLOCK_SUBSCRIBERS_BUFFER`] blocks behind is told how many it missed (`Lagged`).
+    pub fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<Block>> {
+        self.blocks.subscribe()
     }
 
     /// The members' roots with the ledger's current revocation lists.
