@@ -345,11 +345,35 @@ impl<S: StateMachine> Replica<S> {
     }
 
     /// Feeds a message from a peer. An error refuses that message only (e.g. unknown sender).
-    pub fn step(&mut self, message: Message) -> Result<(), ReplicaError> {
+    pub fn step(&mut self, mut message: Message) -> Result<(), ReplicaError> {
         self.ensure_running()?;
+        self.clamp_heartbeat_commit(&mut message);
         let result = self.node.step(message);
         self.rejitter();
         result.map_err(ReplicaError::from)
+    }
+
+    /// A leader's heartbeat carries `min(what it last knew this replica had, its commit)`. After
+    /// this replica lost its log (a wiped data directory, rebuilt from genesis), the leader's
+    /// memory is stale and names an index beyond this log's end, which raft-rs treats as fatal
+    /// (`to_commit is out of range`). A heartbeat's commit is only advice: beyond the log's end it
+    /// is ignored (the commit stays where it is), the replica answers, the leader probes back to
+    /// where the logs agree and, past its compacted prefix, sends a snapshot. Appends carry their
+    /// own, checked commit and are untouched.
+    fn clamp_heartbeat_commit(&self, message: &mut Message) {
+        if message.get_msg_type() != MessageType::MsgHeartbeat {
+            return;
+        }
+        let log = &self.node.raft.raft_log;
+        if message.commit > log.last_index() {
+            tracing::debug!(
+                replica = self.id,
+                heartbeat_commit = message.commit,
+                last_index = log.last_index(),
+                "heartbeat names a commit beyond this log; ignored until the leader catches us up"
+            );
+            message.commit = log.committed;
+        }
     }
 
     /// Starts an election now (tests, leadership transfer).

@@ -1,0 +1,442 @@
+//! The GraphQL API of a real three-node dev network, spoken raw over HTTPS with client
+//! certificates, as an integrating system would: resubmission, what a non-party may learn,
+//! malformed and oversized input, query limits, certificates of a foreign CA, expired and
+//! revoked certificates (DOMAIN.md 6.7 and section 5). After every hostile request the node must
+//! keep serving.
+//!
+//! One network for the whole file (a start costs seconds on the test machine): the checks run
+//! as phases of one test.
+
+mod common;
+
+use anyhow::{Context as _, Result, ensure};
+use base64::Engine as _;
+use common::{Api, DevNet, doc_body, document_vars, fixture, now_ms, wait_for};
+use pki::dev::{Consortium, ConsortiumSpec, IdentityRequest, generate_consortium};
+use pki::{IdentityKind, MemberCode, PartyCode};
+use serde_json::{Value, json};
+
+const ORDER: &str = "SLK-ORDER-001";
+
+#[test]
+fn graphql_api_resists_replays_probes_garbage_and_bad_certificates() -> Result<()> {
+    let net = DevNet::start(3)?;
+    let carrier = net.api("carrier")?;
+    let started = std::time::Instant::now();
+
+    the_same_transaction_twice_commits_once(&net, &carrier)?;
+    a_non_party_learns_nothing(&net, &carrier)?;
+    malformed_envelopes_are_refused(&net, &carrier)?;
+    an_oversized_body_gets_413(&carrier)?;
+    a_too_deep_query_is_refused(&carrier)?;
+    foreign_and_expired_certificates_are_refused(&net, &carrier)?;
+    a_revoked_certificate_is_refused_on_every_node(&net, &carrier)?;
+    net.converged(&carrier, 1)?;
+    eprintln!("api phases took {:?}", started.elapsed());
+    Ok(())
+}
+
+/// Whether node `i` still answers a simple query.
+fn serving(api: &Api, i: usize) -> Result<()> {
+    let d = api.data(i, "{ node { id height role } }", json!({}))?;
+    ensure!(d["node"]["height"].is_u64(), "{d}");
+    Ok(())
+}
+
+/// Whether a request failed before any HTTP answer (the TLS handshake refused the client's
+/// certificate), not with an HTTP error status.
+fn refused_at_handshake(attempt: &Result<Value>) -> bool {
+    attempt
+        .as_ref()
+        .is_err_and(|e| !format!("{e:#}").contains("HTTP "))
+}
+
+fn committed(result: &Value) -> Result<(String, u64, u64)> {
+    ensure!(result["status"] == "COMMITTED", "{result:#}");
+    Ok((
+        result["txHash"].as_str().context("txHash")?.to_owned(),
+        result["height"].as_u64().context("height")?,
+        result["position"].as_u64().context("position")?,
+    ))
+}
+
+fn refused(result: &Value, code: &str) -> Result<()> {
+    ensure!(
+        result["status"] == "REFUSED" && result["code"] == code,
+        "expected REFUSED {code}: {result:#}"
+    );
+    Ok(())
+}
+
+/// DOMAIN 6.7: the same signed transaction submitted twice (to the same node, to another node,
+/// twice in one request) commits once: same hash, same block, the chain does not grow. A new
+/// transaction reusing a nonce is refused.
+fn the_same_transaction_twice_commits_once(net: &DevNet, carrier: &Api) -> Result<()> {
+    let issue = net.sign(
+        "carrier",
+        doc_body(
+            "CARRIER",
+            ORDER,
+            json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}),
+        ),
+    )?;
+    let first = carrier.submit(0, std::slice::from_ref(&issue))?;
+    let (hash, height, position) = committed(&first[0])?;
+    ensure!(first[0]["documents"][0]["reference"] == ORDER, "{first:#?}");
+    let tip = carrier.height(0)?;
+    ensure!(tip >= height, "tip {tip} below {height}");
+
+    let again = carrier.submit(0, std::slice::from_ref(&issue))?;
+    ensure!(
+        committed(&again[0])? == (hash.clone(), height, position),
+        "{again:#?}"
+    );
+    let elsewhere = carrier.submit(1, std::slice::from_ref(&issue))?;
+    ensure!(
+        committed(&elsewhere[0])? == (hash.clone(), height, position),
+        "{elsewhere:#?}"
+    );
+    let twice = carrier.submit(2, &[issue.clone(), issue.clone()])?;
+    for r in &twice {
+        ensure!(
+            committed(r)? == (hash.clone(), height, position),
+            "{twice:#?}"
+        );
+    }
+    ensure!(carrier.height(0)? == tip, "a resubmission made a block");
+
+    // Recorded once, at the same place, on every node.
+    net.converged(carrier, tip)?;
+    for i in 0..net.node_count() {
+        let d = carrier.data(i, common::TRANSACTION, json!({"hash": hash}))?;
+        ensure!(
+            d["transaction"]["height"] == height && d["transaction"]["status"] == "COMMITTED",
+            "node {i}: {d}"
+        );
+        let d = carrier.data(
+            i,
+            common::DOCUMENT,
+            document_vars("CARRIER", ORDER, "TRANSPORT_DOCUMENT", "LOCAL"),
+        )?;
+        ensure!(
+            d["document"]["history"].as_array().map(Vec::len) == Some(1),
+            "node {i}: {d}"
+        );
+    }
+
+    // A different transaction under a nonce already used is a replay: refused.
+    let nonce = common::nonce();
+    let endorse = net.sign_with_nonce(
+        "shipper",
+        doc_body(
+            "CARRIER",
+            ORDER,
+            json!({"action": "ENDORSE_TO_ORDER", "to": "BANK"}),
+        ),
+        &nonce,
+    )?;
+    committed(&carrier.submit(0, &[endorse])?[0])?;
+    let sign = net.sign_with_nonce(
+        "shipper",
+        doc_body("CARRIER", ORDER, json!({"action": "SIGN"})),
+        &nonce,
+    )?;
+    refused(&carrier.submit(1, &[sign])?[0], "NONCE_REUSED")?;
+    Ok(())
+}
+
+/// DOMAIN section 5: a reader who is not party to a document gets the same answer as for a
+/// document that does not exist; it cannot probe references, transactions or content.
+fn a_non_party_learns_nothing(net: &DevNet, carrier: &Api) -> Result<()> {
+    let port = net.api("port")?;
+    let doc = |reference: &str| -> Result<Value> {
+        port.query(
+            0,
+            common::DOCUMENT,
+            document_vars("CARRIER", reference, "TRANSPORT_DOCUMENT", "LINEARIZABLE"),
+        )
+    };
+    let existing = doc(ORDER)?;
+    let missing = doc("SLK-NO-SUCH-BILL")?;
+    ensure!(
+        existing["errors"][0]["extensions"]["code"] == "NOT_FOUND",
+        "{existing:#}"
+    );
+    // Identical but for the reference the caller itself named.
+    let normalized: Value =
+        serde_json::from_str(&existing.to_string().replace(ORDER, "SLK-NO-SUCH-BILL"))?;
+    ensure!(
+        normalized == missing,
+        "a non-party's answer differs from a missing document's:\n{existing:#}\n{missing:#}"
+    );
+    // The carrier, a party, sees it.
+    let seen = carrier.data(
+        0,
+        common::DOCUMENT,
+        document_vars("CARRIER", ORDER, "TRANSPORT_DOCUMENT", "LINEARIZABLE"),
+    )?;
+    ensure!(seen["document"]["possessor"] == "BANK", "{seen:#}");
+
+    // Transactions by hash: a hidden one is "not found" like a made-up one.
+    let history = carrier.data(
+        0,
+        common::DOCUMENT,
+        document_vars("CARRIER", ORDER, "TRANSPORT_DOCUMENT", "LOCAL"),
+    )?;
+    let hash = history["document"]["history"][0]["txHash"]
+        .as_str()
+        .context("txHash")?
+        .to_owned();
+    let made_up = "ab".repeat(32);
+    let hidden = port.query(0, common::TRANSACTION, json!({"hash": hash}))?;
+    let nothing = port.query(0, common::TRANSACTION, json!({"hash": made_up}))?;
+    ensure!(
+        hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND",
+        "{hidden:#}"
+    );
+    let normalized: Value = serde_json::from_str(&hidden.to_string().replace(&hash, &made_up))?;
+    ensure!(normalized == nothing, "{hidden:#}\n{nothing:#}");
+
+    // Verifying the content: no match for a non-party, a match for a party.
+    let verify = "query V($d: JSON!) { verifyDocument(document: $d) { matches checksum documents { status } } }";
+    let content = fixture("to-order-bill.json")?;
+    let v = port.data(0, verify, json!({"d": content}))?;
+    ensure!(
+        v["verifyDocument"]["matches"] == false
+            && v["verifyDocument"]["documents"].as_array().map(Vec::len) == Some(0),
+        "{v:#}"
+    );
+    let v = carrier.data(0, verify, json!({"d": content}))?;
+    ensure!(v["verifyDocument"]["matches"] == true, "{v:#}");
+
+    // Listing: nothing of it; another party's list is for observers only.
+    let list = port.data(0, "{ documents { documents { reference } } }", json!({}))?;
+    ensure!(
+        list["documents"]["documents"].as_array().map(Vec::len) == Some(0),
+        "{list:#}"
+    );
+    let other = port.query(
+        0,
+        "{ documents(party: \"SHIPPER\") { documents { reference } } }",
+        json!({}),
+    )?;
+    ensure!(
+        other["errors"][0]["extensions"]["code"] == "FORBIDDEN",
+        "{other:#}"
+    );
+    Ok(())
+}
+
+/// Garbage in `submitTransactions` is refused as a value, and the node goes on serving.
+fn malformed_envelopes_are_refused(net: &DevNet, carrier: &Api) -> Result<()> {
+    let garbage = [
+        "not-a-jws".to_owned(),
+        "a.b.c".to_owned(),
+        "eyJhbGciOiJFZERTQSJ9.e30.AAAA".to_owned(),
+    ];
+    let results = carrier.submit(0, &garbage)?;
+    ensure!(results.len() == garbage.len(), "{results:#?}");
+    for r in &results {
+        refused(r, "MALFORMED_ENVELOPE")?;
+    }
+    // A valid envelope with a flipped signature byte.
+    let good = net.sign(
+        "shipper",
+        doc_body("CARRIER", "SLK-NO-SUCH-BILL", json!({"action": "SIGN"})),
+    )?;
+    let (head, sig) = good.rsplit_once('.').context("a JWS has three parts")?;
+    let mut sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig)?;
+    sig[0] ^= 1;
+    let tampered = format!(
+        "{head}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sig)
+    );
+    refused(&carrier.submit(0, &[tampered])?[0], "BAD_SIGNATURE")?;
+    // A request that is not GraphQL at all.
+    let (status, _) = carrier.post_bytes(0, b"{not json".to_vec())?;
+    ensure!((400..500).contains(&status), "HTTP {status}");
+    for i in 0..net.node_count() {
+        serving(carrier, i)?;
+    }
+    Ok(())
+}
+
+/// A body beyond the 17 MiB limit is answered 413 without being read, and the node serves on.
+fn an_oversized_body_gets_413(carrier: &Api) -> Result<()> {
+    const LIMIT: usize = 17 * 1024 * 1024;
+    let filler = "A".repeat(LIMIT);
+    let body = serde_json::to_vec(&json!({
+        "query": common::SUBMIT,
+        "variables": {"envelopes": [filler]},
+    }))?;
+    ensure!(body.len() > LIMIT);
+    let (status, _) = carrier.post_bytes(0, body)?;
+    ensure!(status == 413, "HTTP {status} for an oversized body");
+    serving(carrier, 0)
+}
+
+/// A query nested beyond the depth limit (12) is refused with an error, and the node serves on.
+fn a_too_deep_query_is_refused(carrier: &Api) -> Result<()> {
+    let mut inner = "name".to_owned();
+    for _ in 0..14 {
+        inner = format!("ofType {{ {inner} }}");
+    }
+    let deep = format!("{{ __schema {{ types {{ fields {{ type {{ {inner} }} }} }} }} }}");
+    let v = carrier.query(0, &deep, json!({}))?;
+    let errors = v["errors"].as_array().context("errors")?;
+    ensure!(!errors.is_empty(), "{v:#}");
+    ensure!(
+        v.get("data").is_none_or(Value::is_null),
+        "a refused query returns no data: {v:#}"
+    );
+    ensure!(
+        errors[0]["message"].as_str().is_some_and(
+            |m| m.to_lowercase().contains("nested") || m.to_lowercase().contains("depth")
+        ),
+        "{v:#}"
+    );
+    serving(carrier, 0)
+}
+
+/// A client certificate of a foreign CA cannot even connect; a transaction it signs is refused
+/// (`UNKNOWN_ISSUER`); a certificate of a member CA that has expired signs nothing
+/// (`CERTIFICATE_EXPIRED`).
+fn foreign_and_expired_certificates_are_refused(net: &DevNet, carrier: &Api) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let now_s = i64::try_from(now_ms() / 1000)?;
+    let foreign = generate_consortium(&ConsortiumSpec::dev(1), &tmp.path().join("foreign"), now_s)?;
+    let shipper = foreign.identity("shipper").context("foreign shipper")?;
+    let cert_pem = std::fs::read_to_string(foreign.path(&shipper.cert))?;
+    let key_pem = std::fs::read_to_string(foreign.path(&shipper.key))?;
+
+    let intruder = Api::new(
+        &std::fs::read_to_string(net.ca_bundle())?,
+        &cert_pem,
+        &key_pem,
+        net.endpoints(),
+    )?;
+    for i in 0..net.node_count() {
+        let attempt = intruder.query(i, "{ node { id } }", json!({}));
+        ensure!(
+            refused_at_handshake(&attempt),
+            "node {i} served a client of a foreign CA: {attempt:?}"
+        );
+        serving(carrier, i)?;
+    }
+
+    let by_foreign = common::sign_pem(
+        &key_pem,
+        &cert_pem,
+        net.network_id(),
+        doc_body(
+            "CARRIER",
+            ORDER,
+            json!({"action": "TRANSFER", "to": "CONSIGNEE"}),
+        ),
+        &common::nonce(),
+    )?;
+    refused(&carrier.submit(0, &[by_foreign])?[0], "UNKNOWN_ISSUER")?;
+
+    // CARRIER's CA issues a certificate for SHIPPER that expired yesterday.
+    let mut consortium = Consortium::open(&net.pki_dir())?;
+    let day = 24 * 3600;
+    let expired = consortium.issue(&IdentityRequest {
+        name: "shipper-expired".into(),
+        member: MemberCode::new("CARRIER").map_err(anyhow::Error::msg)?,
+        party: PartyCode::new("SHIPPER").map_err(anyhow::Error::msg)?,
+        party_name: "Silk Road Exporters Ltd".into(),
+        kind: IdentityKind::User,
+        node_id: None,
+        ips: Vec::new(),
+        not_before: now_s - 2 * day,
+        not_after: now_s - day,
+    })?;
+    let by_expired = common::sign_pem(
+        &std::fs::read_to_string(consortium.path(&expired.key))?,
+        &std::fs::read_to_string(consortium.path(&expired.cert))?,
+        net.network_id(),
+        doc_body("CARRIER", ORDER, json!({"action": "SIGN"})),
+        &common::nonce(),
+    )?;
+    refused(&carrier.submit(1, &[by_expired])?[0], "CERTIFICATE_EXPIRED")?;
+    Ok(())
+}
+
+/// DOMAIN 6.7: CARRIER's CA revokes the shipper's certificate and its admin publishes the new
+/// list on the ledger (`UPDATE_REVOCATIONS`); from then on every node refuses the shipper's
+/// transactions (`CERTIFICATE_REVOKED`) and its TLS connections.
+fn a_revoked_certificate_is_refused_on_every_node(net: &DevNet, carrier: &Api) -> Result<()> {
+    // Before: the shipper connects, and signs a bill it holds.
+    const BILL: &str = "SLK-REVOKE-001";
+    let mut content = fixture("to-order-bill.json")?;
+    content["transportDocumentReference"] = json!(BILL);
+    let issue = net.sign(
+        "carrier",
+        doc_body(
+            "CARRIER",
+            BILL,
+            json!({"action": "ISSUE", "content": content, "issueTo": "SHIPPER"}),
+        ),
+    )?;
+    committed(&carrier.submit(0, &[issue])?[0])?;
+    let shipper = net.api("shipper")?;
+    let sign = net.sign(
+        "shipper",
+        doc_body("CARRIER", BILL, json!({"action": "SIGN"})),
+    )?;
+    committed(&shipper.submit(1, &[sign])?[0])?;
+
+    let mut consortium = Consortium::open(&net.pki_dir())?;
+    let crl = consortium.revoke("shipper", i64::try_from(now_ms() / 1000)?)?;
+    let update = net.sign(
+        "carrier-admin",
+        json!({"governance": {
+            "action": "UPDATE_REVOCATIONS",
+            "crl": base64::engine::general_purpose::STANDARD.encode(&crl),
+        }}),
+    )?;
+    let (_, height, _) = committed(&carrier.submit(0, &[update])?[0])?;
+    wait_for("every node to apply the new revocation list", || {
+        (0..net.node_count())
+            .all(|i| carrier.height(i).is_ok_and(|h| h >= height))
+            .then_some(())
+    })?;
+
+    for i in 0..net.node_count() {
+        // Submitted through another member's connection: the signature is what counts.
+        let sign = net.sign(
+            "shipper",
+            doc_body("CARRIER", BILL, json!({"action": "SIGN"})),
+        )?;
+        let result = &carrier.submit(i, &[sign])?[0];
+        refused(result, "CERTIFICATE_REVOKED").with_context(|| format!("node {i}"))?;
+        // A fresh connection with the revoked certificate is turned away too.
+        let revoked = net.api("shipper")?;
+        let attempt = revoked.query(i, "{ node { id } }", json!({}));
+        ensure!(
+            refused_at_handshake(&attempt),
+            "node {i} served a revoked client: {attempt:?}"
+        );
+    }
+    // The bill is as it was; others act on as before.
+    net.converged(carrier, height)?;
+    for i in 0..net.node_count() {
+        let d = carrier.data(
+            i,
+            common::DOCUMENT,
+            document_vars("CARRIER", BILL, "TRANSPORT_DOCUMENT", "LOCAL"),
+        )?;
+        ensure!(
+            d["document"]["history"].as_array().map(Vec::len) == Some(2)
+                && d["document"]["possessor"] == "SHIPPER",
+            "node {i}: {d}"
+        );
+    }
+    let bank = net.api("bank")?;
+    let sign = net.sign(
+        "bank",
+        doc_body("CARRIER", ORDER, json!({"action": "SIGN"})),
+    )?;
+    committed(&bank.submit(2, &[sign])?[0])?;
+    Ok(())
+}

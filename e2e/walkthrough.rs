@@ -1,0 +1,802 @@
+//! The README walkthrough and the DOMAIN.md section 6 scenarios, driven through the `silkline`
+//! CLI against a real three-node dev network (`silkline dev up`) on loopback with mutual TLS, as
+//! a user types them. Each step's outcome is checked (committed, or refused with the rule's
+//! stable code), and after it the document as the parties see it (`silkline doc show`).
+//!
+//! One network for the whole file: a network start costs seconds on the test machine, so the
+//! scenarios run as phases of one test, each on its own references.
+
+mod common;
+
+use anyhow::{Context as _, Result, ensure};
+use common::{DevNet, containers_of, document_vars, fixture, fixture_as, fixtures_dir, wait_for};
+use serde_json::{Value, json};
+
+/// Asserts a document's status, possessor and endorsee (`None`: absent) and history length.
+fn expect_doc(
+    doc: &Value,
+    status: &str,
+    possessor: Option<&str>,
+    endorsee: Option<&str>,
+    history: usize,
+) -> Result<()> {
+    ensure!(
+        doc["status"] == status,
+        "status, expected {status}: {doc:#}"
+    );
+    ensure!(
+        doc["possessor"].as_str() == possessor,
+        "possessor, expected {possessor:?}: {doc:#}"
+    );
+    ensure!(
+        doc["endorsee"].as_str() == endorsee,
+        "endorsee, expected {endorsee:?}: {doc:#}"
+    );
+    let len = doc["history"].as_array().map_or(0, Vec::len);
+    ensure!(
+        len == history,
+        "history of {len}, expected {history}: {doc:#}"
+    );
+    Ok(())
+}
+
+/// The (action, actor) pairs of a document's history, oldest first.
+fn actions(doc: &Value) -> Vec<(String, String)> {
+    doc["history"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|h| {
+            (
+                h["action"].as_str().unwrap_or_default().to_owned(),
+                h["actor"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+#[test]
+fn walkthrough_and_domain_scenarios_through_the_cli() -> Result<()> {
+    let net = DevNet::start(3)?;
+    let docs = tempfile::tempdir()?;
+    let started = std::time::Instant::now();
+
+    scenario_1_to_order_bill_from_issue_to_gate_out(&net)?;
+    scenario_2_straight_bill(&net, docs.path())?;
+    scenario_3_blank_endorsed_bills(&net, docs.path())?;
+    scenario_4_surrender_rejected(&net, docs.path())?;
+    scenario_5_amendment(&net, docs.path())?;
+    scenario_6_refusals(&net, docs.path())?;
+    sea_waybill_and_cargo_release_rules(&net, docs.path())?;
+    all_nodes_agree(&net)?;
+    eprintln!("walkthrough phases took {:?}", started.elapsed());
+    Ok(())
+}
+
+/// DOMAIN 6.1, the README walkthrough: issue to the shipper, endorse to the bank, the bank
+/// verifies and endorses to the consignee, surrender, accept, cargo release, gate-out.
+fn scenario_1_to_order_bill_from_issue_to_gate_out(net: &DevNet) -> Result<()> {
+    const BILL: &str = "CARRIER/SLK-ORDER-001";
+    let file = fixtures_dir().join("to-order-bill.json");
+    let file = file.to_str().context("path")?;
+    let containers = containers_of(&fixture("to-order-bill.json")?);
+    ensure!(containers.len() == 2, "{containers:?}");
+
+    // Before anything: nobody sees it, and the CLI says so.
+    let missing = net.cli_as("carrier", &["doc", "show", BILL])?;
+    ensure!(
+        missing.exit == 1 && missing.stderr.contains("NOT_FOUND"),
+        "{missing:?}"
+    );
+
+    let issue = net.commit(
+        "carrier",
+        "issue",
+        BILL,
+        &["--to", "SHIPPER", "--document", file],
+    )?;
+    ensure!(
+        issue.json["documents"][0]["reference"] == "SLK-ORDER-001",
+        "{}",
+        issue.json
+    );
+    let doc = net.show("shipper", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("SHIPPER"), Some("SHIPPER"), 1)?;
+    ensure!(doc["mode"] == "TO_ORDER", "{doc:#}");
+
+    // The bank is not party yet: it is told the bill does not exist.
+    let hidden = net.cli_as("bank", &["doc", "show", BILL])?;
+    ensure!(
+        hidden.exit == 1 && hidden.stderr.contains("NOT_FOUND"),
+        "{hidden:?}"
+    );
+
+    net.commit("shipper", "endorse-to-order", BILL, &["--to", "BANK"])?;
+    let doc = net.show("shipper", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("BANK"), Some("BANK"), 2)?;
+
+    // The bank checks the paper it was sent against the ledger, then looks at the record.
+    let verify = net.cli_as("bank", &["doc", "verify", file])?;
+    ensure!(verify.exit == 0, "{verify:?}");
+    let verify = verify.json()?;
+    ensure!(verify["matches"] == true, "{verify:#}");
+    ensure!(
+        verify["checksum"].as_str().map(str::len) == Some(64),
+        "{verify:#}"
+    );
+    ensure!(
+        verify["documents"][0]["possessor"] == "BANK"
+            && verify["documents"][0]["key"]["reference"] == "SLK-ORDER-001",
+        "{verify:#}"
+    );
+    let doc = net.show("bank", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("BANK"), Some("BANK"), 2)?;
+    // A different document does not verify.
+    let mut altered = fixture("to-order-bill.json")?;
+    altered["transportDocumentReference"] = json!("SLK-ORDER-FAKE");
+    let altered_path =
+        std::env::temp_dir().join(format!("silkline-e2e-{}-altered.json", std::process::id()));
+    std::fs::write(&altered_path, serde_json::to_vec(&altered)?)?;
+    let forged = net.cli_as(
+        "bank",
+        &["doc", "verify", altered_path.to_str().context("path")?],
+    )?;
+    let _ = std::fs::remove_file(&altered_path);
+    ensure!(forged.exit == 3, "{forged:?}");
+    ensure!(forged.json()?["matches"] == false, "{forged:?}");
+
+    net.commit("bank", "endorse", BILL, &["--to", "CONSIGNEE"])?;
+    let doc = net.show("consignee", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("CONSIGNEE"), Some("CONSIGNEE"), 3)?;
+    // ENDORSE (not to order): the consignee may not endorse further; a refusal changes nothing.
+    net.refuse(
+        "consignee",
+        "endorse",
+        BILL,
+        &["--to", "BANK"],
+        "ENDORSEE_MAY_NOT_ENDORSE",
+    )?;
+
+    net.commit("consignee", "surrender-for-delivery", BILL, &[])?;
+    let doc = net.show("consignee", BILL, false)?;
+    expect_doc(
+        &doc,
+        "PENDING_SURRENDER_FOR_DELIVERY",
+        Some("CARRIER"),
+        Some("CONSIGNEE"),
+        4,
+    )?;
+
+    // The port sees nothing before the cargo release; releasing before acceptance is refused.
+    let hidden = net.cli_as("port", &["doc", "show", BILL])?;
+    ensure!(
+        hidden.exit == 1 && hidden.stderr.contains("NOT_FOUND"),
+        "{hidden:?}"
+    );
+    net.refuse(
+        "carrier",
+        "release-cargo",
+        BILL,
+        &["--to", "PORT"],
+        "BILL_NOT_DELIVERABLE",
+    )?;
+
+    net.commit("carrier", "accept-surrender", BILL, &[])?;
+    let doc = net.show("carrier", BILL, false)?;
+    expect_doc(
+        &doc,
+        "SURRENDERED_FOR_DELIVERY",
+        Some("CARRIER"),
+        Some("CONSIGNEE"),
+        5,
+    )?;
+
+    let release = net.commit("carrier", "release-cargo", BILL, &["--to", "PORT"])?;
+    ensure!(
+        release.json["documents"][0]["class"] == "CARGO_RELEASE",
+        "{}",
+        release.json
+    );
+    let cargo = net.show("port", BILL, true)?;
+    ensure!(cargo["status"] == "RELEASED", "{cargo:#}");
+    // Only the named port may gate out.
+    let mut gate_out_args: Vec<&str> = Vec::new();
+    for c in &containers {
+        gate_out_args.extend(["--container", c.as_str()]);
+    }
+    net.refuse("carrier", "gate-out", BILL, &gate_out_args, "MISSING_ROLE")?;
+    // A party never party to the release learns nothing of it, not even that it exists.
+    net.refuse(
+        "bank",
+        "gate-out",
+        BILL,
+        &gate_out_args,
+        "DOCUMENT_NOT_FOUND",
+    )?;
+    net.commit("port", "gate-out", BILL, &gate_out_args)?;
+    let cargo = net.show("port", BILL, true)?;
+    ensure!(cargo["status"] == "COMPLETED", "{cargo:#}");
+    ensure!(
+        actions(&cargo) == pairs(&[("RELEASE_CARGO", "CARRIER"), ("GATE_OUT", "PORT")]),
+        "{cargo:#}"
+    );
+    net.refuse("port", "gate-out", BILL, &gate_out_args, "TERMINAL_STATE")?;
+
+    // The bill is accomplished: nothing may follow, and it stays as it was.
+    net.refuse("consignee", "sign", BILL, &[], "TERMINAL_STATE")?;
+    net.refuse(
+        "carrier",
+        "issue",
+        BILL,
+        &["--to", "SHIPPER", "--document", file],
+        "TERMINAL_STATE",
+    )?;
+    let doc = net.show("bank", BILL, false)?;
+    expect_doc(
+        &doc,
+        "SURRENDERED_FOR_DELIVERY",
+        Some("CARRIER"),
+        Some("CONSIGNEE"),
+        5,
+    )?;
+    ensure!(
+        actions(&doc)
+            == pairs(&[
+                ("ISSUE", "CARRIER"),
+                ("ENDORSE_TO_ORDER", "SHIPPER"),
+                ("ENDORSE", "BANK"),
+                ("SURRENDER_FOR_DELIVERY", "CONSIGNEE"),
+                ("ACCEPT_SURRENDER", "CARRIER"),
+            ]),
+        "{doc:#}"
+    );
+    // Every step is signed: the JWS in the history verifies, and the heights only go up.
+    let mut last_height = 0;
+    for (i, h) in doc["history"]
+        .as_array()
+        .context("history")?
+        .iter()
+        .enumerate()
+    {
+        ensure!(h["sequence"] == i + 1, "{h:#}");
+        let height = h["height"].as_u64().context("height")?;
+        ensure!(height > last_height, "{doc:#}");
+        last_height = height;
+        let jws = h["signature"].as_str().context("signature")?;
+        pki::jws::verify(jws).with_context(|| format!("history item {i}"))?;
+    }
+    Ok(())
+}
+
+/// DOMAIN 6.2: a straight bill goes to the consignee only; the bank may not surrender it.
+fn scenario_2_straight_bill(net: &DevNet, dir: &std::path::Path) -> Result<()> {
+    const BILL: &str = "CARRIER/SLK-STRAIGHT-001";
+    let file = fixtures_dir().join("straight-bill.json");
+    let file = file.to_str().context("path")?;
+    net.commit(
+        "carrier",
+        "issue",
+        BILL,
+        &["--to", "SHIPPER", "--document", file],
+    )?;
+    let doc = net.show("shipper", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("SHIPPER"), None, 1)?;
+    ensure!(doc["mode"] == "STRAIGHT", "{doc:#}");
+
+    net.refuse(
+        "shipper",
+        "transfer",
+        BILL,
+        &["--to", "BANK"],
+        "RECIPIENT_NOT_CONSIGNEE_OR_CARRIER",
+    )?;
+    // The bank was never party to it: refused as if the bill did not exist.
+    net.refuse(
+        "bank",
+        "surrender-for-delivery",
+        BILL,
+        &[],
+        "DOCUMENT_NOT_FOUND",
+    )?;
+    net.refuse(
+        "carrier",
+        "surrender-for-delivery",
+        BILL,
+        &[],
+        "NOT_POSSESSOR",
+    )?;
+    net.refuse(
+        "shipper",
+        "endorse",
+        BILL,
+        &["--to", "CONSIGNEE"],
+        "WRONG_MODE",
+    )?;
+    net.commit("shipper", "transfer", BILL, &["--to", "CONSIGNEE"])?;
+    net.commit("consignee", "surrender-for-delivery", BILL, &[])?;
+    net.commit("carrier", "accept-surrender", BILL, &[])?;
+    let doc = net.show("consignee", BILL, false)?;
+    expect_doc(&doc, "SURRENDERED_FOR_DELIVERY", Some("CARRIER"), None, 4)?;
+
+    // A bank holding a straight bill (issued to it) still has no right to surrender it.
+    let second = fixture_as("straight-bill.json", "SLK-STRAIGHT-002", dir)?;
+    let second = second.to_str().context("path")?;
+    const BILL2: &str = "CARRIER/SLK-STRAIGHT-002";
+    net.commit(
+        "carrier",
+        "issue",
+        BILL2,
+        &["--to", "BANK", "--document", second],
+    )?;
+    net.refuse(
+        "bank",
+        "surrender-for-delivery",
+        BILL2,
+        &[],
+        "NO_SURRENDER_RIGHT",
+    )?;
+    net.commit("bank", "transfer", BILL2, &["--to", "CONSIGNEE"])?;
+    net.commit("consignee", "surrender-for-delivery", BILL2, &[])?;
+    let doc = net.show("bank", BILL2, false)?;
+    expect_doc(
+        &doc,
+        "PENDING_SURRENDER_FOR_DELIVERY",
+        Some("CARRIER"),
+        None,
+        3,
+    )?;
+    Ok(())
+}
+
+/// DOMAIN 6.3: a blank-endorsed bill (issued blank, or blank-endorsed later): possession alone
+/// gives title, so any possessor surrenders it; an ENDORSE is refused.
+fn scenario_3_blank_endorsed_bills(net: &DevNet, dir: &std::path::Path) -> Result<()> {
+    const BILL: &str = "CARRIER/SLK-BLANK-001";
+    let file = fixtures_dir().join("blank-bill.json");
+    let file = file.to_str().context("path")?;
+    net.commit(
+        "carrier",
+        "issue",
+        BILL,
+        &["--to", "SHIPPER", "--document", file],
+    )?;
+    let doc = net.show("shipper", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("SHIPPER"), None, 1)?;
+    ensure!(doc["mode"] == "BLANK", "{doc:#}");
+    net.refuse("shipper", "endorse", BILL, &["--to", "BANK"], "WRONG_MODE")?;
+    net.commit("shipper", "transfer", BILL, &["--to", "BANK"])?;
+    net.commit("bank", "surrender-for-delivery", BILL, &[])?;
+    net.commit("carrier", "accept-surrender", BILL, &[])?;
+    let doc = net.show("bank", BILL, false)?;
+    expect_doc(&doc, "SURRENDERED_FOR_DELIVERY", Some("CARRIER"), None, 4)?;
+
+    // A to-order bill that its endorsee blank-endorses.
+    let order = fixture_as("to-order-bill.json", "SLK-BLANKED-002", dir)?;
+    let order = order.to_str().context("path")?;
+    const BILL2: &str = "CARRIER/SLK-BLANKED-002";
+    net.commit(
+        "carrier",
+        "issue",
+        BILL2,
+        &["--to", "SHIPPER", "--document", order],
+    )?;
+    net.commit("shipper", "blank-endorse", BILL2, &[])?;
+    let doc = net.show("shipper", BILL2, false)?;
+    expect_doc(&doc, "ISSUED", Some("SHIPPER"), None, 2)?;
+    ensure!(doc["mode"] == "BLANK", "{doc:#}");
+    net.commit("shipper", "transfer", BILL2, &["--to", "CONSIGNEE"])?;
+    net.refuse(
+        "consignee",
+        "endorse",
+        BILL2,
+        &["--to", "BANK"],
+        "WRONG_MODE",
+    )?;
+    net.refuse("consignee", "blank-endorse", BILL2, &[], "WRONG_MODE")?;
+    net.commit("consignee", "surrender-for-delivery", BILL2, &[])?;
+    let doc = net.show("consignee", BILL2, false)?;
+    expect_doc(
+        &doc,
+        "PENDING_SURRENDER_FOR_DELIVERY",
+        Some("CARRIER"),
+        None,
+        4,
+    )?;
+    Ok(())
+}
+
+/// DOMAIN 6.4: the carrier rejects a surrender with a comment: `ISSUED` again, with the
+/// requester in possession. Without a comment it is refused.
+fn scenario_4_surrender_rejected(net: &DevNet, dir: &std::path::Path) -> Result<()> {
+    let file = fixture_as("to-order-bill.json", "SLK-REJSUR-001", dir)?;
+    let file = file.to_str().context("path")?;
+    const BILL: &str = "CARRIER/SLK-REJSUR-001";
+    net.commit(
+        "carrier",
+        "issue",
+        BILL,
+        &["--to", "SHIPPER", "--document", file],
+    )?;
+    net.commit("shipper", "endorse-to-order", BILL, &["--to", "BANK"])?;
+    net.commit("bank", "surrender-for-delivery", BILL, &[])?;
+    let doc = net.show("bank", BILL, false)?;
+    expect_doc(
+        &doc,
+        "PENDING_SURRENDER_FOR_DELIVERY",
+        Some("CARRIER"),
+        Some("BANK"),
+        3,
+    )?;
+
+    net.refuse(
+        "carrier",
+        "reject-surrender",
+        BILL,
+        &["--comment", "   "],
+        "COMMENT_REQUIRED",
+    )?;
+    net.refuse(
+        "bank",
+        "reject-surrender",
+        BILL,
+        &["--comment", "not mine to reject"],
+        "MISSING_ROLE",
+    )?;
+    net.commit(
+        "carrier",
+        "reject-surrender",
+        BILL,
+        &["--comment", "freight not paid"],
+    )?;
+    let doc = net.show("bank", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("BANK"), Some("BANK"), 4)?;
+    ensure!(doc["history"][3]["action"] == "REJECT_SURRENDER", "{doc:#}");
+    // Back in the bank's hands, it can act on it again.
+    net.commit("bank", "sign", BILL, &[])?;
+    Ok(())
+}
+
+/// DOMAIN 6.5: surrender for amendment, accepted, voided with a replacement that links to the
+/// old bill; every action on the voided bill is refused.
+fn scenario_5_amendment(net: &DevNet, dir: &std::path::Path) -> Result<()> {
+    let old = fixture_as("straight-bill.json", "SLK-AMEND-001", dir)?;
+    let old = old.to_str().context("path")?;
+    let new = fixture_as("straight-bill.json", "SLK-AMEND-002", dir)?;
+    let new = new.to_str().context("path")?;
+    const OLD: &str = "CARRIER/SLK-AMEND-001";
+    const NEW: &str = "CARRIER/SLK-AMEND-002";
+    net.commit(
+        "carrier",
+        "issue",
+        OLD,
+        &["--to", "SHIPPER", "--document", old],
+    )?;
+    // Voiding an issued bill of lading without a surrender is not a transition.
+    net.refuse(
+        "carrier",
+        "void",
+        OLD,
+        &["--to", "SHIPPER", "--document", new],
+        "ACTION_NOT_ALLOWED",
+    )?;
+    net.commit(
+        "shipper",
+        "surrender-for-amendment",
+        OLD,
+        &["--reason", "CHANGE_OF_DESTINATION"],
+    )?;
+    let doc = net.show("shipper", OLD, false)?;
+    expect_doc(
+        &doc,
+        "PENDING_SURRENDER_FOR_AMENDMENT",
+        Some("CARRIER"),
+        None,
+        2,
+    )?;
+    net.commit("carrier", "accept-surrender", OLD, &[])?;
+    let doc = net.show("shipper", OLD, false)?;
+    expect_doc(&doc, "SURRENDERED_FOR_AMENDMENT", Some("CARRIER"), None, 3)?;
+
+    // The replacement may not reuse a reference.
+    net.refuse(
+        "carrier",
+        "void",
+        OLD,
+        &["--to", "SHIPPER", "--document", old],
+        "REFERENCE_ALREADY_USED",
+    )?;
+    let void = net.commit(
+        "carrier",
+        "void",
+        OLD,
+        &["--to", "SHIPPER", "--document", new],
+    )?;
+    let touched: Vec<&str> = void.json["documents"]
+        .as_array()
+        .context("documents")?
+        .iter()
+        .filter_map(|d| d["reference"].as_str())
+        .collect();
+    ensure!(
+        touched.contains(&"SLK-AMEND-001") && touched.contains(&"SLK-AMEND-002"),
+        "{}",
+        void.json
+    );
+    let doc = net.show("shipper", OLD, false)?;
+    expect_doc(&doc, "VOIDED", Some("CARRIER"), None, 4)?;
+    let replacement = net.show("shipper", NEW, false)?;
+    expect_doc(&replacement, "ISSUED", Some("SHIPPER"), None, 1)?;
+
+    // The link, both ways, in the state as the ledger keeps it.
+    let api = net.api("shipper")?;
+    let state = |reference: &str| -> Result<Value> {
+        let d = api.data(
+            0,
+            common::DOCUMENT,
+            document_vars("CARRIER", reference, "TRANSPORT_DOCUMENT", "LINEARIZABLE"),
+        )?;
+        Ok(d["document"]["state"].clone())
+    };
+    let old_state = state("SLK-AMEND-001")?;
+    let new_state = state("SLK-AMEND-002")?;
+    ensure!(
+        old_state.to_string().contains("SLK-AMEND-002"),
+        "the voided bill names its replacement: {old_state:#}"
+    );
+    ensure!(
+        new_state.to_string().contains("SLK-AMEND-001"),
+        "the replacement names the bill it amends: {new_state:#}"
+    );
+
+    // Nothing may follow VOIDED.
+    net.refuse("shipper", "sign", OLD, &[], "TERMINAL_STATE")?;
+    net.refuse("carrier", "accept-surrender", OLD, &[], "TERMINAL_STATE")?;
+    net.refuse(
+        "shipper",
+        "surrender-for-delivery",
+        OLD,
+        &[],
+        "TERMINAL_STATE",
+    )?;
+    let doc = net.show("shipper", OLD, false)?;
+    expect_doc(&doc, "VOIDED", Some("CARRIER"), None, 4)?;
+    // The replacement is a live bill.
+    net.commit("shipper", "transfer", NEW, &["--to", "CONSIGNEE"])?;
+    Ok(())
+}
+
+/// DOMAIN 6.6: issuing a reference twice, acting without possession, transferring to oneself,
+/// and a rejection that is not the appointee's very next action are refused and change nothing.
+/// A rejection that is the next action restores the previous holder.
+fn scenario_6_refusals(net: &DevNet, dir: &std::path::Path) -> Result<()> {
+    let file = fixture_as("to-order-bill.json", "SLK-RULES-001", dir)?;
+    let file = file.to_str().context("path")?;
+    const BILL: &str = "CARRIER/SLK-RULES-001";
+    net.refuse(
+        "shipper",
+        "issue",
+        BILL,
+        &["--to", "SHIPPER", "--document", file],
+        "MISSING_ROLE",
+    )?;
+    net.refuse(
+        "carrier",
+        "transfer",
+        BILL,
+        &["--to", "BANK"],
+        "DOCUMENT_NOT_FOUND",
+    )?;
+    net.commit(
+        "carrier",
+        "issue",
+        BILL,
+        &["--to", "SHIPPER", "--document", file],
+    )?;
+    net.refuse(
+        "carrier",
+        "issue",
+        BILL,
+        &["--to", "SHIPPER", "--document", file],
+        "REFERENCE_ALREADY_USED",
+    )?;
+    // A party that never was party to the bill learns nothing, not even who holds it.
+    net.refuse(
+        "bank",
+        "transfer",
+        BILL,
+        &["--to", "CONSIGNEE"],
+        "DOCUMENT_NOT_FOUND",
+    )?;
+    net.refuse(
+        "carrier",
+        "transfer",
+        BILL,
+        &["--to", "BANK"],
+        "NOT_POSSESSOR",
+    )?;
+    net.refuse(
+        "shipper",
+        "transfer",
+        BILL,
+        &["--to", "SHIPPER"],
+        "TRANSFER_TO_SELF",
+    )?;
+    net.refuse(
+        "shipper",
+        "endorse-to-order",
+        BILL,
+        &["--to", "SHIPPER"],
+        "TRANSFER_TO_SELF",
+    )?;
+    net.refuse("shipper", "reject", BILL, &[], "REJECTION_NOT_NEXT_ACTION")?;
+    let doc = net.show("shipper", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("SHIPPER"), Some("SHIPPER"), 1)?;
+
+    // Rejected as the very next action: the previous holder is back.
+    net.commit("shipper", "endorse-to-order", BILL, &["--to", "BANK"])?;
+    net.refuse("shipper", "reject", BILL, &[], "NOT_APPOINTEE")?;
+    net.commit("bank", "reject", BILL, &["--reason", "no credit line"])?;
+    let doc = net.show("shipper", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("SHIPPER"), Some("SHIPPER"), 3)?;
+    // The bank, once party, is told the rule.
+    net.refuse(
+        "bank",
+        "transfer",
+        BILL,
+        &["--to", "CONSIGNEE"],
+        "NOT_POSSESSOR",
+    )?;
+    net.refuse(
+        "bank",
+        "endorse",
+        BILL,
+        &["--to", "CONSIGNEE"],
+        "NOT_ENDORSEE",
+    )?;
+
+    // Not the very next action: another action came first.
+    net.commit("shipper", "transfer", BILL, &["--to", "BANK"])?;
+    net.commit("bank", "sign", BILL, &[])?;
+    net.refuse("bank", "reject", BILL, &[], "REJECTION_NOT_NEXT_ACTION")?;
+    let doc = net.show("bank", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("BANK"), Some("SHIPPER"), 5)?;
+    // A possessor who is not the endorsee of a to-order bill may not surrender it.
+    net.refuse(
+        "bank",
+        "surrender-for-delivery",
+        BILL,
+        &[],
+        "NO_SURRENDER_RIGHT",
+    )?;
+    Ok(())
+}
+
+/// A sea waybill is not a document of title: no transfer or surrender; the carrier releases
+/// the cargo of an issued waybill, and the port gates the containers out one by one.
+fn sea_waybill_and_cargo_release_rules(net: &DevNet, _dir: &std::path::Path) -> Result<()> {
+    const SWB: &str = "CARRIER/SLK-SWB-001";
+    let file = fixtures_dir().join("sea-waybill.json");
+    let file = file.to_str().context("path")?;
+    let containers = containers_of(&fixture("sea-waybill.json")?);
+    ensure!(containers.len() == 3, "{containers:?}");
+    net.commit(
+        "carrier",
+        "issue",
+        SWB,
+        &["--to", "CONSIGNEE", "--document", file],
+    )?;
+    let doc = net.show("consignee", SWB, false)?;
+    ensure!(
+        doc["kind"] == "SEA_WAYBILL" && doc["status"] == "ISSUED",
+        "{doc:#}"
+    );
+    net.refuse(
+        "consignee",
+        "transfer",
+        SWB,
+        &["--to", "BANK"],
+        "ACTION_NOT_ALLOWED",
+    )?;
+    net.refuse(
+        "consignee",
+        "surrender-for-delivery",
+        SWB,
+        &[],
+        "ACTION_NOT_ALLOWED",
+    )?;
+
+    net.refuse(
+        "consignee",
+        "release-cargo",
+        SWB,
+        &["--to", "PORT"],
+        "MISSING_ROLE",
+    )?;
+    net.refuse(
+        "port",
+        "release-cargo",
+        SWB,
+        &["--to", "PORT"],
+        "DOCUMENT_NOT_FOUND",
+    )?;
+    net.refuse(
+        "port",
+        "gate-out",
+        SWB,
+        &["--container", &containers[0]],
+        "DOCUMENT_NOT_FOUND",
+    )?;
+    net.commit("carrier", "release-cargo", SWB, &["--to", "PORT"])?;
+    net.refuse(
+        "carrier",
+        "release-cargo",
+        SWB,
+        &["--to", "PORT"],
+        "ACTION_NOT_ALLOWED",
+    )?;
+    net.commit("port", "gate-out", SWB, &["--container", &containers[0]])?;
+    let cargo = net.show("port", SWB, true)?;
+    ensure!(cargo["status"] == "RELEASED", "one of three out: {cargo:#}");
+    net.refuse(
+        "port",
+        "gate-out",
+        SWB,
+        &["--container", &containers[0]],
+        "CONTAINER_ALREADY_GATED_OUT",
+    )?;
+    // A valid container number that this release does not cover.
+    net.refuse(
+        "port",
+        "gate-out",
+        SWB,
+        &["--container", "MSKU1234565"],
+        "CONTAINER_NOT_RELEASED",
+    )?;
+    net.commit(
+        "port",
+        "gate-out",
+        SWB,
+        &["--container", &containers[1], "--container", &containers[2]],
+    )?;
+    let cargo = net.show("port", SWB, true)?;
+    ensure!(cargo["status"] == "COMPLETED", "{cargo:#}");
+    Ok(())
+}
+
+/// `silkline status`: every node answers, at the same height and state hash.
+fn all_nodes_agree(net: &DevNet) -> Result<()> {
+    let net_file = net.network_file.to_str().context("path")?;
+    let lines = wait_for("silkline status to show all nodes agreeing", || {
+        let out = common::cli(&["status", "--network", net_file]).ok()?;
+        if out.exit != 0 {
+            return None;
+        }
+        let lines: Vec<Value> = out
+            .stdout
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let first = lines.first()?;
+        let agree = lines.len() == 3
+            && lines.iter().all(|l| {
+                l.get("error").is_none()
+                    && l["height"] == first["height"]
+                    && l["state_hash"] == first["state_hash"]
+                    && l["block_hash"] == first["block_hash"]
+            });
+        agree.then_some(lines)
+    })?;
+    let leaders = lines.iter().filter(|l| l["role"] == "LEADER").count();
+    ensure!(leaders == 1, "{lines:#?}");
+    ensure!(lines[0]["height"].as_u64() > Some(40), "{lines:#?}");
+    Ok(())
+}
