@@ -738,3 +738,31 @@ async fn shutdown_ends_every_task_and_misaddressed_messages_are_dropped() -> Res
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_larger_than_a_frame_arrives_whole() -> Result<()> {
+    let net = Net::new(2)?;
+    let mut nodes = start_cluster(&net, 2).await?;
+    let mut snapshot = Message::default();
+    snapshot.set_msg_type(MessageType::MsgSnapshot);
+    snapshot.from = 1;
+    snapshot.to = 2;
+    snapshot.commit = 4242;
+    // 5 MiB: more than two frames' worth, the size of a ledger of a few thousand bills.
+    let data: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    snapshot.mut_snapshot().set_data(data.into());
+    let mut t1 = nodes[0].transport.clone();
+    t1.send(snapshot.clone());
+    // A small message after it arrives after it: the parts do not interleave.
+    t1.send(heartbeat(1, 2, 7));
+    let received = tokio::time::timeout(DEADLINE, nodes[1].inbox.recv())
+        .await
+        .context("no snapshot before the deadline")?
+        .context("inbox closed")?;
+    assert_eq!(received, snapshot);
+    receive_marker(&mut nodes[1].inbox, 1, 7).await?;
+    let stats = nodes[0].transport.stats();
+    assert_eq!(stats.dropped_oversized, 0, "{stats:?}");
+    shutdown_all(&nodes).await;
+    Ok(())
+}

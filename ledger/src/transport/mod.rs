@@ -28,8 +28,10 @@
 //!
 //! - Not reliable delivery: messages may be dropped (full queue, broken connection); Raft
 //!   retransmits what matters.
-//! - No snapshot streaming: a message larger than [`wire::FRAME_BYTES_MAX`] (a big Raft
-//!   snapshot) is dropped and counted in [`TransportStats::dropped_oversized`].
+//! - No snapshot streaming from disk: a message larger than a frame (a big Raft snapshot) is
+//!   sent in parts of at most [`wire::FRAME_BYTES_MAX`] and reassembled in memory, up to
+//!   [`wire::LARGE_MESSAGE_BYTES_MAX`]; a larger one is dropped and counted in
+//!   [`TransportStats::dropped_oversized`].
 //! - Not membership: the peers are a static configuration; the trust store (and so the CRLs) is
 //!   the one given at start, and a connection already established is not re-checked when a
 //!   certificate is revoked later.
@@ -85,6 +87,10 @@ pub const HANDSHAKE_TIMEOUT_MS: u64 = 5_000;
 /// Time allowed to write one batch. A peer that stops reading fills its TCP window; past this
 /// the connection is dropped and redialed rather than kept blocked forever.
 pub const WRITE_TIMEOUT_MS: u64 = 10_000;
+
+/// Extra write time allowed per KiB of a batch: 1 ms per KiB is 1 MiB/s, the slowest link a
+/// large snapshot is expected to cross without the connection being declared stalled.
+pub const WRITE_MS_PER_KIB: u64 = 1;
 
 /// Inbound connections (established or in handshake) at once. A node has one inbound
 /// connection per peer, plus one while a peer replaces a broken one; the cap stops a flood of
@@ -680,31 +686,37 @@ impl Dialer {
                     }),
                 }
             }
-            let write = async {
-                for message in batch {
-                    let body = match wire::encode_message(&message) {
-                        Ok(b) => b,
-                        Err(e) => {
-                            tracing::warn!(peer = %self.peer.node_id, error = %e, "cannot encode a raft message; dropped");
-                            continue;
-                        }
-                    };
-                    if body.len() > FRAME_BYTES_MAX {
+            let mut encoded = Vec::with_capacity(batch.len());
+            for message in batch {
+                match wire::encode_frames(&message) {
+                    Ok(frames) => encoded.push(frames),
+                    Err(FrameError::Oversized { len, max }) => {
                         bump(&self.counters.dropped_oversized);
-                        tracing::warn!(peer = %self.peer.node_id, bytes = body.len(), max = FRAME_BYTES_MAX, msg_type = ?message.msg_type, "raft message larger than a frame; dropped");
-                        continue;
+                        tracing::warn!(peer = %self.peer.node_id, bytes = len, max, msg_type = ?message.msg_type, "raft message larger than the transport carries; dropped");
                     }
-                    wire::write_frame(&mut writer, &body).await?;
+                    Err(e) => {
+                        tracing::warn!(peer = %self.peer.node_id, error = %e, "cannot encode a raft message; dropped");
+                    }
+                }
+            }
+            // A snapshot sent in parts may take a while: the deadline grows with the bytes.
+            let bytes: usize = encoded.iter().flatten().map(Vec::len).sum();
+            let deadline_ms = WRITE_TIMEOUT_MS + (bytes / 1024) as u64 * WRITE_MS_PER_KIB;
+            let write = async {
+                for frames in encoded {
+                    for frame in frames {
+                        wire::write_frame(&mut writer, &frame).await?;
+                    }
                     bump(&self.counters.sent);
                 }
                 writer.flush().await
             };
             tokio::select! {
                 _ = cancelled(shutdown) => return None,
-                r = tokio::time::timeout(Duration::from_millis(WRITE_TIMEOUT_MS), write) => match r {
+                r = tokio::time::timeout(Duration::from_millis(deadline_ms), write) => match r {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => return Some(format!("write failed: {e}")),
-                    Err(_) => return Some(format!("write stalled for {WRITE_TIMEOUT_MS} ms")),
+                    Err(_) => return Some(format!("write stalled for {deadline_ms} ms")),
                 },
             }
         }
@@ -788,6 +800,7 @@ async fn serve(
     };
     bump(&ctx.counters.connections_inbound);
     tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "peer connected");
+    let mut reassembly = wire::Reassembly::default();
     loop {
         let frame = tokio::select! {
             _ = cancelled(&mut shutdown) => return,
@@ -809,8 +822,9 @@ async fn serve(
                 return;
             }
         };
-        let message = match wire::decode_message(&body) {
-            Ok(m) => m,
+        let message = match reassembly.push(&body) {
+            Ok(Some(m)) => m,
+            Ok(None) => continue,
             Err(e) => {
                 bump(&ctx.counters.closed_bad_frame);
                 tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, reason = %e, "closing connection from peer: bad frame");

@@ -1,10 +1,15 @@
 //! The byte format between two nodes, inside TLS: length-prefixed frames, the first of which, in
-//! each direction, is a [`Hello`]; every later frame is one protobuf-encoded raft `Message`.
+//! each direction, is a [`Hello`]; every later frame carries a protobuf-encoded raft `Message`,
+//! whole or, for one larger than a frame (a Raft snapshot of a big ledger), in parts.
 //!
 //! ```text
-//! frame  = length: u32 big-endian, then `length` bytes (at most the kind's limit)
-//! hello  = "SLKN" | version: u8 | raft id: u64 BE | genesis hash: [u8; 32]
-//!          | node id length: u8 | node id: UTF-8
+//! frame   = length: u32 big-endian, then `length` bytes (at most the kind's limit)
+//! hello   = "SLKN" | version: u8 | raft id: u64 BE | genesis hash: [u8; 32]
+//!           | node id length: u8 | node id: UTF-8
+//! message = 0x00 | protobuf                       (a whole message)
+//!         | 0x01 | bytes                           (a part; more follow)
+//!         | 0x02 | bytes                           (the last part: the parts concatenated
+//!                                                    are the protobuf, at most 1 GiB)
 //! ```
 //!
 //! Pure functions and async read/write helpers over any byte stream; nothing here knows TLS.
@@ -18,8 +23,7 @@ use crate::replica::RAFT_MESSAGE_BYTES_MAX;
 /// [`RAFT_MESSAGE_BYTES_MAX`] and always sends at least one entry; each entry's field tag and
 /// length (up to 6 bytes) and the message's own fields ride on top, which for many tiny entries
 /// adds tens of percent. Twice the Raft limit covers that with room to spare while bounding a
-/// connection's read buffer at 2 MiB. Larger snapshot messages are not sent (see the module
-/// docs of `transport`).
+/// connection's read buffer at 2 MiB. A larger message (a snapshot) is sent in parts.
 pub const FRAME_BYTES_MAX: usize = 2 * RAFT_MESSAGE_BYTES_MAX as usize;
 
 /// Bytes of the length prefix of a frame.
@@ -30,7 +34,19 @@ pub const FRAME_HEADER_BYTES: usize = 4;
 pub const HELLO_MAGIC: [u8; 4] = *b"SLKN";
 
 /// Version of this wire format. A node refuses a peer speaking another version.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
+
+/// First byte of a message frame: a whole message.
+pub const KIND_WHOLE: u8 = 0;
+/// First byte of a message frame: a part of a message, more parts follow.
+pub const KIND_PART: u8 = 1;
+/// First byte of a message frame: the last part of a message.
+pub const KIND_LAST: u8 = 2;
+
+/// Largest message sent in parts: a Raft snapshot carries the whole ledger state, held in
+/// memory on both sides (`StateSnapshot` is bytes). 1 GiB bounds what a peer can make this node
+/// buffer on one connection; a larger state needs snapshot streaming from disk.
+pub const LARGE_MESSAGE_BYTES_MAX: usize = 1 << 30;
 
 /// Largest hello frame: magic, version, raft id, genesis hash, node id length and the longest
 /// node id the certificate profile allows (`pki::identity::CODE_BYTES_MAX`).
@@ -158,15 +174,97 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     }
 }
 
-/// Encodes a raft message as a frame body.
+/// Encodes a raft message as one whole-message frame body (`0x00 | protobuf`). The message
+/// must fit in a frame; [`encode_frames`] splits one that does not.
 pub fn encode_message(message: &raft::eraftpb::Message) -> Result<Vec<u8>, FrameError> {
-    protobuf::Message::write_to_bytes(message).map_err(|e| FrameError::Undecodable(e.to_string()))
+    let mut body = vec![KIND_WHOLE];
+    protobuf::Message::write_to_vec(message, &mut body)
+        .map_err(|e| FrameError::Undecodable(e.to_string()))?;
+    Ok(body)
 }
 
-/// Decodes a frame body as a raft message.
+/// Encodes a raft message as frame bodies of at most [`FRAME_BYTES_MAX`]: one whole-message
+/// frame, or parts. A message over [`LARGE_MESSAGE_BYTES_MAX`] is refused.
+pub fn encode_frames(message: &raft::eraftpb::Message) -> Result<Vec<Vec<u8>>, FrameError> {
+    let body = encode_message(message)?;
+    if body.len() <= FRAME_BYTES_MAX {
+        return Ok(vec![body]);
+    }
+    let protobuf = &body[1..];
+    if protobuf.len() > LARGE_MESSAGE_BYTES_MAX {
+        return Err(FrameError::Oversized {
+            len: protobuf.len(),
+            max: LARGE_MESSAGE_BYTES_MAX,
+        });
+    }
+    let parts: Vec<&[u8]> = protobuf.chunks(FRAME_BYTES_MAX - 1).collect();
+    let last = parts.len() - 1;
+    Ok(parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let kind = if i == last { KIND_LAST } else { KIND_PART };
+            [&[kind][..], part].concat()
+        })
+        .collect())
+}
+
+/// Decodes a whole-message frame body.
 pub fn decode_message(body: &[u8]) -> Result<raft::eraftpb::Message, FrameError> {
-    <raft::eraftpb::Message as protobuf::Message>::parse_from_bytes(body)
+    match body.split_first() {
+        Some((&KIND_WHOLE, protobuf)) => parse(protobuf),
+        Some((kind, _)) => Err(FrameError::Undecodable(format!(
+            "frame kind {kind:#04x} where a whole message was expected"
+        ))),
+        None => Err(FrameError::Undecodable("empty frame".into())),
+    }
+}
+
+fn parse(protobuf: &[u8]) -> Result<raft::eraftpb::Message, FrameError> {
+    <raft::eraftpb::Message as protobuf::Message>::parse_from_bytes(protobuf)
         .map_err(|e| FrameError::Undecodable(e.to_string()))
+}
+
+/// Reassembles the messages of one connection from its frames.
+#[derive(Debug, Default)]
+pub struct Reassembly {
+    partial: Vec<u8>,
+}
+
+impl Reassembly {
+    /// Takes one frame body: a whole message, the last part of one, or a part (`Ok(None)`). A
+    /// whole message inside a partial one, an unknown kind or a message over
+    /// [`LARGE_MESSAGE_BYTES_MAX`] is an error, and the connection is closed.
+    pub fn push(&mut self, body: &[u8]) -> Result<Option<raft::eraftpb::Message>, FrameError> {
+        let Some((&kind, rest)) = body.split_first() else {
+            return Err(FrameError::Undecodable("empty frame".into()));
+        };
+        match kind {
+            KIND_WHOLE if self.partial.is_empty() => parse(rest).map(Some),
+            KIND_PART | KIND_LAST => {
+                let len = self.partial.len() + rest.len();
+                if len > LARGE_MESSAGE_BYTES_MAX {
+                    return Err(FrameError::Oversized {
+                        len,
+                        max: LARGE_MESSAGE_BYTES_MAX,
+                    });
+                }
+                self.partial.extend_from_slice(rest);
+                if kind == KIND_PART {
+                    return Ok(None);
+                }
+                let message = parse(&self.partial);
+                self.partial = Vec::new();
+                message.map(Some)
+            }
+            KIND_WHOLE => Err(FrameError::Undecodable(
+                "a whole message inside a message sent in parts".into(),
+            )),
+            other => Err(FrameError::Undecodable(format!(
+                "unknown frame kind {other:#04x}"
+            ))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -254,5 +352,31 @@ mod tests {
             decode_message(&[0xff; 16]),
             Err(FrameError::Undecodable(_))
         ));
+    }
+
+    #[test]
+    fn a_message_larger_than_a_frame_travels_in_parts() {
+        let mut m = raft::eraftpb::Message::default();
+        m.set_msg_type(raft::eraftpb::MessageType::MsgSnapshot);
+        m.from = 1;
+        m.to = 2;
+        let data: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        m.mut_snapshot().set_data(data.into());
+        let frames = encode_frames(&m).unwrap();
+        assert!(frames.len() >= 3, "{} frames", frames.len());
+        assert!(frames.iter().all(|f| f.len() <= FRAME_BYTES_MAX));
+        let mut r = Reassembly::default();
+        for f in &frames[..frames.len() - 1] {
+            assert!(r.push(f).unwrap().is_none());
+        }
+        assert_eq!(r.push(frames.last().unwrap()).unwrap(), Some(m.clone()));
+        // The reassembly is reset: a whole message decodes again.
+        let small = encode_message(&raft::eraftpb::Message::default()).unwrap();
+        assert!(r.push(&small).unwrap().is_some());
+        // A whole message inside a partial one, an unknown kind, an empty frame: refused.
+        assert!(r.push(&frames[0]).unwrap().is_none());
+        assert!(r.push(&small).is_err());
+        assert!(Reassembly::default().push(&[9, 1, 2]).is_err());
+        assert!(Reassembly::default().push(&[]).is_err());
     }
 }
