@@ -213,12 +213,30 @@ impl ApiClient {
             .context("the API did not name its network")
     }
 
+    /// This client's signing key and certificate chain.
+    pub fn signer(&self) -> anyhow::Result<pki::jws::Signer> {
+        pki::jws::Signer::from_pem(&self.key_pem, &self.cert_pem)
+            .map_err(|e| anyhow::anyhow!("the signing key: {e}"))
+    }
+
     /// Signs `body` (a transaction without network, nonce and window) as this client's
     /// identity.
     pub async fn sign(&self, body: Value) -> anyhow::Result<String> {
+        let network = self.network_id().await?;
+        self.sign_with(&self.signer()?, &network, body)
+    }
+
+    /// Signs `body` for `network` with `signer`: a fresh nonce, valid from a little before now
+    /// to an hour after.
+    pub fn sign_with(
+        &self,
+        signer: &pki::jws::Signer,
+        network: &str,
+        body: Value,
+    ) -> anyhow::Result<String> {
         let now = now_ms();
         let mut payload = json!({
-            "network": self.network_id().await?,
+            "network": network,
             "nonce": nonce(),
             "notBefore": now.saturating_sub(NOT_BEFORE_SLACK_MS),
             "notAfter": now + VALIDITY_MS,
@@ -229,9 +247,7 @@ impl ApiClient {
         {
             payload[k] = v.clone();
         }
-        let signer = pki::jws::Signer::from_pem(&self.key_pem, &self.cert_pem)
-            .map_err(|e| anyhow::anyhow!("the signing key: {e}"))?;
-        Ok(pki::jws::sign(&payload, &signer)?)
+        Ok(pki::jws::sign(&payload, signer)?)
     }
 }
 

@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod cli;
 mod client;
 mod config;
@@ -54,6 +55,9 @@ enum Command {
     /// Read documents.
     #[command(subcommand)]
     Doc(DocCommand),
+    /// Confirmed transactions per second through the API, with latency and the nodes' CPU time
+    /// (against a running network: `silkline dev up`).
+    Bench(bench::BenchArgs),
     /// One JSON line per node of a network: role, term, height, indexes, state hash.
     Status {
         /// The dev network's `network.json`.
@@ -162,6 +166,9 @@ fn main() -> ExitCode {
     let verdict = |r: anyhow::Result<bool>| r.map(|yes| if yes { None } else { Some(3u8) });
     let result: anyhow::Result<Option<u8>> = match cli.command {
         Command::Tx(args) => verdict(runtime().and_then(|rt| rt.block_on(cli::tx(&args)))),
+        Command::Bench(args) => runtime()
+            .and_then(|rt| rt.block_on(bench::bench(&args)))
+            .map(|()| None),
         Command::Doc(DocCommand::Show {
             target,
             document,
@@ -215,7 +222,7 @@ fn run_node_or_dev(command: Command) -> anyhow::Result<()> {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(dev_up::up(&dir, nodes))),
-        Command::Tx(_) | Command::Doc(_) | Command::Status { .. } => {
+        Command::Tx(_) | Command::Doc(_) | Command::Status { .. } | Command::Bench(_) => {
             unreachable!("handled in main")
         }
     }
