@@ -20,6 +20,8 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::broadcast;
 
+use adapters::time::iso8601_utc;
+
 use crate::caller::Caller;
 use crate::error::{BAD_REQUEST, FORBIDDEN, UNAVAILABLE, api_error, internal, not_found};
 
@@ -93,18 +95,6 @@ fn now_ms() -> u64 {
     u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// RFC 3339 UTC with milliseconds, from ms since the Unix epoch.
-pub fn rfc3339(ms: u64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
-
 /// The SCREAMING_SNAKE code serde gives a unit enum variant.
 fn code_of<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -144,26 +134,14 @@ fn key_of(state: &DocumentState) -> DocumentKey {
     }
 }
 
-/// Every history entry of `state` up to its sequence, in pages.
+/// Every history entry of `state`, up to its sequence.
 fn full_history(
     reader: &LedgerReader,
     state: &DocumentState,
 ) -> async_graphql::Result<Vec<HistoryEntry>> {
-    let key = key_of(state);
-    let mut out: Vec<HistoryEntry> = Vec::new();
-    // Bounded: each page advances by at least one entry, up to the state's sequence.
-    while (out.len() as u64) < state.sequence {
-        let after = out.last().map(|e| e.sequence);
-        let page = reader
-            .history(&key, after, PAGE_SIZE_MAX)
-            .map_err(internal)?;
-        let before = out.len();
-        out.extend(page.into_iter().filter(|e| e.sequence <= state.sequence));
-        if out.len() == before {
-            break;
-        }
-    }
-    Ok(out)
+    reader
+        .history_through(&key_of(state), state.sequence)
+        .map_err(internal)
 }
 
 /// The ledger's names for its parties, for renderings.
@@ -292,7 +270,7 @@ impl From<Submitted> for SubmitResult {
             message,
             height: s.location.map(|l| l.height),
             position: s.location.map(|l| l.position),
-            time: s.time_ms.map(rfc3339),
+            time: s.time_ms.map(iso8601_utc),
             documents,
         }
     }
@@ -358,11 +336,11 @@ impl Document {
     }
 
     async fn created_at(&self) -> String {
-        rfc3339(self.state.created_at.0)
+        iso8601_utc(self.state.created_at.0)
     }
 
     async fn updated_at(&self) -> String {
-        rfc3339(self.state.updated_at.0)
+        iso8601_utc(self.state.updated_at.0)
     }
 
     /// SHA-256 over the content's RFC 8785 canonical JSON, lowercase hex (DCSA's checksum).
@@ -462,7 +440,7 @@ impl HistoryItem {
     }
 
     async fn time(&self) -> String {
-        rfc3339(self.entry.time_ms)
+        iso8601_utc(self.entry.time_ms)
     }
 
     /// The acting party.
@@ -549,7 +527,7 @@ impl BlockOut {
     }
 
     async fn time(&self) -> String {
-        rfc3339(self.block.header.time_ms)
+        iso8601_utc(self.block.header.time_ms)
     }
 
     /// The Raft log index of the entry that became this block.
@@ -1098,7 +1076,7 @@ fn events_of(api: &Api, caller: &Caller, block: &Block) -> Vec<DocumentEvent> {
                 height: block.header.height,
                 position: u32::try_from(position).unwrap_or(u32::MAX),
                 tx_hash: tx.tx_hash.to_string(),
-                time: rfc3339(block.header.time_ms),
+                time: iso8601_utc(block.header.time_ms),
                 document: DocumentKeyOut::from(key),
                 status: state.status.code().to_owned(),
                 possessor: state.possessor.as_ref().map(|p| p.as_str().to_owned()),

@@ -70,14 +70,9 @@ fn target(network: &Path, who: &str) -> Target {
     }
 }
 
-fn fixture(name: &str) -> anyhow::Result<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/documents")
-        .join(name);
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-    Ok(serde_json::from_str(&text)?)
-}
+/// The fixture documents the workloads issue, compiled in: the binary runs from anywhere.
+const STRAIGHT_BILL: &str = include_str!("../../fixtures/documents/straight-bill.json");
+const TO_ORDER_BILL: &str = include_str!("../../fixtures/documents/to-order-bill.json");
 
 /// The phases of signed envelopes, in order.
 async fn presign(args: &BenchArgs, run: &str) -> anyhow::Result<Vec<(String, Vec<String>)>> {
@@ -89,9 +84,9 @@ async fn presign(args: &BenchArgs, run: &str) -> anyhow::Result<Vec<(String, Vec
     let client = |who: &str| &signers.iter().find(|(w, _)| *w == who).expect("known").1;
     // DCSA references are at most 20 characters.
     let reference = |i: usize| format!("BN{run}{i:07}");
-    let (fixture_name, steps): (&str, Vec<(&str, Value)>) = match args.workload {
+    let (document, steps): (&str, Vec<(&str, Value)>) = match args.workload {
         Workload::Issue => (
-            "straight-bill.json",
+            STRAIGHT_BILL,
             vec![("carrier", json!({"action": "ISSUE", "issueTo": "SHIPPER"}))],
         ),
         Workload::Transfer | Workload::Lifecycle => {
@@ -113,10 +108,10 @@ async fn presign(args: &BenchArgs, run: &str) -> anyhow::Result<Vec<(String, Vec
                     ),
                 ]);
             }
-            ("to-order-bill.json", steps)
+            (TO_ORDER_BILL, steps)
         }
     };
-    let content = fixture(fixture_name)?;
+    let content: Value = serde_json::from_str(document)?;
     let mut phases = Vec::new();
     for (who, command) in steps {
         let c = client(who);

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use adapters::email::{CommittedEvent, EmailConfig, Outbox, SenderHandle, spawn_sender};
 use anyhow::Context as _;
-use ledger::chain::state::PAGE_SIZE_MAX;
 use ledger::chain::{Block, LedgerReader, Outcome};
 use ledger::runtime::ReplicaStatus;
 use tokio::sync::watch;
@@ -152,27 +151,20 @@ fn events_of(reader: &LedgerReader, block: &Block) -> anyhow::Result<Vec<Committ
             let Some(state) = reader.document(key)? else {
                 continue;
             };
-            // A document's history is short (a bill changes hands a few times); one page covers
-            // it, and the entries of this transaction are found by hash.
-            let mut after = None;
-            loop {
-                let page = reader.history(key, after, PAGE_SIZE_MAX)?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.sequence);
-                for entry in page.iter().filter(|e| e.tx_hash == tx.tx_hash) {
-                    out.push(CommittedEvent {
-                        height: block.header.height,
-                        position: u32::try_from(position).unwrap_or(u32::MAX),
-                        tx_hash: tx.tx_hash,
-                        time_ms: block.header.time_ms,
-                        document: key.clone(),
-                        event: entry.event.clone(),
-                        state: state.clone(),
-                    });
-                }
-                if page.len() < PAGE_SIZE_MAX {
-                    break;
-                }
+            for entry in reader
+                .history_through(key, state.sequence)?
+                .into_iter()
+                .filter(|e| e.tx_hash == tx.tx_hash)
+            {
+                out.push(CommittedEvent {
+                    height: block.header.height,
+                    position: u32::try_from(position).unwrap_or(u32::MAX),
+                    tx_hash: tx.tx_hash,
+                    time_ms: block.header.time_ms,
+                    document: key.clone(),
+                    event: entry.event,
+                    state: state.clone(),
+                });
             }
         }
     }

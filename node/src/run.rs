@@ -2,8 +2,6 @@
 //! transport and the runtime, publishes `status.json`, and shuts down cleanly on SIGTERM/SIGINT.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -59,12 +57,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let state = LedgerState::open(config.data_dir.join(STATE_DIR), &genesis)
         .context("open the ledger state")?;
     let trust = trust_store(&genesis, &state)?;
-    let height = Arc::new(AtomicU64::new(state.tip().height));
     let reader = state.reader();
-    let machine = Observed {
-        state,
-        height: height.clone(),
-    };
+    let machine = Observed { state };
     let mut replica_config = ReplicaConfig::new(config.raft_id);
     if let Some(n) = config.snapshot_interval_entries {
         replica_config.snapshot_interval_entries = n.max(1);
@@ -161,7 +155,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
                 let report = StatusFile::new(
                     &config.node_id,
                     &status.borrow(),
-                    height.load(Ordering::Relaxed),
+                    reader.tip().height,
                     transport.stats(),
                 );
                 if let Err(e) = report.write(&status_path) {
@@ -304,27 +298,16 @@ fn transport_config(
     })
 }
 
-/// The ledger state as the replica's state machine, publishing its block height (which the
-/// runtime's status does not carry) and flushing sled when the replica drops it.
+/// The ledger state as the replica's state machine, flushing sled when the replica drops it.
 struct Observed {
     state: LedgerState,
-    height: Arc<AtomicU64>,
-}
-
-impl Observed {
-    fn publish(&self) {
-        self.height
-            .store(self.state.tip().height, Ordering::Relaxed);
-    }
 }
 
 impl StateMachine for Observed {
     type Output = <LedgerState as StateMachine>::Output;
 
     fn apply(&mut self, entry: CommittedEntry<'_>) -> Result<Self::Output, StateMachineError> {
-        let out = self.state.apply(entry)?;
-        self.publish();
-        Ok(out)
+        self.state.apply(entry)
     }
 
     fn snapshot(&self) -> Result<StateSnapshot, StateMachineError> {
@@ -332,9 +315,7 @@ impl StateMachine for Observed {
     }
 
     fn restore(&mut self, snapshot: &StateSnapshot) -> Result<(), StateMachineError> {
-        self.state.restore(snapshot)?;
-        self.publish();
-        Ok(())
+        self.state.restore(snapshot)
     }
 
     fn applied_index(&self) -> LogIndex {

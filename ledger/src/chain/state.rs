@@ -1343,6 +1343,30 @@ impl LedgerReader {
         Ok(out)
     }
 
+    /// A document's whole history up to `sequence` (its state's), oldest first, read page by
+    /// page. A document's history is short (the workflow allows a bounded number of actions);
+    /// the loop ends when a page adds nothing.
+    pub fn history_through(
+        &self,
+        key: &DocumentKey,
+        sequence: u64,
+    ) -> Result<Vec<HistoryEntry>, ChainError> {
+        let mut out: Vec<HistoryEntry> = Vec::new();
+        while (out.len() as u64) < sequence {
+            let after = out.last().map(|e| e.sequence);
+            let before = out.len();
+            out.extend(
+                self.history(key, after, PAGE_SIZE_MAX)?
+                    .into_iter()
+                    .filter(|e| e.sequence <= sequence),
+            );
+            if out.len() == before {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Documents that `party` is or was party to, optionally only those in `status`, in key
     /// order, starting after the cursor `after`; at most `limit` (capped at [`PAGE_SIZE_MAX`]).
     pub fn documents_by_party(
