@@ -1,8 +1,9 @@
 //! Who signed: certificate chains checked against the members' CAs at an explicit time, with
 //! revocation lists given as data, and the Silkline profile read from the leaf (`PROFILE.md`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor, UnixTime};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,10 @@ pub const CODE_BYTES_MAX: usize = 35;
 /// Most certificates in a presented chain (leaf + intermediates). A member CA is a root with at
 /// most one intermediate; two more is slack for a member that re-keys its intermediate.
 pub const CHAIN_CERTS_MAX: usize = 4;
+/// Most accepted chains a [`TrustStore`] remembers. A user signs many transactions with one
+/// certificate, so a network of a few thousand active users verifies each chain once; past the
+/// limit the memory is dropped whole (bounded, and a miss only costs a full verification).
+pub const VERIFIED_CHAINS_MAX: usize = 4096;
 
 /// The signature algorithms accepted in certificates (and CRLs): Ed25519 and ECDSA P-256 with
 /// SHA-256. Anything else fails with [`IdentityError::UnsupportedAlgorithm`].
@@ -250,9 +255,75 @@ struct MemberTrust {
 
 /// The members' CA certificates and current revocation lists: everything needed to decide
 /// whether a chain is a member's identity at a given time. Pure data; no clock, no I/O.
+///
+/// It remembers the chains it accepted (see [`VerifiedChains`]); clones share that memory, and
+/// any change of trust material ([`add_member`](Self::add_member),
+/// [`set_revocations`](Self::set_revocations)) starts a new one, so a remembered answer is
+/// always one the current material gave.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     members: BTreeMap<MemberCode, MemberTrust>,
+    verified: Arc<VerifiedChains>,
+}
+
+/// Chains a [`TrustStore`] accepted, with the span of time over which the answer holds.
+///
+/// [`TrustStore::verify_identity`] is a pure function of the store, the chain, the purpose and
+/// the time, and the time enters only through the validity periods of the certificates of the
+/// path (revocation lists are read with their expiry ignored, and trust anchors have no period
+/// that webpki checks). An answer is remembered only when every presented certificate was valid
+/// at the time asked, with the span over which all of them stay valid: at any other time in that
+/// span every certificate compares with the time exactly as it did, so path building takes the
+/// same steps and gives the same identity. Outside the span, or for a chain never accepted, the
+/// full verification runs and gives the precise error. So remembering changes how long a
+/// verification takes, never its answer: replicas stay deterministic.
+#[derive(Debug, Default)]
+struct VerifiedChains {
+    entries: Mutex<HashMap<[u8; 32], VerifiedChain>>,
+}
+
+#[derive(Debug, Clone)]
+struct VerifiedChain {
+    identity: Identity,
+    /// Latest notBefore of the presented certificates, Unix seconds.
+    valid_from_s: i64,
+    /// Earliest notAfter of the presented certificates, Unix seconds.
+    valid_until_s: i64,
+}
+
+impl VerifiedChains {
+    /// The key of a (chain, purpose) pair: SHA-256 over a tag, the purpose and each
+    /// certificate's length-prefixed DER.
+    fn key(chain: &[CertificateDer<'_>], purpose: Purpose) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"silkline-verified-chain-v1");
+        h.update([purpose as u8]);
+        for cert in chain {
+            h.update((cert.as_ref().len() as u64).to_be_bytes());
+            h.update(cert.as_ref());
+        }
+        h.finalize().into()
+    }
+
+    fn get(&self, key: &[u8; 32], at_unix_s: u64) -> Option<Identity> {
+        let at = i64::try_from(at_unix_s).ok()?;
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let found = entries.get(key)?;
+        (found.valid_from_s <= at && at <= found.valid_until_s).then(|| found.identity.clone())
+    }
+
+    fn remember(&self, key: [u8; 32], chain: VerifiedChain) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= VERIFIED_CHAINS_MAX {
+            entries.clear();
+        }
+        entries.insert(key, chain);
+    }
+
+    /// How many chains are remembered (for tests and metrics).
+    fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
 
 impl TrustStore {
@@ -298,6 +369,7 @@ impl TrustStore {
                 crls: Vec::new(),
             },
         );
+        self.verified = Arc::default();
         Ok(())
     }
 
@@ -316,6 +388,7 @@ impl TrustStore {
             IdentityError::BadRevocationList(format!("{member} is not a member of this store"))
         })?;
         trust.crls = crls_der;
+        self.verified = Arc::default();
         Ok(())
     }
 
@@ -349,6 +422,41 @@ impl TrustStore {
     /// Verifies `chain` (leaf first, then intermediates; a trailing root is tolerated) at
     /// `at_unix_s`, for `purpose`, and reads the identity it names.
     pub fn verify_identity(
+        &self,
+        chain: &[CertificateDer<'_>],
+        at_unix_s: u64,
+        purpose: Purpose,
+    ) -> Result<Identity, IdentityError> {
+        if chain.is_empty() || chain.len() > CHAIN_CERTS_MAX {
+            return self.verify_identity_fully(chain, at_unix_s, purpose);
+        }
+        let key = VerifiedChains::key(chain, purpose);
+        if let Some(identity) = self.verified.get(&key, at_unix_s) {
+            return Ok(identity);
+        }
+        let identity = self.verify_identity_fully(chain, at_unix_s, purpose)?;
+        if let Some((valid_from_s, valid_until_s)) = common_validity(chain)
+            && i64::try_from(at_unix_s).is_ok_and(|at| valid_from_s <= at && at <= valid_until_s)
+        {
+            self.verified.remember(
+                key,
+                VerifiedChain {
+                    identity: identity.clone(),
+                    valid_from_s,
+                    valid_until_s,
+                },
+            );
+        }
+        Ok(identity)
+    }
+
+    /// How many accepted chains this store remembers (see [`VerifiedChains`]).
+    pub fn verified_chains(&self) -> usize {
+        self.verified.len()
+    }
+
+    /// [`verify_identity`](Self::verify_identity) without the memory of accepted chains.
+    fn verify_identity_fully(
         &self,
         chain: &[CertificateDer<'_>],
         at_unix_s: u64,
@@ -456,6 +564,19 @@ impl TrustStore {
             not_after: leaf.validity().not_after.timestamp(),
         })
     }
+}
+
+/// The span during which every certificate of `chain` is valid, `[latest notBefore, earliest
+/// notAfter]` in Unix seconds; `None` if one does not parse.
+fn common_validity(chain: &[CertificateDer<'_>]) -> Option<(i64, i64)> {
+    let mut span = (i64::MIN, i64::MAX);
+    for cert in chain {
+        let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+        let validity = parsed.validity();
+        span.0 = span.0.max(validity.not_before.timestamp());
+        span.1 = span.1.min(validity.not_after.timestamp());
+    }
+    Some(span)
 }
 
 fn anchor_of<'a>(root: &'a CertificateDer<'a>) -> Result<TrustAnchor<'a>, IdentityError> {

@@ -510,3 +510,92 @@ fn two_members_cannot_share_a_root_subject() {
         "{err}"
     );
 }
+
+#[test]
+fn a_remembered_chain_gives_the_answer_a_full_verification_gives() {
+    let (_d, mut c) = consortium();
+    c.issue(&IdentityRequest {
+        name: "short-lived".into(),
+        member: MemberCode::new("CARRIER").unwrap(),
+        party: PartyCode::new("SHIPPER").unwrap(),
+        party_name: "Shipper Co".into(),
+        kind: IdentityKind::User,
+        node_id: None,
+        ips: vec![],
+        not_before: T0 + 10 * DAY,
+        not_after: T0 + 20 * DAY,
+    })
+    .unwrap();
+    let store = c.trust_store().unwrap();
+    let presented = chain(&c, "short-lived");
+    let sign = Purpose::SignTransaction;
+
+    // A refusal is not remembered.
+    store
+        .verify_identity(&presented, at(T0 + 5 * DAY), sign)
+        .unwrap_err();
+    assert_eq!(store.verified_chains(), 0);
+
+    let first = store
+        .verify_identity(&presented, at(T0 + 15 * DAY), sign)
+        .unwrap();
+    assert_eq!(
+        store.verified_chains(),
+        1,
+        "an accepted chain is remembered"
+    );
+    let again = store
+        .verify_identity(&presented, at(T0 + 19 * DAY), sign)
+        .unwrap();
+    assert_eq!(first, again);
+
+    // Outside the span the chain was valid in, the full check runs and says exactly why.
+    assert_eq!(
+        store.verify_identity(&presented, at(T0 + 25 * DAY), sign),
+        Err(IdentityError::Expired {
+            not_after: T0 + 20 * DAY,
+            at: T0 + 25 * DAY
+        })
+    );
+    assert_eq!(
+        store.verify_identity(&presented, at(T0 + 5 * DAY), sign),
+        Err(IdentityError::NotYetValid {
+            not_before: T0 + 10 * DAY,
+            at: T0 + 5 * DAY
+        })
+    );
+    // The purpose is part of what was remembered.
+    assert!(matches!(
+        store.verify_identity(&presented, at(T0 + 15 * DAY), Purpose::NodeServer),
+        Err(IdentityError::WrongKind { .. })
+    ));
+}
+
+#[test]
+fn new_revocations_forget_what_the_old_store_remembered() {
+    let (_d, mut c) = consortium();
+    let presented = chain(&c, "shipper");
+    let before = c.trust_store().unwrap();
+    before
+        .verify_identity(&presented, at(T0 + DAY), Purpose::SignTransaction)
+        .unwrap();
+    assert_eq!(before.verified_chains(), 1);
+
+    c.revoke("shipper", T0 + 2 * DAY).unwrap();
+    let carrier = MemberCode::new("CARRIER").unwrap();
+    let mut after = before.clone();
+    after
+        .set_revocations(&carrier, vec![c.crl_der(&carrier).unwrap()])
+        .unwrap();
+    assert_eq!(after.verified_chains(), 0, "new material, new memory");
+    assert_eq!(
+        after.verify_identity(&presented, at(T0 + 3 * DAY), Purpose::SignTransaction),
+        Err(IdentityError::Revoked {
+            serial: c.identity("shipper").unwrap().serial.clone()
+        })
+    );
+    // The old store still holds the old list, and still answers by it.
+    before
+        .verify_identity(&presented, at(T0 + 3 * DAY), Purpose::SignTransaction)
+        .unwrap();
+}

@@ -1,0 +1,95 @@
+//! What one replica spends applying signed transactions, without Raft, network or API: the
+//! floor under every node's cost per transaction.
+//!
+//! `cargo bench -p ledger --bench apply [-- BILLS]` pre-signs BILLS straight bills (issue, then
+//! a transfer of each to the consignee), applies them in blocks of `BLOCK_TRANSACTIONS_MAX`,
+//! then prechecks a fresh set as a receiving node would, and prints microseconds per
+//! transaction for each phase. Figures and the command are in BENCHMARKS.md.
+
+#[path = "../tests/chain_common/mod.rs"]
+mod chain_common;
+
+use std::time::Instant;
+
+use chain_common::{GENESIS_MS, apply, codes, fixture, net};
+use ledger::batch::BATCH_PAYLOADS_MAX as BLOCK_TRANSACTIONS_MAX;
+use serde_json::json;
+
+/// Most bills a run takes: every envelope is held in memory.
+const BILLS_MAX: usize = 100_000;
+
+fn main() -> anyhow::Result<()> {
+    let bills: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(4096)
+        .min(BILLS_MAX);
+    let mut net = net()?;
+    let mut state = net.state("bench")?;
+    let at = GENESIS_MS + 60_000;
+    let bill = fixture("straight-bill.json")?;
+    let reference = |i: usize| format!("AB{i:08}");
+
+    let mut issues = Vec::with_capacity(bills);
+    let mut transfers = Vec::with_capacity(bills);
+    let mut fresh = Vec::with_capacity(bills);
+    for i in 0..bills {
+        let mut content = bill.clone();
+        content["transportDocumentReference"] = json!(reference(i));
+        issues.push(net.doc_tx(
+            "carrier",
+            at,
+            &reference(i),
+            json!({"action": "ISSUE", "issueTo": "SHIPPER", "content": content.clone()}),
+        )?);
+        transfers.push(net.doc_tx(
+            "shipper",
+            at,
+            &reference(i),
+            json!({"action": "TRANSFER", "to": "CONSIGNEE"}),
+        )?);
+        content["transportDocumentReference"] = json!(reference(bills + i));
+        fresh.push(net.doc_tx(
+            "carrier",
+            at,
+            &reference(bills + i),
+            json!({"action": "ISSUE", "issueTo": "SHIPPER", "content": content}),
+        )?);
+    }
+    let bytes: usize = issues.iter().map(Vec::len).sum::<usize>() / bills.max(1);
+    println!("{bills} bills, issue envelopes of {bytes} bytes on average");
+
+    for (name, envelopes) in [("apply issue", &issues), ("apply transfer", &transfers)] {
+        let started = Instant::now();
+        for block in envelopes.chunks(BLOCK_TRANSACTIONS_MAX) {
+            let refs: Vec<&Vec<u8>> = block.iter().collect();
+            let applied = apply(&mut state, at, &refs)?;
+            let refused: Vec<String> = codes(&applied)
+                .into_iter()
+                .filter(|c| c != "COMMITTED")
+                .collect();
+            anyhow::ensure!(refused.is_empty(), "{name}: refused {refused:?}");
+        }
+        report(name, envelopes.len(), started);
+    }
+
+    let reader = state.reader();
+    let started = Instant::now();
+    for envelope in &fresh {
+        let outcome = reader.precheck(envelope, at)?;
+        anyhow::ensure!(outcome.is_committed(), "precheck refused: {outcome:?}");
+    }
+    report("precheck issue", fresh.len(), started);
+    Ok(())
+}
+
+fn report(name: &str, count: usize, started: Instant) {
+    let elapsed = started.elapsed();
+    println!(
+        "{name:>16}: {:>8.1} us/tx  ({:.0} tx/s on one core)",
+        elapsed.as_secs_f64() * 1e6 / count as f64,
+        count as f64 / elapsed.as_secs_f64()
+    );
+}
