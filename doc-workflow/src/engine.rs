@@ -558,6 +558,10 @@ impl<S: DocumentStore> Context<'_, S> {
         // rejection must be the appointee's very next action.
         let closed_transfer = next.pending_transfer.take();
         let mut others: Vec<(DocumentKey, DocumentState, EventKind)> = Vec::new();
+        // Content this transition stored: its typed view is the one the stored text gives (the
+        // text is the canonical form of the value the view was read from), so reading the text
+        // back and validating it again would only repeat the work.
+        let mut stored_now: Option<&ValidContent> = None;
 
         for effect in &transition.effects {
             match *effect {
@@ -574,11 +578,15 @@ impl<S: DocumentStore> Context<'_, S> {
                 Effect::StoreContent => {
                     let valid = self.valid_content()?;
                     store_content(&mut next, valid);
+                    stored_now = Some(valid);
                 }
-                Effect::SetTitleFromContent => {
-                    let document = stored_document(&next)?;
-                    set_title(&mut next, &document);
-                }
+                Effect::SetTitleFromContent => match stored_now {
+                    Some(valid) => set_title(&mut next, &valid.document),
+                    None => {
+                        let document = stored_document(&next)?;
+                        set_title(&mut next, &document);
+                    }
+                },
                 Effect::SetPossessor(who) => next.possessor = Some(self.resolve(who, &next)?),
                 Effect::SetEndorsee(who) => next.endorsee = Some(self.resolve(who, &next)?),
                 Effect::ClearEndorsee => next.endorsee = None,

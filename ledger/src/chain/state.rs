@@ -356,8 +356,13 @@ fn corrupt(what: impl Into<String>, reason: impl ToString) -> ChainError {
     }
 }
 
+/// A ledger record's stored bytes: serde_json's encoding of the record's type. It is
+/// deterministic without canonicalization -- struct fields in declaration order, maps ordered
+/// (`BTreeMap`/`BTreeSet`), no floats, no free-form JSON values -- so every replica writes the
+/// same bytes, and canonicalizing (several times slower) would buy nothing. Documents are the
+/// exception: they are stored in RFC 8785 form, whose SHA-256 is their workflow state hash.
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json_canonicalizer::to_vec(value).expect("ledger records serialize to JSON")
+    serde_json::to_vec(value).expect("ledger records serialize to JSON")
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(what: &[u8], bytes: &[u8]) -> Result<T, ChainError> {
