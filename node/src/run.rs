@@ -17,7 +17,7 @@ use ledger::transport::{
     NodeCredentials, PEER_QUEUE_MESSAGES_MAX, PeerAddress, TlsTransport, TransportConfig,
     TransportStats,
 };
-use ledger::{LogStore, RedbLog, Replica, ReplicaConfig, StateRole};
+use ledger::{Attestation, LogStore, RedbLog, Replica, ReplicaConfig, StateRole};
 use pki::{MemberCode, NodeId, TrustStore};
 use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
@@ -324,6 +324,10 @@ impl StateMachine for Observed {
 
     fn state_hash(&self) -> StateHash {
         StateMachine::state_hash(&self.state)
+    }
+
+    fn attestation(&self) -> Attestation {
+        StateMachine::attestation(&self.state)
     }
 }
 
