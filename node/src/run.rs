@@ -378,6 +378,10 @@ struct TransportStatus {
     refused_certificate: u64,
     refused_identity: u64,
     refused_genesis: u64,
+    /// Inbound connections that failed before being established, refusals included.
+    handshakes_failed: u64,
+    /// Connections closed for a truncated, oversized or undecodable frame.
+    closed_bad_frame: u64,
 }
 
 impl StatusFile {
@@ -413,6 +417,8 @@ impl StatusFile {
                 refused_certificate: t.refused_certificate,
                 refused_identity: t.refused_identity,
                 refused_genesis: t.refused_genesis,
+                handshakes_failed: t.handshakes_failed,
+                closed_bad_frame: t.closed_bad_frame,
             },
         }
     }
