@@ -2,8 +2,9 @@
 //! a leader and agree, kill -9 of the leader, re-election, rejoin after restart, refusal of a
 //! node of another genesis, and a clean exit on SIGTERM. Observed through each node's
 //! `status.json`. Then hostile input against a `dev up` network (the end-to-end helpers of
-//! `e2e/common`): a peer with a foreign CA's certificate, refused with a clear line in the
-//! node's log while the network keeps serving.
+//! `e2e/common`): a peer with a foreign CA's certificate, bad frames on the Raft port, a garbage
+//! JWS and a foreign member's transaction through GraphQL; each refused with a clear line in
+//! the node's log while the network keeps serving.
 
 mod common;
 #[path = "../../e2e/common/mod.rs"]
@@ -443,5 +444,114 @@ fn a_peer_with_a_certificate_from_a_foreign_ca_is_refused_and_the_network_keeps_
         .filter(|l| log_line_matches(l, &["peer connected"], Some(&addr)))
         .collect();
     assert!(connected.is_empty(), "{connected:?}");
+    Ok(())
+}
+
+#[test]
+fn bad_frames_a_garbage_jws_and_a_foreign_transaction_are_refused_and_the_node_keeps_serving()
+-> Result<()> {
+    let net = e2e::DevNet::start(3)?;
+    let api = net.api("carrier")?;
+    let before = issue_committed(&net, &api, 0, "SLK-BAD-INPUT-1")?;
+    let log = net.log(0);
+
+    // Bad frames on node1's Raft port, each on a connection that is otherwise genuine (node3's
+    // certificate and hello): node1 closes that connection, and only that one.
+    let ours = Consortium::open(&net.pki_dir())?;
+    let trust = ours.trust_store()?;
+    let node3 = node_credentials(&ours, "node3")?;
+    let node1 = raft_address(&net, 0)?;
+    let hello = Hello {
+        raft_id: 3,
+        node_id: NodeId::new("node3").map_err(anyhow::Error::msg)?,
+        genesis_hash: genesis_hash(&net)?,
+    };
+    let frames: [(&str, Vec<u8>, &str); 2] = [
+        // A header announcing 100 bytes, then 10 and the end of the stream.
+        (
+            "truncated",
+            [&100u32.to_be_bytes()[..], &[0u8; 10]].concat(),
+            "connection ended inside a frame",
+        ),
+        // A length far over the frame limit.
+        (
+            "oversized",
+            u32::MAX.to_be_bytes().to_vec(),
+            "exceeds the limit",
+        ),
+    ];
+    for (what, bytes, reason) in frames {
+        let mut peer = RawPeer::dial(node1, &node3, &trust, "node1")?;
+        let answer = peer
+            .hello(&hello)
+            .with_context(|| format!("{what}: hello"))?;
+        assert_eq!(answer.raft_id, 1, "{what}");
+        peer.tls.write_all(&bytes)?;
+        if what == "truncated" {
+            peer.tls.conn.send_close_notify();
+            peer.tls.flush()?;
+            peer.tls.sock.shutdown(std::net::Shutdown::Write)?;
+        } else {
+            peer.tls.flush()?;
+            assert!(peer.closed_by_node(), "{what}: connection left open");
+        }
+        let addr = format!("addr={}", peer.local);
+        let line = wait_for_log_line(
+            &log,
+            &format!("node1 logging the {what} frame"),
+            &["WARN", "closing connection from peer: bad frame"],
+            Some(&addr),
+        )?;
+        assert!(line.contains(reason), "{what}: {line}");
+    }
+    let status = wait_for("node1 counting both bad frames", || {
+        net.status(0)
+            .filter(|s| s["transport"]["closedBadFrame"].as_u64() == Some(2))
+    })?;
+    assert_eq!(
+        status["pid"].as_u64(),
+        Some(u64::from(net.pid(0))),
+        "{status}"
+    );
+
+    // Through GraphQL: a garbage JWS, and a transaction signed by the user "carrier" of another
+    // consortium with the same member codes (so only the CA tells them apart).
+    let foreign_dir = tempfile::tempdir()?;
+    let foreign = generate_consortium(&ConsortiumSpec::dev(3), foreign_dir.path(), now_unix_s())?;
+    let foreign_user = foreign.identity("carrier").context("foreign carrier")?;
+    let foreign_tx = e2e::sign_pem(
+        &std::fs::read_to_string(foreign.path(&foreign_user.key))?,
+        &std::fs::read_to_string(foreign.path(&foreign_user.cert))?,
+        net.network_id(),
+        e2e::doc_body("CARRIER", "SLK-BAD-INPUT-2", json!({"action": "SIGN"})),
+        &e2e::nonce(),
+    )?;
+    let garbage = "eyJhbGciOiJFZERTQSJ9.not-base64!.garbage".to_owned();
+    let results = api.submit(0, &[garbage.clone(), foreign_tx.clone()])?;
+    for (result, envelope, code) in [
+        (&results[0], &garbage, "MALFORMED_ENVELOPE"),
+        (&results[1], &foreign_tx, "UNKNOWN_ISSUER"),
+    ] {
+        assert_eq!(result["status"], "REFUSED", "{result}");
+        assert_eq!(result["code"], code, "{result}");
+        assert!(result["height"].is_null(), "nothing proposed: {result}");
+        let tx = result["txHash"].as_str().context("txHash")?;
+        let line = wait_for_log_line(
+            &log,
+            &format!("node1 logging the {code} refusal"),
+            &[
+                "refused a submitted transaction at precheck",
+                &format!("code={code}"),
+            ],
+            Some(&format!("tx={tx}")),
+        )?;
+        // The refusal is one line naming the transaction, not a dump of the envelope.
+        assert!(!line.contains(envelope.as_str()), "{line}");
+    }
+
+    // node1 keeps serving: it takes a transaction, and the network agrees past it.
+    let after = issue_committed(&net, &api, 0, "SLK-BAD-INPUT-3")?;
+    assert!(after > before, "height {after} after {before}");
+    net.converged(&api, after)?;
     Ok(())
 }
