@@ -4,6 +4,11 @@
 //! `Ready`, one `fdatasync`. STACK.md measured about 5,000 syncs/s on this machine but about
 //! 100,000 values/s at 64 values per commit, so payloads are grouped into a [`Batch`] that closes
 //! when it is full (count or bytes) or when its oldest payload has waited long enough.
+//!
+//! A batch also carries two things its proposer stamps in when it opens, so that applying it
+//! stays a pure function of the log: the proposer's clock (the block's time) and an
+//! [`Attestation`] of the proposer's own state (the last block it had applied), which every
+//! replica compares with its own when it applies the batch.
 
 use crate::error::ProposeError;
 
@@ -25,12 +30,16 @@ pub const BATCH_BYTES_MAX: usize = 1024 * 1024;
 /// far below a human-visible delay.
 pub const BATCH_DEADLINE_MS: u64 = 2;
 
-/// Bytes of the encoding before the first payload: version (1) + time (8) + count (4).
-const HEADER_BYTES: usize = 13;
+/// Bytes of the encoding before the first payload: version (1) + time (8) + attestation
+/// height (8) and digest (32) + count (4).
+const HEADER_BYTES: usize = 53;
 /// Bytes of the encoding in front of each payload: id (8) + length (4).
 const ITEM_HEADER_BYTES: usize = 12;
-/// Version byte of the batch encoding, so a future format can be told apart.
-const BATCH_FORMAT_VERSION: u8 = 2;
+/// Version byte of the batch encoding, so a future format can be told apart. Version 3 added
+/// the attestation; version 2 entries (written before it) still decode, attesting nothing.
+const BATCH_FORMAT_VERSION: u8 = 3;
+/// The format before attestations: version, time, count, payloads.
+const BATCH_FORMAT_VERSION_UNATTESTED: u8 = 2;
 
 /// Identifies a client proposal so that whoever proposed it can match its completion.
 /// Chosen by the proposer; unique per proposer (the runtime puts the node id in the high bits).
@@ -46,6 +55,35 @@ pub struct Proposal {
     pub payload: Vec<u8>,
 }
 
+/// What a proposer vouches for about its own state when it opens a batch: the position of the
+/// last block it had applied (`height`, in the state machine's own numbering) and that block's
+/// digest. That block was committed before the batch was proposed, so it is earlier in the log
+/// and every replica applying the batch has applied it too, and must hold the same digest at
+/// that height. Height 0 attests nothing (nothing applied yet, or an entry from before
+/// attestations).
+///
+/// It is part of the entry's bytes, so a replay checks exactly what the first apply checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Attestation {
+    /// The attested block's height; 0 for none.
+    pub height: u64,
+    /// Its digest (for the ledger: the block hash, which covers the state hash).
+    pub digest: [u8; 32],
+}
+
+impl Attestation {
+    /// Attests nothing: checked by no one.
+    pub const NONE: Attestation = Attestation {
+        height: 0,
+        digest: [0; 32],
+    };
+
+    /// Whether there is something to check.
+    pub fn is_none(&self) -> bool {
+        self.height == 0
+    }
+}
+
 /// The contents of one Raft entry: payloads in proposal order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
@@ -53,6 +91,8 @@ pub struct Batch {
     /// this batch takes its time from here (never going backwards): the state machine itself
     /// never reads a clock.
     pub time_ms: u64,
+    /// The proposer's state when the batch opened, for every replica to compare with its own.
+    pub attestation: Attestation,
     /// The payloads, applied in this order.
     pub proposals: Vec<Proposal>,
 }
@@ -90,13 +130,15 @@ impl Batch {
                 .sum::<usize>()
     }
 
-    /// Encodes as: version u8, time u64 LE, count u32 LE, then per payload id u64 LE,
-    /// length u32 LE, bytes.
+    /// Encodes as: version u8, time u64 LE, attestation height u64 LE and digest (32 bytes),
+    /// count u32 LE, then per payload id u64 LE, length u32 LE, bytes.
     pub fn encode(&self) -> Vec<u8> {
         assert!(self.proposals.len() <= BATCH_PAYLOADS_MAX);
         let mut out = Vec::with_capacity(self.encoded_len());
         out.push(BATCH_FORMAT_VERSION);
         out.extend_from_slice(&self.time_ms.to_le_bytes());
+        out.extend_from_slice(&self.attestation.height.to_le_bytes());
+        out.extend_from_slice(&self.attestation.digest);
         out.extend_from_slice(&(self.proposals.len() as u32).to_le_bytes());
         for p in &self.proposals {
             assert!(p.payload.len() <= PAYLOAD_BYTES_MAX);
@@ -108,15 +150,31 @@ impl Batch {
         out
     }
 
-    /// Decodes [`Batch::encode`]'s output, checking every length against the limits.
+    /// Decodes [`Batch::encode`]'s output, checking every length against the limits. A
+    /// version 2 entry (before attestations) decodes with [`Attestation::NONE`].
     pub fn decode(bytes: &[u8]) -> Result<Batch, BatchDecodeError> {
         let (&version, rest) = bytes
             .split_first()
             .ok_or(BatchDecodeError::Truncated("version"))?;
-        if version != BATCH_FORMAT_VERSION {
+        if version != BATCH_FORMAT_VERSION && version != BATCH_FORMAT_VERSION_UNATTESTED {
             return Err(BatchDecodeError::Version(version));
         }
         let (time_ms, rest) = take_u64(rest, "time")?;
+        let (attestation, rest) = if version == BATCH_FORMAT_VERSION {
+            let (height, rest) = take_u64(rest, "attestation height")?;
+            let (digest, rest) = rest
+                .split_first_chunk::<32>()
+                .ok_or(BatchDecodeError::Truncated("attestation digest"))?;
+            (
+                Attestation {
+                    height,
+                    digest: *digest,
+                },
+                rest,
+            )
+        } else {
+            (Attestation::NONE, rest)
+        };
         let (count, mut rest) = take_u32(rest, "count")?;
         let count = count as usize;
         if count > BATCH_PAYLOADS_MAX {
@@ -143,7 +201,11 @@ impl Batch {
         if !rest.is_empty() {
             return Err(BatchDecodeError::Trailing(rest.len()));
         }
-        Ok(Batch { time_ms, proposals })
+        Ok(Batch {
+            time_ms,
+            attestation,
+            proposals,
+        })
     }
 }
 
@@ -172,6 +234,8 @@ pub struct Batcher {
     open_bytes: usize,
     /// When the oldest payload of `open` arrived; `None` while `open` is empty.
     opened_at_ms: Option<u64>,
+    /// The proposer's attestation when `open` opened.
+    opened_attestation: Attestation,
 }
 
 impl Batcher {
@@ -185,13 +249,16 @@ impl Batcher {
         self.opened_at_ms.map(|t| t + BATCH_DEADLINE_MS)
     }
 
-    /// Adds a payload. Returns the batches this closed (zero, one or two: the open one if the
-    /// new payload does not fit, and the new one if it is then full).
+    /// Adds a payload. `now_ms` and `attestation` (the proposer's clock and state now) are
+    /// stamped into the batch if this payload opens one. Returns the batches this closed (zero,
+    /// one or two: the open one if the new payload does not fit, and the new one if it is then
+    /// full).
     pub fn push(
         &mut self,
         id: ProposalId,
         payload: Vec<u8>,
         now_ms: u64,
+        attestation: Attestation,
     ) -> Result<Vec<Batch>, ProposeError> {
         if payload.len() > PAYLOAD_BYTES_MAX {
             return Err(ProposeError::PayloadTooLarge {
@@ -206,6 +273,7 @@ impl Batcher {
         }
         if self.open.is_empty() {
             self.opened_at_ms = Some(now_ms);
+            self.opened_attestation = attestation;
         }
         self.open.push(Proposal { id, payload });
         self.open_bytes += item_bytes;
@@ -240,6 +308,7 @@ impl Batcher {
             .expect("an open batch has an opening time");
         Batch {
             time_ms,
+            attestation: std::mem::take(&mut self.opened_attestation),
             proposals: std::mem::take(&mut self.open),
         }
     }
@@ -253,6 +322,10 @@ mod tests {
     fn encode_decode_round_trip_and_rejects_garbage() {
         let batch = Batch {
             time_ms: 1_767_225_600_123,
+            attestation: Attestation {
+                height: 41,
+                digest: [0xab; 32],
+            },
             proposals: vec![
                 Proposal {
                     id: ProposalId(7),
@@ -272,6 +345,54 @@ mod tests {
         assert_eq!(Batch::decode(&extra), Err(BatchDecodeError::Trailing(1)));
         assert_eq!(Batch::decode(&[9]), Err(BatchDecodeError::Version(9)));
         assert!(Batch::decode(&[]).is_err());
+        assert_eq!(
+            Batch::decode(&bytes[..20]),
+            Err(BatchDecodeError::Truncated("attestation digest"))
+        );
+    }
+
+    #[test]
+    fn an_entry_from_before_attestations_decodes_attesting_nothing() {
+        // Version 2: version, time, count, then the payloads; no attestation.
+        let mut v2 = vec![BATCH_FORMAT_VERSION_UNATTESTED];
+        v2.extend_from_slice(&5u64.to_le_bytes());
+        v2.extend_from_slice(&1u32.to_le_bytes());
+        v2.extend_from_slice(&7u64.to_le_bytes());
+        v2.extend_from_slice(&2u32.to_le_bytes());
+        v2.extend_from_slice(b"ok");
+        let batch = Batch::decode(&v2).unwrap();
+        assert_eq!(batch.time_ms, 5);
+        assert_eq!(batch.attestation, Attestation::NONE);
+        assert!(batch.attestation.is_none());
+        assert_eq!(batch.proposals[0].payload, b"ok");
+    }
+
+    #[test]
+    fn a_batch_carries_the_attestation_of_when_it_opened() {
+        let mut b = Batcher::default();
+        let at = |height| Attestation {
+            height,
+            digest: [height as u8; 32],
+        };
+        assert!(
+            b.push(ProposalId(1), vec![1], 10, at(3))
+                .unwrap()
+                .is_empty()
+        );
+        // Later payloads join the open batch; the proposer's newer state does not change it.
+        assert!(
+            b.push(ProposalId(2), vec![2], 11, at(4))
+                .unwrap()
+                .is_empty()
+        );
+        let first = b.flush().unwrap();
+        assert_eq!((first.time_ms, first.attestation), (10, at(3)));
+        assert!(
+            b.push(ProposalId(3), vec![3], 12, at(5))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(b.flush().unwrap().attestation, at(5));
     }
 
     #[test]
@@ -279,7 +400,10 @@ mod tests {
         let mut b = Batcher::default();
         let mut closed = Vec::new();
         for i in 0..(BATCH_PAYLOADS_MAX as u64 + 3) {
-            closed.extend(b.push(ProposalId(i), vec![1, 2, 3], 10).unwrap());
+            closed.extend(
+                b.push(ProposalId(i), vec![1, 2, 3], 10, Attestation::NONE)
+                    .unwrap(),
+            );
         }
         assert_eq!(closed.len(), 1);
         assert_eq!(closed[0].proposals.len(), BATCH_PAYLOADS_MAX);
@@ -294,14 +418,23 @@ mod tests {
     fn closes_on_bytes_and_refuses_oversized_payloads() {
         let mut b = Batcher::default();
         let big = vec![0u8; PAYLOAD_BYTES_MAX];
-        assert!(b.push(ProposalId(1), big.clone(), 0).unwrap().is_empty());
+        assert!(
+            b.push(ProposalId(1), big.clone(), 0, Attestation::NONE)
+                .unwrap()
+                .is_empty()
+        );
         // The second maximal payload does not fit next to the first one plus headers.
-        let closed = b.push(ProposalId(2), big, 0).unwrap();
+        let closed = b.push(ProposalId(2), big, 0, Attestation::NONE).unwrap();
         assert_eq!(closed.len(), 1);
         assert_eq!(closed[0].proposals[0].id, ProposalId(1));
         assert!(closed[0].encoded_len() <= BATCH_BYTES_MAX);
         assert_eq!(
-            b.push(ProposalId(3), vec![0; PAYLOAD_BYTES_MAX + 1], 0),
+            b.push(
+                ProposalId(3),
+                vec![0; PAYLOAD_BYTES_MAX + 1],
+                0,
+                Attestation::NONE
+            ),
             Err(ProposeError::PayloadTooLarge {
                 bytes: PAYLOAD_BYTES_MAX + 1,
                 max: PAYLOAD_BYTES_MAX

@@ -129,7 +129,14 @@ impl LedgerClient {
                     return Ok(done);
                 }
             }
-            Outcome::Refused { .. } => {
+            Outcome::Refused {
+                ref code,
+                ref message,
+                ..
+            } => {
+                // One line per refusal, naming the transaction by hash: the envelope itself
+                // (a signed document, possibly large) stays out of the log.
+                tracing::info!(tx = %tx_hash, code = %code, reason = %message, "refused a submitted transaction at precheck; nothing proposed");
                 return Ok(Submitted {
                     tx_hash,
                     location: None,

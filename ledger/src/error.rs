@@ -42,6 +42,15 @@ pub enum StateMachineError {
     /// The state machine's own durable store failed.
     #[error("state machine storage: {0}")]
     Storage(String),
+    /// The entry's proposer attested a state this replica does not hold (contract, 5): the
+    /// replicas that applied the same log disagree. Nothing of the entry was applied.
+    #[error("entry {index}: this replica diverged from the entry's proposer: {detail}")]
+    Diverged {
+        /// The entry whose attestation did not match.
+        index: LogIndex,
+        /// Both sides' digests, for the operator.
+        detail: String,
+    },
     /// An entry arrived out of order (not `applied_index + 1`).
     #[error("entry {got} applied out of order: state machine is at {applied}")]
     OutOfOrder {

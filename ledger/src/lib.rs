@@ -46,7 +46,7 @@ pub mod state_machine;
 pub mod storage;
 pub mod transport;
 
-pub use batch::{Batch, Proposal, ProposalId};
+pub use batch::{Attestation, Batch, Proposal, ProposalId};
 pub use error::{ProposeError, ReplicaError, StateMachineError, StorageError};
 pub use replica::{Applied, CollectEffects, ReadyEffects, Replica, ReplicaConfig};
 pub use state_machine::{CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine};

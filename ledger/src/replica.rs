@@ -396,7 +396,8 @@ impl<S: StateMachine> Replica<S> {
         if self.stopped {
             return Err(ProposeError::Stopped);
         }
-        for batch in self.batcher.push(id, payload, now_ms)? {
+        let attestation = self.sm.attestation();
+        for batch in self.batcher.push(id, payload, now_ms, attestation)? {
             self.propose_batch(batch);
         }
         Ok(())
@@ -604,6 +605,7 @@ impl<S: StateMachine> Replica<S> {
                     batch = Batch::decode(&entry.data).map_err(|e| self.corrupt(&entry, e))?;
                     EntryKind::Proposals {
                         time_ms: batch.time_ms,
+                        attestation: batch.attestation,
                         proposals: &batch.proposals,
                     }
                 }

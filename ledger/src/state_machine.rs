@@ -1,6 +1,6 @@
 //! The apply side of the log: what every replica runs, identically, on every committed entry.
 
-use crate::batch::Proposal;
+use crate::batch::{Attestation, Proposal};
 use crate::error::StateMachineError;
 
 /// A position in the Raft log (1-based; 0 means "nothing").
@@ -29,6 +29,9 @@ pub enum EntryKind<'a> {
         /// The proposer's clock when the batch opened ([`crate::Batch::time_ms`]): the only
         /// time the state machine may use.
         time_ms: u64,
+        /// The proposer's state when the batch opened ([`crate::Batch::attestation`]): the
+        /// state machine compares it with its own and fails on a mismatch (contract, 5).
+        attestation: Attestation,
         /// The payloads, in order.
         proposals: &'a [Proposal],
     },
@@ -71,6 +74,11 @@ pub struct StateSnapshot {
 ///    ahead of the Raft log's durable commit index, never behind its snapshot.
 /// 4. **Errors stop the replica.** An `Err` from any method is a broken machine (its storage
 ///    failed, a snapshot is corrupt): the replica stops. A refused action is an `Output`.
+/// 5. **Divergence is an error.** A batch carries its proposer's [`Attestation`] (the
+///    proposer's [`StateMachine::attestation`] when the batch opened). A state machine that
+///    can check it compares it with its own record at that height and returns
+///    [`StateMachineError::Diverged`] when they differ, before changing anything: a replica
+///    whose state differs from its peers' stops rather than serve a state nobody else holds.
 pub trait StateMachine {
     /// What applying one entry produces (receipts, refusals with reasons, ...).
     type Output;
@@ -91,4 +99,9 @@ pub trait StateMachine {
 
     /// SHA-256 over the whole state, applied index included.
     fn state_hash(&self) -> StateHash;
+
+    /// What this replica vouches for in the batches it proposes (contract, 5): its latest
+    /// checkable point, or [`Attestation::NONE`] for a machine that keeps no record to check
+    /// an attestation against.
+    fn attestation(&self) -> Attestation;
 }

@@ -7,7 +7,8 @@ mod chain {
     use super::chain_common::*;
     use base64::Engine as _;
     use doc_workflow::{Action, Status};
-    use ledger::chain::{LedgerState, Outcome, TxLocation};
+    use ledger::chain::{ChainError, Hash32, LedgerState, Outcome, TxLocation};
+    use ledger::{Attestation, StateMachineError};
     use pki::identity::MemberCode;
     use serde_json::json;
 
@@ -600,7 +601,15 @@ mod chain {
         let mut b = net.state("b")?;
         for (i, (block, envelopes)) in blocks.iter().enumerate() {
             let refs: Vec<&[u8]> = envelopes.iter().map(|e| e.as_slice()).collect();
-            let got = b.apply_block(i as u64 + 1, block.header.time_ms, &refs)?;
+            // Each entry attests a's block before it, which b holds too: the check passes.
+            let attestation = match i.checked_sub(1) {
+                Some(prev) => Attestation {
+                    height: prev as u64 + 1,
+                    digest: blocks[prev].0.hash.0,
+                },
+                None => Attestation::NONE,
+            };
+            let got = b.apply_block(i as u64 + 1, block.header.time_ms, attestation, &refs)?;
             assert_eq!(got.hash, block.hash, "block {}", i + 1);
             assert_eq!(got.header.state_hash, block.header.state_hash);
             assert_eq!(got, *block);
@@ -636,6 +645,116 @@ mod chain {
         let ba = apply(&mut a, t, &[&to_bank])?;
         let bb = apply(&mut b, t, &[&to_consignee])?;
         assert_ne!(ba.header.state_hash, bb.header.state_hash);
+        Ok(())
+    }
+
+    #[test]
+    fn chain_a_replica_whose_block_differs_from_the_proposers_stops_diverged() -> anyhow::Result<()>
+    {
+        use ledger::{CommittedEntry, EntryKind, Proposal, ProposalId, StateMachine};
+        let mut net = net()?;
+        let mut a = net.state("a")?;
+        let mut b = net.state("b")?;
+        let t = GENESIS_MS + 1_000;
+        let issue = net.doc_tx("carrier", t, ORDER, json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}))?;
+        let first = apply(&mut a, t, &[&issue])?;
+        assert_eq!(apply(&mut b, t, &[&issue])?.hash, first.hash);
+        // At height 2 the two replicas apply different blocks (as a corrupted or buggy
+        // replica would): from here their states differ.
+        let endorse = |to: &str| json!({"action": "ENDORSE_TO_ORDER", "to": to});
+        let to_bank = net.doc_tx("shipper", t, ORDER, endorse("BANK"))?;
+        let to_consignee = net.doc_tx("shipper", t, ORDER, endorse("CONSIGNEE"))?;
+        let ours_a = apply(&mut a, t, &[&to_bank])?;
+        let ours_b = apply(&mut b, t, &[&to_consignee])?;
+        assert_ne!(ours_a.hash, ours_b.hash);
+
+        // a proposes the next entry, attesting its block 2.
+        let attestation = StateMachine::attestation(&a);
+        assert_eq!(
+            attestation,
+            Attestation {
+                height: 2,
+                digest: ours_a.hash.0
+            }
+        );
+        let sign = net.doc_tx("bank", t, ORDER, json!({"action": "SIGN"}))?;
+        let batch = [Proposal {
+            id: ProposalId(3),
+            payload: sign,
+        }];
+        let entry = CommittedEntry {
+            index: 3,
+            term: 1,
+            kind: EntryKind::Proposals {
+                time_ms: t,
+                attestation,
+                proposals: &batch,
+            },
+        };
+        // The proposer itself agrees with its attestation and applies the entry.
+        assert!(StateMachine::apply(&mut a, entry)?.is_some());
+
+        // b holds another block at height 2: apply fails naming both hashes, and changes
+        // nothing (an error that stops the replica, not a refusal recorded in a block).
+        let tip_before = b.tip();
+        let err = StateMachine::apply(&mut b, entry).expect_err("a diverged replica must stop");
+        let StateMachineError::Diverged { index, detail } = &err else {
+            panic!("expected Diverged, got {err}");
+        };
+        assert_eq!(*index, 3);
+        assert!(
+            detail.contains(&ours_a.hash.to_string()) && detail.contains(&ours_b.hash.to_string()),
+            "{detail}"
+        );
+        assert_eq!(b.tip(), tip_before);
+        assert_eq!(b.applied_index(), 2);
+        let refs = [batch[0].payload.as_slice()];
+        match b.apply_block(3, t, attestation, &refs) {
+            Err(ChainError::Diverged {
+                height,
+                ours,
+                proposer,
+            }) => {
+                assert_eq!((height, ours, proposer), (2, ours_b.hash, ours_a.hash));
+            }
+            other => panic!("expected Diverged, got {other:?}"),
+        }
+
+        // A lagging proposer attests an older block: checked against the stored block there.
+        let at_one = |digest: Hash32| Attestation {
+            height: 1,
+            digest: digest.0,
+        };
+        b.check_attestation(&at_one(first.hash))?;
+        assert!(matches!(
+            b.check_attestation(&at_one(ours_a.hash)),
+            Err(ChainError::Diverged { height: 1, .. })
+        ));
+        // A block the log says b has applied, but b's chain does not reach.
+        assert!(matches!(
+            b.check_attestation(&Attestation {
+                height: 3,
+                digest: [1; 32]
+            }),
+            Err(ChainError::AttestedBeyondTip {
+                height: 3,
+                tip: 2,
+                ..
+            })
+        ));
+        // An entry from before attestations (or proposed at genesis) checks nothing.
+        b.check_attestation(&Attestation::NONE)?;
+        let unattested = CommittedEntry {
+            index: 3,
+            term: 1,
+            kind: EntryKind::Proposals {
+                time_ms: t,
+                attestation: Attestation::NONE,
+                proposals: &batch,
+            },
+        };
+        assert!(StateMachine::apply(&mut b, unattested)?.is_some());
+        assert_eq!(b.applied_index(), 3);
         Ok(())
     }
 
@@ -768,6 +887,7 @@ mod chain {
                 term: 1,
                 kind: EntryKind::Proposals {
                     time_ms: t,
+                    attestation: Attestation::NONE,
                     proposals: &batch,
                 },
             },

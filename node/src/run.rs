@@ -17,7 +17,7 @@ use ledger::transport::{
     NodeCredentials, PEER_QUEUE_MESSAGES_MAX, PeerAddress, TlsTransport, TransportConfig,
     TransportStats,
 };
-use ledger::{LogStore, RedbLog, Replica, ReplicaConfig, StateRole};
+use ledger::{Attestation, LogStore, RedbLog, Replica, ReplicaConfig, StateRole};
 use pki::{MemberCode, NodeId, TrustStore};
 use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
@@ -325,6 +325,10 @@ impl StateMachine for Observed {
     fn state_hash(&self) -> StateHash {
         StateMachine::state_hash(&self.state)
     }
+
+    fn attestation(&self) -> Attestation {
+        StateMachine::attestation(&self.state)
+    }
 }
 
 impl Drop for Observed {
@@ -374,6 +378,10 @@ struct TransportStatus {
     refused_certificate: u64,
     refused_identity: u64,
     refused_genesis: u64,
+    /// Inbound connections that failed before being established, refusals included.
+    handshakes_failed: u64,
+    /// Connections closed for a truncated, oversized or undecodable frame.
+    closed_bad_frame: u64,
 }
 
 impl StatusFile {
@@ -409,6 +417,8 @@ impl StatusFile {
                 refused_certificate: t.refused_certificate,
                 refused_identity: t.refused_identity,
                 refused_genesis: t.refused_genesis,
+                handshakes_failed: t.handshakes_failed,
+                closed_bad_frame: t.closed_bad_frame,
             },
         }
     }

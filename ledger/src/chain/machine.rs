@@ -2,8 +2,12 @@
 //!
 //! A block's time is the proposer's clock when it opened the batch, carried in the log entry
 //! ([`crate::Batch::time_ms`]) and never read at apply (TigerBeetle's rule); `apply_block`
-//! keeps it from going backwards.
+//! keeps it from going backwards. The entry's attestation (the proposer's last block) is
+//! checked against this replica's block at that height; a mismatch is
+//! [`StateMachineError::Diverged`], logged at error level with both hashes, and stops the
+//! replica.
 
+use crate::batch::Attestation;
 use crate::error::StateMachineError;
 use crate::state_machine::{
     CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine, StateSnapshot,
@@ -33,14 +37,32 @@ impl StateMachine for LedgerState {
                 self.advance_applied_index(entry.index).map_err(storage)?;
                 Ok(None)
             }
-            EntryKind::Proposals { time_ms, proposals } => {
+            EntryKind::Proposals {
+                time_ms,
+                attestation,
+                proposals,
+            } => {
                 let envelopes: Vec<&[u8]> =
                     proposals.iter().map(|p| p.payload.as_slice()).collect();
                 // The batcher closes at BATCH_PAYLOADS_MAX payloads.
                 debug_assert!(envelopes.len() <= BLOCK_TRANSACTIONS_MAX);
-                self.apply_block(entry.index, time_ms, &envelopes)
+                self.apply_block(entry.index, time_ms, attestation, &envelopes)
                     .map(Some)
-                    .map_err(storage)
+                    .map_err(|e| match e {
+                        e
+                        @ (ChainError::Diverged { .. } | ChainError::AttestedBeyondTip { .. }) => {
+                            tracing::error!(
+                                index = entry.index,
+                                error = %e,
+                                "STATE DIVERGED from the entry's proposer: this replica stops"
+                            );
+                            StateMachineError::Diverged {
+                                index: entry.index,
+                                detail: e.to_string(),
+                            }
+                        }
+                        other => storage(other),
+                    })
             }
         }
     }
@@ -71,6 +93,11 @@ impl StateMachine for LedgerState {
 
     fn applied_index(&self) -> LogIndex {
         LedgerState::applied_index(self)
+    }
+
+    /// The last block (height and hash), which the batches this replica proposes attest.
+    fn attestation(&self) -> Attestation {
+        LedgerState::attestation(self)
     }
 
     /// SHA-256 over the tag `silkline-sm-v1`, the chain's state hash and the applied index

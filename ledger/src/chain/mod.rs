@@ -9,7 +9,9 @@
 //!   -> nonce unseen -> doc_workflow::Engine::decide (or a governance command)
 //! ```
 //!
-//! ([`validate`]). Every failure is a deterministic [`Outcome::Refused`] with a stable code,
+//! ([`validate`]). Before any of it, the entry's [`crate::Attestation`] (the proposer's last
+//! block when it opened the batch) is compared with this replica's block at that height: a
+//! mismatch is [`ChainError::Diverged`], which stops the replica. Every failure is a deterministic [`Outcome::Refused`] with a stable code,
 //! recorded in the block; the other transactions of the block still apply. The resulting
 //! documents, histories, indexes, nonces, the block and the applied index are written to sled in
 //! ONE atomic batch ([`state`]), so a crash leaves the state exactly at a block boundary.
@@ -127,6 +129,33 @@ pub enum ChainError {
         applied: u64,
         /// The index given.
         got: u64,
+    },
+    /// This replica's block at `height` is not the one the entry's proposer applied there: the
+    /// two replicas applied the same log and reached different states. Fatal: the replica
+    /// stops rather than build on a state its peers do not hold. Nothing of the entry applied.
+    #[error(
+        "state diverged at block {height}: our block hash is {ours}, the proposer's is {proposer}"
+    )]
+    Diverged {
+        /// The attested height.
+        height: u64,
+        /// This replica's block hash at that height.
+        ours: Hash32,
+        /// The hash the proposer attested.
+        proposer: Hash32,
+    },
+    /// The entry's proposer attested a block beyond this replica's tip, though the attested
+    /// block precedes the entry in the log: the replicas count blocks differently. Fatal.
+    #[error(
+        "state diverged: the proposer attested block {height} ({proposer}) but our chain ends at {tip}"
+    )]
+    AttestedBeyondTip {
+        /// The attested height.
+        height: u64,
+        /// This replica's tip height.
+        tip: u64,
+        /// The hash the proposer attested.
+        proposer: Hash32,
     },
     /// A block carries more transactions than any block may.
     #[error("a block carries {count} transactions; at most {max} are allowed")]

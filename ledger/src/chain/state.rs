@@ -65,6 +65,7 @@ use super::genesis::{Genesis, MemberRole};
 use super::tx::{Governance, PARTY_NAME_CHARS_MAX, TxBody};
 use super::validate::{self, Checked, Envelope, IdentityKind, Trust, TxRefusal};
 use super::{ChainError, Hash32, merkle, sha256};
+use crate::batch::Attestation;
 use pki::TrustStore;
 
 /// Most transactions one block may carry: a block is one Raft entry, which the batcher closes
@@ -713,16 +714,20 @@ impl LedgerState {
     /// Applies the transactions of the Raft entry at `index` as the next block.
     ///
     /// `proposed_time_ms` is the proposer's clock; the block's time is
-    /// `max(previous block time, proposed_time_ms)`. Each envelope is checked and applied in
-    /// order; a refused one changes nothing and the others still apply. Everything the block
-    /// writes, with the block and `index`, is committed in one atomic sled batch.
+    /// `max(previous block time, proposed_time_ms)`. `attestation` is the proposer's last block
+    /// when it opened the batch; it is checked first ([`LedgerState::check_attestation`]).
+    /// Each envelope is checked and applied in order; a refused one changes nothing and the
+    /// others still apply. Everything the block writes, with the block and `index`, is
+    /// committed in one atomic sled batch.
     ///
-    /// Precondition: `index == self.applied_index() + 1`. An `Err` means the store failed or
-    /// holds data this code did not write: the replica must stop.
+    /// Precondition: `index == self.applied_index() + 1`. An `Err` means the store failed,
+    /// holds data this code did not write, or differs from the proposer's: the replica must
+    /// stop. Nothing was written.
     pub fn apply_block(
         &mut self,
         index: u64,
         proposed_time_ms: u64,
+        attestation: Attestation,
         envelopes: &[&[u8]],
     ) -> Result<Block, ChainError> {
         if index != self.applied_index + 1 {
@@ -731,6 +736,7 @@ impl LedgerState {
                 got: index,
             });
         }
+        self.check_attestation(&attestation)?;
         if envelopes.len() > BLOCK_TRANSACTIONS_MAX {
             return Err(ChainError::TooManyTransactions {
                 count: envelopes.len(),
@@ -822,6 +828,51 @@ impl LedgerState {
             let _ = self.blocks.send(Arc::new(block.clone()));
         }
         Ok(block)
+    }
+
+    /// What this replica's proposals attest: its last block (height and block hash, which
+    /// covers the state hash). At height 0 (genesis) it attests nothing.
+    pub fn attestation(&self) -> Attestation {
+        Attestation {
+            height: self.tip.height,
+            digest: self.tip.hash.0,
+        }
+    }
+
+    /// Compares a proposer's attestation with this replica's own block at the attested height.
+    /// Height 0 (genesis, or an entry from before attestations) checks nothing. The attested
+    /// block precedes the entry in the log, so this replica has applied it: one beyond the tip
+    /// is a divergence too.
+    pub fn check_attestation(&self, attestation: &Attestation) -> Result<(), ChainError> {
+        if attestation.is_none() {
+            return Ok(());
+        }
+        let height = attestation.height;
+        let proposer = Hash32(attestation.digest);
+        let ours = if height == self.tip.height {
+            self.tip.hash
+        } else if height < self.tip.height {
+            let k = keys::block(height);
+            let bytes = self
+                .tree
+                .get(&k)?
+                .ok_or_else(|| corrupt(format!("block {height}"), "missing below the tip"))?;
+            decode::<Block>(&k, &bytes)?.hash
+        } else {
+            return Err(ChainError::AttestedBeyondTip {
+                height,
+                tip: self.tip.height,
+                proposer,
+            });
+        };
+        if ours != proposer {
+            return Err(ChainError::Diverged {
+                height,
+                ours,
+                proposer,
+            });
+        }
+        Ok(())
     }
 
     /// Advances the applied index over an entry that carries no transactions (a leader's no-op,

@@ -17,6 +17,7 @@ use doc_workflow::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::batch::Attestation;
 use crate::error::StateMachineError;
 use crate::replica::expect_next_index;
 use crate::state_machine::{
@@ -98,6 +99,11 @@ mod as_pairs {
     }
 }
 
+/// Chain heads a [`ChainMachine`] remembers, by index, to check the attestations of batches
+/// proposed by replicas that lag behind. A proposer attests its latest applied index; one that
+/// lags more than this many entries behind the replica applying its batch goes unchecked there.
+pub const ATTESTED_HEADS_RETAINED: usize = 256;
+
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(Engine::standard)
@@ -123,6 +129,10 @@ pub struct ChainMachine {
     workflow_refused: u64,
     /// Payloads applied, all entries included.
     payloads_applied: u64,
+    /// The chain head after each of the last [`ATTESTED_HEADS_RETAINED`] applied entries, to
+    /// check attestations against (the same on every replica at the same applied index).
+    #[serde(with = "as_pairs")]
+    heads: BTreeMap<LogIndex, [u8; 32]>,
 }
 
 impl ChainMachine {
@@ -139,6 +149,38 @@ impl ChainMachine {
     /// Workflow commands that took effect, and that were refused.
     pub fn workflow_counts(&self) -> (u64, u64) {
         (self.workflow_committed, self.workflow_refused)
+    }
+
+    /// Whether the proposer's attestation (its applied index and chain head) matches this
+    /// machine's record at that index; one older than the retained heads is not checked.
+    fn check_attestation(
+        &self,
+        index: LogIndex,
+        attestation: &Attestation,
+    ) -> Result<(), StateMachineError> {
+        if attestation.is_none() {
+            return Ok(());
+        }
+        let ours = if attestation.height > self.applied_index {
+            None
+        } else {
+            match self.heads.get(&attestation.height) {
+                Some(head) => Some(*head),
+                None => return Ok(()),
+            }
+        };
+        if ours == Some(attestation.digest) {
+            return Ok(());
+        }
+        Err(StateMachineError::Diverged {
+            index,
+            detail: format!(
+                "chain head at index {}: ours {}, the proposer's {}",
+                attestation.height,
+                ours.map_or_else(|| "(not applied)".to_owned(), hex::encode),
+                hex::encode(attestation.digest)
+            ),
+        })
     }
 
     /// Runs one workflow payload through the engine at `time_ms`.
@@ -186,7 +228,13 @@ impl StateMachine for ChainMachine {
 
     fn apply(&mut self, entry: CommittedEntry<'_>) -> Result<[u8; 32], StateMachineError> {
         expect_next_index(self.applied_index, entry.index)?;
-        if let EntryKind::Proposals { time_ms, proposals } = entry.kind {
+        if let EntryKind::Proposals {
+            time_ms,
+            attestation,
+            proposals,
+        } = entry.kind
+        {
+            self.check_attestation(entry.index, &attestation)?;
             for p in proposals {
                 let mut buf = Vec::with_capacity(32 + 20 + p.payload.len());
                 buf.extend_from_slice(&self.chain);
@@ -205,7 +253,18 @@ impl StateMachine for ChainMachine {
             }
         }
         self.applied_index = entry.index;
+        self.heads.insert(entry.index, self.chain);
+        while self.heads.len() > ATTESTED_HEADS_RETAINED {
+            self.heads.pop_first();
+        }
         Ok(self.chain)
+    }
+
+    fn attestation(&self) -> Attestation {
+        Attestation {
+            height: self.applied_index,
+            digest: self.chain,
+        }
     }
 
     fn snapshot(&self) -> Result<StateSnapshot, StateMachineError> {
@@ -277,10 +336,44 @@ mod tests {
             term: 1,
             kind: EntryKind::Proposals {
                 time_ms: 0,
+                attestation: Attestation::NONE,
                 proposals: &proposals,
             },
         })
         .unwrap();
+    }
+
+    #[test]
+    fn a_batch_attesting_another_chain_head_is_a_divergence() {
+        let mut a = ChainMachine::default();
+        apply(&mut a, 1, &["x"]);
+        let attested = a.attestation();
+        assert_eq!(attested.height, 1);
+        let mut b = ChainMachine::default();
+        apply(&mut b, 1, &["y"]);
+        let entry = |attestation| CommittedEntry {
+            index: 2,
+            term: 1,
+            kind: EntryKind::Proposals {
+                time_ms: 0,
+                attestation,
+                proposals: &[],
+            },
+        };
+        a.clone().apply(entry(attested)).unwrap();
+        let err = b.apply(entry(attested)).unwrap_err();
+        assert!(
+            matches!(err, StateMachineError::Diverged { index: 2, .. }),
+            "{err}"
+        );
+        assert_eq!(b.applied_index(), 1, "nothing applied");
+        // Beyond what it applied: diverged too. Attesting nothing: unchecked.
+        let ahead = Attestation {
+            height: 5,
+            ..attested
+        };
+        assert!(a.clone().apply(entry(ahead)).is_err());
+        b.apply(entry(Attestation::NONE)).unwrap();
     }
 
     #[test]

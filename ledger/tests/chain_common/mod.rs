@@ -191,7 +191,8 @@ pub fn apply(
     envelopes: &[&Vec<u8>],
 ) -> anyhow::Result<Block> {
     let slices: Vec<&[u8]> = envelopes.iter().map(|e| e.as_slice()).collect();
-    Ok(state.apply_block(state.applied_index() + 1, time_ms, &slices)?)
+    let attestation = ledger::Attestation::NONE;
+    Ok(state.apply_block(state.applied_index() + 1, time_ms, attestation, &slices)?)
 }
 
 /// The outcome codes of a block ("COMMITTED" for committed transactions).
