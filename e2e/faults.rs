@@ -97,6 +97,9 @@ fn acknowledged_transactions_survive_a_leader_kill_and_a_wiped_node_catches_up_b
     wait_for("the killed leader to be gone", || {
         (!common::alive(pid)).then_some(())
     })?;
+    // `silkline status` names the node that does not answer, with an error, and still reports
+    // the others; its exit status says not all answered.
+    status_reports_the_dead_node(&net, leader)?;
     for k in 4..8 {
         acked.push(ack(issue(k)?)?);
     }
@@ -205,6 +208,53 @@ fn acknowledged_transactions_survive_a_leader_kill_and_a_wiped_node_catches_up_b
         acked.len(),
         started.elapsed()
     );
+    Ok(())
+}
+
+/// `silkline status --network` while node `dead` is down: one line per node, an `error` (and no
+/// role) for the dead one, role, term, height and state hash for the others; exit status 3.
+fn status_reports_the_dead_node(net: &DevNet, dead: usize) -> Result<()> {
+    let net_file = net.network_file.to_str().context("path")?;
+    let dead_endpoint = net.endpoint(dead);
+    let lines = wait_for("silkline status to report the dead node", || {
+        let out = common::cli(&["status", "--network", net_file]).ok()?;
+        let lines: Vec<Value> = out
+            .stdout
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        // A survivor may be between leaders for a moment; wait until each answers.
+        let as_expected = out.exit == 3
+            && lines.len() == net.node_count()
+            && lines
+                .iter()
+                .all(|l| (l["graphql"] == dead_endpoint.as_str()) == l.get("error").is_some());
+        as_expected.then_some(lines)
+    })?;
+    let dead_line = lines
+        .iter()
+        .find(|l| l["graphql"] == dead_endpoint.as_str())
+        .context("a line for the dead node")?;
+    ensure!(
+        dead_line["id"] == net.network["nodes"][dead]["id"]
+            && dead_line["error"].as_str().is_some_and(|e| !e.is_empty())
+            && dead_line.get("role").is_none(),
+        "{lines:#?}"
+    );
+    for line in lines
+        .iter()
+        .filter(|l| l["graphql"] != dead_endpoint.as_str())
+    {
+        ensure!(
+            line["role"].is_string()
+                && line["term"].is_u64()
+                && line["height"].is_u64()
+                && line["applied_index"].is_u64()
+                && line["state_hash"].is_string(),
+            "{lines:#?}"
+        );
+    }
     Ok(())
 }
 

@@ -8,8 +8,13 @@
 
 mod common;
 
+use std::path::Path;
+
 use anyhow::{Context as _, Result, ensure};
-use common::{DevNet, containers_of, document_vars, fixture, fixture_as, fixtures_dir, wait_for};
+use base64::Engine as _;
+use common::{
+    CliOut, DevNet, containers_of, document_vars, fixture, fixture_as, fixtures_dir, wait_for,
+};
 use serde_json::{Value, json};
 
 /// Asserts a document's status, possessor and endorsee (`None`: absent) and history length.
@@ -63,13 +68,42 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The error line the CLI printed (`silkline: ...`), without the log line's timestamp.
+fn cli_error(out: &CliOut) -> String {
+    out.stderr
+        .lines()
+        .filter(|l| l.starts_with("silkline: "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The text of a PDF as poppler's `pdftotext` reads it (scripts/test installs poppler-utils),
+/// runs of whitespace collapsed to one space.
+fn pdf_text(path: &Path) -> Result<String> {
+    let out = std::process::Command::new("pdftotext")
+        .arg(path)
+        .arg("-")
+        .output()
+        .context("pdftotext (poppler-utils) must be installed; scripts/test installs it")?;
+    ensure!(
+        out.status.success(),
+        "pdftotext {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
 #[test]
 fn walkthrough_and_domain_scenarios_through_the_cli() -> Result<()> {
     let net = DevNet::start(3)?;
     let docs = tempfile::tempdir()?;
     let started = std::time::Instant::now();
 
-    scenario_1_to_order_bill_from_issue_to_gate_out(&net)?;
+    scenario_1_to_order_bill_from_issue_to_gate_out(&net, docs.path())?;
     scenario_2_straight_bill(&net, docs.path())?;
     scenario_3_blank_endorsed_bills(&net, docs.path())?;
     scenario_4_surrender_rejected(&net, docs.path())?;
@@ -82,13 +116,20 @@ fn walkthrough_and_domain_scenarios_through_the_cli() -> Result<()> {
 }
 
 /// DOMAIN 6.1, the README walkthrough: issue to the shipper, endorse to the bank, the bank
-/// verifies and endorses to the consignee, surrender, accept, cargo release, gate-out.
-fn scenario_1_to_order_bill_from_issue_to_gate_out(net: &DevNet) -> Result<()> {
+/// verifies and endorses to the consignee, surrender, accept, cargo release, gate-out; then the
+/// README's PDF and DCSA export. The README's commands, in its order.
+fn scenario_1_to_order_bill_from_issue_to_gate_out(net: &DevNet, dir: &Path) -> Result<()> {
     const BILL: &str = "CARRIER/SLK-ORDER-001";
+    /// A bill nobody issued, to compare what a non-party is told with.
+    const NO_BILL: &str = "CARRIER/SLK-ORDER-404";
     let file = fixtures_dir().join("to-order-bill.json");
     let file = file.to_str().context("path")?;
     let containers = containers_of(&fixture("to-order-bill.json")?);
-    ensure!(containers.len() == 2, "{containers:?}");
+    // The README's gate-out names these two.
+    ensure!(
+        containers == ["CARU1000003", "CARU1000019"],
+        "{containers:?}"
+    );
 
     // Before anything: nobody sees it, and the CLI says so.
     let missing = net.cli_as("carrier", &["doc", "show", BILL])?;
@@ -153,6 +194,33 @@ fn scenario_1_to_order_bill_from_issue_to_gate_out(net: &DevNet) -> Result<()> {
     ensure!(forged.exit == 3, "{forged:?}");
     ensure!(forged.json()?["matches"] == false, "{forged:?}");
 
+    // The README's refusal: the port is not party to the bill, so it is told exactly what a bill
+    // that does not exist gets.
+    let hidden = net.refuse(
+        "port",
+        "transfer",
+        BILL,
+        &["--to", "BANK"],
+        "DOCUMENT_NOT_FOUND",
+    )?;
+    let missing = net.refuse(
+        "port",
+        "transfer",
+        NO_BILL,
+        &["--to", "BANK"],
+        "DOCUMENT_NOT_FOUND",
+    )?;
+    ensure!(
+        hidden.json["message"]
+            .as_str()
+            .map(|m| m.replace("SLK-ORDER-001", "SLK-ORDER-404"))
+            .as_deref()
+            == missing.json["message"].as_str(),
+        "{} vs {}",
+        hidden.json,
+        missing.json
+    );
+
     net.commit("bank", "endorse", BILL, &["--to", "CONSIGNEE"])?;
     let doc = net.show("consignee", BILL, false)?;
     expect_doc(&doc, "ISSUED", Some("CONSIGNEE"), Some("CONSIGNEE"), 3)?;
@@ -175,12 +243,45 @@ fn scenario_1_to_order_bill_from_issue_to_gate_out(net: &DevNet) -> Result<()> {
         4,
     )?;
 
-    // The port sees nothing before the cargo release; releasing before acceptance is refused.
+    // The port sees nothing before the cargo release, not even a PDF: it gets the answer a bill
+    // that does not exist gets, and no file. Releasing before acceptance is refused.
     let hidden = net.cli_as("port", &["doc", "show", BILL])?;
     ensure!(
         hidden.exit == 1 && hidden.stderr.contains("NOT_FOUND"),
         "{hidden:?}"
     );
+    let hidden_pdf = dir.join("port-order-001.pdf");
+    let missing_pdf = dir.join("port-order-404.pdf");
+    let hidden = net.cli_as(
+        "port",
+        &[
+            "doc",
+            "pdf",
+            BILL,
+            "-o",
+            hidden_pdf.to_str().context("path")?,
+        ],
+    )?;
+    let missing = net.cli_as(
+        "port",
+        &[
+            "doc",
+            "pdf",
+            NO_BILL,
+            "-o",
+            missing_pdf.to_str().context("path")?,
+        ],
+    )?;
+    ensure!(
+        hidden.exit == 1 && cli_error(&hidden).contains("NOT_FOUND"),
+        "{hidden:?}"
+    );
+    ensure!(
+        cli_error(&hidden).replace("SLK-ORDER-001", "SLK-ORDER-404") == cli_error(&missing)
+            && missing.exit == hidden.exit,
+        "{hidden:?} vs {missing:?}"
+    );
+    ensure!(!hidden_pdf.exists() && !missing_pdf.exists());
     net.refuse(
         "carrier",
         "release-cargo",
@@ -273,6 +374,108 @@ fn scenario_1_to_order_bill_from_issue_to_gate_out(net: &DevNet) -> Result<()> {
         let jws = h["signature"].as_str().context("signature")?;
         pki::jws::verify(jws).with_context(|| format!("history item {i}"))?;
     }
+    readme_pdf_and_dcsa_export(net, dir, BILL, &doc)
+}
+
+/// The README's `doc pdf` and `doc export` as the bank, a party, of the accomplished bill whose
+/// record (`doc show`) is `doc`: the PDF names the reference and the checksum and says it is a
+/// copy, it is the bytes the GraphQL `Document.pdf` field serves, and the export carries the
+/// content and the endorsement chain, newest first.
+fn readme_pdf_and_dcsa_export(net: &DevNet, dir: &Path, bill: &str, doc: &Value) -> Result<()> {
+    let (carrier, reference) = bill.split_once('/').context("CARRIER/REFERENCE")?;
+    let checksum = doc["checksum"].as_str().context("checksum")?;
+    ensure!(checksum.len() == 64, "{doc:#}");
+
+    let pdf = dir.join("bill.pdf");
+    let out = net.cli_as(
+        "bank",
+        &["doc", "pdf", bill, "-o", pdf.to_str().context("path")?],
+    )?;
+    ensure!(out.exit == 0, "{out:?}");
+    let printed = out.json()?;
+    let bytes = std::fs::read(&pdf)?;
+    ensure!(
+        bytes.starts_with(b"%PDF-") && printed["bytes"] == bytes.len(),
+        "{printed}"
+    );
+    let text = pdf_text(&pdf)?;
+    for want in [reference, checksum, adapters::COPY_NOTICE] {
+        ensure!(text.contains(want), "{want:?} missing from the PDF: {text}");
+    }
+    ensure!(!text.contains("CHANGE OF MEDIUM"), "{text}");
+    // The switch-to-paper original is not for a bill surrendered for delivery.
+    let paper = dir.join("paper.pdf");
+    let refused = net.cli_as(
+        "bank",
+        &[
+            "doc",
+            "pdf",
+            bill,
+            "--switch-to-paper",
+            "-o",
+            paper.to_str().context("path")?,
+        ],
+    )?;
+    ensure!(
+        refused.exit == 1 && !paper.exists(),
+        "a paper original of a bill surrendered for delivery: {refused:?}"
+    );
+
+    // The CLI writes what the GraphQL field serves: same state, same bytes.
+    let api = net.api("bank")?;
+    let served = api.data(
+        1,
+        "query P($c: String!, $r: String!) { document(carrierCode: $c, reference: $r) { pdf } }",
+        json!({"c": carrier, "r": reference}),
+    )?;
+    let served = base64::engine::general_purpose::STANDARD
+        .decode(served["document"]["pdf"].as_str().context("pdf")?)?;
+    ensure!(served == bytes, "the API's PDF differs from the CLI's file");
+
+    let out = net.cli_as("bank", &["doc", "export", bill])?;
+    ensure!(out.exit == 0, "{out:?}");
+    let export = out.json()?;
+    ensure!(
+        export["transportDocument"] == fixture("to-order-bill.json")?
+            && export["documentChecksum"] == checksum
+            && export["transportDocumentStatus"] == "SURRENDERED_FOR_DELIVERY",
+        "{export:#}"
+    );
+    let chain = &export["endorsementChain"];
+    ensure!(
+        chain["transportDocumentReference"] == reference,
+        "{chain:#}"
+    );
+    let codes: Vec<&str> = chain["endorsementChain"]
+        .as_array()
+        .context("endorsementChain")?
+        .iter()
+        .filter_map(|l| l["actionCode"].as_str())
+        .collect();
+    ensure!(
+        codes
+            == [
+                "SURRENDERED",
+                "SURRENDER_FOR_DELIVERY",
+                "ENDORSE",
+                "ENDORSE_TO_ORDER",
+                "ISSUE"
+            ],
+        "{chain:#}"
+    );
+    // Each link is the history entry that proves it: newest first, same transaction.
+    let history = doc["history"].as_array().context("history")?;
+    for (link, entry) in chain["endorsementChain"]
+        .as_array()
+        .context("endorsementChain")?
+        .iter()
+        .zip(history.iter().rev())
+    {
+        ensure!(
+            link["transactionHash"] == entry["txHash"] && link["blockHeight"] == entry["height"],
+            "{link:#} vs {entry:#}"
+        );
+    }
     Ok(())
 }
 
@@ -281,14 +484,28 @@ fn scenario_2_straight_bill(net: &DevNet, dir: &std::path::Path) -> Result<()> {
     const BILL: &str = "CARRIER/SLK-STRAIGHT-001";
     let file = fixtures_dir().join("straight-bill.json");
     let file = file.to_str().context("path")?;
-    net.commit(
+    // As the README's raw GraphQL: `tx --sign-only` prints the JWS, submitted another way.
+    let signed = net.cli_as(
         "carrier",
-        "issue",
-        BILL,
-        &["--to", "SHIPPER", "--document", file],
+        &[
+            "tx",
+            "issue",
+            BILL,
+            "--to",
+            "SHIPPER",
+            "--document",
+            file,
+            "--sign-only",
+        ],
     )?;
+    ensure!(signed.exit == 0, "{signed:?}");
+    let jws = signed.stdout.trim();
+    pki::jws::verify(jws).context("the printed transaction")?;
+    let result = net.api("carrier")?.submit_one(0, jws)?;
+    ensure!(result["status"] == "COMMITTED", "{result:#}");
     let doc = net.show("shipper", BILL, false)?;
     expect_doc(&doc, "ISSUED", Some("SHIPPER"), None, 1)?;
+    ensure!(doc["history"][0]["txHash"] == result["txHash"], "{doc:#}");
     ensure!(doc["mode"] == "STRAIGHT", "{doc:#}");
 
     net.refuse(
@@ -459,8 +676,38 @@ fn scenario_4_surrender_rejected(net: &DevNet, dir: &std::path::Path) -> Result<
     let doc = net.show("bank", BILL, false)?;
     expect_doc(&doc, "ISSUED", Some("BANK"), Some("BANK"), 4)?;
     ensure!(doc["history"][3]["action"] == "REJECT_SURRENDER", "{doc:#}");
-    // Back in the bank's hands, it can act on it again.
-    net.commit("bank", "sign", BILL, &[])?;
+    // Back in the bank's hands, it can act on it again. The bank signs as any deployment's user
+    // would: endpoints, its certificate and key and the CA bundle, no network.json.
+    let (cert, key) = net.identity("bank")?;
+    let (ca, second, first) = (net.ca_bundle(), net.endpoint(2), net.endpoint(0));
+    let out = common::cli(&[
+        "tx",
+        "--endpoint",
+        &second,
+        "--endpoint",
+        &first,
+        "--cert",
+        cert.to_str().context("path")?,
+        "--key",
+        key.to_str().context("path")?,
+        "--ca",
+        ca.to_str().context("path")?,
+        "sign",
+        BILL,
+    ])?;
+    let signed = out.json()?;
+    ensure!(
+        out.exit == 0 && signed["status"] == "COMMITTED" && signed["height"].is_u64(),
+        "{out:?}"
+    );
+    let doc = net.show("bank", BILL, false)?;
+    expect_doc(&doc, "ISSUED", Some("BANK"), Some("BANK"), 5)?;
+    ensure!(
+        doc["history"][4]["action"] == "SIGN"
+            && doc["history"][4]["actor"] == "BANK"
+            && doc["history"][4]["txHash"] == signed["tx"],
+        "{doc:#}"
+    );
     Ok(())
 }
 
@@ -577,6 +824,7 @@ fn scenario_5_amendment(net: &DevNet, dir: &std::path::Path) -> Result<()> {
 /// and a rejection that is not the appointee's very next action are refused and change nothing.
 /// A rejection that is the next action restores the previous holder.
 fn scenario_6_refusals(net: &DevNet, dir: &std::path::Path) -> Result<()> {
+    a_broken_document_is_refused_before_signing(net, dir)?;
     let file = fixture_as("to-order-bill.json", "SLK-RULES-001", dir)?;
     let file = file.to_str().context("path")?;
     const BILL: &str = "CARRIER/SLK-RULES-001";
@@ -676,6 +924,64 @@ fn scenario_6_refusals(net: &DevNet, dir: &std::path::Path) -> Result<()> {
         &[],
         "NO_SURRENDER_RIGHT",
     )?;
+    Ok(())
+}
+
+/// `tx issue --document FILE` imports the file as DCSA JSON (`adapters::dcsa`) before it signs:
+/// a broken copy of a fixture (a bad UN/LOCODE, a required field missing) is refused by the CLI
+/// with every problem's JSON pointer, and nothing reaches the ledger.
+fn a_broken_document_is_refused_before_signing(net: &DevNet, dir: &Path) -> Result<()> {
+    const BILL: &str = "CARRIER/SLK-BROKEN-001";
+    let mut broken = fixture("to-order-bill.json")?;
+    broken["transportDocumentReference"] = json!("SLK-BROKEN-001");
+    broken["transports"]["portOfDischarge"]["UNLocationCode"] = json!("rotterdam");
+    broken
+        .as_object_mut()
+        .context("a transport document is an object")?
+        .remove("issueDate")
+        .context("the fixture has an issueDate")?;
+    let file = dir.join("SLK-BROKEN-001.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&broken)?)?;
+    let file = file.to_str().context("path")?;
+
+    let api = net.api("carrier")?;
+    let (before, _) = net.converged(&api, 1)?;
+    let args = ["--to", "SHIPPER", "--document", file];
+    let out = net.refuse("carrier", "issue", BILL, &args, "INVALID_CONTENT")?;
+    let paths: Vec<&str> = out.json["problems"]
+        .as_array()
+        .context("problems")?
+        .iter()
+        .filter_map(|p| p["path"].as_str())
+        .collect();
+    ensure!(
+        paths.contains(&"/transports/portOfDischarge/UNLocationCode")
+            && paths.contains(&"/issueDate"),
+        "{:#}",
+        out.json
+    );
+    ensure!(
+        out.json["submitted"] == false && out.json["tx"].is_null(),
+        "{:#}",
+        out.json
+    );
+    // Nor is there anything to sign for another tool.
+    let mut sign_only = args.to_vec();
+    sign_only.push("--sign-only");
+    let signed = net.refuse("carrier", "issue", BILL, &sign_only, "INVALID_CONTENT")?;
+    ensure!(
+        signed.json["problems"] == out.json["problems"],
+        "{signed:?}"
+    );
+
+    // Nothing was committed: no bill, no new block on any node.
+    let missing = net.cli_as("carrier", &["doc", "show", BILL])?;
+    ensure!(
+        missing.exit == 1 && missing.stderr.contains("NOT_FOUND"),
+        "{missing:?}"
+    );
+    let (after, _) = net.converged(&api, before)?;
+    ensure!(after == before, "height {before} became {after}");
     Ok(())
 }
 

@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 
 use doc_workflow::content::{self, SILKLINE_CODE_LIST_PROVIDER};
 use doc_workflow::{
-    AmendmentReason, Command, ContentProblem, DocumentId, DocumentKey, DocumentKind, DocumentState,
-    EventKind, PartyCode, ValidContent,
+    AmendmentReason, Command, ContentProblem, DocumentId, DocumentKey, DocumentKind, DocumentRef,
+    DocumentState, EventKind, PartyCode, ValidContent,
 };
 use ledger::chain::HistoryEntry;
 use serde_json::{Map, Value, json};
@@ -110,7 +110,19 @@ pub fn parse_transport_document(
     carrier: &PartyCode,
 ) -> Result<(Value, ValidContent), Vec<ContentProblem>> {
     let document = parse_json(bytes)?;
-    let valid = validate_document(&document, carrier, "")?;
+    let valid = validate_document(&document, carrier, None, "")?;
+    Ok((document, valid))
+}
+
+/// As [`parse_transport_document`], for the document `id` names: its
+/// `transportDocumentReference` must be `id`'s reference too, as the ledger requires of a draft
+/// or an issue. What a client checks before it signs an `ISSUE` or `PUBLISH_DRAFT` for `id`.
+pub fn parse_transport_document_for(
+    bytes: &[u8],
+    id: &DocumentId,
+) -> Result<(Value, ValidContent), Vec<ContentProblem>> {
+    let document = parse_json(bytes)?;
+    let valid = validate_document(&document, &id.carrier, Some(&id.reference), "")?;
     Ok((document, valid))
 }
 
@@ -135,7 +147,7 @@ pub fn parse_issuance_request(
             problems.push(problem("/document", "is required"));
             None
         }
-        Some(document) => match validate_document(document, carrier, "/document") {
+        Some(document) => match validate_document(document, carrier, None, "/document") {
             Ok(valid) => Some(valid),
             Err(found) => {
                 problems.extend(found);
@@ -194,13 +206,15 @@ fn parse_json(bytes: &[u8]) -> Result<Value, Vec<ContentProblem>> {
     })
 }
 
-/// The workflow's validation plus the DCSA checks it leaves out, all under `prefix`.
+/// The workflow's validation (for `reference` when given) plus the DCSA checks it leaves out, all
+/// under `prefix`.
 fn validate_document(
     document: &Value,
     carrier: &PartyCode,
+    reference: Option<&DocumentRef>,
     prefix: &str,
 ) -> Result<ValidContent, Vec<ContentProblem>> {
-    let base = content::validate(document, carrier, None);
+    let base = content::validate(document, carrier, reference);
     let mut extra = Vec::new();
     if let Some(root) = document.as_object() {
         dcsa_fields(root, &mut extra);

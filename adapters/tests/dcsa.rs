@@ -5,10 +5,10 @@ mod common;
 
 use adapters::dcsa::{
     self, ExportError, IMPORT_BYTES_MAX, PartyNames, checksum, parse_issuance_request,
-    parse_transport_document,
+    parse_transport_document, parse_transport_document_for,
 };
 use common::*;
-use doc_workflow::{AmendmentReason, Command, DocumentKey};
+use doc_workflow::{AmendmentReason, Command, DocumentId, DocumentKey, DocumentRef};
 use serde_json::{Value, json};
 
 #[test]
@@ -134,6 +134,30 @@ fn import_reports_syntax_size_and_shape_at_the_root() {
     assert_eq!(
         paths(&problems),
         ["/documentParties/issuingParty/identifyingCodes"]
+    );
+}
+
+#[test]
+fn import_for_a_document_checks_its_reference_too() {
+    let bytes = serde_json::to_vec(&fixture("straight-bill")).unwrap();
+    let named =
+        |reference: &str| DocumentId::new(party("CARRIER"), DocumentRef::new(reference).unwrap());
+    let (_, valid) = parse_transport_document_for(&bytes, &named("SLK-STRAIGHT-001")).unwrap();
+    assert_eq!(valid.document.reference.as_str(), "SLK-STRAIGHT-001");
+
+    // The file is another bill than the one the command names; the DCSA checks still run.
+    let mut document = fixture("straight-bill");
+    document["freightPaymentTermCode"] = json!("LATER");
+    let bytes = serde_json::to_vec(&document).unwrap();
+    let problems = parse_transport_document_for(&bytes, &named("SLK-OTHER-001")).unwrap_err();
+    assert_eq!(
+        paths(&problems),
+        ["/transportDocumentReference", "/freightPaymentTermCode"]
+    );
+    assert!(
+        problems[0].message.contains("SLK-OTHER-001"),
+        "{}",
+        problems[0]
     );
 }
 

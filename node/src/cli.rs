@@ -1,9 +1,11 @@
 //! `silkline tx`, `silkline doc show|verify`, `silkline status`: the API from a shell, printing
 //! JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use adapters::dcsa;
 use anyhow::{Context as _, bail};
+use doc_workflow::{ContentProblem, DocumentId, DocumentRef, PartyCode};
 use serde_json::{Value, json};
 
 use crate::client::{ApiClient, Target, data};
@@ -118,16 +120,44 @@ fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
-/// The workflow command an action means (`doc_workflow::Command`'s JSON).
-fn command(args: &TxArgs) -> anyhow::Result<Value> {
-    let a = args.action;
-    let content = || -> anyhow::Result<Value> {
-        read_json(
-            args.document_file
-                .as_ref()
-                .with_context(|| format!("{a:?} needs --document FILE"))?,
-        )
+/// Reads at most one byte more than the importer accepts, so that a huge file is reported as too
+/// large without being read whole.
+fn read_bounded(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let limit = u64::try_from(adapters::dcsa::IMPORT_BYTES_MAX)? + 1;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+        .with_context(|| format!("read {}", path.display()))?;
+    Ok(bytes)
+}
+
+/// The transport document of `--document FILE`, imported as `adapters::dcsa` imports a
+/// carrier's DCSA 3.0 JSON: every field checked before anything is signed. A draft or an issue
+/// is for the document `id` names (the file's reference must be its); a void's replacement names
+/// its own. `Ok(None)`: the action carries no document. `Ok(Some(Err(problems)))`: the file is not
+/// one the ledger would accept, each problem with its JSON pointer.
+fn import_document(
+    args: &TxArgs,
+    id: &DocumentId,
+) -> anyhow::Result<Option<Result<Value, Vec<ContentProblem>>>> {
+    let Some(path) = &args.document_file else {
+        return Ok(None);
     };
+    let bytes = read_bounded(path)?;
+    let imported = match args.action {
+        TxAction::Draft | TxAction::Issue => dcsa::parse_transport_document_for(&bytes, id),
+        TxAction::Void => dcsa::parse_transport_document(&bytes, &id.carrier),
+        other => bail!("{other:?} takes no --document"),
+    };
+    Ok(Some(imported.map(|(document, _)| document)))
+}
+
+/// The workflow command an action means (`doc_workflow::Command`'s JSON); `content` is the
+/// imported `--document`, if one was given.
+fn command(args: &TxArgs, content: Option<Value>) -> anyhow::Result<Value> {
+    let a = args.action;
+    let content = || content.with_context(|| format!("{a:?} needs --document FILE"));
     Ok(match a {
         TxAction::Draft => json!({"action": "PUBLISH_DRAFT", "content": content()?}),
         TxAction::Approve => json!({"action": "APPROVE_DRAFT"}),
@@ -184,10 +214,28 @@ fn command(args: &TxArgs) -> anyhow::Result<Value> {
     })
 }
 
-/// `silkline tx`: prints one JSON object; `Ok(false)` when the ledger refused the transaction.
+/// `silkline tx`: prints one JSON object; `Ok(false)` when the ledger refused the transaction,
+/// or when `--document` has problems (then nothing is signed or submitted).
 pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
     let (carrier, reference) = split_document(&args.document)?;
-    let command = command(args)?;
+    let id = DocumentId::new(
+        PartyCode::new(carrier).with_context(|| format!("`{carrier}`: not a party code"))?,
+        DocumentRef::new(reference)
+            .with_context(|| format!("`{reference}`: not a document reference"))?,
+    );
+    let content = match import_document(args, &id)? {
+        None => None,
+        Some(Ok(document)) => Some(document),
+        Some(Err(problems)) => {
+            let file = args.document_file.as_deref().unwrap_or(Path::new(""));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&invalid_document(file, &problems))?
+            );
+            return Ok(false);
+        }
+    };
+    let command = command(args, content)?;
     let client = ApiClient::new(&args.target)?;
     let jws = client
         .sign(json!({
@@ -215,6 +263,28 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(result["status"] == "COMMITTED")
+}
+
+/// What `silkline tx` prints for a `--document` with problems: the shape of a refusal, with the
+/// code the ledger would give (`INVALID_CONTENT`), no transaction, and every problem with its
+/// JSON pointer.
+fn invalid_document(file: &Path, problems: &[ContentProblem]) -> Value {
+    json!({
+        "status": "REFUSED",
+        "code": "INVALID_CONTENT",
+        "message": format!(
+            "{}: {} problem(s) in the DCSA transport document; nothing was signed or submitted",
+            file.display(),
+            problems.len()
+        ),
+        "height": null,
+        "position": null,
+        "time": null,
+        "tx": null,
+        "documents": [],
+        "submitted": false,
+        "problems": problems,
+    })
 }
 
 /// `silkline doc show`.
