@@ -70,10 +70,7 @@ pub enum ExportError {
 
 /// SHA-256, lowercase hex, over the RFC 8785 canonical JSON of `content`.
 pub fn checksum(content: &Value) -> String {
-    // A `serde_json::Value` holds no NaN or infinity, the only values JCS cannot encode.
-    let canonical = serde_json_canonicalizer::to_vec(content)
-        .expect("a serde_json::Value always has an RFC 8785 form");
-    hex::encode(Sha256::digest(&canonical))
+    hex::encode(Sha256::digest(canonical_json::to_vec(content)))
 }
 
 // ---------------------------------------------------------------------------------------------

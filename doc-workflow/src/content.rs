@@ -151,12 +151,7 @@ pub fn validate(
     carrier: &PartyCode,
     reference: Option<&DocumentRef>,
 ) -> Result<ValidContent, Vec<ContentProblem>> {
-    let canonical = serde_json_canonicalizer::to_string(content).map_err(|e| {
-        vec![ContentProblem {
-            path: String::new(),
-            message: format!("not canonicalizable: {e}"),
-        }]
-    })?;
+    let canonical = canonical_json::to_string(content);
     if canonical.len() > CONTENT_BYTES_MAX {
         return Err(vec![ContentProblem {
             path: String::new(),

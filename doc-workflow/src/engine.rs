@@ -106,7 +106,7 @@ impl Engine {
     /// it into its genesis so that every replica provably runs the same rules.
     pub fn definitions_json(&self) -> String {
         let raws: Vec<_> = self.definitions.values().map(|d| &d.raw).collect();
-        serde_json_canonicalizer::to_string(&raws).expect("definitions serialize to JSON")
+        canonical_json::to_string_of(&raws).expect("definitions serialize to JSON")
     }
 
     /// SHA-256 of [`definitions_json`](Self::definitions_json).

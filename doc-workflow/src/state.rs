@@ -263,7 +263,7 @@ impl DocumentState {
 
     /// The bytes [`state_hash`](Self::state_hash) hashes.
     pub fn canonical_json(&self) -> String {
-        serde_json_canonicalizer::to_string(self).expect("document state serializes to JSON")
+        canonical_json::to_string_of(self).expect("document state serializes to JSON")
     }
 }
 

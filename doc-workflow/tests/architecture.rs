@@ -8,7 +8,7 @@ use std::path::Path;
 const ALLOWED_DEPENDENCIES: [&str; 6] = [
     "serde",
     "serde_json",
-    "serde_json_canonicalizer",
+    "canonical-json",
     "sha2",
     "hex",
     "thiserror",

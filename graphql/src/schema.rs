@@ -17,7 +17,6 @@ use ledger::chain::state::PAGE_SIZE_MAX;
 use ledger::chain::{Block, HistoryEntry, LedgerReader, Outcome};
 use ledger::client::{LedgerClient, SubmitError, Submitted};
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 use tokio::sync::broadcast;
 
 use adapters::time::iso8601_utc;
@@ -844,12 +843,7 @@ impl Query {
         let caller = caller(ctx)?;
         let api = api(ctx);
         let checksum = match (document, checksum) {
-            (Some(Json(doc)), None) => {
-                let canonical = serde_json_canonicalizer::to_string(&doc).map_err(|e| {
-                    api_error(BAD_REQUEST, format!("document: not canonicalizable: {e}"))
-                })?;
-                hex::encode(Sha256::digest(canonical.as_bytes()))
-            }
+            (Some(Json(doc)), None) => adapters::dcsa::checksum(&doc),
             (None, Some(sum)) => {
                 let sum = sum.to_ascii_lowercase();
                 if sum.len() != 64 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -16,6 +16,10 @@ use ledger::batch::BATCH_PAYLOADS_MAX as BLOCK_TRANSACTIONS_MAX;
 use ledger::chain::{LedgerReader, LedgerState};
 use serde_json::json;
 
+/// The allocator the `silkline` binary runs with, so the figures are a node's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Most bills a run takes: every envelope is held in memory.
 const BILLS_MAX: usize = 100_000;
 

@@ -148,6 +148,11 @@ enum DevCommand {
     },
 }
 
+/// mimalloc instead of glibc's malloc: a replica allocates for every JSON value it parses and
+/// every sled node it touches, and glibc's allocator was a quarter of its CPU (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -1,9 +1,9 @@
 //! RFC 8785 JSON Canonicalization Scheme (JCS).
 //!
 //! A transaction is signed over its canonical JSON so that it has exactly one byte form, and so
-//! one hash, whatever produced it. The canonicalization itself is `serde_json_canonicalizer`'s
-//! (ECMAScript number formatting via ryu-js, UTF-16 key ordering); this module adds the check
-//! that bytes received from elsewhere are already canonical.
+//! one hash, whatever produced it. The canonicalization itself is the workspace's
+//! `canonical-json` (ECMAScript number formatting via ryu-js, UTF-16 key ordering); this module
+//! adds the check that bytes received from elsewhere are already canonical.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -21,7 +21,7 @@ pub enum CanonicalError {
 
 /// The RFC 8785 canonical text of any serializable value.
 pub fn canonicalize<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
-    serde_json_canonicalizer::to_string(value)
+    canonical_json::to_string_of(value)
 }
 
 /// Parses `bytes` as JSON and checks that they are exactly the canonical form of what they
@@ -29,9 +29,7 @@ pub fn canonicalize<T: Serialize>(value: &T) -> Result<String, serde_json::Error
 pub fn parse_canonical(bytes: &[u8]) -> Result<Value, CanonicalError> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| CanonicalError::NotJson(e.to_string()))?;
-    let canonical = serde_json_canonicalizer::to_vec(&value)
-        .map_err(|e| CanonicalError::NotJson(e.to_string()))?;
-    if canonical != bytes {
+    if canonical_json::to_vec(&value) != bytes {
         return Err(CanonicalError::NotCanonical);
     }
     Ok(value)

@@ -220,7 +220,7 @@ impl Genesis {
 
     /// RFC 8785 canonical JSON of the configuration: the bytes [`genesis_hash`](Self::genesis_hash) hashes.
     pub fn canonical_json(&self) -> String {
-        serde_json_canonicalizer::to_string(self).expect("genesis serializes to JSON")
+        canonical_json::to_string_of(self).expect("genesis serializes to JSON")
     }
 
     /// SHA-256 of [`canonical_json`](Self::canonical_json). Nodes exchange it in the transport

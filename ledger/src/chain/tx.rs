@@ -184,7 +184,7 @@ impl Transaction {
             command,
             governance,
         };
-        serde_json_canonicalizer::to_string(&wire).expect("a transaction serializes to JSON")
+        canonical_json::to_string_of(&wire).expect("a transaction serializes to JSON")
     }
 
     /// The action name: the workflow action's or the governance command's.
