@@ -4,7 +4,8 @@
 //! ```text
 //! submit(envelope)
 //!   -> committed before?           yes: the original outcome, nothing proposed
-//!   -> precheck on current state   refused: answered at once, nothing proposed
+//!   -> precheck on current state   refused: checked again after catching up with the leader
+//!                                  (ReadIndex); still refused: answered, nothing proposed
 //!   -> propose (batched, Raft)     dropped (no leader yet): retried until the deadline
 //!   -> applied on this node        the outcome recorded in the block, read back
 //! ```
@@ -130,12 +131,28 @@ impl LedgerClient {
                 }
             }
             Outcome::Refused { .. } => {
-                return Ok(Submitted {
-                    tx_hash,
-                    location: None,
-                    time_ms: None,
-                    outcome: precheck,
-                });
+                // This node may lag the leader by a block: a client that just saw a transaction
+                // committed elsewhere (the issue of the document it now acts on) must not get a
+                // refusal from state older than that. Catch up to every committed write
+                // (ReadIndex) and check again; without a leader, the local answer stands.
+                let precheck = match self.linearizable().await {
+                    Ok(_) => self.reader.precheck(&envelope, now_ms).map_err(storage)?,
+                    Err(_) => precheck,
+                };
+                if let Outcome::Refused { ref code, .. } = precheck {
+                    if code != validate::DUPLICATE {
+                        return Ok(Submitted {
+                            tx_hash,
+                            location: None,
+                            time_ms: None,
+                            outcome: precheck,
+                        });
+                    }
+                    // Committed meanwhile, as above.
+                    if let Some(done) = self.recorded(&tx_hash, true)? {
+                        return Ok(done);
+                    }
+                }
             }
             Outcome::Committed { .. } => {}
         }
