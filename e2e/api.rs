@@ -1,8 +1,9 @@
 //! The GraphQL API of a real three-node dev network, spoken raw over HTTPS with client
 //! certificates, as an integrating system would: resubmission, what a non-party may learn,
 //! malformed and oversized input, query limits, certificates of a foreign CA, expired and
-//! revoked certificates (DOMAIN.md 6.7 and section 5). After every hostile request the node must
-//! keep serving.
+//! revoked certificates (DOMAIN.md 6.7 and section 5), and subscriptions over a WebSocket on
+//! mutual TLS that tell a party of its documents' events and nobody else. After every hostile
+//! request the node must keep serving.
 //!
 //! One network for the whole file (a start costs seconds on the test machine): the checks run
 //! as phases of one test.
@@ -30,6 +31,7 @@ fn graphql_api_resists_replays_probes_garbage_and_bad_certificates() -> Result<(
     an_oversized_body_gets_413(&carrier)?;
     a_too_deep_query_is_refused(&carrier)?;
     foreign_and_expired_certificates_are_refused(&net, &carrier)?;
+    document_events_over_websocket_reach_parties_only(&net, &carrier)?;
     a_revoked_certificate_is_refused_on_every_node(&net, &carrier)?;
     net.converged(&carrier, 1)?;
     eprintln!("api phases took {:?}", started.elapsed());
@@ -359,6 +361,132 @@ fn foreign_and_expired_certificates_are_refused(net: &DevNet, carrier: &Api) -> 
         &common::nonce(),
     )?;
     refused(&carrier.submit(1, &[by_expired])?[0], "CERTIFICATE_EXPIRED")?;
+    Ok(())
+}
+
+/// The subscription of events: `documentEvents` over a WebSocket (`graphql-transport-ws`) on
+/// mutual TLS, each caller with its own client certificate. A party hears of a committed change
+/// to its document, on a node other than the one that took the transaction; a party that is not
+/// party to the document hears nothing of it (DOMAIN section 5), while it does hear of its own
+/// documents' events before and after.
+fn document_events_over_websocket_reach_parties_only(net: &DevNet, carrier: &Api) -> Result<()> {
+    const SEEN_BY_BOTH: &str = "SLK-EVENTS-BOTH";
+    const PORT_EXCLUDED: &str = "SLK-EVENTS-HIDDEN";
+    const EVENTS: &str = "subscription { documentEvents { height position txHash status possessor document { class carrierCode reference } } }";
+    /// How long a warm-up round waits for the event a live subscription gets at once.
+    const ROUND: std::time::Duration = std::time::Duration::from_secs(3);
+    /// Rounds of provoked events until both subscriptions are live.
+    const WARM_UP_ROUNDS_MAX: usize = 20;
+    /// Events read past while looking for one (the warm-up's leftovers).
+    const EVENTS_SKIPPED_MAX: usize = 2 * WARM_UP_ROUNDS_MAX + 4;
+
+    let issue = |reference: &str, to: &str| -> Result<String> {
+        let mut content = fixture("to-order-bill.json")?;
+        content["transportDocumentReference"] = json!(reference);
+        net.sign(
+            "carrier",
+            doc_body(
+                "CARRIER",
+                reference,
+                json!({"action": "ISSUE", "content": content, "issueTo": to}),
+            ),
+        )
+    };
+    // A bill the port holds and the shipper (named in it) may see: both hear of it.
+    committed(&carrier.submit(0, &[issue(SEEN_BY_BOTH, "PORT")?])?[0])?;
+
+    let shipper = net.api("shipper")?;
+    let port = net.api("port")?;
+    let mut shipper_events = shipper.subscribe(1, EVENTS)?;
+    let mut port_events = port.subscribe(2, EVENTS)?;
+    let reference_of = |payload: &Value| -> Result<String> {
+        ensure!(
+            payload.get("errors").is_none_or(Value::is_null),
+            "{payload:#}"
+        );
+        Ok(payload["data"]["documentEvents"]["document"]["reference"]
+            .as_str()
+            .context("an event names its document")?
+            .to_owned())
+    };
+
+    // A subscription starts on the server after `subscribe` is sent, with no answer: the port
+    // signs the shared bill until each subscriber has heard of a signature.
+    let (mut shipper_live, mut port_live) = (false, false);
+    for _ in 0..WARM_UP_ROUNDS_MAX {
+        let sign = net.sign(
+            "port",
+            doc_body("CARRIER", SEEN_BY_BOTH, json!({"action": "SIGN"})),
+        )?;
+        committed(&port.submit(0, &[sign])?[0])?;
+        for (api, sub, live) in [
+            (&shipper, &mut shipper_events, &mut shipper_live),
+            (&port, &mut port_events, &mut port_live),
+        ] {
+            if !*live && let Some(event) = api.next_event(sub, ROUND)? {
+                ensure!(reference_of(&event)? == SEEN_BY_BOTH, "{event:#}");
+                *live = true;
+            }
+        }
+        if shipper_live && port_live {
+            break;
+        }
+    }
+    ensure!(
+        shipper_live && port_live,
+        "subscriptions not live after {WARM_UP_ROUNDS_MAX} rounds (shipper {shipper_live}, port {port_live})"
+    );
+
+    // A bill the port is not party to: the shipper hears of its issue, with its outcome.
+    let result = carrier.submit(0, &[issue(PORT_EXCLUDED, "SHIPPER")?])?;
+    let (hash, height, position) = committed(&result[0])?;
+    let mut heard = None;
+    for _ in 0..EVENTS_SKIPPED_MAX {
+        let event = shipper
+            .next_event(&mut shipper_events, common::DEADLINE)?
+            .context("the shipper heard of no issue")?;
+        if reference_of(&event)? == PORT_EXCLUDED {
+            heard = Some(event);
+            break;
+        }
+    }
+    let event = heard.context("the shipper never heard of its new bill")?;
+    let event = &event["data"]["documentEvents"];
+    ensure!(
+        event["txHash"] == hash.as_str()
+            && event["height"] == height
+            && event["position"] == position
+            && event["status"] == "ISSUED"
+            && event["possessor"] == "SHIPPER"
+            && event["document"]
+                == json!({"class": "TRANSPORT_DOCUMENT", "carrierCode": "CARRIER", "reference": PORT_EXCLUDED}),
+        "{event:#}"
+    );
+
+    // The port's next event of its own bill comes after that block, so any event of the hidden
+    // bill would have come first: it must not have.
+    let sign = net.sign(
+        "port",
+        doc_body("CARRIER", SEEN_BY_BOTH, json!({"action": "SIGN"})),
+    )?;
+    let (marker, marker_height, _) = committed(&port.submit(0, &[sign])?[0])?;
+    ensure!(marker_height > height, "{marker_height} after {height}");
+    let mut reached = false;
+    for _ in 0..EVENTS_SKIPPED_MAX {
+        let event = port
+            .next_event(&mut port_events, common::DEADLINE)?
+            .context("the port heard nothing of its own bill")?;
+        let reference = reference_of(&event)?;
+        ensure!(
+            reference != PORT_EXCLUDED,
+            "the port heard of a bill it is not party to: {event:#}"
+        );
+        if event["data"]["documentEvents"]["txHash"] == marker.as_str() {
+            reached = true;
+            break;
+        }
+    }
+    ensure!(reached, "the port never heard of its own signature");
     Ok(())
 }
 
