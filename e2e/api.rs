@@ -33,8 +33,56 @@ fn graphql_api_resists_replays_probes_garbage_and_bad_certificates() -> Result<(
     foreign_and_expired_certificates_are_refused(&net, &carrier)?;
     document_events_over_websocket_reach_parties_only(&net, &carrier)?;
     a_revoked_certificate_is_refused_on_every_node(&net, &carrier)?;
-    net.converged(&carrier, 1)?;
+    let (height, _) = net.converged(&carrier, 1)?;
+    network_shows_each_nodes_height_as_known(&net, &carrier, height)?;
     eprintln!("api phases took {:?}", started.elapsed());
+    Ok(())
+}
+
+/// `network` gives every node's height as far as the answering node knows it: the leader from
+/// its Raft progress (so, once all have applied the same blocks, every node's height), a
+/// follower only its own, the others marked unknown rather than guessed.
+fn network_shows_each_nodes_height_as_known(net: &DevNet, api: &Api, height: u64) -> Result<()> {
+    const NETWORK: &str = "{ network { leaderRaftId height nodes { raftId isLeader isThisNode height heightSource matchIndex } } }";
+    let mut leaders = 0;
+    for i in 0..net.node_count() {
+        let me = api.data(i, "{ node { raftId role } }", json!({}))?;
+        let raft_id = me["node"]["raftId"].as_u64().context("raftId")?;
+        let leads = me["node"]["role"] == "LEADER";
+        // The leader hears the followers' last acknowledgements within a heartbeat or two.
+        let network = wait_for(&format!("the network as node {i} knows it"), || {
+            let d = api.data(i, NETWORK, json!({})).ok()?;
+            let nodes = d["network"]["nodes"].as_array()?.clone();
+            let settled = nodes.iter().all(|n| {
+                let this = n["raftId"] == raft_id;
+                if this {
+                    n["isThisNode"] == true
+                        && n["heightSource"] == "THIS_NODE"
+                        && n["height"] == height
+                } else if leads {
+                    n["isThisNode"] == false
+                        && n["heightSource"] == "LEADER_REPLICATION"
+                        && n["height"] == height
+                        && n["matchIndex"].as_u64().is_some_and(|m| m > 0)
+                } else {
+                    n["isThisNode"] == false
+                        && n["heightSource"] == "UNKNOWN"
+                        && n["height"].is_null()
+                        && n["matchIndex"].is_null()
+                }
+            });
+            (settled && nodes.len() == net.node_count()).then_some(d)
+        });
+        let network = network.with_context(|| {
+            format!(
+                "node {i}: {:#}",
+                api.data(i, NETWORK, json!({})).unwrap_or_default()
+            )
+        })?;
+        ensure!(network["network"]["height"] == height, "{network:#}");
+        leaders += usize::from(leads);
+    }
+    ensure!(leaders == 1, "{leaders} leaders");
     Ok(())
 }
 
