@@ -34,7 +34,9 @@ pub const SUBMIT_ENVELOPES_MAX: usize = 128;
 /// event) is 5 deep; 12 leaves room without allowing pathological nesting.
 pub const QUERY_DEPTH_MAX: usize = 12;
 
-/// Most complexity (fields, with lists counted by their requested size) a query may have.
+/// Most complexity a query may have: async-graphql counts each selected field once, nested
+/// ones included (a list is not multiplied by its length; page sizes are capped instead). A
+/// query beyond it is refused before anything runs, with `extensions.code` `BAD_REQUEST`.
 pub const QUERY_COMPLEXITY_MAX: usize = 10_000;
 
 /// Default page size of `documents`.
@@ -70,6 +72,7 @@ pub fn build_schema(api: Api) -> ApiSchema {
         .data(api)
         .limit_depth(QUERY_DEPTH_MAX)
         .limit_complexity(QUERY_COMPLEXITY_MAX)
+        .extension(crate::error::ErrorCodes)
         .finish()
 }
 
