@@ -2,8 +2,10 @@
 //! certificates, as an integrating system would: resubmission, what a non-party may learn,
 //! malformed and oversized input, query limits, certificates of a foreign CA, expired and
 //! revoked certificates (DOMAIN.md 6.7 and section 5), and subscriptions over a WebSocket on
-//! mutual TLS that tell a party of its documents' events and nobody else. After every hostile
-//! request the node must keep serving.
+//! mutual TLS that tell a party of its documents' events and nobody else; DOMAIN.md 6.2 and 6.4
+//! through raw `submitTransactions` (status, code and message of every step); and what
+//! `network` says of each node's height. After every hostile request the node must keep
+//! serving.
 //!
 //! One network for the whole file (a start costs seconds on the test machine): the checks run
 //! as phases of one test.
@@ -32,6 +34,7 @@ fn graphql_api_resists_replays_probes_garbage_and_bad_certificates() -> Result<(
     a_too_deep_query_is_refused(&carrier)?;
     foreign_and_expired_certificates_are_refused(&net, &carrier)?;
     document_events_over_websocket_reach_parties_only(&net, &carrier)?;
+    scenarios_2_and_4_through_raw_graphql(&net)?;
     a_revoked_certificate_is_refused_on_every_node(&net, &carrier)?;
     let (height, _) = net.converged(&carrier, 1)?;
     network_shows_each_nodes_height_as_known(&net, &carrier, height)?;
@@ -535,6 +538,272 @@ fn document_events_over_websocket_reach_parties_only(net: &DevNet, carrier: &Api
         }
     }
     ensure!(reached, "the port never heard of its own signature");
+    Ok(())
+}
+
+/// A signed transaction's outcome, through raw `submitTransactions` on node `i`: its status,
+/// code and message as the API answers them.
+fn outcome(
+    net: &DevNet,
+    api: &Api,
+    i: usize,
+    signer: &str,
+    reference: &str,
+    command: Value,
+) -> Result<Value> {
+    let envelope = net.sign(signer, doc_body("CARRIER", reference, command))?;
+    let results = api.submit(i, &[envelope])?;
+    ensure!(results.len() == 1, "{results:#?}");
+    Ok(results[0].clone())
+}
+
+/// `outcome`, which must be `COMMITTED` in a block.
+fn commit_as(
+    net: &DevNet,
+    api: &Api,
+    i: usize,
+    signer: &str,
+    reference: &str,
+    command: Value,
+) -> Result<()> {
+    let result = outcome(net, api, i, signer, reference, command)?;
+    committed(&result).with_context(|| format!("{signer} on {reference}"))?;
+    ensure!(
+        result["code"] == "COMMITTED"
+            && result["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("committed in block ")),
+        "{result:#}"
+    );
+    Ok(())
+}
+
+/// `outcome`, which must be `REFUSED` with `code` and exactly `message`.
+#[allow(clippy::too_many_arguments)]
+fn refuse_as(
+    net: &DevNet,
+    api: &Api,
+    i: usize,
+    signer: &str,
+    reference: &str,
+    command: Value,
+    code: &str,
+    message: &str,
+) -> Result<()> {
+    let result = outcome(net, api, i, signer, reference, command)?;
+    refused(&result, code)?;
+    ensure!(result["message"] == message, "message: {result:#}");
+    Ok(())
+}
+
+/// DOMAIN 6.2 and 6.4 as an integrating system speaks them: envelopes signed with the users'
+/// keys, submitted raw to `submitTransactions` on any node (each signer on its own connection),
+/// every outcome checked for status, code and message, and the document read back.
+fn scenarios_2_and_4_through_raw_graphql(net: &DevNet) -> Result<()> {
+    let carrier = net.api("carrier")?;
+    let shipper = net.api("shipper")?;
+    let consignee = net.api("consignee")?;
+    let bank = net.api("bank")?;
+    let issue = |reference: &str, fixture_name: &str, to: &str| -> Result<Value> {
+        let mut content = fixture(fixture_name)?;
+        content["transportDocumentReference"] = json!(reference);
+        Ok(json!({"action": "ISSUE", "content": content, "issueTo": to}))
+    };
+    let read = |api: &Api, reference: &str| -> Result<Value> {
+        let d = api.data(
+            2,
+            common::DOCUMENT,
+            document_vars("CARRIER", reference, "TRANSPORT_DOCUMENT", "LINEARIZABLE"),
+        )?;
+        Ok(d["document"].clone())
+    };
+    let last_action = |doc: &Value| -> Value {
+        doc["history"]
+            .as_array()
+            .and_then(|h| h.last())
+            .map_or(Value::Null, |h| h["action"].clone())
+    };
+
+    // 6.2: a straight bill. A bank that was never party to it is refused as if it did not
+    // exist; the shipper may not pass it to the bank; a bank holding one has no right to
+    // surrender it; the consignee's surrender succeeds and the carrier accepts it.
+    const STRAIGHT: &str = "SLK-GQL-STRAIGHT-1";
+    commit_as(
+        net,
+        &carrier,
+        0,
+        "carrier",
+        STRAIGHT,
+        issue(STRAIGHT, "straight-bill.json", "SHIPPER")?,
+    )?;
+    refuse_as(
+        net,
+        &bank,
+        1,
+        "bank",
+        STRAIGHT,
+        json!({"action": "SURRENDER_FOR_DELIVERY"}),
+        "DOCUMENT_NOT_FOUND",
+        &format!("document TRANSPORT_DOCUMENT/CARRIER/{STRAIGHT} does not exist"),
+    )?;
+    refuse_as(
+        net,
+        &shipper,
+        2,
+        "shipper",
+        STRAIGHT,
+        json!({"action": "TRANSFER", "to": "BANK"}),
+        "RECIPIENT_NOT_CONSIGNEE_OR_CARRIER",
+        "a straight bill passes only to its consignee or its carrier; BANK is neither",
+    )?;
+    const HELD_BY_BANK: &str = "SLK-GQL-STRAIGHT-2";
+    commit_as(
+        net,
+        &carrier,
+        0,
+        "carrier",
+        HELD_BY_BANK,
+        issue(HELD_BY_BANK, "straight-bill.json", "BANK")?,
+    )?;
+    refuse_as(
+        net,
+        &bank,
+        1,
+        "bank",
+        HELD_BY_BANK,
+        json!({"action": "SURRENDER_FOR_DELIVERY"}),
+        "NO_SURRENDER_RIGHT",
+        &format!(
+            "BANK has no right to surrender TRANSPORT_DOCUMENT/CARRIER/{HELD_BY_BANK} (STRAIGHT \
+             bill): straight -> shipper or consignee, to order -> the endorsee, blank -> the \
+             possessor"
+        ),
+    )?;
+    let doc = read(&bank, HELD_BY_BANK)?;
+    ensure!(
+        doc["status"] == "ISSUED" && doc["possessor"] == "BANK" && doc["mode"] == "STRAIGHT",
+        "a refusal changed nothing: {doc:#}"
+    );
+    commit_as(
+        net,
+        &shipper,
+        2,
+        "shipper",
+        STRAIGHT,
+        json!({"action": "TRANSFER", "to": "CONSIGNEE"}),
+    )?;
+    commit_as(
+        net,
+        &consignee,
+        1,
+        "consignee",
+        STRAIGHT,
+        json!({"action": "SURRENDER_FOR_DELIVERY"}),
+    )?;
+    let doc = read(&consignee, STRAIGHT)?;
+    ensure!(
+        doc["status"] == "PENDING_SURRENDER_FOR_DELIVERY" && doc["possessor"] == "CARRIER",
+        "{doc:#}"
+    );
+    commit_as(
+        net,
+        &carrier,
+        0,
+        "carrier",
+        STRAIGHT,
+        json!({"action": "ACCEPT_SURRENDER"}),
+    )?;
+    let doc = read(&consignee, STRAIGHT)?;
+    ensure!(
+        doc["status"] == "SURRENDERED_FOR_DELIVERY"
+            && doc["possessor"] == "CARRIER"
+            && doc["history"].as_array().map(Vec::len) == Some(4)
+            && last_action(&doc) == "ACCEPT_SURRENDER",
+        "{doc:#}"
+    );
+
+    // 6.4: the carrier rejects a surrender: not without a comment, not by the requester; with
+    // a comment the bill is ISSUED again in the requester's hands, and the comment is recorded.
+    const REJECTED: &str = "SLK-GQL-REJSUR-1";
+    commit_as(
+        net,
+        &carrier,
+        0,
+        "carrier",
+        REJECTED,
+        issue(REJECTED, "to-order-bill.json", "SHIPPER")?,
+    )?;
+    commit_as(
+        net,
+        &shipper,
+        1,
+        "shipper",
+        REJECTED,
+        json!({"action": "ENDORSE_TO_ORDER", "to": "BANK"}),
+    )?;
+    commit_as(
+        net,
+        &bank,
+        2,
+        "bank",
+        REJECTED,
+        json!({"action": "SURRENDER_FOR_DELIVERY"}),
+    )?;
+    refuse_as(
+        net,
+        &carrier,
+        0,
+        "carrier",
+        REJECTED,
+        json!({"action": "REJECT_SURRENDER", "comment": "   "}),
+        "COMMENT_REQUIRED",
+        "a comment is required",
+    )?;
+    refuse_as(
+        net,
+        &bank,
+        1,
+        "bank",
+        REJECTED,
+        json!({"action": "REJECT_SURRENDER", "comment": "not mine to reject"}),
+        "MISSING_ROLE",
+        "only a CARRIER may do this; BANK is not one",
+    )?;
+    let doc = read(&bank, REJECTED)?;
+    ensure!(
+        doc["status"] == "PENDING_SURRENDER_FOR_DELIVERY" && doc["possessor"] == "CARRIER",
+        "refusals changed nothing: {doc:#}"
+    );
+    commit_as(
+        net,
+        &carrier,
+        2,
+        "carrier",
+        REJECTED,
+        json!({"action": "REJECT_SURRENDER", "comment": "freight not paid"}),
+    )?;
+    let doc = read(&bank, REJECTED)?;
+    ensure!(
+        doc["status"] == "ISSUED"
+            && doc["possessor"] == "BANK"
+            && doc["endorsee"] == "BANK"
+            && doc["history"].as_array().map(Vec::len) == Some(4)
+            && last_action(&doc) == "REJECT_SURRENDER",
+        "{doc:#}"
+    );
+    let detail = bank.data(
+        0,
+        "query($r: String!) { document(carrierCode: \"CARRIER\", reference: $r) { history { eventDetail } } }",
+        json!({"r": REJECTED}),
+    )?;
+    let rejection = &detail["document"]["history"][3]["eventDetail"];
+    ensure!(
+        rejection.to_string().contains("freight not paid")
+            && rejection.to_string().contains("BANK"),
+        "the rejection records its comment and the requester: {rejection:#}"
+    );
+    // Back in the bank's hands, it acts on it again.
+    commit_as(net, &bank, 0, "bank", REJECTED, json!({"action": "SIGN"}))?;
     Ok(())
 }
 
