@@ -1,8 +1,11 @@
 //! The GraphQL API of a real three-node dev network, spoken raw over HTTPS with client
 //! certificates, as an integrating system would: resubmission, what a non-party may learn,
 //! malformed and oversized input, query limits, certificates of a foreign CA, expired and
-//! revoked certificates (DOMAIN.md 6.7 and section 5). After every hostile request the node must
-//! keep serving.
+//! revoked certificates (DOMAIN.md 6.7 and section 5), and subscriptions over a WebSocket on
+//! mutual TLS that tell a party of its documents' events and nobody else; DOMAIN.md 6.2 and 6.4
+//! through raw `submitTransactions` (status, code and message of every step); and what
+//! `network` says of each node's height. After every hostile request the node must keep
+//! serving.
 //!
 //! One network for the whole file (a start costs seconds on the test machine): the checks run
 //! as phases of one test.
@@ -30,9 +33,59 @@ fn graphql_api_resists_replays_probes_garbage_and_bad_certificates() -> Result<(
     an_oversized_body_gets_413(&carrier)?;
     a_too_deep_query_is_refused(&carrier)?;
     foreign_and_expired_certificates_are_refused(&net, &carrier)?;
+    document_events_over_websocket_reach_parties_only(&net, &carrier)?;
+    scenarios_2_and_4_through_raw_graphql(&net)?;
     a_revoked_certificate_is_refused_on_every_node(&net, &carrier)?;
-    net.converged(&carrier, 1)?;
+    let (height, _) = net.converged(&carrier, 1)?;
+    network_shows_each_nodes_height_as_known(&net, &carrier, height)?;
     eprintln!("api phases took {:?}", started.elapsed());
+    Ok(())
+}
+
+/// `network` gives every node's height as far as the answering node knows it: the leader from
+/// its Raft progress (so, once all have applied the same blocks, every node's height), a
+/// follower only its own, the others marked unknown rather than guessed.
+fn network_shows_each_nodes_height_as_known(net: &DevNet, api: &Api, height: u64) -> Result<()> {
+    const NETWORK: &str = "{ network { leaderRaftId height nodes { raftId isLeader isThisNode height heightSource matchIndex } } }";
+    let mut leaders = 0;
+    for i in 0..net.node_count() {
+        let me = api.data(i, "{ node { raftId role } }", json!({}))?;
+        let raft_id = me["node"]["raftId"].as_u64().context("raftId")?;
+        let leads = me["node"]["role"] == "LEADER";
+        // The leader hears the followers' last acknowledgements within a heartbeat or two.
+        let network = wait_for(&format!("the network as node {i} knows it"), || {
+            let d = api.data(i, NETWORK, json!({})).ok()?;
+            let nodes = d["network"]["nodes"].as_array()?.clone();
+            let settled = nodes.iter().all(|n| {
+                let this = n["raftId"] == raft_id;
+                if this {
+                    n["isThisNode"] == true
+                        && n["heightSource"] == "THIS_NODE"
+                        && n["height"] == height
+                } else if leads {
+                    n["isThisNode"] == false
+                        && n["heightSource"] == "LEADER_REPLICATION"
+                        && n["height"] == height
+                        && n["matchIndex"].as_u64().is_some_and(|m| m > 0)
+                } else {
+                    n["isThisNode"] == false
+                        && n["heightSource"] == "UNKNOWN"
+                        && n["height"].is_null()
+                        && n["matchIndex"].is_null()
+                }
+            });
+            (settled && nodes.len() == net.node_count()).then_some(d)
+        });
+        let network = network.with_context(|| {
+            format!(
+                "node {i}: {:#}",
+                api.data(i, NETWORK, json!({})).unwrap_or_default()
+            )
+        })?;
+        ensure!(network["network"]["height"] == height, "{network:#}");
+        leaders += usize::from(leads);
+    }
+    ensure!(leaders == 1, "{leaders} leaders");
     Ok(())
 }
 
@@ -359,6 +412,398 @@ fn foreign_and_expired_certificates_are_refused(net: &DevNet, carrier: &Api) -> 
         &common::nonce(),
     )?;
     refused(&carrier.submit(1, &[by_expired])?[0], "CERTIFICATE_EXPIRED")?;
+    Ok(())
+}
+
+/// The subscription of events: `documentEvents` over a WebSocket (`graphql-transport-ws`) on
+/// mutual TLS, each caller with its own client certificate. A party hears of a committed change
+/// to its document, on a node other than the one that took the transaction; a party that is not
+/// party to the document hears nothing of it (DOMAIN section 5), while it does hear of its own
+/// documents' events before and after.
+fn document_events_over_websocket_reach_parties_only(net: &DevNet, carrier: &Api) -> Result<()> {
+    const SEEN_BY_BOTH: &str = "SLK-EVENTS-BOTH";
+    const PORT_EXCLUDED: &str = "SLK-EVENTS-HIDDEN";
+    const EVENTS: &str = "subscription { documentEvents { height position txHash status possessor document { class carrierCode reference } } }";
+    /// How long a warm-up round waits for the event a live subscription gets at once.
+    const ROUND: std::time::Duration = std::time::Duration::from_secs(3);
+    /// Rounds of provoked events until both subscriptions are live.
+    const WARM_UP_ROUNDS_MAX: usize = 20;
+    /// Events read past while looking for one (the warm-up's leftovers).
+    const EVENTS_SKIPPED_MAX: usize = 2 * WARM_UP_ROUNDS_MAX + 4;
+
+    let issue = |reference: &str, to: &str| -> Result<String> {
+        let mut content = fixture("to-order-bill.json")?;
+        content["transportDocumentReference"] = json!(reference);
+        net.sign(
+            "carrier",
+            doc_body(
+                "CARRIER",
+                reference,
+                json!({"action": "ISSUE", "content": content, "issueTo": to}),
+            ),
+        )
+    };
+    // A bill the port holds and the shipper (named in it) may see: both hear of it.
+    committed(&carrier.submit(0, &[issue(SEEN_BY_BOTH, "PORT")?])?[0])?;
+
+    let shipper = net.api("shipper")?;
+    let port = net.api("port")?;
+    let mut shipper_events = shipper.subscribe(1, EVENTS)?;
+    let mut port_events = port.subscribe(2, EVENTS)?;
+    let reference_of = |payload: &Value| -> Result<String> {
+        ensure!(
+            payload.get("errors").is_none_or(Value::is_null),
+            "{payload:#}"
+        );
+        Ok(payload["data"]["documentEvents"]["document"]["reference"]
+            .as_str()
+            .context("an event names its document")?
+            .to_owned())
+    };
+
+    // A subscription starts on the server after `subscribe` is sent, with no answer: the port
+    // signs the shared bill until each subscriber has heard of a signature.
+    let (mut shipper_live, mut port_live) = (false, false);
+    for _ in 0..WARM_UP_ROUNDS_MAX {
+        let sign = net.sign(
+            "port",
+            doc_body("CARRIER", SEEN_BY_BOTH, json!({"action": "SIGN"})),
+        )?;
+        committed(&port.submit(0, &[sign])?[0])?;
+        for (api, sub, live) in [
+            (&shipper, &mut shipper_events, &mut shipper_live),
+            (&port, &mut port_events, &mut port_live),
+        ] {
+            if !*live && let Some(event) = api.next_event(sub, ROUND)? {
+                ensure!(reference_of(&event)? == SEEN_BY_BOTH, "{event:#}");
+                *live = true;
+            }
+        }
+        if shipper_live && port_live {
+            break;
+        }
+    }
+    ensure!(
+        shipper_live && port_live,
+        "subscriptions not live after {WARM_UP_ROUNDS_MAX} rounds (shipper {shipper_live}, port {port_live})"
+    );
+
+    // A bill the port is not party to: the shipper hears of its issue, with its outcome.
+    let result = carrier.submit(0, &[issue(PORT_EXCLUDED, "SHIPPER")?])?;
+    let (hash, height, position) = committed(&result[0])?;
+    let mut heard = None;
+    for _ in 0..EVENTS_SKIPPED_MAX {
+        let event = shipper
+            .next_event(&mut shipper_events, common::DEADLINE)?
+            .context("the shipper heard of no issue")?;
+        if reference_of(&event)? == PORT_EXCLUDED {
+            heard = Some(event);
+            break;
+        }
+    }
+    let event = heard.context("the shipper never heard of its new bill")?;
+    let event = &event["data"]["documentEvents"];
+    ensure!(
+        event["txHash"] == hash.as_str()
+            && event["height"] == height
+            && event["position"] == position
+            && event["status"] == "ISSUED"
+            && event["possessor"] == "SHIPPER"
+            && event["document"]
+                == json!({"class": "TRANSPORT_DOCUMENT", "carrierCode": "CARRIER", "reference": PORT_EXCLUDED}),
+        "{event:#}"
+    );
+
+    // The port's next event of its own bill comes after that block, so any event of the hidden
+    // bill would have come first: it must not have.
+    let sign = net.sign(
+        "port",
+        doc_body("CARRIER", SEEN_BY_BOTH, json!({"action": "SIGN"})),
+    )?;
+    let (marker, marker_height, _) = committed(&port.submit(0, &[sign])?[0])?;
+    ensure!(marker_height > height, "{marker_height} after {height}");
+    let mut reached = false;
+    for _ in 0..EVENTS_SKIPPED_MAX {
+        let event = port
+            .next_event(&mut port_events, common::DEADLINE)?
+            .context("the port heard nothing of its own bill")?;
+        let reference = reference_of(&event)?;
+        ensure!(
+            reference != PORT_EXCLUDED,
+            "the port heard of a bill it is not party to: {event:#}"
+        );
+        if event["data"]["documentEvents"]["txHash"] == marker.as_str() {
+            reached = true;
+            break;
+        }
+    }
+    ensure!(reached, "the port never heard of its own signature");
+    Ok(())
+}
+
+/// A signed transaction's outcome, through raw `submitTransactions` on node `i`: its status,
+/// code and message as the API answers them.
+fn outcome(
+    net: &DevNet,
+    api: &Api,
+    i: usize,
+    signer: &str,
+    reference: &str,
+    command: Value,
+) -> Result<Value> {
+    let envelope = net.sign(signer, doc_body("CARRIER", reference, command))?;
+    let results = api.submit(i, &[envelope])?;
+    ensure!(results.len() == 1, "{results:#?}");
+    Ok(results[0].clone())
+}
+
+/// `outcome`, which must be `COMMITTED` in a block.
+fn commit_as(
+    net: &DevNet,
+    api: &Api,
+    i: usize,
+    signer: &str,
+    reference: &str,
+    command: Value,
+) -> Result<()> {
+    let result = outcome(net, api, i, signer, reference, command)?;
+    committed(&result).with_context(|| format!("{signer} on {reference}"))?;
+    ensure!(
+        result["code"] == "COMMITTED"
+            && result["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("committed in block ")),
+        "{result:#}"
+    );
+    Ok(())
+}
+
+/// `outcome`, which must be `REFUSED` with `code` and exactly `message`.
+#[allow(clippy::too_many_arguments)]
+fn refuse_as(
+    net: &DevNet,
+    api: &Api,
+    i: usize,
+    signer: &str,
+    reference: &str,
+    command: Value,
+    code: &str,
+    message: &str,
+) -> Result<()> {
+    let result = outcome(net, api, i, signer, reference, command)?;
+    refused(&result, code)?;
+    ensure!(result["message"] == message, "message: {result:#}");
+    Ok(())
+}
+
+/// DOMAIN 6.2 and 6.4 as an integrating system speaks them: envelopes signed with the users'
+/// keys, submitted raw to `submitTransactions` on any node (each signer on its own connection),
+/// every outcome checked for status, code and message, and the document read back.
+fn scenarios_2_and_4_through_raw_graphql(net: &DevNet) -> Result<()> {
+    let carrier = net.api("carrier")?;
+    let shipper = net.api("shipper")?;
+    let consignee = net.api("consignee")?;
+    let bank = net.api("bank")?;
+    let issue = |reference: &str, fixture_name: &str, to: &str| -> Result<Value> {
+        let mut content = fixture(fixture_name)?;
+        content["transportDocumentReference"] = json!(reference);
+        Ok(json!({"action": "ISSUE", "content": content, "issueTo": to}))
+    };
+    let read = |api: &Api, reference: &str| -> Result<Value> {
+        let d = api.data(
+            2,
+            common::DOCUMENT,
+            document_vars("CARRIER", reference, "TRANSPORT_DOCUMENT", "LINEARIZABLE"),
+        )?;
+        Ok(d["document"].clone())
+    };
+    let last_action = |doc: &Value| -> Value {
+        doc["history"]
+            .as_array()
+            .and_then(|h| h.last())
+            .map_or(Value::Null, |h| h["action"].clone())
+    };
+
+    // 6.2: a straight bill. A bank that was never party to it is refused as if it did not
+    // exist; the shipper may not pass it to the bank; a bank holding one has no right to
+    // surrender it; the consignee's surrender succeeds and the carrier accepts it.
+    const STRAIGHT: &str = "SLK-GQL-STRAIGHT-1";
+    commit_as(
+        net,
+        &carrier,
+        0,
+        "carrier",
+        STRAIGHT,
+        issue(STRAIGHT, "straight-bill.json", "SHIPPER")?,
+    )?;
+    refuse_as(
+        net,
+        &bank,
+        1,
+        "bank",
+        STRAIGHT,
+        json!({"action": "SURRENDER_FOR_DELIVERY"}),
+        "DOCUMENT_NOT_FOUND",
+        &format!("document TRANSPORT_DOCUMENT/CARRIER/{STRAIGHT} does not exist"),
+    )?;
+    refuse_as(
+        net,
+        &shipper,
+        2,
+        "shipper",
+        STRAIGHT,
+        json!({"action": "TRANSFER", "to": "BANK"}),
+        "RECIPIENT_NOT_CONSIGNEE_OR_CARRIER",
+        "a straight bill passes only to its consignee or its carrier; BANK is neither",
+    )?;
+    const HELD_BY_BANK: &str = "SLK-GQL-STRAIGHT-2";
+    commit_as(
+        net,
+        &carrier,
+        0,
+        "carrier",
+        HELD_BY_BANK,
+        issue(HELD_BY_BANK, "straight-bill.json", "BANK")?,
+    )?;
+    refuse_as(
+        net,
+        &bank,
+        1,
+        "bank",
+        HELD_BY_BANK,
+        json!({"action": "SURRENDER_FOR_DELIVERY"}),
+        "NO_SURRENDER_RIGHT",
+        &format!(
+            "BANK has no right to surrender TRANSPORT_DOCUMENT/CARRIER/{HELD_BY_BANK} (STRAIGHT \
+             bill): straight -> shipper or consignee, to order -> the endorsee, blank -> the \
+             possessor"
+        ),
+    )?;
+    let doc = read(&bank, HELD_BY_BANK)?;
+    ensure!(
+        doc["status"] == "ISSUED" && doc["possessor"] == "BANK" && doc["mode"] == "STRAIGHT",
+        "a refusal changed nothing: {doc:#}"
+    );
+    commit_as(
+        net,
+        &shipper,
+        2,
+        "shipper",
+        STRAIGHT,
+        json!({"action": "TRANSFER", "to": "CONSIGNEE"}),
+    )?;
+    commit_as(
+        net,
+        &consignee,
+        1,
+        "consignee",
+        STRAIGHT,
+        json!({"action": "SURRENDER_FOR_DELIVERY"}),
+    )?;
+    let doc = read(&consignee, STRAIGHT)?;
+    ensure!(
+        doc["status"] == "PENDING_SURRENDER_FOR_DELIVERY" && doc["possessor"] == "CARRIER",
+        "{doc:#}"
+    );
+    commit_as(
+        net,
+        &carrier,
+        0,
+        "carrier",
+        STRAIGHT,
+        json!({"action": "ACCEPT_SURRENDER"}),
+    )?;
+    let doc = read(&consignee, STRAIGHT)?;
+    ensure!(
+        doc["status"] == "SURRENDERED_FOR_DELIVERY"
+            && doc["possessor"] == "CARRIER"
+            && doc["history"].as_array().map(Vec::len) == Some(4)
+            && last_action(&doc) == "ACCEPT_SURRENDER",
+        "{doc:#}"
+    );
+
+    // 6.4: the carrier rejects a surrender: not without a comment, not by the requester; with
+    // a comment the bill is ISSUED again in the requester's hands, and the comment is recorded.
+    const REJECTED: &str = "SLK-GQL-REJSUR-1";
+    commit_as(
+        net,
+        &carrier,
+        0,
+        "carrier",
+        REJECTED,
+        issue(REJECTED, "to-order-bill.json", "SHIPPER")?,
+    )?;
+    commit_as(
+        net,
+        &shipper,
+        1,
+        "shipper",
+        REJECTED,
+        json!({"action": "ENDORSE_TO_ORDER", "to": "BANK"}),
+    )?;
+    commit_as(
+        net,
+        &bank,
+        2,
+        "bank",
+        REJECTED,
+        json!({"action": "SURRENDER_FOR_DELIVERY"}),
+    )?;
+    refuse_as(
+        net,
+        &carrier,
+        0,
+        "carrier",
+        REJECTED,
+        json!({"action": "REJECT_SURRENDER", "comment": "   "}),
+        "COMMENT_REQUIRED",
+        "a comment is required",
+    )?;
+    refuse_as(
+        net,
+        &bank,
+        1,
+        "bank",
+        REJECTED,
+        json!({"action": "REJECT_SURRENDER", "comment": "not mine to reject"}),
+        "MISSING_ROLE",
+        "only a CARRIER may do this; BANK is not one",
+    )?;
+    let doc = read(&bank, REJECTED)?;
+    ensure!(
+        doc["status"] == "PENDING_SURRENDER_FOR_DELIVERY" && doc["possessor"] == "CARRIER",
+        "refusals changed nothing: {doc:#}"
+    );
+    commit_as(
+        net,
+        &carrier,
+        2,
+        "carrier",
+        REJECTED,
+        json!({"action": "REJECT_SURRENDER", "comment": "freight not paid"}),
+    )?;
+    let doc = read(&bank, REJECTED)?;
+    ensure!(
+        doc["status"] == "ISSUED"
+            && doc["possessor"] == "BANK"
+            && doc["endorsee"] == "BANK"
+            && doc["history"].as_array().map(Vec::len) == Some(4)
+            && last_action(&doc) == "REJECT_SURRENDER",
+        "{doc:#}"
+    );
+    let detail = bank.data(
+        0,
+        "query($r: String!) { document(carrierCode: \"CARRIER\", reference: $r) { history { eventDetail } } }",
+        json!({"r": REJECTED}),
+    )?;
+    let rejection = &detail["document"]["history"][3]["eventDetail"];
+    ensure!(
+        rejection.to_string().contains("freight not paid")
+            && rejection.to_string().contains("BANK"),
+        "the rejection records its comment and the requester: {rejection:#}"
+    );
+    // Back in the bank's hands, it acts on it again.
+    commit_as(net, &bank, 0, "bank", REJECTED, json!({"action": "SIGN"}))?;
     Ok(())
 }
 

@@ -616,7 +616,26 @@ impl Drop for NodeProcess {
 pub struct Api {
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
+    /// The same TLS configuration as `http`'s, for WebSocket connections.
+    tls: std::sync::Arc<rustls::ClientConfig>,
     pub endpoints: Vec<String>,
+}
+
+/// The WebSocket subprotocol of GraphQL subscriptions (graphql-ws's `graphql-transport-ws`).
+pub const GRAPHQL_TRANSPORT_WS: &str = "graphql-transport-ws";
+
+/// Most protocol messages (pings, completions of others) read while waiting for one event: a
+/// bound on the loop, far above what a server sends between two events.
+const WS_MESSAGES_PER_EVENT_MAX: usize = 1_000;
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+/// One `graphql-transport-ws` subscription over a WebSocket on mutual TLS, driven by the
+/// [`Api`] that opened it (its runtime polls the socket only inside [`Api::next_event`]).
+pub struct Subscription {
+    ws: WsStream,
+    id: String,
 }
 
 impl Api {
@@ -632,6 +651,9 @@ impl Api {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_client_auth_cert(chain, rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()))?;
+        // A WebSocket upgrade is an HTTP/1.1 request.
+        let mut ws_tls = tls.clone();
+        ws_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -646,7 +668,100 @@ impl Api {
         Ok(Api {
             rt,
             http,
+            tls: std::sync::Arc::new(ws_tls),
             endpoints,
+        })
+    }
+
+    /// Opens a WebSocket to node `i`'s `GET /graphql` over mutual TLS with this client's
+    /// certificate, speaks `graphql-transport-ws` (`connection_init`, waits for
+    /// `connection_ack`) and subscribes to `query`. The server starts the subscription
+    /// asynchronously: a caller that must not miss an event first waits for one it provokes.
+    pub fn subscribe(&self, i: usize, query: &str) -> Result<Subscription> {
+        use futures_util::SinkExt as _;
+        use tokio_tungstenite::tungstenite::Message;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+        let endpoint = &self.endpoints[i];
+        let rest = endpoint
+            .strip_prefix("https://")
+            .with_context(|| format!("not an https URL: {endpoint}"))?;
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (host, _port) = authority
+            .rsplit_once(':')
+            .with_context(|| format!("no port in {endpoint}"))?;
+        let server_name = rustls::pki_types::ServerName::try_from(host.to_owned())?;
+        let mut request = format!("wss://{authority}/{path}").into_client_request()?;
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            GRAPHQL_TRANSPORT_WS.parse().context("header value")?,
+        );
+        let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+        self.rt.block_on(async {
+            let opened = async {
+                let tcp = tokio::net::TcpStream::connect(authority).await?;
+                let tls = connector.connect(server_name, tcp).await?;
+                let (mut ws, response) = tokio_tungstenite::client_async(request, tls).await?;
+                let protocol = response
+                    .headers()
+                    .get("sec-websocket-protocol")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                ensure!(
+                    protocol == GRAPHQL_TRANSPORT_WS,
+                    "the server chose the subprotocol {protocol:?}"
+                );
+                ws.send(Message::text(
+                    json!({"type": "connection_init", "payload": {}}).to_string(),
+                ))
+                .await?;
+                let mut sub = Subscription {
+                    ws,
+                    id: "1".to_owned(),
+                };
+                let ack = next_ws_message(&mut sub.ws).await?;
+                ensure!(
+                    ack["type"] == "connection_ack",
+                    "expected connection_ack: {ack}"
+                );
+                sub.ws
+                    .send(Message::text(
+                        json!({"id": sub.id, "type": "subscribe", "payload": {"query": query}})
+                            .to_string(),
+                    ))
+                    .await?;
+                anyhow::Ok(sub)
+            };
+            tokio::time::timeout(REQUEST_TIMEOUT, opened)
+                .await
+                .context("opening a subscription timed out")?
+        })
+    }
+
+    /// The next `next` payload of `sub` (`data` and/or `errors`), or `None` if none came within
+    /// `within`. An `error` or `complete` message for the subscription is an `Err`.
+    pub fn next_event(&self, sub: &mut Subscription, within: Duration) -> Result<Option<Value>> {
+        self.rt.block_on(async {
+            let read = async {
+                for _ in 0..WS_MESSAGES_PER_EVENT_MAX {
+                    let message = next_ws_message(&mut sub.ws).await?;
+                    match message["type"].as_str() {
+                        Some("next") if message["id"] == sub.id.as_str() => {
+                            return Ok(message["payload"].clone());
+                        }
+                        Some("error" | "complete") if message["id"] == sub.id.as_str() => {
+                            bail!("the subscription ended: {message}");
+                        }
+                        _ => {}
+                    }
+                }
+                bail!("{WS_MESSAGES_PER_EVENT_MAX} messages without an event")
+            };
+            match tokio::time::timeout(within, read).await {
+                Ok(result) => result.map(Some),
+                Err(_) => Ok(None),
+            }
         })
     }
 
@@ -719,6 +834,28 @@ impl Api {
             .as_u64()
             .context("height")
     }
+}
+
+/// The next text message of a WebSocket, as JSON; answers a `ping` with a `pong` on the way.
+async fn next_ws_message(ws: &mut WsStream) -> Result<Value> {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    for _ in 0..WS_MESSAGES_PER_EVENT_MAX {
+        let message = ws.next().await.context("the WebSocket closed")??;
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(frame) => bail!("the server closed the WebSocket: {frame:?}"),
+            _ => continue,
+        };
+        let value: Value = serde_json::from_str(text.as_str())?;
+        if value["type"] == "ping" {
+            ws.send(Message::text(json!({"type": "pong"}).to_string()))
+                .await?;
+            continue;
+        }
+        return Ok(value);
+    }
+    bail!("{WS_MESSAGES_PER_EVENT_MAX} control frames without a message")
 }
 
 pub const SUBMIT: &str = "mutation Submit($envelopes: [String!]!) {

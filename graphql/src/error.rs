@@ -30,3 +30,33 @@ pub fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
     tracing::error!(error = %e, "state store failure while serving the API");
     api_error(INTERNAL, "the node's state store failed; see its log")
 }
+
+/// Gives the errors async-graphql raises itself before running a resolver (a query over the
+/// depth or complexity limit, an unknown field, a variable of the wrong type) the code
+/// `BAD_REQUEST`, so that every error a client sees carries `extensions.code`. Errors of
+/// resolvers already carry theirs.
+pub struct ErrorCodes;
+
+impl async_graphql::extensions::ExtensionFactory for ErrorCodes {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(ErrorCodes)
+    }
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for ErrorCodes {
+    async fn request(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        next: async_graphql::extensions::NextRequest<'_>,
+    ) -> async_graphql::Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", BAD_REQUEST);
+            }
+        }
+        response
+    }
+}

@@ -14,8 +14,9 @@ use doc_workflow::{
 use futures_util::Stream;
 use ledger::StateRole;
 use ledger::chain::state::PAGE_SIZE_MAX;
-use ledger::chain::{Block, HistoryEntry, LedgerReader, Outcome};
+use ledger::chain::{Block, HistoryEntry, LedgerReader, NodeConfig, Outcome};
 use ledger::client::{LedgerClient, SubmitError, Submitted};
+use ledger::runtime::ReplicaStatus;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -32,7 +33,9 @@ pub const SUBMIT_ENVELOPES_MAX: usize = 128;
 /// event) is 5 deep; 12 leaves room without allowing pathological nesting.
 pub const QUERY_DEPTH_MAX: usize = 12;
 
-/// Most complexity (fields, with lists counted by their requested size) a query may have.
+/// Most complexity a query may have: async-graphql counts each selected field once, nested
+/// ones included (a list is not multiplied by its length; page sizes are capped instead). A
+/// query beyond it is refused before anything runs, with `extensions.code` `BAD_REQUEST`.
 pub const QUERY_COMPLEXITY_MAX: usize = 10_000;
 
 /// Default page size of `documents`.
@@ -68,6 +71,7 @@ pub fn build_schema(api: Api) -> ApiSchema {
         .data(api)
         .limit_depth(QUERY_DEPTH_MAX)
         .limit_complexity(QUERY_COMPLEXITY_MAX)
+        .extension(crate::error::ErrorCodes)
         .finish()
 }
 
@@ -616,14 +620,40 @@ pub struct Party {
     pub role: String,
 }
 
-/// A node of the network, from the genesis.
+/// Where a node's height in `network` comes from: never a guess.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum HeightSource {
+    /// The node answering: its own applied chain tip.
+    ThisNode,
+    /// The node answering leads, and its Raft progress says how far the node's log matches its
+    /// own (`matchIndex`): `height` is the last block of the answering node's chain within it.
+    /// Those blocks are durably in the node's log; it applies them once committed, so its own
+    /// applied height may be lower.
+    LeaderReplication,
+    /// The node answering does not lead, so it does not track the others; or, just after an
+    /// election, the leader has not heard from the node yet. Ask the node itself.
+    Unknown,
+}
+
+/// A node of the network, from the genesis, with what the answering node knows of its
+/// progress.
 #[derive(SimpleObject)]
 pub struct NetworkNode {
     pub raft_id: u64,
     pub address: String,
     pub member: String,
-    /// Whether this node believes it is the leader's id.
+    /// Whether the answering node believes this node is the leader.
     pub is_leader: bool,
+    /// Whether this is the node answering.
+    pub is_this_node: bool,
+    /// The node's block height as far as the answering node knows it (see `heightSource`);
+    /// absent when unknown.
+    pub height: Option<u64>,
+    /// How `height` is known.
+    pub height_source: HeightSource,
+    /// The Raft log index the leader knows the node's log matches through (`matchIndex`);
+    /// absent unless the answering node leads and has heard from it.
+    pub match_index: Option<u64>,
 }
 
 /// The network as this node knows it.
@@ -636,10 +666,72 @@ pub struct Network {
     pub nodes: Vec<NetworkNode>,
     /// The leader's raft id as this node knows it (0: none).
     pub leader_raft_id: u64,
-    /// This node's block height.
+    /// This node's block height (each node's, as far as this node knows it: `nodes`).
     pub height: u64,
     /// This node's commit index.
     pub commit_index: u64,
+}
+
+/// A genesis node as the answering node (`status`, chain tip at `tip_height`) knows it.
+fn network_node(
+    reader: &LedgerReader,
+    status: &ReplicaStatus,
+    tip_height: u64,
+    node: &NodeConfig,
+) -> async_graphql::Result<NetworkNode> {
+    let is_this_node = node.id == status.id;
+    let match_index = status
+        .peers
+        .iter()
+        .find(|p| p.id == node.id && p.matched > 0)
+        .map(|p| p.matched);
+    let (height, height_source) = if is_this_node {
+        (Some(tip_height), HeightSource::ThisNode)
+    } else if let Some(matched) = match_index {
+        (
+            Some(height_within(reader, tip_height, matched)?),
+            HeightSource::LeaderReplication,
+        )
+    } else {
+        (None, HeightSource::Unknown)
+    };
+    Ok(NetworkNode {
+        raft_id: node.id,
+        address: node.address.clone(),
+        member: node.member.as_str().to_owned(),
+        is_leader: node.id == status.leader_id,
+        is_this_node,
+        height,
+        height_source,
+        match_index,
+    })
+}
+
+/// The last block, at most `tip_height`, whose Raft entry is at or below `log_index` (0 if
+/// none): block log indices grow with height, so a binary search over at most 64 halvings.
+fn height_within(
+    reader: &LedgerReader,
+    tip_height: u64,
+    log_index: u64,
+) -> async_graphql::Result<u64> {
+    // Invariant: block `low` is within (or is the genesis, 0); blocks above `high` are not.
+    let (mut low, mut high) = (0u64, tip_height);
+    for _ in 0..u64::BITS {
+        if low >= high {
+            break;
+        }
+        let mid = low + (high - low).div_ceil(2);
+        let within = match reader.block(mid).map_err(internal)? {
+            Some(block) => block.header.log_index <= log_index,
+            None => false,
+        };
+        if within {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    Ok(low)
 }
 
 /// This node.
@@ -877,13 +969,16 @@ impl Query {
         })
     }
 
-    /// The network: members, parties, nodes, the leader, this node's height.
+    /// The network: members, parties, nodes, the leader, and the nodes' heights as far as this
+    /// node knows them (its own always; the others' only while it leads, from its Raft
+    /// progress; `NetworkNode.heightSource` says which).
     async fn network(&self, ctx: &Context<'_>) -> async_graphql::Result<Network> {
         caller(ctx)?;
         let api = api(ctx);
         let reader = api.reader();
         let genesis = reader.genesis();
         let status = api.client.status();
+        let tip = reader.tip();
         Ok(Network {
             id: genesis.network_id.clone(),
             genesis_hash: reader.genesis_hash().to_string(),
@@ -909,15 +1004,10 @@ impl Query {
             nodes: genesis
                 .nodes
                 .iter()
-                .map(|n| NetworkNode {
-                    raft_id: n.id,
-                    address: n.address.clone(),
-                    member: n.member.as_str().to_owned(),
-                    is_leader: n.id == status.leader_id,
-                })
-                .collect(),
+                .map(|n| network_node(reader, &status, tip.height, n))
+                .collect::<async_graphql::Result<Vec<_>>>()?,
             leader_raft_id: status.leader_id,
-            height: reader.tip().height,
+            height: tip.height,
             commit_index: status.commit_index,
         })
     }

@@ -1,19 +1,22 @@
 //! The schema against a one-node ledger in this process (real redb log, sled state, runtime):
 //! writes, visibility, limits and the subscription, without TLS (the e2e suite covers TLS).
+//! The consortium is the dev one plus an observer member, AUDITOR, that reads everything.
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use async_graphql::{Request, Variables};
 use futures_util::StreamExt as _;
 use graphql::{Api, ApiSchema, Caller, build_schema};
-use ledger::chain::{Genesis, LedgerState};
+use ledger::chain::{Genesis, LedgerReader, LedgerState};
 use ledger::client::LedgerClient;
 use ledger::logging::tracing_logger;
 use ledger::runtime::{self, ChannelTransport, ReplicaHandle, RuntimeConfig};
 use ledger::{LogStore, RedbLog, Replica, ReplicaConfig};
 use pki::IdentityKind;
-use pki::dev::{Consortium, ConsortiumSpec, generate_consortium};
+use pki::dev::{Consortium, ConsortiumSpec, KeyAlgorithm, MemberSpec, generate_consortium};
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
 /// 2026-01-01T00:00:00Z: when the certificates start being valid.
@@ -27,6 +30,7 @@ struct Node {
     _dir: tempfile::TempDir,
     consortium: Consortium,
     schema: ApiSchema,
+    reader: LedgerReader,
     handle: ReplicaHandle,
     /// Held so the runtime's peer channel stays open (a closed one stops the driver).
     _peers: mpsc::Sender<ledger::eraftpb::Message>,
@@ -34,7 +38,15 @@ struct Node {
 
 fn node() -> anyhow::Result<Node> {
     let dir = tempfile::tempdir()?;
-    let consortium = generate_consortium(&ConsortiumSpec::dev(1), &dir.path().join("pki"), T0_S)?;
+    let mut spec = ConsortiumSpec::dev(1);
+    spec.members.push(MemberSpec {
+        code: pki::MemberCode::new("AUDITOR").map_err(anyhow::Error::msg)?,
+        name: "Silkline Trade Regulator".into(),
+        role: "OBSERVER".into(),
+        algorithm: KeyAlgorithm::Ed25519,
+        intermediate: false,
+    });
+    let consortium = generate_consortium(&spec, &dir.path().join("pki"), T0_S)?;
     let genesis =
         Genesis::of_dev_consortium(&consortium, NETWORK, &["127.0.0.1:7101".into()], GENESIS_MS)?;
     let log = RedbLog::open(dir.path().join("raft.redb"))?;
@@ -46,6 +58,7 @@ fn node() -> anyhow::Result<Node> {
     )?;
     let state = LedgerState::open(dir.path().join("state"), &genesis)?;
     let reader = state.reader();
+    let reader_for_tests = reader.clone();
     let replica = Replica::open(ReplicaConfig::new(1), store, state, &tracing_logger(1))?;
     let (peers, inbound) = mpsc::channel(16);
     let handle = runtime::spawn(
@@ -72,6 +85,7 @@ fn node() -> anyhow::Result<Node> {
         _dir: dir,
         consortium,
         schema,
+        reader: reader_for_tests,
         handle,
         _peers: peers,
     })
@@ -262,6 +276,263 @@ async fn writes_reads_visibility_limits_and_events() -> anyhow::Result<()> {
         );
         let node = run(&n.schema, &carrier, "{ node { role height } }", json!({})).await;
         assert_eq!(node["data"]["node"]["role"], "LEADER");
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(DEADLINE, scenario).await??;
+    n.handle.shutdown().await?;
+    Ok(())
+}
+
+/// The caller a dev identity's certificate makes, verified by the node's trust store as the
+/// server verifies a client (so an observer is one because the genesis says so).
+fn caller_of(n: &Node, identity: &str) -> anyhow::Result<Caller> {
+    let chain: Vec<rustls::pki_types::CertificateDer<'static>> = n
+        .consortium
+        .chain_der(identity)?
+        .into_iter()
+        .map(rustls::pki_types::CertificateDer::from)
+        .collect();
+    let verified = n.reader.trust_store().verify_identity(
+        &chain,
+        u64::try_from(T0_S)? + 3600,
+        pki::Purpose::TlsClient,
+    )?;
+    Caller::of(&verified, n.reader.genesis()).context("a usable party")
+}
+
+fn code(response: &Value) -> &Value {
+    &response["errors"][0]["extensions"]["code"]
+}
+
+/// `verifyDocument(checksum:)`, `blocks(last:)`, `transaction(txHash:)`, the complexity limit,
+/// `network`, and an observer member reading what no party of it is party to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksums_blocks_transactions_complexity_network_and_observers() -> anyhow::Result<()> {
+    let n = node()?;
+    let carrier = caller_of(&n, "carrier")?;
+    let shipper = caller_of(&n, "shipper")?;
+    let port = caller_of(&n, "port")?;
+    let auditor = caller_of(&n, "auditor")?;
+    assert!(auditor.observer && !shipper.observer, "{auditor:?}");
+    let content = fixture("to-order-bill.json")?;
+    let checksum = hex::encode(Sha256::digest(
+        serde_json_canonicalizer::to_string(&content)?.as_bytes(),
+    ));
+    let scenario = async {
+        let issue = sign(
+            &n.consortium,
+            "carrier",
+            1,
+            json!({"document": {"carrier": "CARRIER", "reference": ORDER},
+                   "command": {"action": "ISSUE", "content": content, "issueTo": "SHIPPER"}}),
+        )?;
+        let issued = run(&n.schema, &carrier, SUBMIT, json!({"e": [issue]})).await;
+        let issued = issued["data"]["submitTransactions"][0].clone();
+        assert_eq!(issued["status"], "COMMITTED", "{issued}");
+        let tx_hash = issued["txHash"].as_str().unwrap().to_owned();
+        let height = issued["height"].as_u64().unwrap();
+        let sign_tx = sign(
+            &n.consortium,
+            "shipper",
+            2,
+            json!({"document": {"carrier": "CARRIER", "reference": ORDER},
+                   "command": {"action": "SIGN"}}),
+        )?;
+        let signed = run(&n.schema, &shipper, SUBMIT, json!({"e": [sign_tx]})).await;
+        let signed = signed["data"]["submitTransactions"][0].clone();
+        assert_eq!(signed["status"], "COMMITTED", "{signed}");
+        let tip = signed["height"].as_u64().unwrap();
+        assert!(tip > height, "{signed}");
+
+        // verifyDocument by checksum: the stored content's, in either case, matches for a
+        // party and an observer; another checksum, or a non-party, does not.
+        const VERIFY: &str = "query($c: String!) { verifyDocument(checksum: $c) { matches checksum documents { reference status possessor checksum history { action } } } }";
+        for (who, sum) in [
+            (&shipper, checksum.clone()),
+            (&auditor, checksum.to_uppercase()),
+        ] {
+            let v = run(&n.schema, who, VERIFY, json!({"c": sum})).await;
+            let v = &v["data"]["verifyDocument"];
+            assert_eq!(v["matches"], true, "{v}");
+            assert_eq!(v["checksum"], checksum.as_str(), "{v}");
+            assert_eq!(
+                v["documents"],
+                json!([{"reference": ORDER, "status": "ISSUED", "possessor": "SHIPPER",
+                        "checksum": checksum, "history": [{"action": "ISSUE"}, {"action": "SIGN"}]}]),
+                "{v}"
+            );
+        }
+        let other = "0".repeat(64);
+        let v = run(&n.schema, &shipper, VERIFY, json!({"c": other})).await;
+        assert_eq!(
+            v["data"]["verifyDocument"],
+            json!({"matches": false, "checksum": other, "documents": []}),
+            "{v}"
+        );
+        let v = run(&n.schema, &port, VERIFY, json!({"c": checksum})).await;
+        assert_eq!(v["data"]["verifyDocument"]["matches"], false, "{v}");
+        assert_eq!(v["data"]["verifyDocument"]["documents"], json!([]), "{v}");
+        let v = run(&n.schema, &shipper, VERIFY, json!({"c": "abc"})).await;
+        assert_eq!(*code(&v), "BAD_REQUEST", "{v}");
+        let v = run(
+            &n.schema,
+            &shipper,
+            "query($c: String!, $d: JSON!) { verifyDocument(checksum: $c, document: $d) { matches } }",
+            json!({"c": checksum, "d": fixture("to-order-bill.json")?}),
+        )
+        .await;
+        assert_eq!(*code(&v), "BAD_REQUEST", "{v}");
+
+        // blocks(last:): newest first, hash-linked, bounded; documents a caller may not see
+        // are left out of the transactions, the transactions themselves are not.
+        const BLOCKS: &str = "query($l: Int!) { blocks(last: $l) { height hash previousHash txCount transactions { txHash status code documents { reference } } } }";
+        let b = run(&n.schema, &shipper, BLOCKS, json!({"l": 2})).await;
+        let blocks = b["data"]["blocks"].as_array().cloned().unwrap_or_default();
+        assert_eq!(blocks.len(), 2, "{b}");
+        assert_eq!(blocks[0]["height"], tip, "{b}");
+        assert_eq!(blocks[1]["height"], tip - 1, "{b}");
+        assert_eq!(blocks[0]["previousHash"], blocks[1]["hash"], "{b}");
+        assert_eq!(
+            blocks[0]["transactions"],
+            json!([{"txHash": signed["txHash"], "status": "COMMITTED", "code": "COMMITTED",
+                    "documents": [{"reference": ORDER}]}]),
+            "{b}"
+        );
+        let all = run(&n.schema, &shipper, BLOCKS, json!({"l": 100})).await;
+        let all = all["data"]["blocks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let heights: Vec<u64> = all.iter().filter_map(|b| b["height"].as_u64()).collect();
+        assert_eq!(heights, (1..=tip).rev().collect::<Vec<_>>(), "{all:?}");
+        let issue_block = all.iter().find(|b| b["height"] == height).unwrap();
+        let hidden = run(&n.schema, &port, BLOCKS, json!({"l": 100})).await;
+        let hidden_issue = hidden["data"]["blocks"]
+            .as_array()
+            .and_then(|bs| bs.iter().find(|b| b["height"] == height))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(hidden_issue["hash"], issue_block["hash"], "{hidden}");
+        assert_eq!(
+            hidden_issue["transactions"][0]["documents"],
+            json!([]),
+            "{hidden}"
+        );
+        assert_eq!(
+            issue_block["transactions"][0]["documents"],
+            json!([{"reference": ORDER}])
+        );
+        for last in [0, graphql::schema::RECENT_BLOCKS_MAX + 1] {
+            let b = run(&n.schema, &shipper, BLOCKS, json!({"l": last})).await;
+            assert_eq!(*code(&b), "BAD_REQUEST", "{b}");
+        }
+
+        // transaction(txHash:): the outcome as recorded, for a party and an observer; the same
+        // not-found for a non-party as for a hash never seen.
+        const TX: &str = "query($h: String!) { transaction(txHash: $h) { txHash status code height position documents { reference } } }";
+        for who in [&carrier, &shipper, &auditor] {
+            let t = run(&n.schema, who, TX, json!({"h": tx_hash})).await;
+            assert_eq!(
+                t["data"]["transaction"],
+                json!({"txHash": tx_hash, "status": "COMMITTED", "code": "COMMITTED",
+                       "height": height, "position": 0,
+                       "documents": [{"reference": ORDER}]}),
+                "{t}"
+            );
+        }
+        let hidden = run(&n.schema, &port, TX, json!({"h": tx_hash})).await;
+        let unknown = "ab".repeat(32);
+        let never = run(&n.schema, &port, TX, json!({"h": unknown})).await;
+        assert_eq!(*code(&hidden), "NOT_FOUND", "{hidden}");
+        assert_eq!(
+            hidden["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .replace(&tx_hash, &unknown),
+            never["errors"][0]["message"].as_str().unwrap()
+        );
+        let bad = run(&n.schema, &shipper, TX, json!({"h": "xyz"})).await;
+        assert_eq!(*code(&bad), "BAD_REQUEST", "{bad}");
+
+        // The complexity limit: each `node { id }` counts 2, so 5,000 of them are at the limit
+        // and served, one more is refused before anything runs.
+        let aliases = |count: usize| -> String {
+            let fields: Vec<String> = (0..count).map(|i| format!("n{i}: node {{ id }}")).collect();
+            format!("{{ {} }}", fields.join(" "))
+        };
+        let at_limit = graphql::schema::QUERY_COMPLEXITY_MAX / 2;
+        let served = run(&n.schema, &carrier, &aliases(at_limit), json!({})).await;
+        assert!(served.get("errors").is_none(), "{}", served["errors"]);
+        assert_eq!(served["data"]["n0"]["id"], "node1");
+        let refused = run(&n.schema, &carrier, &aliases(at_limit + 1), json!({})).await;
+        assert_eq!(refused["data"], Value::Null, "{}", refused["errors"]);
+        assert_eq!(*code(&refused), "BAD_REQUEST", "{}", refused["errors"]);
+        assert_eq!(
+            refused["errors"][0]["message"], "Query is too complex.",
+            "{}",
+            refused["errors"]
+        );
+        // Other errors async-graphql raises itself carry a code too.
+        let unknown_field = run(&n.schema, &carrier, "{ node { noSuchField } }", json!({})).await;
+        assert_eq!(*code(&unknown_field), "BAD_REQUEST", "{unknown_field}");
+
+        // The observer reads every document and lists them by status or by party, though none
+        // of its parties is party to them; a party may not list another's.
+        let doc = run(&n.schema, &auditor, DOC, json!({"r": ORDER})).await;
+        assert_eq!(doc["data"]["document"]["possessor"], "SHIPPER", "{doc}");
+        assert_eq!(doc["data"]["document"]["history"][1]["action"], "SIGN");
+        for query in [
+            "{ documents(status: \"ISSUED\") { documents { reference } } }",
+            "{ documents(party: \"SHIPPER\") { documents { reference } } }",
+        ] {
+            let list = run(&n.schema, &auditor, query, json!({})).await;
+            assert_eq!(
+                list["data"]["documents"]["documents"],
+                json!([{"reference": ORDER}]),
+                "{query}: {list}"
+            );
+        }
+        let own = run(
+            &n.schema,
+            &auditor,
+            "{ documents { documents { reference } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(own["data"]["documents"]["documents"], json!([]), "{own}");
+        let forbidden = run(
+            &n.schema,
+            &port,
+            "{ documents(party: \"SHIPPER\") { documents { reference } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(*code(&forbidden), "FORBIDDEN", "{forbidden}");
+
+        // network: members (the observer among them), the one node, its own height.
+        let net = run(
+            &n.schema,
+            &port,
+            "{ network { members { code role } leaderRaftId height nodes { raftId isLeader isThisNode height heightSource matchIndex } } }",
+            json!({}),
+        )
+        .await;
+        let net = &net["data"]["network"];
+        assert!(
+            net["members"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({"code": "AUDITOR", "role": "OBSERVER"})),
+            "{net}"
+        );
+        assert_eq!(net["height"], tip, "{net}");
+        assert_eq!(net["leaderRaftId"], 1, "{net}");
+        let me = &net["nodes"][0];
+        assert_eq!(me["isThisNode"], true, "{net}");
+        assert_eq!(me["isLeader"], true, "{net}");
+        assert_eq!(me["height"], tip, "{net}");
+        assert_eq!(me["heightSource"], "THIS_NODE", "{net}");
+        assert!(me["matchIndex"].as_u64().is_some_and(|m| m > 0), "{net}");
         anyhow::Ok(())
     };
     tokio::time::timeout(DEADLINE, scenario).await??;

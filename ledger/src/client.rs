@@ -4,7 +4,8 @@
 //! ```text
 //! submit(envelope)
 //!   -> committed before?           yes: the original outcome, nothing proposed
-//!   -> precheck on current state   refused: answered at once, nothing proposed
+//!   -> precheck on current state   refused: checked again after catching up with the leader
+//!                                  (ReadIndex); still refused: answered, nothing proposed
 //!   -> propose (batched, Raft)     dropped (no leader yet): retried until the deadline
 //!   -> applied on this node        the outcome recorded in the block, read back
 //! ```
@@ -129,20 +130,37 @@ impl LedgerClient {
                     return Ok(done);
                 }
             }
-            Outcome::Refused {
-                ref code,
-                ref message,
-                ..
-            } => {
-                // One line per refusal, naming the transaction by hash: the envelope itself
-                // (a signed document, possibly large) stays out of the log.
-                tracing::info!(tx = %tx_hash, code = %code, reason = %message, "refused a submitted transaction at precheck; nothing proposed");
-                return Ok(Submitted {
-                    tx_hash,
-                    location: None,
-                    time_ms: None,
-                    outcome: precheck,
-                });
+            Outcome::Refused { .. } => {
+                // This node may lag the leader by a block: a client that just saw a transaction
+                // committed elsewhere (the issue of the document it now acts on) must not get a
+                // refusal from state older than that. Catch up to every committed write
+                // (ReadIndex) and check again; without a leader, the local answer stands.
+                let precheck = match self.linearizable().await {
+                    Ok(_) => self.reader.precheck(&envelope, now_ms).map_err(storage)?,
+                    Err(_) => precheck,
+                };
+                if let Outcome::Refused {
+                    ref code,
+                    ref message,
+                    ..
+                } = precheck
+                {
+                    if code != validate::DUPLICATE {
+                        // One line per refusal, naming the transaction by hash: the envelope
+                        // itself (a signed document, possibly large) stays out of the log.
+                        tracing::info!(tx = %tx_hash, code = %code, reason = %message, "refused a submitted transaction at precheck; nothing proposed");
+                        return Ok(Submitted {
+                            tx_hash,
+                            location: None,
+                            time_ms: None,
+                            outcome: precheck,
+                        });
+                    }
+                    // Committed meanwhile, as above.
+                    if let Some(done) = self.recorded(&tx_hash, true)? {
+                        return Ok(done);
+                    }
+                }
             }
             Outcome::Committed { .. } => {}
         }

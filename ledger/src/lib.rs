@@ -48,7 +48,7 @@ pub mod transport;
 
 pub use batch::{Attestation, Batch, Proposal, ProposalId};
 pub use error::{ProposeError, ReplicaError, StateMachineError, StorageError};
-pub use replica::{Applied, CollectEffects, ReadyEffects, Replica, ReplicaConfig};
+pub use replica::{Applied, CollectEffects, PeerProgress, ReadyEffects, Replica, ReplicaConfig};
 pub use state_machine::{CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine};
 pub use storage::{DurableLog, LogStore, RedbLog, SimDisk};
 

@@ -179,6 +179,17 @@ pub struct ReplicaStats {
     pub snapshots_restored: u64,
 }
 
+/// What the leader knows of one member's log (see [`Replica::peer_progress`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerProgress {
+    /// Raft id.
+    pub id: u64,
+    /// The highest log index known to be durably in that member's log and equal to the
+    /// leader's (0: not known yet, as right after an election). The member applies it once it
+    /// is committed, so its applied index may be lower.
+    pub matched: LogIndex,
+}
+
 /// One Raft member: consensus, durable log, state machine.
 pub struct Replica<S: StateMachine> {
     /// Raft id.
@@ -807,6 +818,28 @@ impl<S: StateMachine> Replica<S> {
     /// The leader this replica knows of (0: none).
     pub fn leader_id(&self) -> u64 {
         self.node.raft.leader_id
+    }
+
+    /// How far each voter's and learner's log is known to match this replica's, by raft id in
+    /// ascending order (this replica included): the leader's Raft progress (`matchIndex`, Raft
+    /// paper section 5.3). Empty unless this replica is the leader: a follower does not track
+    /// its peers, and a figure it held from an earlier term would be stale.
+    pub fn peer_progress(&self) -> Vec<PeerProgress> {
+        if !self.is_leader() {
+            return Vec::new();
+        }
+        let mut peers: Vec<PeerProgress> = self
+            .node
+            .raft
+            .prs()
+            .iter()
+            .map(|(id, progress)| PeerProgress {
+                id: *id,
+                matched: progress.matched,
+            })
+            .collect();
+        peers.sort_by_key(|p| p.id);
+        peers
     }
 
     /// The current term.

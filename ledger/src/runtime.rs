@@ -20,7 +20,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::batch::{BATCH_PAYLOADS_MAX, ProposalId};
 use crate::error::{ProposeError, ReplicaError};
-use crate::replica::{Applied, ReadyEffects, Replica};
+use crate::replica::{Applied, PeerProgress, ReadyEffects, Replica};
 use crate::state_machine::{LogIndex, StateHash, StateMachine};
 
 /// Real time per Raft tick. With `replica::ELECTION_TICKS` = 10, a failed leader is replaced
@@ -154,6 +154,9 @@ pub struct ReplicaStatus {
     pub snapshots_taken: u64,
     /// Snapshots received from a leader and restored into the state machine.
     pub snapshots_restored: u64,
+    /// Each member's match index as this replica knows it when it leads; empty otherwise
+    /// ([`Replica::peer_progress`]).
+    pub peers: Vec<PeerProgress>,
 }
 
 /// Driver settings.
@@ -514,6 +517,7 @@ where
             state_hash: r.state_machine().state_hash(),
             snapshots_taken: r.stats().snapshots_taken,
             snapshots_restored: r.stats().snapshots_restored,
+            peers: r.peer_progress(),
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;

@@ -16,7 +16,7 @@ use ledger::runtime::{
 };
 use ledger::{LogStore, RedbLog, Replica, ReplicaConfig};
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// The fixture's reference.
 const ORDER: &str = "SLK-ORDER-001";
@@ -27,6 +27,10 @@ const DEADLINE: Duration = Duration::from_secs(60);
 struct Cluster {
     handles: Vec<ReplicaHandle>,
     clients: Vec<LedgerClient>,
+    /// One per replica, open at first: closed, the replica's inbound messages are held back
+    /// (the first in the forwarder, the next ones queued, then dropped like a congested link),
+    /// so it falls behind without losing its place in the cluster.
+    gates: Vec<watch::Sender<bool>>,
 }
 
 /// Three replicas of `net`'s genesis, block times on the clock from `GENESIS_MS + 1 s`.
@@ -34,10 +38,22 @@ fn cluster(net: &Net) -> anyhow::Result<Cluster> {
     let ids = [1u64, 2, 3];
     let mut senders = BTreeMap::new();
     let mut receivers = BTreeMap::new();
+    let mut gates = Vec::new();
     for id in ids {
-        let (tx, rx) = mpsc::channel(PEER_CHANNEL_CAPACITY);
+        let (tx, mut held) = mpsc::channel(PEER_CHANNEL_CAPACITY);
+        let (forward, rx) = mpsc::channel(PEER_CHANNEL_CAPACITY);
+        let (gate, mut open) = watch::channel(true);
+        // Ends when the peers' senders or the replica's receiver are gone.
+        tokio::spawn(async move {
+            while let Some(message) = held.recv().await {
+                if open.wait_for(|o| *o).await.is_err() || forward.send(message).await.is_err() {
+                    return;
+                }
+            }
+        });
         senders.insert(id, tx);
         receivers.insert(id, rx);
+        gates.push(gate);
     }
     let mut handles = Vec::new();
     let mut clients = Vec::new();
@@ -71,7 +87,11 @@ fn cluster(net: &Net) -> anyhow::Result<Cluster> {
         ));
         handles.push(handle);
     }
-    Ok(Cluster { handles, clients })
+    Ok(Cluster {
+        handles,
+        clients,
+        gates,
+    })
 }
 
 fn refusal(s: &Submitted) -> Option<&str> {
@@ -155,6 +175,61 @@ async fn submit_commits_once_refuses_early_and_reads_linearizably() -> anyhow::R
             let bill = client.reader().document(&bill_key(ORDER))?.expect("bill");
             assert_eq!(bill.possessor, Some(party("SHIPPER")));
         }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(DEADLINE, scenario).await??;
+    for handle in c.handles {
+        handle.shutdown().await?;
+    }
+    Ok(())
+}
+
+/// A node one block behind must not refuse what the block it has not applied yet allows: the
+/// client saw the issue committed through another node and acts on the bill at once. The
+/// lagging node's precheck finds no bill; before answering it catches up (ReadIndex) and
+/// checks again, so the transaction commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_node_catches_up_before_it_refuses() -> anyhow::Result<()> {
+    let mut net = net()?;
+    let c = cluster(&net)?;
+    let at = GENESIS_MS + 1_000;
+    let issue = net.doc_tx(
+        "carrier",
+        at,
+        ORDER,
+        json!({"action": "ISSUE", "content": fixture("to-order-bill.json")?, "issueTo": "SHIPPER"}),
+    )?;
+    let sign = net.doc_tx("shipper", at, ORDER, json!({"action": "SIGN"}))?;
+    let scenario = async {
+        let mut status = c.handles[0].status.clone();
+        let leader = status.wait_for(|s| s.leader_id != 0).await?.leader_id;
+        let leader = usize::try_from(leader)? - 1;
+        let lagging = (leader + 1) % c.clients.len();
+        c.gates[lagging].send_replace(false);
+        let first = c.clients[leader].submit(issue, at).await?;
+        assert_eq!(refusal(&first), None, "{first:?}");
+        assert!(
+            c.clients[lagging]
+                .reader()
+                .document(&bill_key(ORDER))?
+                .is_none(),
+            "the lagging node has not applied the issue"
+        );
+
+        // One poll runs the precheck, which refuses on the lagging state; the submission must
+        // then wait to catch up rather than answer.
+        let mut signed = std::pin::pin!(c.clients[lagging].submit(sign, at));
+        tokio::select! {
+            biased;
+            early = &mut signed => panic!("answered from a lagging state: {early:?}"),
+            () = std::future::ready(()) => {}
+        }
+        c.gates[lagging].send_replace(true);
+        let signed = signed.await?;
+        assert_eq!(refusal(&signed), None, "{signed:?}");
+        assert!(signed.location.is_some(), "{signed:?}");
+        let bill = c.clients[lagging].reader().document(&bill_key(ORDER))?;
+        assert_eq!(bill.map(|b| b.sequence), Some(2));
         anyhow::Ok(())
     };
     tokio::time::timeout(DEADLINE, scenario).await??;
