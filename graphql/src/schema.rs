@@ -617,12 +617,18 @@ pub struct Party {
     pub role: String,
 }
 
-/// A node of the network, from the genesis.
+/// A node of the network: a genesis node or one added by governance (removed ones included).
 #[derive(SimpleObject)]
 pub struct NetworkNode {
     pub raft_id: u64,
+    /// The node id its certificate names; none for a genesis node (the genesis pins it by
+    /// its certificate's hash).
+    pub node_id: Option<String>,
     pub address: String,
     pub member: String,
+    /// `VOTER`, `LEARNER` or `REMOVED`: what the ledger's node set makes it (genesis nodes,
+    /// then `ADD_NODE`, `PROMOTE_NODE`, `REMOVE_NODE`).
+    pub membership: String,
     /// Whether this node believes it is the leader's id.
     pub is_leader: bool,
 }
@@ -660,6 +666,12 @@ pub struct NodeInfo {
     pub block_hash: String,
     /// The state hash after the last block: equal on nodes at equal heights.
     pub state_hash: String,
+    /// Whether this node votes in Raft's configuration as this node last applied it.
+    pub voter: bool,
+    /// Raft's voters as this node last applied them, by raft id.
+    pub voters: Vec<u64>,
+    /// Raft's learners as this node last applied them, by raft id.
+    pub learners: Vec<u64>,
 }
 
 fn role_code(role: StateRole) -> &'static str {
@@ -912,14 +924,16 @@ impl Query {
                     role: code_of(&p.role),
                 })
                 .collect(),
-            nodes: genesis
-                .nodes
-                .iter()
+            nodes: reader
+                .nodes()
+                .into_iter()
                 .map(|n| NetworkNode {
-                    raft_id: n.id,
-                    address: n.address.clone(),
+                    raft_id: n.raft_id,
+                    node_id: n.node_id,
+                    address: n.address,
                     member: n.member.as_str().to_owned(),
-                    is_leader: n.id == status.leader_id,
+                    membership: code_of(&n.role),
+                    is_leader: n.raft_id == status.leader_id,
                 })
                 .collect(),
             leader_raft_id: status.leader_id,
@@ -945,6 +959,9 @@ impl Query {
             height: tip.height,
             block_hash: tip.hash.to_string(),
             state_hash: tip.state_hash.to_string(),
+            voter: status.voters.contains(&status.id),
+            voters: status.voters,
+            learners: status.learners,
         })
     }
 }

@@ -154,6 +154,10 @@ pub struct ReplicaStatus {
     pub snapshots_taken: u64,
     /// Snapshots received from a leader and restored into the state machine.
     pub snapshots_restored: u64,
+    /// Raft's voters as of the last applied entry, by raft id.
+    pub voters: Vec<u64>,
+    /// Raft's learners as of the last applied entry, by raft id.
+    pub learners: Vec<u64>,
 }
 
 /// Driver settings.
@@ -514,6 +518,8 @@ where
             state_hash: r.state_machine().state_hash(),
             snapshots_taken: r.stats().snapshots_taken,
             snapshots_restored: r.stats().snapshots_restored,
+            voters: sorted(&r.conf_state().voters),
+            learners: sorted(&r.conf_state().learners),
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;
@@ -521,6 +527,12 @@ where
             changed
         });
     }
+}
+
+fn sorted(ids: &[u64]) -> Vec<u64> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids
 }
 
 async fn until(deadline: Option<Instant>) {

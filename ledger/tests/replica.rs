@@ -4,6 +4,7 @@ use ledger::error::{ReplicaError, StorageError};
 use ledger::logging::discard_logger;
 use ledger::sim::ChainMachine;
 use ledger::sim::chain::SimCommand;
+use ledger::state_machine::Membership;
 use ledger::{
     CollectEffects, LogStore, ProposalId, ProposeError, RedbLog, Replica, ReplicaConfig, SimDisk,
     StateMachine,
@@ -185,4 +186,147 @@ fn redb_replica_restarts_to_the_same_state_after_snapshots_and_compaction() {
     assert_eq!(after.chain(), before.chain());
     assert_eq!(after.documents(), before.documents());
     assert_eq!(after.payloads_applied(), 20);
+}
+
+/// A state machine that prescribes whatever membership the test sets (the ledger's node set
+/// stands behind `membership()` in production).
+struct Prescribed {
+    inner: ChainMachine,
+    want: std::rc::Rc<std::cell::RefCell<Option<Membership>>>,
+}
+
+impl StateMachine for Prescribed {
+    type Output = <ChainMachine as StateMachine>::Output;
+    fn apply(
+        &mut self,
+        entry: ledger::CommittedEntry<'_>,
+    ) -> Result<Self::Output, ledger::StateMachineError> {
+        self.inner.apply(entry)
+    }
+    fn snapshot(&self) -> Result<ledger::state_machine::StateSnapshot, ledger::StateMachineError> {
+        self.inner.snapshot()
+    }
+    fn restore(
+        &mut self,
+        snapshot: &ledger::state_machine::StateSnapshot,
+    ) -> Result<(), ledger::StateMachineError> {
+        self.inner.restore(snapshot)
+    }
+    fn applied_index(&self) -> ledger::LogIndex {
+        self.inner.applied_index()
+    }
+    fn state_hash(&self) -> ledger::StateHash {
+        self.inner.state_hash()
+    }
+    fn attestation(&self) -> ledger::Attestation {
+        self.inner.attestation()
+    }
+    fn membership(&self) -> Option<Membership> {
+        self.want.borrow().clone()
+    }
+}
+
+fn membership(voters: &[u64], learners: &[u64]) -> Membership {
+    Membership {
+        voters: voters.iter().copied().collect(),
+        learners: learners.iter().copied().collect(),
+    }
+}
+
+fn sorted(ids: &[u64]) -> Vec<u64> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids
+}
+
+#[test]
+fn next_conf_change_adds_learners_then_promotes_then_removes() {
+    use ledger::eraftpb::{ConfChangeType, ConfState};
+    let conf = |voters: &[u64], learners: &[u64]| ConfState {
+        voters: voters.to_vec(),
+        learners: learners.to_vec(),
+        ..ConfState::default()
+    };
+    let cases = [
+        (conf(&[1, 2, 3], &[]), membership(&[1, 2, 3], &[]), None),
+        (
+            conf(&[1, 2, 3], &[]),
+            membership(&[1, 2, 3], &[4]),
+            Some((ConfChangeType::AddLearnerNode, 4)),
+        ),
+        (
+            conf(&[1, 2, 3], &[4]),
+            membership(&[1, 2, 3, 4], &[]),
+            Some((ConfChangeType::AddNode, 4)),
+        ),
+        (
+            conf(&[3, 1, 2, 4], &[]),
+            membership(&[2, 3, 4], &[]),
+            Some((ConfChangeType::RemoveNode, 1)),
+        ),
+        (
+            conf(&[1, 2, 3], &[5]),
+            membership(&[1, 2, 3], &[]),
+            Some((ConfChangeType::RemoveNode, 5)),
+        ),
+        // A new learner comes before a removal, whatever the ids.
+        (
+            conf(&[1, 2, 3], &[]),
+            membership(&[2, 3], &[9]),
+            Some((ConfChangeType::AddLearnerNode, 9)),
+        ),
+    ];
+    for (current, want, expected) in cases {
+        assert_eq!(
+            ledger::replica::next_conf_change(&current, &want),
+            expected,
+            "{current:?} -> {want:?}"
+        );
+    }
+}
+
+#[test]
+fn leader_brings_raft_membership_to_the_state_machines_exactly_once() {
+    let want = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let sm = Prescribed {
+        inner: ChainMachine::default(),
+        want: want.clone(),
+    };
+    let mut store = LogStore::open(Box::new(SimDisk::new())).unwrap();
+    Replica::bootstrap(&mut store, ChainMachine::default(), &[1]).unwrap();
+    let mut r = Replica::open(config(1), store, sm, &discard_logger()).unwrap();
+    let conf_changes =
+        |fx: &CollectEffects<_>| fx.applied.iter().filter(|a| a.conf_state.is_some()).count();
+    r.campaign().unwrap();
+    let mut fx = CollectEffects::default();
+    for _ in 0..16 {
+        r.handle_ready(&mut fx).unwrap();
+    }
+    assert!(r.is_leader());
+    assert_eq!(
+        conf_changes(&fx),
+        0,
+        "no membership prescribed, none proposed"
+    );
+
+    *want.borrow_mut() = Some(membership(&[1], &[2]));
+    let mut fx = CollectEffects::default();
+    for _ in 0..16 {
+        r.handle_ready(&mut fx).unwrap();
+    }
+    assert_eq!(conf_changes(&fx), 1);
+    assert_eq!(sorted(&r.conf_state().learners), vec![2]);
+
+    *want.borrow_mut() = Some(membership(&[1, 2], &[]));
+    let mut fx = CollectEffects::default();
+    for _ in 0..16 {
+        r.handle_ready(&mut fx).unwrap();
+    }
+    assert_eq!(
+        conf_changes(&fx),
+        1,
+        "promoted once, however often Ready runs"
+    );
+    assert_eq!(sorted(&r.conf_state().voters), vec![1, 2]);
+    assert!(r.conf_state().learners.is_empty());
 }

@@ -97,6 +97,7 @@ fn config(net: &Net, raft_id: u64, peers: &BTreeMap<u64, SocketAddr>) -> Result<
                     *id,
                     PeerAddress {
                         node_id: node_id(*id),
+                        member: None,
                         addr: *addr,
                     },
                 )
@@ -181,14 +182,30 @@ async fn receive_marker(inbox: &mut mpsc::Receiver<Message>, from: u64, marker: 
 }
 
 /// A raw TLS client presenting `credentials`, for tests that speak the wire format by hand.
+/// A peer table holding only node `raft_id` (at an address nobody dials).
+fn only_peer(raft_id: u64) -> tls::SharedPeers {
+    let peer = PeerAddress {
+        node_id: node_id(raft_id),
+        member: None,
+        addr: "127.0.0.1:9".parse().expect("address"),
+    };
+    Arc::new(std::sync::RwLock::new([(raft_id, peer)].into()))
+}
+
 async fn raw_dial(
     credentials: &NodeCredentials,
     trust: &TrustStore,
     expect: NodeId,
     addr: SocketAddr,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let config = tls::client_config(credentials, trust, expect, Arc::new(Counters::default()))
-        .expect("client config");
+    let config = tls::client_config(
+        credentials,
+        trust,
+        expect,
+        None,
+        Arc::new(Counters::default()),
+    )
+    .expect("client config");
     let tcp = TcpStream::connect(addr).await?;
     TlsConnector::from(Arc::new(config))
         .connect(addr.ip().into(), tcp)
@@ -366,7 +383,7 @@ async fn a_certificate_from_a_foreign_consortium_is_refused() -> Result<()> {
     let impostor_server = tls::server_config(
         &foreign_node1,
         &net.trust,
-        [node_id(3)].into(),
+        only_peer(3),
         Arc::new(Counters::default()),
     )?;
     let impostor_task = tokio::spawn(async move {
@@ -505,7 +522,7 @@ async fn a_valid_node_certificate_claiming_another_node_is_refused() -> Result<(
     let server = tls::server_config(
         &node2,
         &net.trust,
-        [node_id(3)].into(),
+        only_peer(3),
         Arc::new(Counters::default()),
     )?;
     let frames_after_hello = Arc::new(AtomicU64::new(0));
