@@ -330,3 +330,136 @@ fn leader_brings_raft_membership_to_the_state_machines_exactly_once() {
     assert_eq!(sorted(&r.conf_state().voters), vec![1, 2]);
     assert!(r.conf_state().learners.is_empty());
 }
+
+/// Three replicas wired by hand: `handle_ready` on each, then every message delivered unless
+/// it leaves or reaches an isolated replica; returns how many conf changes each applied.
+struct Trio {
+    replicas: Vec<Replica<Prescribed>>,
+    wants: Vec<std::rc::Rc<std::cell::RefCell<Option<Membership>>>>,
+    conf_changes: Vec<usize>,
+}
+
+impl Trio {
+    fn new() -> Trio {
+        let mut replicas = Vec::new();
+        let mut wants = Vec::new();
+        for id in 1..=3 {
+            let want = std::rc::Rc::new(std::cell::RefCell::new(None));
+            let sm = Prescribed {
+                inner: ChainMachine::default(),
+                want: want.clone(),
+            };
+            let mut store = LogStore::open(Box::new(SimDisk::new())).unwrap();
+            Replica::bootstrap(&mut store, ChainMachine::default(), &[1, 2, 3]).unwrap();
+            let config = ReplicaConfig {
+                election_jitter_seed: Some(id),
+                ..config(id)
+            };
+            replicas.push(Replica::open(config, store, sm, &discard_logger()).unwrap());
+            wants.push(want);
+        }
+        Trio {
+            replicas,
+            wants,
+            conf_changes: vec![0; 3],
+        }
+    }
+
+    /// Ready handling and delivery until quiet (bounded), `isolated` cut off.
+    fn settle(&mut self, isolated: Option<u64>) {
+        for _ in 0..64 {
+            let mut messages = Vec::new();
+            for (i, r) in self.replicas.iter_mut().enumerate() {
+                let mut fx = CollectEffects::default();
+                r.handle_ready(&mut fx).unwrap();
+                self.conf_changes[i] +=
+                    fx.applied.iter().filter(|a| a.conf_state.is_some()).count();
+                messages.extend(fx.messages);
+            }
+            if messages.is_empty() && self.replicas.iter().all(|r| !r.has_ready()) {
+                return;
+            }
+            for m in messages {
+                let cut = isolated.is_some_and(|id| m.from == id || m.to == id);
+                if !cut && (1..=3).contains(&m.to) {
+                    // A refused message is the network's loss; Raft retransmits.
+                    let _ = self.replicas[m.to as usize - 1].step(m);
+                }
+            }
+        }
+        panic!("the replicas did not settle within 64 rounds");
+    }
+
+    /// The first replica that believes it leads (an isolated old leader may still believe it).
+    fn leader(&self) -> Option<u64> {
+        self.replicas.iter().find(|r| r.is_leader()).map(|r| r.id())
+    }
+}
+
+/// The leader that applied a membership change crashes before proposing it (here: its state
+/// machine never told it); the next leader notices that Raft's configuration lags the state
+/// machine's and proposes the change itself. Proposing it once more changes nothing.
+#[test]
+fn a_new_leader_proposes_the_membership_change_its_predecessor_did_not() {
+    let mut trio = Trio::new();
+    trio.replicas[0].campaign().unwrap();
+    trio.settle(None);
+    assert_eq!(trio.leader(), Some(1));
+    for want in &trio.wants[1..] {
+        *want.borrow_mut() = Some(membership(&[1, 2, 3], &[4]));
+    }
+    trio.settle(None);
+    assert_eq!(
+        trio.conf_changes,
+        vec![0, 0, 0],
+        "leader 1 proposes nothing"
+    );
+
+    // Leader 1 cut off: replicas 2 and 3 elect one of them, which proposes AddLearnerNode(4).
+    let mut ticks = 0;
+    while !trio.replicas[1..].iter().any(|r| r.is_leader()) {
+        assert!(ticks < 200, "no new leader after {ticks} ticks");
+        for r in &mut trio.replicas[1..] {
+            r.tick();
+        }
+        trio.settle(Some(1));
+        ticks += 1;
+    }
+    let leader = trio.replicas[1..]
+        .iter()
+        .find(|r| r.is_leader())
+        .map(|r| r.id() as usize - 1)
+        .unwrap();
+    trio.settle(Some(1));
+    for r in &trio.replicas[1..] {
+        assert_eq!(sorted(&r.conf_state().learners), vec![4]);
+        assert_eq!(sorted(&r.conf_state().voters), vec![1, 2, 3]);
+    }
+    assert_eq!(trio.conf_changes[1..], [1, 1]);
+
+    // Healed, replica 1 catches up with the same configuration, and the change is not
+    // proposed again however often Ready runs.
+    for _ in 0..20 {
+        for r in &mut trio.replicas {
+            r.tick();
+        }
+        trio.settle(None);
+    }
+    assert_eq!(sorted(&trio.replicas[0].conf_state().learners), vec![4]);
+    assert_eq!(trio.conf_changes, vec![1, 1, 1]);
+
+    // The same change proposed again is applied as a no-op.
+    assert!(trio.replicas[leader].is_leader());
+    trio.replicas[leader]
+        .propose_conf_change(ledger::replica::conf_change(
+            ledger::eraftpb::ConfChangeType::AddLearnerNode,
+            4,
+        ))
+        .unwrap();
+    trio.settle(None);
+    for r in &trio.replicas {
+        assert_eq!(sorted(&r.conf_state().learners), vec![4]);
+        assert_eq!(sorted(&r.conf_state().voters), vec![1, 2, 3]);
+    }
+    assert_eq!(trio.conf_changes, vec![2, 2, 2]);
+}
