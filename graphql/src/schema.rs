@@ -14,7 +14,7 @@ use doc_workflow::{
 use futures_util::Stream;
 use ledger::StateRole;
 use ledger::chain::state::PAGE_SIZE_MAX;
-use ledger::chain::{Block, HistoryEntry, LedgerReader, NodeConfig, Outcome};
+use ledger::chain::{Block, HistoryEntry, LedgerReader, NodeRecord, Outcome};
 use ledger::client::{LedgerClient, SubmitError, Submitted};
 use ledger::runtime::ReplicaStatus;
 use serde::Serialize;
@@ -635,13 +635,19 @@ pub enum HeightSource {
     Unknown,
 }
 
-/// A node of the network, from the genesis, with what the answering node knows of its
-/// progress.
+/// A node of the network (a genesis node or one added by governance, removed ones included),
+/// with what the answering node knows of its progress.
 #[derive(SimpleObject)]
 pub struct NetworkNode {
     pub raft_id: u64,
+    /// The node id its certificate names; none for a genesis node (the genesis pins it by
+    /// its certificate's hash).
+    pub node_id: Option<String>,
     pub address: String,
     pub member: String,
+    /// `VOTER`, `LEARNER` or `REMOVED`: what the ledger's node set makes it (genesis nodes,
+    /// then `ADD_NODE`, `PROMOTE_NODE`, `REMOVE_NODE`).
+    pub membership: String,
     /// Whether the answering node believes this node is the leader.
     pub is_leader: bool,
     /// Whether this is the node answering.
@@ -672,18 +678,19 @@ pub struct Network {
     pub commit_index: u64,
 }
 
-/// A genesis node as the answering node (`status`, chain tip at `tip_height`) knows it.
+/// A node of the ledger's node set as the answering node (`status`, chain tip at
+/// `tip_height`) knows it.
 fn network_node(
     reader: &LedgerReader,
     status: &ReplicaStatus,
     tip_height: u64,
-    node: &NodeConfig,
+    node: &NodeRecord,
 ) -> async_graphql::Result<NetworkNode> {
-    let is_this_node = node.id == status.id;
+    let is_this_node = node.raft_id == status.id;
     let match_index = status
         .peers
         .iter()
-        .find(|p| p.id == node.id && p.matched > 0)
+        .find(|p| p.id == node.raft_id && p.matched > 0)
         .map(|p| p.matched);
     let (height, height_source) = if is_this_node {
         (Some(tip_height), HeightSource::ThisNode)
@@ -696,10 +703,12 @@ fn network_node(
         (None, HeightSource::Unknown)
     };
     Ok(NetworkNode {
-        raft_id: node.id,
+        raft_id: node.raft_id,
+        node_id: node.node_id.clone(),
         address: node.address.clone(),
         member: node.member.as_str().to_owned(),
-        is_leader: node.id == status.leader_id,
+        membership: code_of(&node.role),
+        is_leader: node.raft_id == status.leader_id,
         is_this_node,
         height,
         height_source,
@@ -751,6 +760,12 @@ pub struct NodeInfo {
     pub block_hash: String,
     /// The state hash after the last block: equal on nodes at equal heights.
     pub state_hash: String,
+    /// Whether this node votes in Raft's configuration as this node last applied it.
+    pub voter: bool,
+    /// Raft's voters as this node last applied them, by raft id.
+    pub voters: Vec<u64>,
+    /// Raft's learners as this node last applied them, by raft id.
+    pub learners: Vec<u64>,
 }
 
 fn role_code(role: StateRole) -> &'static str {
@@ -1001,8 +1016,8 @@ impl Query {
                     role: code_of(&p.role),
                 })
                 .collect(),
-            nodes: genesis
-                .nodes
+            nodes: reader
+                .nodes()
                 .iter()
                 .map(|n| network_node(reader, &status, tip.height, n))
                 .collect::<async_graphql::Result<Vec<_>>>()?,
@@ -1029,6 +1044,9 @@ impl Query {
             height: tip.height,
             block_hash: tip.hash.to_string(),
             state_hash: tip.state_hash.to_string(),
+            voter: status.voters.contains(&status.id),
+            voters: status.voters,
+            learners: status.learners,
         })
     }
 }

@@ -157,6 +157,10 @@ pub struct ReplicaStatus {
     /// Each member's match index as this replica knows it when it leads; empty otherwise
     /// ([`Replica::peer_progress`]).
     pub peers: Vec<PeerProgress>,
+    /// Raft's voters as of the last applied entry, by raft id.
+    pub voters: Vec<u64>,
+    /// Raft's learners as of the last applied entry, by raft id.
+    pub learners: Vec<u64>,
 }
 
 /// Driver settings.
@@ -518,6 +522,8 @@ where
             snapshots_taken: r.stats().snapshots_taken,
             snapshots_restored: r.stats().snapshots_restored,
             peers: r.peer_progress(),
+            voters: sorted(&r.conf_state().voters),
+            learners: sorted(&r.conf_state().learners),
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;
@@ -525,6 +531,12 @@ where
             changed
         });
     }
+}
+
+fn sorted(ids: &[u64]) -> Vec<u64> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids
 }
 
 async fn until(deadline: Option<Instant>) {

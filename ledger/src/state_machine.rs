@@ -57,6 +57,16 @@ pub struct StateSnapshot {
     pub data: Vec<u8>,
 }
 
+/// The Raft membership a state machine prescribes (the ledger's node set): the leader brings
+/// Raft's configuration to it one change at a time (`Replica`'s membership reconciliation).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Membership {
+    /// Raft ids that vote.
+    pub voters: std::collections::BTreeSet<u64>,
+    /// Raft ids that receive the log without voting.
+    pub learners: std::collections::BTreeSet<u64>,
+}
+
 /// The deterministic apply side of the replicated log.
 ///
 /// # Contract
@@ -104,4 +114,11 @@ pub trait StateMachine {
     /// checkable point, or [`Attestation::NONE`] for a machine that keeps no record to check
     /// an attestation against.
     fn attestation(&self) -> Attestation;
+
+    /// The membership the replicated state prescribes, as of `applied_index()`; `None` for a
+    /// machine that leaves membership to whoever drives the replica (the simulator proposes
+    /// its conf changes itself).
+    fn membership(&self) -> Option<Membership> {
+        None
+    }
 }

@@ -592,6 +592,130 @@ mod chain {
         Ok(())
     }
 
+    fn membership(state: &LedgerState) -> (Vec<u64>, Vec<u64>) {
+        let m = state.membership();
+        (
+            m.voters.into_iter().collect(),
+            m.learners.into_iter().collect(),
+        )
+    }
+
+    /// ADD_NODE, PROMOTE_NODE and REMOVE_NODE: each refusal names its rule, and the node set
+    /// is part of the state hash, the store and snapshots. Genesis nodes: node1 (CARRIER),
+    /// node2 (PORT), node3 (BANK).
+    #[test]
+    fn chain_membership_changes_follow_the_rules() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut a = net.state("a")?;
+        let mut b = net.state("b")?;
+        let t = GENESIS_MS + 1_000;
+        let add = |raft: u64, node: &str, address: &str| json!({"action": "ADD_NODE", "raftId": raft, "nodeId": node, "address": address});
+        let promote = |raft: u64| json!({"action": "PROMOTE_NODE", "raftId": raft});
+        let remove = |raft: u64| json!({"action": "REMOVE_NODE", "raftId": raft});
+        let first = [
+            net.gov_tx("carrier-admin", t, add(4, "node4", "127.0.0.1:7104"))?,
+            net.gov_tx("bank-admin", t, add(4, "node5", "127.0.0.1:7105"))?,
+            net.gov_tx("port-admin", t, add(5, "node4", "127.0.0.1:7105"))?,
+            net.gov_tx("carrier-admin", t, add(6, "node 6", "127.0.0.1:7106"))?,
+            net.gov_tx("carrier-admin", t, add(6, "node6", "localhost"))?,
+            net.gov_tx("carrier-admin", t, add(0, "node6", "127.0.0.1:7106"))?,
+            net.gov_tx("carrier", t, add(6, "node6", "127.0.0.1:7106"))?,
+            net.gov_tx("bank-admin", t, promote(4))?,
+            net.gov_tx("carrier-admin", t, promote(1))?,
+            net.gov_tx("carrier-admin", t, promote(9))?,
+            net.gov_tx("carrier-admin", t, remove(1))?,
+        ];
+        let first: Vec<&Vec<u8>> = first.iter().collect();
+        let block = apply(&mut a, t, &first)?;
+        assert_eq!(
+            codes(&block),
+            [
+                "COMMITTED",
+                "NODE_ALREADY_EXISTS",
+                "NODE_ALREADY_EXISTS",
+                "INVALID_NODE",
+                "INVALID_NODE",
+                "INVALID_NODE",
+                "WRONG_CERTIFICATE_KIND",
+                "NODE_OF_ANOTHER_MEMBER",
+                "NOT_A_LEARNER",
+                "UNKNOWN_NODE",
+                "LAST_VOTER",
+            ]
+        );
+        let refused = |i: usize| match &block.transactions[i].outcome {
+            Outcome::Refused { message, .. } => message.clone(),
+            Outcome::Committed { .. } => String::new(),
+        };
+        assert!(
+            refused(7).contains("belongs to member CARRIER"),
+            "{}",
+            refused(7)
+        );
+        assert!(
+            refused(10).contains("at least 3 must remain"),
+            "{}",
+            refused(10)
+        );
+        assert_eq!(membership(&a), (vec![1, 2, 3], vec![4]));
+        let added = a.nodes().find(|n| n.raft_id == 4).expect("node 4").clone();
+        assert_eq!(added.node_id.as_deref(), Some("node4"));
+        assert_eq!(added.member.as_str(), "CARRIER");
+        assert_eq!(added.role, ledger::chain::NodeRole::Learner);
+        assert_eq!(added.since_height, 1);
+
+        let t2 = t + 1_000;
+        let second = [
+            net.gov_tx("carrier-admin", t2, promote(4))?,
+            net.gov_tx("port-admin", t2, remove(1))?,
+            net.gov_tx("carrier-admin", t2, remove(1))?,
+            net.gov_tx("bank-admin", t2, remove(3))?,
+            net.gov_tx("carrier-admin", t2, remove(1))?,
+            net.gov_tx("carrier-admin", t2, add(1, "node7", "127.0.0.1:7107"))?,
+            net.gov_tx("carrier-admin", t2, promote(4))?,
+        ];
+        let second: Vec<&Vec<u8>> = second.iter().collect();
+        let block2 = apply(&mut a, t2, &second)?;
+        assert_eq!(
+            codes(&block2),
+            [
+                "COMMITTED",
+                "NODE_OF_ANOTHER_MEMBER",
+                "COMMITTED",
+                "LAST_VOTER",
+                "UNKNOWN_NODE",
+                "NODE_ALREADY_EXISTS",
+                "NOT_A_LEARNER",
+            ]
+        );
+        assert_eq!(membership(&a), (vec![2, 3, 4], vec![]));
+        assert_eq!(
+            ledger::StateMachine::membership(&a).map(|m| m.voters.len()),
+            Some(3)
+        );
+
+        // Another replica applying the same entries agrees on every hash; the node set moved
+        // the state hash (a block of refusals only would leave other writes).
+        let b1 = apply(&mut b, t, &first)?;
+        let b2 = apply(&mut b, t2, &second)?;
+        assert_eq!((b1.hash, b2.hash), (block.hash, block2.hash));
+        assert_eq!(b.state_hash(), a.state_hash());
+        assert_eq!(membership(&b), membership(&a));
+
+        // Reopened and restored from a snapshot, the node set is the same.
+        let snapshot = a.export_snapshot()?;
+        let nodes: Vec<_> = a.nodes().cloned().collect();
+        drop(a);
+        let reopened = LedgerState::open_existing(net.dir.path().join("a"))?;
+        assert_eq!(reopened.nodes().cloned().collect::<Vec<_>>(), nodes);
+        let mut restored = net.state("restored")?;
+        restored.import_snapshot(&snapshot)?;
+        assert_eq!(restored.nodes().cloned().collect::<Vec<_>>(), nodes);
+        assert_eq!(restored.reader().nodes(), nodes);
+        assert_eq!(membership(&restored), (vec![2, 3, 4], vec![]));
+        Ok(())
+    }
+
     #[test]
     fn chain_two_replicas_reach_identical_hashes() -> anyhow::Result<()> {
         let mut net = net()?;

@@ -4,6 +4,7 @@ use ledger::error::{ReplicaError, StorageError};
 use ledger::logging::discard_logger;
 use ledger::sim::ChainMachine;
 use ledger::sim::chain::SimCommand;
+use ledger::state_machine::Membership;
 use ledger::{
     CollectEffects, LogStore, ProposalId, ProposeError, RedbLog, Replica, ReplicaConfig, SimDisk,
     StateMachine,
@@ -185,4 +186,280 @@ fn redb_replica_restarts_to_the_same_state_after_snapshots_and_compaction() {
     assert_eq!(after.chain(), before.chain());
     assert_eq!(after.documents(), before.documents());
     assert_eq!(after.payloads_applied(), 20);
+}
+
+/// A state machine that prescribes whatever membership the test sets (the ledger's node set
+/// stands behind `membership()` in production).
+struct Prescribed {
+    inner: ChainMachine,
+    want: std::rc::Rc<std::cell::RefCell<Option<Membership>>>,
+}
+
+impl StateMachine for Prescribed {
+    type Output = <ChainMachine as StateMachine>::Output;
+    fn apply(
+        &mut self,
+        entry: ledger::CommittedEntry<'_>,
+    ) -> Result<Self::Output, ledger::StateMachineError> {
+        self.inner.apply(entry)
+    }
+    fn snapshot(&self) -> Result<ledger::state_machine::StateSnapshot, ledger::StateMachineError> {
+        self.inner.snapshot()
+    }
+    fn restore(
+        &mut self,
+        snapshot: &ledger::state_machine::StateSnapshot,
+    ) -> Result<(), ledger::StateMachineError> {
+        self.inner.restore(snapshot)
+    }
+    fn applied_index(&self) -> ledger::LogIndex {
+        self.inner.applied_index()
+    }
+    fn state_hash(&self) -> ledger::StateHash {
+        self.inner.state_hash()
+    }
+    fn attestation(&self) -> ledger::Attestation {
+        self.inner.attestation()
+    }
+    fn membership(&self) -> Option<Membership> {
+        self.want.borrow().clone()
+    }
+}
+
+fn membership(voters: &[u64], learners: &[u64]) -> Membership {
+    Membership {
+        voters: voters.iter().copied().collect(),
+        learners: learners.iter().copied().collect(),
+    }
+}
+
+fn sorted(ids: &[u64]) -> Vec<u64> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids
+}
+
+#[test]
+fn next_conf_change_adds_learners_then_promotes_then_removes() {
+    use ledger::eraftpb::{ConfChangeType, ConfState};
+    let conf = |voters: &[u64], learners: &[u64]| ConfState {
+        voters: voters.to_vec(),
+        learners: learners.to_vec(),
+        ..ConfState::default()
+    };
+    let cases = [
+        (conf(&[1, 2, 3], &[]), membership(&[1, 2, 3], &[]), None),
+        (
+            conf(&[1, 2, 3], &[]),
+            membership(&[1, 2, 3], &[4]),
+            Some((ConfChangeType::AddLearnerNode, 4)),
+        ),
+        (
+            conf(&[1, 2, 3], &[4]),
+            membership(&[1, 2, 3, 4], &[]),
+            Some((ConfChangeType::AddNode, 4)),
+        ),
+        (
+            conf(&[3, 1, 2, 4], &[]),
+            membership(&[2, 3, 4], &[]),
+            Some((ConfChangeType::RemoveNode, 1)),
+        ),
+        (
+            conf(&[1, 2, 3], &[5]),
+            membership(&[1, 2, 3], &[]),
+            Some((ConfChangeType::RemoveNode, 5)),
+        ),
+        // A new learner comes before a removal, whatever the ids.
+        (
+            conf(&[1, 2, 3], &[]),
+            membership(&[2, 3], &[9]),
+            Some((ConfChangeType::AddLearnerNode, 9)),
+        ),
+    ];
+    for (current, want, expected) in cases {
+        assert_eq!(
+            ledger::replica::next_conf_change(&current, &want),
+            expected,
+            "{current:?} -> {want:?}"
+        );
+    }
+}
+
+#[test]
+fn leader_brings_raft_membership_to_the_state_machines_exactly_once() {
+    let want = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let sm = Prescribed {
+        inner: ChainMachine::default(),
+        want: want.clone(),
+    };
+    let mut store = LogStore::open(Box::new(SimDisk::new())).unwrap();
+    Replica::bootstrap(&mut store, ChainMachine::default(), &[1]).unwrap();
+    let mut r = Replica::open(config(1), store, sm, &discard_logger()).unwrap();
+    let conf_changes =
+        |fx: &CollectEffects<_>| fx.applied.iter().filter(|a| a.conf_state.is_some()).count();
+    r.campaign().unwrap();
+    let mut fx = CollectEffects::default();
+    for _ in 0..16 {
+        r.handle_ready(&mut fx).unwrap();
+    }
+    assert!(r.is_leader());
+    assert_eq!(
+        conf_changes(&fx),
+        0,
+        "no membership prescribed, none proposed"
+    );
+
+    *want.borrow_mut() = Some(membership(&[1], &[2]));
+    let mut fx = CollectEffects::default();
+    for _ in 0..16 {
+        r.handle_ready(&mut fx).unwrap();
+    }
+    assert_eq!(conf_changes(&fx), 1);
+    assert_eq!(sorted(&r.conf_state().learners), vec![2]);
+
+    *want.borrow_mut() = Some(membership(&[1, 2], &[]));
+    let mut fx = CollectEffects::default();
+    for _ in 0..16 {
+        r.handle_ready(&mut fx).unwrap();
+    }
+    assert_eq!(
+        conf_changes(&fx),
+        1,
+        "promoted once, however often Ready runs"
+    );
+    assert_eq!(sorted(&r.conf_state().voters), vec![1, 2]);
+    assert!(r.conf_state().learners.is_empty());
+}
+
+/// Three replicas wired by hand: `handle_ready` on each, then every message delivered unless
+/// it leaves or reaches an isolated replica; returns how many conf changes each applied.
+struct Trio {
+    replicas: Vec<Replica<Prescribed>>,
+    wants: Vec<std::rc::Rc<std::cell::RefCell<Option<Membership>>>>,
+    conf_changes: Vec<usize>,
+}
+
+impl Trio {
+    fn new() -> Trio {
+        let mut replicas = Vec::new();
+        let mut wants = Vec::new();
+        for id in 1..=3 {
+            let want = std::rc::Rc::new(std::cell::RefCell::new(None));
+            let sm = Prescribed {
+                inner: ChainMachine::default(),
+                want: want.clone(),
+            };
+            let mut store = LogStore::open(Box::new(SimDisk::new())).unwrap();
+            Replica::bootstrap(&mut store, ChainMachine::default(), &[1, 2, 3]).unwrap();
+            let config = ReplicaConfig {
+                election_jitter_seed: Some(id),
+                ..config(id)
+            };
+            replicas.push(Replica::open(config, store, sm, &discard_logger()).unwrap());
+            wants.push(want);
+        }
+        Trio {
+            replicas,
+            wants,
+            conf_changes: vec![0; 3],
+        }
+    }
+
+    /// Ready handling and delivery until quiet (bounded), `isolated` cut off.
+    fn settle(&mut self, isolated: Option<u64>) {
+        for _ in 0..64 {
+            let mut messages = Vec::new();
+            for (i, r) in self.replicas.iter_mut().enumerate() {
+                let mut fx = CollectEffects::default();
+                r.handle_ready(&mut fx).unwrap();
+                self.conf_changes[i] +=
+                    fx.applied.iter().filter(|a| a.conf_state.is_some()).count();
+                messages.extend(fx.messages);
+            }
+            if messages.is_empty() && self.replicas.iter().all(|r| !r.has_ready()) {
+                return;
+            }
+            for m in messages {
+                let cut = isolated.is_some_and(|id| m.from == id || m.to == id);
+                if !cut && (1..=3).contains(&m.to) {
+                    // A refused message is the network's loss; Raft retransmits.
+                    let _ = self.replicas[m.to as usize - 1].step(m);
+                }
+            }
+        }
+        panic!("the replicas did not settle within 64 rounds");
+    }
+
+    /// The first replica that believes it leads (an isolated old leader may still believe it).
+    fn leader(&self) -> Option<u64> {
+        self.replicas.iter().find(|r| r.is_leader()).map(|r| r.id())
+    }
+}
+
+/// The leader that applied a membership change crashes before proposing it (here: its state
+/// machine never told it); the next leader notices that Raft's configuration lags the state
+/// machine's and proposes the change itself. Proposing it once more changes nothing.
+#[test]
+fn a_new_leader_proposes_the_membership_change_its_predecessor_did_not() {
+    let mut trio = Trio::new();
+    trio.replicas[0].campaign().unwrap();
+    trio.settle(None);
+    assert_eq!(trio.leader(), Some(1));
+    for want in &trio.wants[1..] {
+        *want.borrow_mut() = Some(membership(&[1, 2, 3], &[4]));
+    }
+    trio.settle(None);
+    assert_eq!(
+        trio.conf_changes,
+        vec![0, 0, 0],
+        "leader 1 proposes nothing"
+    );
+
+    // Leader 1 cut off: replicas 2 and 3 elect one of them, which proposes AddLearnerNode(4).
+    let mut ticks = 0;
+    while !trio.replicas[1..].iter().any(|r| r.is_leader()) {
+        assert!(ticks < 200, "no new leader after {ticks} ticks");
+        for r in &mut trio.replicas[1..] {
+            r.tick();
+        }
+        trio.settle(Some(1));
+        ticks += 1;
+    }
+    let leader = trio.replicas[1..]
+        .iter()
+        .find(|r| r.is_leader())
+        .map(|r| r.id() as usize - 1)
+        .unwrap();
+    trio.settle(Some(1));
+    for r in &trio.replicas[1..] {
+        assert_eq!(sorted(&r.conf_state().learners), vec![4]);
+        assert_eq!(sorted(&r.conf_state().voters), vec![1, 2, 3]);
+    }
+    assert_eq!(trio.conf_changes[1..], [1, 1]);
+
+    // Healed, replica 1 catches up with the same configuration, and the change is not
+    // proposed again however often Ready runs.
+    for _ in 0..20 {
+        for r in &mut trio.replicas {
+            r.tick();
+        }
+        trio.settle(None);
+    }
+    assert_eq!(sorted(&trio.replicas[0].conf_state().learners), vec![4]);
+    assert_eq!(trio.conf_changes, vec![1, 1, 1]);
+
+    // The same change proposed again is applied as a no-op.
+    assert!(trio.replicas[leader].is_leader());
+    trio.replicas[leader]
+        .propose_conf_change(ledger::replica::conf_change(
+            ledger::eraftpb::ConfChangeType::AddLearnerNode,
+            4,
+        ))
+        .unwrap();
+    trio.settle(None);
+    for r in &trio.replicas {
+        assert_eq!(sorted(&r.conf_state().learners), vec![4]);
+        assert_eq!(sorted(&r.conf_state().voters), vec![1, 2, 3]);
+    }
+    assert_eq!(trio.conf_changes, vec![2, 2, 2]);
 }

@@ -1,6 +1,7 @@
 //! `TlsTransport` on loopback with the dev consortium's node certificates: delivery both ways,
 //! a Raft cluster over it, and every refusal (foreign CA, wrong node, wrong genesis, bad frames)
-//! observed through the transport's counters. Every wait has a deadline.
+//! observed through the transport's counters, and a peer set replaced at run time. Every wait
+//! has a deadline.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ use ledger::transport::{
 };
 use ledger::{LogStore, RedbLog, Replica, ReplicaConfig};
 use pki::dev::{Consortium, ConsortiumSpec, KeyAlgorithm, generate_consortium};
-use pki::{NodeId, TrustStore};
+use pki::{MemberCode, NodeId, TrustStore};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -97,6 +98,7 @@ fn config(net: &Net, raft_id: u64, peers: &BTreeMap<u64, SocketAddr>) -> Result<
                     *id,
                     PeerAddress {
                         node_id: node_id(*id),
+                        member: None,
                         addr: *addr,
                     },
                 )
@@ -181,14 +183,30 @@ async fn receive_marker(inbox: &mut mpsc::Receiver<Message>, from: u64, marker: 
 }
 
 /// A raw TLS client presenting `credentials`, for tests that speak the wire format by hand.
+/// A peer table holding only node `raft_id` (at an address nobody dials).
+fn only_peer(raft_id: u64) -> tls::SharedPeers {
+    let peer = PeerAddress {
+        node_id: node_id(raft_id),
+        member: None,
+        addr: "127.0.0.1:9".parse().expect("address"),
+    };
+    Arc::new(std::sync::RwLock::new([(raft_id, peer)].into()))
+}
+
 async fn raw_dial(
     credentials: &NodeCredentials,
     trust: &TrustStore,
     expect: NodeId,
     addr: SocketAddr,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let config = tls::client_config(credentials, trust, expect, Arc::new(Counters::default()))
-        .expect("client config");
+    let config = tls::client_config(
+        credentials,
+        trust,
+        expect,
+        None,
+        Arc::new(Counters::default()),
+    )
+    .expect("client config");
     let tcp = TcpStream::connect(addr).await?;
     TlsConnector::from(Arc::new(config))
         .connect(addr.ip().into(), tcp)
@@ -366,7 +384,7 @@ async fn a_certificate_from_a_foreign_consortium_is_refused() -> Result<()> {
     let impostor_server = tls::server_config(
         &foreign_node1,
         &net.trust,
-        [node_id(3)].into(),
+        only_peer(3),
         Arc::new(Counters::default()),
     )?;
     let impostor_task = tokio::spawn(async move {
@@ -505,7 +523,7 @@ async fn a_valid_node_certificate_claiming_another_node_is_refused() -> Result<(
     let server = tls::server_config(
         &node2,
         &net.trust,
-        [node_id(3)].into(),
+        only_peer(3),
         Arc::new(Counters::default()),
     )?;
     let frames_after_hello = Arc::new(AtomicU64::new(0));
@@ -764,5 +782,82 @@ async fn a_snapshot_larger_than_a_frame_arrives_whole() -> Result<()> {
     let stats = nodes[0].transport.stats();
     assert_eq!(stats.dropped_oversized, 0, "{stats:?}");
     shutdown_all(&nodes).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_peers_adds_a_peer_pinned_to_its_member_and_forgets_a_removed_one() -> Result<()> {
+    // node1 is CARRIER's, node2 PORT's, node3 BANK's.
+    let net = Net::new(3)?;
+    let (l1, l2, l3) = (bind().await?, bind().await?, bind().await?);
+    let addrs = BTreeMap::from([
+        (1, l1.local_addr()?),
+        (2, l2.local_addr()?),
+        (3, l3.local_addr()?),
+    ]);
+    let without_3: BTreeMap<u64, SocketAddr> = addrs
+        .iter()
+        .filter(|(id, _)| **id != 3)
+        .map(|(id, addr)| (*id, *addr))
+        .collect();
+    let mut node1 = start(config(&net, 1, &without_3)?, l1)?;
+    let node2 = start(config(&net, 2, &without_3)?, l2)?;
+    let mut node3 = start(config(&net, 3, &addrs)?, l3)?;
+    let (mut t1, mut t3) = (node1.transport.clone(), node3.transport.clone());
+    let peer = |id: u64, member: &str| PeerAddress {
+        node_id: node_id(id),
+        member: Some(MemberCode::new(member).expect("member code")),
+        addr: addrs[&id],
+    };
+
+    // node1 does not know node3 yet: what it sends there is dropped, node3's dial is refused.
+    t1.send(heartbeat(1, 3, 1));
+    assert_eq!(node1.transport.stats().dropped_unknown_peer, 1);
+    t3.send(heartbeat(3, 1, 1));
+    wait_stats("node3 refused by node1", &node1.transport, |s| {
+        s.refused_identity >= 1
+    })
+    .await?;
+
+    // Added, pinned to BANK's CA: both directions work (node3's queued message arrives too).
+    let mut peers = node1.transport.peers();
+    peers.insert(3, peer(3, "BANK"));
+    node1.transport.set_peers(peers.clone())?;
+    t1.send(heartbeat(1, 3, 2));
+    receive_marker(&mut node3.inbox, 1, 2).await?;
+    t3.send(heartbeat(3, 1, 3));
+    receive_marker(&mut node1.inbox, 3, 3).await?;
+
+    // Pinned to another member's CA, node3's certificate is refused when node1 redials it.
+    let refused = node1.transport.stats().refused_identity;
+    peers.insert(3, peer(3, "CARRIER"));
+    node1.transport.set_peers(peers.clone())?;
+    t1.send(heartbeat(1, 3, 4));
+    wait_stats("node3 refused: not CARRIER's node", &node1.transport, |s| {
+        s.refused_identity > refused
+    })
+    .await?;
+
+    // Removed: nothing goes to node3, and its connection is closed and refused again.
+    peers.remove(&3);
+    node1.transport.set_peers(peers)?;
+    assert!(!node1.transport.peers().contains_key(&3));
+    let stats = node1.transport.stats();
+    t1.send(heartbeat(1, 3, 5));
+    assert_eq!(
+        node1.transport.stats().dropped_unknown_peer,
+        stats.dropped_unknown_peer + 1
+    );
+    t3.send(heartbeat(3, 1, 6));
+    wait_stats("node3 shut out after its removal", &node1.transport, |s| {
+        s.refused_identity > stats.refused_identity
+    })
+    .await?;
+
+    // A peer set naming this node itself is refused whole.
+    let own = BTreeMap::from([(1, peer(1, "CARRIER"))]);
+    assert!(node1.transport.set_peers(own).is_err());
+    assert_eq!(node1.transport.peers().len(), 1);
+    shutdown_all(&[node1, node2, node3]).await;
     Ok(())
 }

@@ -29,6 +29,22 @@ pub enum TxAction {
     Void,
     ReleaseCargo,
     GateOut,
+    /// Governance, by a member admin: add a node of the admin's member as a Raft learner.
+    AddNode,
+    /// Governance: make a learner of the admin's member a voter.
+    PromoteNode,
+    /// Governance: remove a node of the admin's member.
+    RemoveNode,
+}
+
+impl TxAction {
+    /// Whether the action is a membership change (governance) rather than a document command.
+    fn is_membership(self) -> bool {
+        matches!(
+            self,
+            TxAction::AddNode | TxAction::PromoteNode | TxAction::RemoveNode
+        )
+    }
 }
 
 /// `silkline tx` arguments.
@@ -39,9 +55,19 @@ pub struct TxArgs {
     /// What to do.
     #[arg(value_enum)]
     pub action: TxAction,
-    /// The document: CARRIER/REFERENCE (for release-cargo and gate-out, the bill's).
+    /// The document: CARRIER/REFERENCE (for release-cargo and gate-out, the bill's); none for
+    /// add-node, promote-node and remove-node.
     #[arg(value_name = "CARRIER/REFERENCE")]
-    pub document: String,
+    pub document: Option<String>,
+    /// The node's Raft id (add-node, promote-node, remove-node).
+    #[arg(long)]
+    pub raft_id: Option<u64>,
+    /// The node id its TLS certificate names (add-node).
+    #[arg(long)]
+    pub node_id: Option<String>,
+    /// The `ip:port` of its Raft transport (add-node).
+    #[arg(long)]
+    pub address: Option<String>,
     /// The recipient party (issue, transfer, endorse, endorse-to-order; the port for
     /// release-cargo; the new bill's first possessor for void with --document).
     #[arg(long)]
@@ -211,13 +237,48 @@ fn command(args: &TxArgs, content: Option<Value>) -> anyhow::Result<Value> {
             }
             json!({"action": "GATE_OUT", "containers": args.containers})
         }
+        TxAction::AddNode | TxAction::PromoteNode | TxAction::RemoveNode => {
+            bail!("{a:?} is a governance action, not a document command")
+        }
+    })
+}
+
+/// The governance command of a membership action (`ledger::chain::Governance`'s JSON).
+fn membership_command(args: &TxArgs) -> anyhow::Result<Value> {
+    let a = args.action;
+    if args.document.is_some() {
+        bail!("{a:?} names no document");
+    }
+    let raft_id = args
+        .raft_id
+        .with_context(|| format!("{a:?} needs --raft-id N"))?;
+    Ok(match a {
+        TxAction::AddNode => json!({
+            "action": "ADD_NODE",
+            "raftId": raft_id,
+            "nodeId": need(&args.node_id, "--node-id ID", a)?,
+            "address": need(&args.address, "--address IP:PORT", a)?,
+        }),
+        TxAction::PromoteNode => json!({"action": "PROMOTE_NODE", "raftId": raft_id}),
+        TxAction::RemoveNode => json!({"action": "REMOVE_NODE", "raftId": raft_id}),
+        other => bail!("{other:?} is not a membership action"),
     })
 }
 
 /// `silkline tx`: prints one JSON object; `Ok(false)` when the ledger refused the transaction,
 /// or when `--document` has problems (then nothing is signed or submitted).
 pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
-    let (carrier, reference) = split_document(&args.document)?;
+    if args.action.is_membership() {
+        let governance = membership_command(args)?;
+        let client = ApiClient::new(&args.target)?;
+        let jws = client.sign(json!({ "governance": governance })).await?;
+        return submit(&client, args, jws).await;
+    }
+    let document = args
+        .document
+        .as_deref()
+        .with_context(|| format!("{:?} needs the document CARRIER/REFERENCE", args.action))?;
+    let (carrier, reference) = split_document(document)?;
     let id = DocumentId::new(
         PartyCode::new(carrier).with_context(|| format!("`{carrier}`: not a party code"))?,
         DocumentRef::new(reference)
@@ -243,6 +304,11 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
             "command": command,
         }))
         .await?;
+    submit(&client, args, jws).await
+}
+
+/// Prints the signed transaction (`--sign-only`) or submits it and prints its outcome.
+async fn submit(client: &ApiClient, args: &TxArgs, jws: String) -> anyhow::Result<bool> {
     if args.sign_only {
         println!("{jws}");
         return Ok(true);

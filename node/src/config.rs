@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 pub struct NodeFileConfig {
     /// The node id its TLS certificate names (`node1`, ...): peers pin the certificate to it.
     pub node_id: String,
-    /// This node's Raft id: nonzero, and one of the genesis' nodes.
+    /// This node's Raft id: nonzero. A genesis node's, or (to join an existing network, with an
+    /// empty data directory) the raft id a committed `ADD_NODE` gave this node.
     pub raft_id: u64,
     /// Where the node keeps its durable state: `raft.redb` (the Raft log and hard state),
     /// `state/` (the sled ledger state) and `status.json` (the observation point).
@@ -40,7 +41,8 @@ pub struct NodeFileConfig {
     /// server, TLS mode, sender, contacts per party); none: no mail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<adapters::email::EmailConfig>,
-    /// Every other voter: its Raft id, the node id its certificate must name, and its address.
+    /// Other nodes: Raft id, the node id its certificate must name, and its address. The
+    /// genesis nodes' ids come from here; nodes added later are learned from the ledger.
     pub peers: BTreeMap<u64, PeerConfig>,
     /// This node's certificate chain, PEM, leaf first (a `node` certificate of its member).
     pub certificate_chain: PathBuf,

@@ -7,6 +7,12 @@
 //!                             ports on 127.0.0.1)
 //! DIR/nodes/nodeK/data/       created by `node run`: raft.redb, state/, status.json
 //! ```
+//!
+//! `silkline dev add-node --dir DIR [--member CODE]` prepares one more node for a running dev
+//! network: a node certificate from the member's CA (`pki::dev`) and `nodes/nodeK/config.json`
+//! (K the next raft id, free loopback ports, every existing node as a peer). It starts nothing
+//! and changes no genesis: the node joins once the member's admin commits `tx add-node` with
+//! the raft id, node id and address it prints, and `silkline node run --config` starts it.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -16,8 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail, ensure};
 use ledger::chain::Genesis;
-use pki::IdentityKind;
-use pki::dev::{ConsortiumSpec, generate_consortium};
+use pki::dev::{Consortium, ConsortiumSpec, IdentityRequest, generate_consortium};
+use pki::{IdentityKind, MemberCode, NodeId, PartyCode};
 
 use crate::config::{NodeFileConfig, PeerConfig};
 
@@ -118,6 +124,97 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
         dir.display(),
         dir.join("nodes/node1/config.json").display()
     );
+    Ok(())
+}
+
+/// Prepares node K+1 of the dev network in `dir` for `member` (see the module docs) and prints
+/// what `tx add-node` needs, as JSON.
+pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
+    let genesis_path = dir.join(GENESIS_FILE);
+    let genesis = Genesis::from_json(
+        &std::fs::read_to_string(&genesis_path)
+            .with_context(|| format!("read {}", genesis_path.display()))?,
+    )?;
+    let member = MemberCode::new(member).map_err(anyhow::Error::msg)?;
+    let member_config = genesis
+        .members
+        .iter()
+        .find(|m| m.code.as_str() == member.as_str())
+        .with_context(|| format!("{member} is not a member of this network"))?;
+    // Every node prepared so far: the genesis' and those added before.
+    let mut existing: BTreeMap<u64, (String, SocketAddr)> = BTreeMap::new();
+    let nodes_dir = dir.join("nodes");
+    for entry in std::fs::read_dir(&nodes_dir)
+        .with_context(|| format!("read {}", nodes_dir.display()))?
+        .take(DEV_NODES_MAX * 4)
+    {
+        let path = entry?.path().join("config.json");
+        if path.exists() {
+            let c = NodeFileConfig::load(&path)?;
+            existing.insert(c.raft_id, (c.node_id, c.listen));
+        }
+    }
+    ensure!(
+        existing.len() < DEV_NODES_MAX,
+        "a dev network has at most {DEV_NODES_MAX} nodes"
+    );
+    let raft_id = existing
+        .keys()
+        .chain(genesis.nodes.iter().map(|n| &n.id))
+        .max()
+        .copied()
+        .unwrap_or(0)
+        + 1;
+    let name = format!("node{raft_id}");
+    let node_dir = nodes_dir.join(&name);
+    ensure!(!node_dir.exists(), "{} already exists", node_dir.display());
+    let mut consortium = Consortium::open(&dir.join("pki")).context("open the dev consortium")?;
+    let now_s = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
+    let identity = consortium
+        .issue(&IdentityRequest {
+            name: name.clone(),
+            member: member.clone(),
+            party: PartyCode::new(member.as_str()).map_err(anyhow::Error::msg)?,
+            party_name: member_config.name.clone(),
+            kind: IdentityKind::Node,
+            node_id: Some(NodeId::new(name.as_str()).map_err(anyhow::Error::msg)?),
+            ips: Vec::new(),
+            not_before: now_s,
+            not_after: now_s + pki::dev::DEFAULT_VALIDITY_S,
+        })
+        .context("issue the node certificate")?;
+    let ports = free_loopback_addresses(2)?;
+    let peers = existing
+        .into_iter()
+        .map(|(id, (node_id, address))| (id, PeerConfig { node_id, address }))
+        .collect();
+    let pki_dir = PathBuf::from("../../pki");
+    let config = NodeFileConfig {
+        node_id: name.clone(),
+        raft_id,
+        data_dir: PathBuf::from("data"),
+        listen: ports[0],
+        api_listen: Some(ports[1]),
+        snapshot_interval_entries: None,
+        log_retain_entries: None,
+        email: None,
+        peers,
+        certificate_chain: pki_dir.join(&identity.cert),
+        private_key: pki_dir.join(&identity.key),
+        genesis: PathBuf::from("../..").join(GENESIS_FILE),
+    };
+    std::fs::create_dir_all(&node_dir)?;
+    let config_path = node_dir.join("config.json");
+    std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?;
+    let out = serde_json::json!({
+        "raftId": raft_id,
+        "nodeId": name,
+        "address": ports[0].to_string(),
+        "api": format!("https://{}/graphql", ports[1]),
+        "member": member.as_str(),
+        "config": config_path,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 

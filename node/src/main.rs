@@ -9,6 +9,8 @@
 //! - `silkline dev init --dir DIR [--nodes N]`: generate a dev network ([`dev`]).
 //! - `silkline dev up --dir DIR [--nodes N]`: create (if new) and run a dev network until
 //!   Ctrl-C ([`dev_up`]).
+//! - `silkline dev add-node --dir DIR [--member CODE]`: prepare one more node's certificate and
+//!   configuration for a dev network, to join it by `tx add-node` ([`dev`]).
 //! - `silkline tx`, `silkline doc show|verify`, `silkline status`: the GraphQL API from a shell,
 //!   JSON out ([`cli`], [`client`]).
 //!
@@ -146,6 +148,17 @@ enum DevCommand {
         #[arg(long, default_value_t = 3)]
         nodes: usize,
     },
+    /// Prepare one more node for the dev network in DIR: a node certificate from MEMBER's CA
+    /// and DIR/nodes/nodeK/config.json. Starts nothing; prints the raft id, node id and address
+    /// that `tx add-node` needs.
+    AddNode {
+        /// The dev network's directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The member that runs the node (its admin signs `tx add-node`).
+        #[arg(long, default_value = "CARRIER")]
+        member: String,
+    },
 }
 
 /// mimalloc instead of glibc's malloc: a replica allocates for every JSON value it parses and
@@ -225,6 +238,7 @@ fn run_node_or_dev(command: Command) -> anyhow::Result<()> {
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(run::run(&config))),
         Command::Dev(DevCommand::Init { dir, nodes }) => dev::init(&dir, nodes),
+        Command::Dev(DevCommand::AddNode { dir, member }) => dev::add_node(&dir, &member),
         Command::Dev(DevCommand::Up { dir, nodes }) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -1,5 +1,12 @@
-//! `silkline node run`: opens the stores, bootstraps or reopens the replica, starts the TLS
-//! transport and the runtime, publishes `status.json`, and shuts down cleanly on SIGTERM/SIGINT.
+//! `silkline node run`: opens the stores, bootstraps or reopens the replica (or, for a node
+//! that is not in the genesis, waits to be brought up by the leader's snapshot), starts the
+//! TLS transport and the runtime, keeps the transport's peers equal to the ledger's node set,
+//! publishes `status.json`, and shuts down cleanly on SIGTERM/SIGINT.
+//!
+//! A node joins an existing network once a member admin's `ADD_NODE` for its raft id has
+//! committed: started with an empty data directory and a configuration whose `raftId` is not
+//! a genesis node, it bootstraps nothing; the leader adds it as a Raft learner, finds its log
+//! empty and sends a snapshot (ARCHITECTURE.md, "Genesis is a snapshot at index 1").
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,12 +14,16 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ledger::chain::{Genesis, LedgerState};
+use std::collections::BTreeMap;
+
+use ledger::chain::{Genesis, LedgerReader, LedgerState, NodeRole};
 use ledger::client::LedgerClient;
 use ledger::error::StateMachineError;
 use ledger::logging::tracing_logger;
 use ledger::runtime::{self, PEER_CHANNEL_CAPACITY, ReplicaStatus, RuntimeConfig};
-use ledger::state_machine::{CommittedEntry, LogIndex, StateHash, StateMachine, StateSnapshot};
+use ledger::state_machine::{
+    CommittedEntry, LogIndex, Membership, StateHash, StateMachine, StateSnapshot,
+};
 use ledger::transport::{
     NodeCredentials, PEER_QUEUE_MESSAGES_MAX, PeerAddress, TlsTransport, TransportConfig,
     TransportStats,
@@ -48,12 +59,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("read genesis {}", config.genesis.display()))?;
     let genesis = Genesis::from_json(&genesis_json)
         .with_context(|| format!("genesis {}", config.genesis.display()))?;
-    check_against_genesis(&config, &genesis)?;
+    let joining = check_against_genesis(&config, &genesis)?;
     let genesis_hash = genesis.genesis_hash();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("create data dir {}", config.data_dir.display()))?;
 
-    let store = open_log(&config, &genesis)?;
+    let store = open_log(&config, &genesis, joining)?;
     let state = LedgerState::open(config.data_dir.join(STATE_DIR), &genesis)
         .context("open the ledger state")?;
     let trust = trust_store(&genesis, &state)?;
@@ -75,7 +86,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     .context("open the replica")?;
 
     let (inbound, peer_messages) = mpsc::channel(PEER_CHANNEL_CAPACITY);
-    let transport_config = transport_config(&config, trust, genesis_hash.0)?;
+    let transport_config = transport_config(&config, &reader, trust, genesis_hash.0)?;
     let api_credentials = NodeCredentials {
         chain: transport_config.credentials.chain.clone(),
         key: transport_config.credentials.key.clone_key(),
@@ -152,11 +163,13 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
                 }
             }
             _ = ticker.tick() => {
+                sync_peers(&config, &reader, &transport);
                 let report = StatusFile::new(
                     &config.node_id,
                     &status.borrow(),
                     reader.tip().height,
                     transport.stats(),
+                    transport.peers().into_keys().collect(),
                 );
                 if let Err(e) = report.write(&status_path) {
                     tracing::warn!(error = %e, "cannot write {}", status_path.display());
@@ -185,21 +198,105 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The configuration must describe a node of this genesis, and only peers of it.
-fn check_against_genesis(config: &NodeFileConfig, genesis: &Genesis) -> anyhow::Result<()> {
-    if !genesis.nodes.iter().any(|n| n.id == config.raft_id) {
-        bail!("raftId {} is not a node of the genesis", config.raft_id);
+/// Whether this node joins an existing network (its raft id is not a genesis node). A joining
+/// node must name at least one peer to be reached from.
+fn check_against_genesis(config: &NodeFileConfig, genesis: &Genesis) -> anyhow::Result<bool> {
+    let joining = !genesis.nodes.iter().any(|n| n.id == config.raft_id);
+    if joining && config.peers.is_empty() {
+        bail!(
+            "raftId {} is not a node of the genesis, so it joins an existing network: its configuration must name peers",
+            config.raft_id
+        );
     }
-    for id in config.peers.keys() {
-        if !genesis.nodes.iter().any(|n| n.id == *id) {
-            bail!("peer {id} is not a node of the genesis");
-        }
-    }
-    Ok(())
+    Ok(joining)
 }
 
-/// Opens the Raft log; a new one is bootstrapped with the genesis' nodes as founding voters.
-fn open_log(config: &NodeFileConfig, genesis: &Genesis) -> anyhow::Result<LogStore> {
+/// The transport's peers as the ledger's node set makes them: none once this node is removed;
+/// otherwise every node that is not removed, except this one, pinned to its member's CA; a genesis node's id and address come from the
+/// configuration file's `peers` (the genesis pins a node by certificate hash, not by id), so a
+/// genesis node that file does not name is left out. A peer of the file that the ledger does
+/// not know yet (a node added after the block this node has applied) is kept, so that a
+/// joining node hears from whoever leads.
+fn desired_peers(
+    config: &NodeFileConfig,
+    reader: &LedgerReader,
+) -> anyhow::Result<BTreeMap<u64, PeerAddress>> {
+    let node_id = |s: &str| NodeId::new(s).map_err(anyhow::Error::msg);
+    let nodes = reader.nodes();
+    let mut peers = BTreeMap::new();
+    if nodes
+        .iter()
+        .any(|n| n.raft_id == config.raft_id && n.role == NodeRole::Removed)
+    {
+        // Removed by governance: this node takes no further part, and stops dialing peers
+        // that refuse it anyway.
+        return Ok(peers);
+    }
+    for (id, p) in &config.peers {
+        if !nodes.iter().any(|n| n.raft_id == *id) {
+            peers.insert(
+                *id,
+                PeerAddress {
+                    node_id: node_id(&p.node_id)?,
+                    member: None,
+                    addr: p.address,
+                },
+            );
+        }
+    }
+    for n in nodes {
+        if n.role == NodeRole::Removed || n.raft_id == config.raft_id {
+            continue;
+        }
+        let member = Some(MemberCode::new(n.member.as_str()).map_err(anyhow::Error::msg)?);
+        let peer = match (&n.node_id, config.peers.get(&n.raft_id)) {
+            (Some(id), _) => PeerAddress {
+                node_id: node_id(id)?,
+                member,
+                // Checked when the ADD_NODE applied.
+                addr: n.address.parse().context("a node's address")?,
+            },
+            (None, Some(p)) => PeerAddress {
+                node_id: node_id(&p.node_id)?,
+                member,
+                addr: p.address,
+            },
+            (None, None) => continue,
+        };
+        peers.insert(n.raft_id, peer);
+    }
+    Ok(peers)
+}
+
+/// Gives the transport the peers the applied node set prescribes, when they changed.
+fn sync_peers(config: &NodeFileConfig, reader: &LedgerReader, transport: &TlsTransport) {
+    let peers = match desired_peers(config, reader) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot derive the transport's peers from the node set");
+            return;
+        }
+    };
+    if peers == transport.peers() {
+        return;
+    }
+    let ids: Vec<u64> = peers.keys().copied().collect();
+    if ids.is_empty() {
+        tracing::warn!(
+            "this node was removed from the network by governance: it no longer talks to peers"
+        );
+    }
+    match transport.set_peers(peers) {
+        Ok(()) => {
+            tracing::info!(peers = ?ids, "the network's nodes changed; transport peers updated")
+        }
+        Err(e) => tracing::warn!(error = %e, "the node set gives peers the transport refuses"),
+    }
+}
+
+/// Opens the Raft log; a new one is bootstrapped with the genesis' nodes as founding voters,
+/// unless this node joins an existing network (then the leader's snapshot initializes it).
+fn open_log(config: &NodeFileConfig, genesis: &Genesis, joining: bool) -> anyhow::Result<LogStore> {
     let path = config.data_dir.join(RAFT_LOG_FILE);
     let log = RedbLog::open(&path).with_context(|| format!("open {}", path.display()))?;
     let mut store = LogStore::open(Box::new(log)).context("read the Raft log")?;
@@ -207,6 +304,13 @@ fn open_log(config: &NodeFileConfig, genesis: &Genesis) -> anyhow::Result<LogSto
         tracing::info!(
             last_index = store.core().last_index(),
             "reopened the Raft log"
+        );
+        return Ok(store);
+    }
+    if joining {
+        tracing::info!(
+            raft_id = config.raft_id,
+            "not a genesis node: joining, waiting for the leader's snapshot"
         );
         return Ok(store);
     }
@@ -266,23 +370,12 @@ fn trust_store(genesis: &Genesis, state: &LedgerState) -> anyhow::Result<TrustSt
 
 fn transport_config(
     config: &NodeFileConfig,
+    reader: &LedgerReader,
     trust: TrustStore,
     genesis_hash: [u8; 32],
 ) -> anyhow::Result<TransportConfig> {
     let node_id = |s: &str| NodeId::new(s).map_err(anyhow::Error::msg);
-    let peers = config
-        .peers
-        .iter()
-        .map(|(id, p)| {
-            Ok((
-                *id,
-                PeerAddress {
-                    node_id: node_id(&p.node_id)?,
-                    addr: p.address,
-                },
-            ))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let peers = desired_peers(config, reader)?;
     Ok(TransportConfig {
         raft_id: config.raft_id,
         node_id: node_id(&config.node_id)?,
@@ -329,6 +422,10 @@ impl StateMachine for Observed {
     fn attestation(&self) -> Attestation {
         StateMachine::attestation(&self.state)
     }
+
+    fn membership(&self) -> Option<Membership> {
+        StateMachine::membership(&self.state)
+    }
 }
 
 impl Drop for Observed {
@@ -364,6 +461,14 @@ struct StatusFile {
     snapshots_taken: u64,
     /// Snapshots received from a leader and restored since the process started.
     snapshots_restored: u64,
+    /// Raft's voters as this node last applied them, by raft id.
+    voters: Vec<u64>,
+    /// Raft's learners as this node last applied them, by raft id.
+    learners: Vec<u64>,
+    /// Whether this node is among the voters.
+    voter: bool,
+    /// The transport's current peers, by raft id (the applied node set, minus this node).
+    peers: Vec<u64>,
     transport: TransportStatus,
 }
 
@@ -390,6 +495,7 @@ impl StatusFile {
         status: &ReplicaStatus,
         block_height: u64,
         t: TransportStats,
+        peers: Vec<u64>,
     ) -> StatusFile {
         StatusFile {
             id: node_id.to_owned(),
@@ -409,6 +515,10 @@ impl StatusFile {
             state_hash: hex::encode(status.state_hash),
             snapshots_taken: status.snapshots_taken,
             snapshots_restored: status.snapshots_restored,
+            voters: status.voters.clone(),
+            learners: status.learners.clone(),
+            voter: status.voters.contains(&status.id),
+            peers,
             transport: TransportStatus {
                 sent: t.sent,
                 received: t.received,

@@ -286,6 +286,7 @@ impl RawPeer {
             credentials,
             trust,
             NodeId::new(server).map_err(anyhow::Error::msg)?,
+            None,
             Arc::new(Counters::default()),
         )?;
         let tcp = TcpStream::connect(addr)?;

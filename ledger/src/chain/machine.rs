@@ -10,7 +10,7 @@
 use crate::batch::Attestation;
 use crate::error::StateMachineError;
 use crate::state_machine::{
-    CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine, StateSnapshot,
+    CommittedEntry, EntryKind, LogIndex, Membership, StateHash, StateMachine, StateSnapshot,
 };
 
 use super::block::Block;
@@ -98,6 +98,12 @@ impl StateMachine for LedgerState {
     /// The last block (height and hash), which the batches this replica proposes attest.
     fn attestation(&self) -> Attestation {
         LedgerState::attestation(self)
+    }
+
+    /// The node set of the ledger: genesis nodes and the committed `ADD_NODE`, `PROMOTE_NODE`
+    /// and `REMOVE_NODE` transactions.
+    fn membership(&self) -> Option<Membership> {
+        Some(LedgerState::membership(self))
     }
 
     /// SHA-256 over the tag `silkline-sm-v1`, the chain's state hash and the applied index

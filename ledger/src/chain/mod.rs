@@ -47,7 +47,8 @@ pub mod validate;
 pub use block::{Block, BlockHeader, Outcome, TxLocation, TxResult};
 pub use genesis::{Genesis, MemberConfig, MemberRole, NodeConfig, PartyConfig};
 pub use state::{
-    CrlRecord, DocumentPage, HistoryEntry, LedgerReader, LedgerState, PartyRecord, Tip, TxRecord,
+    CrlRecord, DocumentPage, HistoryEntry, LedgerReader, LedgerState, NodeRecord, NodeRole,
+    PartyRecord, Tip, TxRecord, VOTERS_MIN,
 };
 pub use tx::{Governance, Transaction, TxBody};
 pub use validate::TxRefusal;

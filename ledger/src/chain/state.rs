@@ -18,6 +18,7 @@
 //! | `txn/<tx hash>` | [`TxRecord`] |
 //! | `blk/<height u64 BE>` | [`Block`] |
 //! | `crl/<member>`, `par/<party>` | [`CrlRecord`], [`PartyRecord`] |
+//! | `nod/<raft id u64 BE>` | [`NodeRecord`] of a node added, promoted or removed by governance |
 //! | `sum/<content sha256 hex>\0<doc>` | index: documents by content checksum (verification) |
 //!
 //! All the writes of a block -- documents, histories, indexes, nonces, transaction records,
@@ -115,6 +116,7 @@ mod keys {
     pub const CRL: &[u8] = b"crl/";
     pub const PARTY: &[u8] = b"par/";
     pub const CHECKSUM: &[u8] = b"sum/";
+    pub const NODE: &[u8] = b"nod/";
 
     fn cat(parts: &[&[u8]]) -> Vec<u8> {
         parts.concat()
@@ -193,6 +195,9 @@ mod keys {
     pub fn party(code: &PartyCode) -> Vec<u8> {
         cat(&[PARTY, code.as_str().as_bytes()])
     }
+    pub fn node(raft_id: u64) -> Vec<u8> {
+        cat(&[NODE, &raft_id.to_be_bytes()])
+    }
     /// Whether a key is part of the hashed replicated state. Left out: meta; the blocks, which
     /// carry the state hash themselves; and the transaction records, an index of the blocks
     /// whose outcomes the block hash already covers (and whose messages must stay rewordable).
@@ -237,6 +242,41 @@ pub struct CrlRecord {
     /// The CRL's `thisUpdate`, ms since the Unix epoch.
     pub this_update_ms: u64,
     /// The block that installed it; 0 for genesis.
+    pub since_height: u64,
+}
+
+/// Fewest voters a `REMOVE_NODE` may leave: with 3 voters one node can fail and the ledger
+/// still commits (a quorum of 2). A network that has fewer (a dev network of 1 or 2) cannot
+/// shrink at all; a removed voter is replaced by adding and promoting a node first. This also
+/// keeps removals from ever reaching 0 voters, which no Raft cluster survives.
+pub const VOTERS_MIN: usize = 3;
+
+/// What a node is in the Raft configuration the ledger prescribes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NodeRole {
+    /// Votes and counts for the quorum.
+    Voter,
+    /// Receives the log but does not vote (`ADD_NODE`, until `PROMOTE_NODE`).
+    Learner,
+    /// Removed (`REMOVE_NODE`); kept so that its raft id and node id are never reused.
+    Removed,
+}
+
+/// A node of the network: a genesis node, or one added by `ADD_NODE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeRecord {
+    pub raft_id: u64,
+    /// The node id its TLS certificate names. `None` for a genesis node: genesis pins a node
+    /// by its certificate's hash, and each node's configuration file names its peers' ids.
+    pub node_id: Option<String>,
+    /// `ip:port` of its Raft transport.
+    pub address: String,
+    /// The member that runs it (whose CA its certificate chains to).
+    pub member: PartyCode,
+    pub role: NodeRole,
+    /// The block that last changed it; 0 for a genesis node never changed.
     pub since_height: u64,
 }
 
@@ -290,6 +330,8 @@ pub struct DocumentPage {
 struct Gov {
     parties: BTreeMap<PartyCode, PartyRecord>,
     crls: BTreeMap<PartyCode, CrlRecord>,
+    /// Every node ever: genesis nodes overlaid with the governance changes.
+    nodes: BTreeMap<u64, NodeRecord>,
     trust: Arc<Trust>,
 }
 
@@ -673,10 +715,31 @@ impl LedgerState {
             let record: CrlRecord = decode(&k, &v)?;
             crls.insert(record.member.clone(), record);
         }
+        let mut nodes: BTreeMap<u64, NodeRecord> = genesis
+            .nodes
+            .iter()
+            .map(|n| {
+                let record = NodeRecord {
+                    raft_id: n.id,
+                    node_id: None,
+                    address: n.address.clone(),
+                    member: n.member.clone(),
+                    role: NodeRole::Voter,
+                    since_height: 0,
+                };
+                (n.id, record)
+            })
+            .collect();
+        for item in tree.scan_prefix(keys::NODE) {
+            let (k, v) = item?;
+            let record: NodeRecord = decode(&k, &v)?;
+            nodes.insert(record.raft_id, record);
+        }
         let trust = Trust::new(genesis, &crls).map_err(ChainError::Trust)?;
         let gov = Gov {
             parties,
             crls,
+            nodes,
             trust: Arc::new(trust),
         };
         Ok((gov, tip, applied_index))
@@ -1220,8 +1283,135 @@ impl Rules {
                 let trust = Trust::new(&self.genesis, &gov.crls).map_err(ChainError::Trust)?;
                 gov.trust = Arc::new(trust);
             }
+            Governance::AddNode {
+                raft_id,
+                node_id,
+                address,
+            } => {
+                if *raft_id == 0 {
+                    return Ok(Err(TxRefusal::InvalidNode(
+                        "raft id 0 is reserved by Raft".into(),
+                    )));
+                }
+                if let Err(e) = pki::NodeId::new(node_id.as_str()) {
+                    return Ok(Err(TxRefusal::InvalidNode(e)));
+                }
+                if address.parse::<std::net::SocketAddr>().is_err() {
+                    return Ok(Err(TxRefusal::InvalidNode(format!(
+                        "address {address:?} is not an ip:port"
+                    ))));
+                }
+                let nodes = &work.gov().nodes;
+                if nodes.contains_key(raft_id)
+                    || nodes
+                        .values()
+                        .any(|n| n.node_id.as_deref() == Some(node_id.as_str()))
+                {
+                    return Ok(Err(TxRefusal::NodeAlreadyExists {
+                        raft_id: *raft_id,
+                        node_id: node_id.clone(),
+                    }));
+                }
+                let current = nodes
+                    .values()
+                    .filter(|n| n.role != NodeRole::Removed)
+                    .count();
+                if current >= super::genesis::NODES_MAX {
+                    return Ok(Err(TxRefusal::TooManyNodes {
+                        max: super::genesis::NODES_MAX,
+                    }));
+                }
+                let record = NodeRecord {
+                    raft_id: *raft_id,
+                    node_id: Some(node_id.clone()),
+                    address: address.clone(),
+                    member: member_code,
+                    role: NodeRole::Learner,
+                    since_height: ctx.location.height,
+                };
+                work.put(keys::node(*raft_id), encode(&record));
+                work.gov_mut().nodes.insert(*raft_id, record);
+            }
+            Governance::PromoteNode { raft_id } => {
+                let record = match own_node(work.gov(), *raft_id, &member_code) {
+                    Ok(r) => r,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                if record.role != NodeRole::Learner {
+                    return Ok(Err(TxRefusal::NotALearner { raft_id: *raft_id }));
+                }
+                let record = NodeRecord {
+                    role: NodeRole::Voter,
+                    since_height: ctx.location.height,
+                    ..record
+                };
+                work.put(keys::node(*raft_id), encode(&record));
+                work.gov_mut().nodes.insert(*raft_id, record);
+            }
+            Governance::RemoveNode { raft_id } => {
+                let record = match own_node(work.gov(), *raft_id, &member_code) {
+                    Ok(r) => r,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                if record.role == NodeRole::Voter {
+                    let voters = work
+                        .gov()
+                        .nodes
+                        .values()
+                        .filter(|n| n.role == NodeRole::Voter)
+                        .count();
+                    let min = VOTERS_MIN.min(voters);
+                    if voters - 1 < min {
+                        return Ok(Err(TxRefusal::LastVoter {
+                            raft_id: *raft_id,
+                            remaining: voters - 1,
+                            min,
+                        }));
+                    }
+                }
+                let record = NodeRecord {
+                    role: NodeRole::Removed,
+                    since_height: ctx.location.height,
+                    ..record
+                };
+                work.put(keys::node(*raft_id), encode(&record));
+                work.gov_mut().nodes.insert(*raft_id, record);
+            }
         }
         Ok(Ok(Vec::new()))
+    }
+}
+
+/// The node `raft_id`, if it is a current (not removed) node of `member`.
+fn own_node(gov: &Gov, raft_id: u64, member: &PartyCode) -> Result<NodeRecord, TxRefusal> {
+    let record = match gov.nodes.get(&raft_id) {
+        Some(r) if r.role != NodeRole::Removed => r,
+        _ => return Err(TxRefusal::UnknownNode { raft_id }),
+    };
+    if &record.member != member {
+        return Err(TxRefusal::NodeOfAnotherMember {
+            raft_id,
+            owner: record.member.clone(),
+            member: member.clone(),
+        });
+    }
+    Ok(record.clone())
+}
+
+impl Gov {
+    /// The Raft membership the nodes prescribe.
+    fn membership(&self) -> crate::state_machine::Membership {
+        let ids = |role| {
+            self.nodes
+                .values()
+                .filter(|n| n.role == role)
+                .map(|n| n.raft_id)
+                .collect()
+        };
+        crate::state_machine::Membership {
+            voters: ids(NodeRole::Voter),
+            learners: ids(NodeRole::Learner),
+        }
     }
 }
 
@@ -1265,6 +1455,16 @@ impl LedgerState {
     pub fn crl(&self, member: &PartyCode) -> Option<&CrlRecord> {
         self.gov.crls.get(member)
     }
+
+    /// Every node ever (removed ones included), by raft id.
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeRecord> {
+        self.gov.nodes.values()
+    }
+
+    /// The Raft membership the ledger prescribes (its voters and learners).
+    pub fn membership(&self) -> crate::state_machine::Membership {
+        self.gov.membership()
+    }
 }
 
 impl LedgerReader {
@@ -1298,6 +1498,11 @@ impl LedgerReader {
     /// A party on the network.
     pub fn party(&self, code: &PartyCode) -> Option<PartyRecord> {
         self.view().gov.parties.get(code).cloned()
+    }
+
+    /// Every node ever (removed ones included), by raft id, as of the last applied block.
+    pub fn nodes(&self) -> Vec<NodeRecord> {
+        self.view().gov.nodes.values().cloned().collect()
     }
 
     /// All parties, by code.

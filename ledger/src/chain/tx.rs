@@ -17,6 +17,9 @@
 //! ```json
 //! {"governance":{"action":"ONBOARD_PARTY","code":"SHIPPER","name":"Shipper Exports Ltd"}, ...}
 //! {"governance":{"action":"UPDATE_REVOCATIONS","crl":"<CRL DER, standard base64>"}, ...}
+//! {"governance":{"action":"ADD_NODE","raftId":4,"nodeId":"node4","address":"127.0.0.1:7104"}, ...}
+//! {"governance":{"action":"PROMOTE_NODE","raftId":4}, ...}
+//! {"governance":{"action":"REMOVE_NODE","raftId":1}, ...}
 //! ```
 //!
 //! `network` binds the signature to one network; `nonce` with the validity window
@@ -106,6 +109,29 @@ pub enum Governance {
         /// Its legal name, 1 to [`PARTY_NAME_CHARS_MAX`] characters.
         name: String,
     },
+    /// Adds a node of the signer's member as a Raft learner: it receives the log (a snapshot
+    /// first) but does not vote. The leader turns the committed change into a Raft
+    /// `AddLearnerNode` (`Replica`'s membership reconciliation).
+    AddNode {
+        /// Its Raft id: nonzero, never used before on this network (removed ids stay retired).
+        raft_id: u64,
+        /// The node id its TLS certificate's profile names; peers pin its certificate to it
+        /// and to the signer's member.
+        node_id: String,
+        /// `ip:port` of its Raft transport.
+        address: String,
+    },
+    /// Makes a learner of the signer's member a voter (Raft `AddNode`). Promote a learner
+    /// once it has caught up (its height equals the others'), or the quorum waits for it.
+    PromoteNode {
+        /// The learner's Raft id.
+        raft_id: u64,
+    },
+    /// Removes a node of the signer's member (Raft `RemoveNode`); its raft id is retired.
+    RemoveNode {
+        /// The node's Raft id.
+        raft_id: u64,
+    },
 }
 
 impl Governance {
@@ -114,6 +140,9 @@ impl Governance {
         match self {
             Governance::UpdateRevocations { .. } => "UPDATE_REVOCATIONS",
             Governance::OnboardParty { .. } => "ONBOARD_PARTY",
+            Governance::AddNode { .. } => "ADD_NODE",
+            Governance::PromoteNode { .. } => "PROMOTE_NODE",
+            Governance::RemoveNode { .. } => "REMOVE_NODE",
         }
     }
 }
@@ -223,6 +252,20 @@ mod tests {
         let tx = Transaction::from_payload(json.as_bytes()).unwrap();
         assert_eq!(tx.action_code(), "ONBOARD_PARTY");
         assert_eq!(tx.to_canonical_json(), json);
+    }
+
+    #[test]
+    fn membership_transactions_parse() {
+        let json = r#"{"governance":{"action":"ADD_NODE","address":"127.0.0.1:7104","nodeId":"node4","raftId":4},"network":"n","nonce":"00112233445566778899aabb","notAfter":2000,"notBefore":1000}"#;
+        let tx = Transaction::from_payload(json.as_bytes()).unwrap();
+        assert_eq!(tx.action_code(), "ADD_NODE");
+        assert_eq!(tx.to_canonical_json(), json);
+        let json = r#"{"governance":{"action":"REMOVE_NODE","raftId":1},"network":"n","nonce":"00112233445566778899aabb","notAfter":2000,"notBefore":1000}"#;
+        let tx = Transaction::from_payload(json.as_bytes()).unwrap();
+        assert_eq!(
+            tx.body,
+            TxBody::Governance(Governance::RemoveNode { raft_id: 1 })
+        );
     }
 
     #[test]

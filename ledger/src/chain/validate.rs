@@ -21,7 +21,9 @@
 //! 10. Replay (checked by `state` against the nonce store): `NONCE_REUSED`.
 //! 11. The command: `doc_workflow::Refusal::code()` for document commands; for governance
 //!     `OBSERVER_CANNOT_SPONSOR`, `PARTY_ALREADY_EXISTS`, `INVALID_PARTY_NAME`, `CRL_INVALID`,
-//!     `CRL_WRONG_ISSUER`, `CRL_OUTDATED`, `CRL_NOT_YET_VALID`.
+//!     `CRL_WRONG_ISSUER`, `CRL_OUTDATED`, `CRL_NOT_YET_VALID`; membership: `NODE_ALREADY_EXISTS`,
+//!     `UNKNOWN_NODE`, `NOT_A_LEARNER`, `NODE_OF_ANOTHER_MEMBER`, `LAST_VOTER`, `INVALID_NODE`,
+//!     `TOO_MANY_NODES`.
 //!
 //! All of it is a pure function of the envelope, the state and the block time.
 
@@ -114,6 +116,30 @@ pub enum TxRefusal {
     CrlOutdated { current_ms: u64, given_ms: u64 },
     #[error("the CRL's thisUpdate ({this_update_ms}) is after the block time ({time_ms})")]
     CrlNotYetValid { this_update_ms: u64, time_ms: u64 },
+    #[error("raft id {raft_id} or node id {node_id} is already (or was) a node of the network")]
+    NodeAlreadyExists { raft_id: u64, node_id: String },
+    #[error("node {raft_id} is not a node of the network")]
+    UnknownNode { raft_id: u64 },
+    #[error("node {raft_id} is not a learner: only a learner is promoted")]
+    NotALearner { raft_id: u64 },
+    #[error("node {raft_id} belongs to member {owner}; member {member} changes only its own nodes")]
+    NodeOfAnotherMember {
+        raft_id: u64,
+        owner: PartyCode,
+        member: PartyCode,
+    },
+    #[error(
+        "removing voter {raft_id} would leave {remaining} voters; at least {min} must remain so that one failed node does not stop the ledger"
+    )]
+    LastVoter {
+        raft_id: u64,
+        remaining: usize,
+        min: usize,
+    },
+    #[error("the node is not acceptable: {0}")]
+    InvalidNode(String),
+    #[error("the network already has {max} nodes")]
+    TooManyNodes { max: usize },
 }
 
 impl TxRefusal {
@@ -149,6 +175,13 @@ impl TxRefusal {
             TxRefusal::CrlWrongIssuer { .. } => "CRL_WRONG_ISSUER",
             TxRefusal::CrlOutdated { .. } => "CRL_OUTDATED",
             TxRefusal::CrlNotYetValid { .. } => "CRL_NOT_YET_VALID",
+            TxRefusal::NodeAlreadyExists { .. } => "NODE_ALREADY_EXISTS",
+            TxRefusal::UnknownNode { .. } => "UNKNOWN_NODE",
+            TxRefusal::NotALearner { .. } => "NOT_A_LEARNER",
+            TxRefusal::NodeOfAnotherMember { .. } => "NODE_OF_ANOTHER_MEMBER",
+            TxRefusal::LastVoter { .. } => "LAST_VOTER",
+            TxRefusal::InvalidNode(_) => "INVALID_NODE",
+            TxRefusal::TooManyNodes { .. } => "TOO_MANY_NODES",
         }
     }
 

@@ -32,9 +32,12 @@
 //!   sent in parts of at most [`wire::FRAME_BYTES_MAX`] and reassembled in memory, up to
 //!   [`wire::LARGE_MESSAGE_BYTES_MAX`]; a larger one is dropped and counted in
 //!   [`TransportStats::dropped_oversized`].
-//! - Not membership: the peers are a static configuration; the trust store (and so the CRLs) is
-//!   the one given at start, and a connection already established is not re-checked when a
-//!   certificate is revoked later.
+//! - Not membership: the peers are given at start and replaced with
+//!   [`TlsTransport::set_peers`] by whoever follows the network's node set (the node, from the
+//!   ledger's applied `ADD_NODE`/`REMOVE_NODE`); a new peer is dialed and accepted from then on,
+//!   a removed one's dialer stops and its inbound connection closes at its next message. The
+//!   trust store (and so the CRLs) is the one given at start, and a connection already
+//!   established is not re-checked when a certificate is revoked later.
 //! - Not the client-facing API; no knowledge of blocks or documents.
 //!
 //! Architecture invariant: this module only moves opaque Raft messages; it never calls into the
@@ -48,10 +51,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use pki::{NodeId, Purpose, TrustStore};
+use pki::{MemberCode, NodeId, Purpose, TrustStore};
 use raft::eraftpb::Message;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
@@ -61,7 +64,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::runtime::Transport;
-use tls::PeerRefusal;
+use tls::{PeerRefusal, SharedPeers};
 use wire::{FRAME_BYTES_MAX, FrameError, HELLO_BYTES_MAX, Hello};
 
 /// Messages waiting for one peer before the oldest is dropped. A leader keeps at most
@@ -160,6 +163,9 @@ impl NodeCredentials {
 pub struct PeerAddress {
     /// The node id its certificate must name.
     pub node_id: NodeId,
+    /// The member whose CA must have issued its certificate; `None`: any member's (a peer of
+    /// the node's configuration file, whose member the genesis pins by certificate hash).
+    pub member: Option<MemberCode>,
     /// Where it listens.
     pub addr: SocketAddr,
 }
@@ -392,10 +398,34 @@ pub struct TlsTransport {
 struct Inner {
     raft_id: u64,
     local_addr: SocketAddr,
-    queues: BTreeMap<u64, Arc<PeerQueue>>,
+    /// The current peers, as the verifiers and inbound connections see them.
+    peers: SharedPeers,
+    /// One dialer (and its queue) per current peer.
+    dialers: Mutex<BTreeMap<u64, DialerHandle>>,
+    /// What a new dialer needs.
+    dial: DialContext,
     counters: Arc<Counters>,
     shutdown: watch::Sender<bool>,
+    /// The listener.
     tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// What every dialer is made from.
+#[derive(Debug)]
+struct DialContext {
+    credentials: NodeCredentials,
+    trust: TrustStore,
+    own_hello: Hello,
+    queue_capacity: usize,
+}
+
+/// A running dialer: its peer, its queue, and how to stop it.
+#[derive(Debug)]
+struct DialerHandle {
+    peer: PeerAddress,
+    queue: Arc<PeerQueue>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
 }
 
 impl TlsTransport {
@@ -435,64 +465,122 @@ impl TlsTransport {
             node_id: config.node_id.clone(),
             genesis_hash: config.genesis_hash,
         };
-        let peer_ids: BTreeSet<NodeId> = config.peers.values().map(|p| p.node_id.clone()).collect();
+        // The peers are known before the listener accepts anyone.
+        let peers: SharedPeers = Arc::new(RwLock::new(config.peers.clone()));
         let server = tls::server_config(
             &config.credentials,
             &config.trust,
-            peer_ids,
+            peers.clone(),
             counters.clone(),
         )?;
         let accept = Arc::new(AcceptContext {
             raft_id: config.raft_id,
             acceptor: TlsAcceptor::from(Arc::new(server)),
             trust: config.trust.clone(),
-            peers: config
-                .peers
-                .iter()
-                .map(|(id, p)| (*id, p.node_id.clone()))
-                .collect(),
+            peers: peers.clone(),
             own_hello: own_hello.clone(),
             counters: counters.clone(),
             inbound,
         });
+        let listener_task = tokio::spawn(listen(listener, accept, shutdown_rx));
+        let transport = TlsTransport {
+            inner: Arc::new(Inner {
+                raft_id: config.raft_id,
+                local_addr,
+                peers,
+                dialers: Mutex::new(BTreeMap::new()),
+                dial: DialContext {
+                    credentials: config.credentials.clone(),
+                    trust: config.trust.clone(),
+                    own_hello,
+                    queue_capacity: config.peer_queue_messages_max,
+                },
+                counters,
+                shutdown: shutdown_tx,
+                tasks: Mutex::new(vec![listener_task]),
+            }),
+        };
+        transport.set_peers(config.peers.clone())?;
+        tracing::info!(raft_id = config.raft_id, node = %config.node_id, addr = %local_addr, peers = config.peers.len(), "transport started");
+        Ok(transport)
+    }
 
-        let mut tasks = Vec::new();
-        let mut queues = BTreeMap::new();
-        for (&peer_raft_id, peer) in &config.peers {
+    /// Replaces the peer set (the network's membership changed). A new peer gets a queue and a
+    /// dialer, and its certificate is accepted from now on; a peer no longer listed has its
+    /// dialer stopped, its queued messages dropped, and its inbound connection closed at its
+    /// next message; a peer whose node id, member or address changed is redialed. The whole
+    /// set is refused (and nothing changes) if it names this node, raft id 0, or one node id
+    /// twice. Must run inside a tokio runtime.
+    pub fn set_peers(&self, peers: BTreeMap<u64, PeerAddress>) -> Result<(), TransportError> {
+        validate_peers(
+            self.inner.raft_id,
+            &self.inner.dial.own_hello.node_id,
+            &peers,
+        )?;
+        let inner = &self.inner;
+        let mut dialers = inner.dialers.lock().unwrap_or_else(PoisonError::into_inner);
+        if *inner.shutdown.borrow() {
+            return Ok(());
+        }
+        let stale: Vec<u64> = dialers
+            .iter()
+            .filter(|(id, d)| peers.get(id) != Some(&d.peer))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            if let Some(d) = dialers.remove(&id) {
+                tracing::info!(raft_id = id, peer = %d.peer.node_id, "peer removed from the transport");
+                let _ = d.stop.send(true);
+            }
+        }
+        *inner.peers.write().unwrap_or_else(PoisonError::into_inner) = peers.clone();
+        for (peer_raft_id, peer) in peers {
+            if dialers.contains_key(&peer_raft_id) {
+                continue;
+            }
             let queue = Arc::new(PeerQueue {
                 messages: Mutex::new(VecDeque::new()),
                 ready: Notify::new(),
-                capacity: config.peer_queue_messages_max,
+                capacity: inner.dial.queue_capacity,
             });
-            queues.insert(peer_raft_id, queue.clone());
             let client = tls::client_config(
-                &config.credentials,
-                &config.trust,
+                &inner.dial.credentials,
+                &inner.dial.trust,
                 peer.node_id.clone(),
-                counters.clone(),
+                peer.member.clone(),
+                inner.counters.clone(),
             )?;
             let dialer = Dialer {
                 peer_raft_id,
                 peer: peer.clone(),
-                queue,
+                queue: queue.clone(),
                 connector: TlsConnector::from(Arc::new(client)),
-                own_hello: own_hello.clone(),
-                counters: counters.clone(),
+                own_hello: inner.dial.own_hello.clone(),
+                counters: inner.counters.clone(),
             };
-            tasks.push(tokio::spawn(dialer.run(shutdown_rx.clone())));
+            let (stop, stopped) = watch::channel(false);
+            tracing::debug!(raft_id = peer_raft_id, peer = %peer.node_id, addr = %peer.addr, "peer added to the transport");
+            let task = tokio::spawn(dialer.run(stopped));
+            dialers.insert(
+                peer_raft_id,
+                DialerHandle {
+                    peer,
+                    queue,
+                    stop,
+                    task,
+                },
+            );
         }
-        tasks.push(tokio::spawn(listen(listener, accept, shutdown_rx)));
-        tracing::info!(raft_id = config.raft_id, node = %config.node_id, addr = %local_addr, peers = config.peers.len(), "transport started");
-        Ok(TlsTransport {
-            inner: Arc::new(Inner {
-                raft_id: config.raft_id,
-                local_addr,
-                queues,
-                counters,
-                shutdown: shutdown_tx,
-                tasks: Mutex::new(tasks),
-            }),
-        })
+        Ok(())
+    }
+
+    /// The current peers, by raft id.
+    pub fn peers(&self) -> BTreeMap<u64, PeerAddress> {
+        self.inner
+            .peers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The address the listener is bound to.
@@ -508,14 +596,28 @@ impl TlsTransport {
     /// Stops every task (listener, dialers, connections) and waits for them to end. Later sends
     /// are queued and never delivered.
     pub async fn shutdown(&self) {
-        let _ = self.inner.shutdown.send(true);
-        let tasks = std::mem::take(
+        let mut tasks = {
+            let mut dialers = self
+                .inner
+                .dialers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let _ = self.inner.shutdown.send(true);
+            std::mem::take(&mut *dialers)
+                .into_values()
+                .map(|d| {
+                    let _ = d.stop.send(true);
+                    d.task
+                })
+                .collect::<Vec<_>>()
+        };
+        tasks.extend(std::mem::take(
             &mut *self
                 .inner
                 .tasks
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
-        );
+        ));
         for task in tasks {
             if let Err(e) = task.await
                 && e.is_panic()
@@ -530,7 +632,14 @@ impl TlsTransport {
 impl Transport for TlsTransport {
     fn send(&mut self, message: Message) {
         let counters = &self.inner.counters;
-        let Some(queue) = self.inner.queues.get(&message.to) else {
+        let queue = self
+            .inner
+            .dialers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&message.to)
+            .map(|d| d.queue.clone());
+        let Some(queue) = queue else {
             bump(&counters.dropped_unknown_peer);
             tracing::debug!(to = message.to, "message to an unknown peer dropped");
             return;
@@ -550,15 +659,7 @@ fn validate(config: &TransportConfig) -> Result<(), TransportError> {
     if config.peer_queue_messages_max == 0 {
         return bad("peer_queue_messages_max must be at least 1".into());
     }
-    let mut seen = BTreeSet::from([&config.node_id]);
-    for (id, peer) in &config.peers {
-        if *id == 0 || *id == config.raft_id {
-            return bad(format!("peer raft id {id} is 0 or this node's own"));
-        }
-        if !seen.insert(&peer.node_id) {
-            return bad(format!("node id {} appears twice", peer.node_id));
-        }
-    }
+    validate_peers(config.raft_id, &config.node_id, &config.peers)?;
     // Fail at start, not at the first handshake, if our own certificate will be refused.
     let now = UnixTime::now();
     for purpose in [Purpose::NodeServer, Purpose::TlsClient] {
@@ -723,13 +824,32 @@ impl Dialer {
     }
 }
 
+/// A peer set must not name this node, raft id 0, or one node id twice.
+fn validate_peers(
+    raft_id: u64,
+    node_id: &NodeId,
+    peers: &BTreeMap<u64, PeerAddress>,
+) -> Result<(), TransportError> {
+    let bad = |s: String| Err(TransportError::Config(s));
+    let mut seen = BTreeSet::from([node_id]);
+    for (id, peer) in peers {
+        if *id == 0 || *id == raft_id {
+            return bad(format!("peer raft id {id} is 0 or this node's own"));
+        }
+        if !seen.insert(&peer.node_id) {
+            return bad(format!("node id {} appears twice", peer.node_id));
+        }
+    }
+    Ok(())
+}
+
 /// What every inbound connection task shares.
 struct AcceptContext {
     raft_id: u64,
     acceptor: TlsAcceptor,
     trust: TrustStore,
-    /// Raft id to the node id its certificate must name.
-    peers: BTreeMap<u64, NodeId>,
+    /// Raft id to the node its certificate must name; changes with the membership.
+    peers: SharedPeers,
     own_hello: Hello,
     counters: Arc<Counters>,
     inbound: mpsc::Sender<Message>,
@@ -831,6 +951,16 @@ async fn serve(
                 return;
             }
         };
+        let still_peer = ctx
+            .peers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&peer_raft_id)
+            .is_some_and(|p| p.node_id == peer_node);
+        if !still_peer {
+            tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "closing connection from a node that is no longer a peer");
+            return;
+        }
         if message.from != peer_raft_id || message.to != ctx.raft_id {
             bump(&ctx.counters.dropped_misaddressed);
             tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, from = message.from, to = message.to, "dropped a message not from this peer or not to this node");
@@ -861,7 +991,13 @@ async fn handshake(
     let hello = exchange_hello(&mut stream, &ctx.own_hello).await?;
     check_genesis(&ctx.own_hello.genesis_hash, &hello, &ctx.counters)?;
     // Pin the raft id: a valid certificate of one node cannot speak for another raft id.
-    let expected = ctx.peers.get(&hello.raft_id);
+    let expected = ctx
+        .peers
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&hello.raft_id)
+        .map(|p| p.node_id.clone());
+    let expected = expected.as_ref();
     if expected != Some(&node) || hello.node_id != node {
         bump(&ctx.counters.refused_identity);
         return Err(ConnectionError::IdentityMismatch {

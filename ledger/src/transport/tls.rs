@@ -14,11 +14,11 @@
 //! two algorithms; only TLS 1.3 is offered, since both ends are Silkline nodes; sessions are
 //! never resumed, so every connection's certificates are verified afresh.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError, RwLock};
 
-use pki::{Identity, IdentityError, IdentityKind, NodeId, Purpose, TrustStore};
+use pki::{Identity, IdentityError, IdentityKind, MemberCode, NodeId, Purpose, TrustStore};
 use rustls::DigitallySignedStruct;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -26,7 +26,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DistinguishedName, OtherError, SignatureScheme};
 
-use super::{Counters, NodeCredentials, TransportError};
+use super::{Counters, NodeCredentials, PeerAddress, TransportError};
 
 /// The handshake signature algorithms accepted: the certificate profile's two (`PROFILE.md`).
 /// Also used by the API's TLS server.
@@ -67,6 +67,14 @@ pub enum PeerRefusal {
     WrongNode { expected: NodeId, found: NodeId },
     #[error("certificate names node {0}, which is not a peer of this node")]
     NotAPeer(NodeId),
+    #[error(
+        "node {node}'s certificate is issued by member {found}; the configuration gives it to {expected}"
+    )]
+    WrongMember {
+        node: NodeId,
+        expected: MemberCode,
+        found: MemberCode,
+    },
 }
 
 impl PeerRefusal {
@@ -116,6 +124,8 @@ fn node_identity(
 pub struct PinnedServerVerifier {
     trust: TrustStore,
     expected: NodeId,
+    /// The member whose CA must have issued it; `None`: any member's.
+    expected_member: Option<MemberCode>,
     counters: Arc<Counters>,
 }
 
@@ -135,15 +145,14 @@ impl ServerCertVerifier for PinnedServerVerifier {
             now,
             Purpose::NodeServer,
         )
-        .and_then(|(_, found)| {
-            if found == self.expected {
-                Ok(())
-            } else {
-                Err(PeerRefusal::WrongNode {
+        .and_then(|(identity, found)| {
+            if found != self.expected {
+                return Err(PeerRefusal::WrongNode {
                     expected: self.expected.clone(),
                     found,
-                })
+                });
             }
+            check_member(&found, self.expected_member.as_ref(), &identity.member)
         });
         match result {
             Ok(()) => Ok(ServerCertVerified::assertion()),
@@ -182,8 +191,28 @@ impl ServerCertVerifier for PinnedServerVerifier {
 #[derive(Debug)]
 pub struct PeerClientVerifier {
     trust: TrustStore,
-    peers: BTreeSet<NodeId>,
+    /// The transport's current peers (they change with the network's membership).
+    peers: SharedPeers,
     counters: Arc<Counters>,
+}
+
+/// The peers a transport talks to, by raft id, shared by its verifiers and connection tasks.
+pub type SharedPeers = Arc<RwLock<BTreeMap<u64, PeerAddress>>>;
+
+/// A node's certificate must come from the member the configuration gives the node, if any.
+fn check_member(
+    node: &NodeId,
+    expected: Option<&MemberCode>,
+    found: &MemberCode,
+) -> Result<(), PeerRefusal> {
+    match expected {
+        Some(expected) if expected != found => Err(PeerRefusal::WrongMember {
+            node: node.clone(),
+            expected: expected.clone(),
+            found: found.clone(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 impl ClientCertVerifier for PeerClientVerifier {
@@ -205,11 +234,11 @@ impl ClientCertVerifier for PeerClientVerifier {
             now,
             Purpose::TlsClient,
         )
-        .and_then(|(_, found)| {
-            if self.peers.contains(&found) {
-                Ok(())
-            } else {
-                Err(PeerRefusal::NotAPeer(found))
+        .and_then(|(identity, found)| {
+            let peers = self.peers.read().unwrap_or_else(PoisonError::into_inner);
+            match peers.values().find(|p| p.node_id == found) {
+                Some(peer) => check_member(&found, peer.member.as_ref(), &identity.member),
+                None => Err(PeerRefusal::NotAPeer(found)),
             }
         });
         match result {
@@ -249,7 +278,9 @@ impl Counters {
     fn record_refusal(&self, refusal: &PeerRefusal) {
         let counter = match refusal {
             PeerRefusal::Certificate(_) | PeerRefusal::NotANode(_) => &self.refused_certificate,
-            PeerRefusal::WrongNode { .. } | PeerRefusal::NotAPeer(_) => &self.refused_identity,
+            PeerRefusal::WrongNode { .. }
+            | PeerRefusal::NotAPeer(_)
+            | PeerRefusal::WrongMember { .. } => &self.refused_identity,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -271,11 +302,11 @@ pub fn peer_node_id(
 }
 
 /// The server side of a node: presents `credentials`, requires a node certificate of one of
-/// `peers`.
+/// `peers` (as they are at each handshake).
 pub fn server_config(
     credentials: &NodeCredentials,
     trust: &TrustStore,
-    peers: BTreeSet<NodeId>,
+    peers: SharedPeers,
     counters: Arc<Counters>,
 ) -> Result<rustls::ServerConfig, TransportError> {
     let verifier = PeerClientVerifier {
@@ -298,16 +329,18 @@ pub fn server_config(
 }
 
 /// The client side of a node dialing `expected`: presents `credentials`, requires `expected`'s
-/// node certificate.
+/// node certificate (issued by `expected_member`'s CA, if given).
 pub fn client_config(
     credentials: &NodeCredentials,
     trust: &TrustStore,
     expected: NodeId,
+    expected_member: Option<MemberCode>,
     counters: Arc<Counters>,
 ) -> Result<rustls::ClientConfig, TransportError> {
     let verifier = PinnedServerVerifier {
         trust: trust.clone(),
         expected,
+        expected_member,
         counters,
     };
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
