@@ -248,6 +248,19 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+/// The largest peak resident set (`VmHWM`) among the given processes, in MiB: how much memory
+/// the busiest node needed at most so far.
+fn peak_rss_mib(pids: &[u32]) -> Option<f64> {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib / 1024.0)
+        })
+        .reduce(f64::max)
+}
+
 /// Runs the benchmark and prints the table; writes the JSON report.
 pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     if args.bills == 0 || args.bills > BILLS_MAX {
@@ -361,6 +374,10 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         "nodes' CPU: {cpu:.1} s in all, {cpu_ms_per_tx:.3} ms per confirmed transaction; refused share {:.4}",
         refused as f64 / total.max(1) as f64
     );
+    let peak_rss = peak_rss_mib(&pids);
+    if let Some(mib) = peak_rss {
+        println!("largest node peak memory (VmHWM): {mib:.0} MiB");
+    }
     let report = json!({
         "workload": format!("{:?}", args.workload).to_lowercase(),
         "bills": args.bills, "transactions": total, "committed": committed, "refused": refused,
@@ -369,6 +386,7 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         "wallSeconds": wall, "ctps": ctps,
         "latencyMs": {"p50": p50, "p99": p99, "max": max},
         "nodesCpuSeconds": cpu, "cpuMsPerTransaction": cpu_ms_per_tx,
+        "nodePeakRssMiB": peak_rss,
         "phases": phase_reports,
     });
     std::fs::write(&args.out, serde_json::to_vec_pretty(&report)?)

@@ -206,6 +206,19 @@ mod keys {
     }
 }
 
+/// Bytes of sled's page cache. sled's default is 1 GiB per process; a node also holds Raft's
+/// log, the API and its buffers, so the cache is what bounds a node's memory under sustained
+/// load (BENCHMARKS.md), and 256 MiB keeps a million documents' hot pages.
+pub const STATE_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Opens sled the way the ledger uses it: with a bounded cache.
+fn open_store(path: &Path) -> Result<sled::Db, ChainError> {
+    Ok(sled::Config::new()
+        .path(path)
+        .cache_capacity(STATE_CACHE_BYTES)
+        .open()?)
+}
+
 /// The end of the chain: the last block (or genesis, at height 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -588,7 +601,7 @@ impl LedgerState {
     /// existing store must have been created from the same genesis.
     pub fn open(path: impl AsRef<Path>, genesis: &Genesis) -> Result<LedgerState, ChainError> {
         genesis.validate()?;
-        let db = sled::open(path)?;
+        let db = open_store(path.as_ref())?;
         let tree = db.open_tree("chain")?;
         let genesis_hash = genesis.genesis_hash();
         match tree.get(keys::GENESIS)? {
@@ -613,7 +626,7 @@ impl LedgerState {
 
     /// Opens an existing store, taking the genesis it was created with.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<LedgerState, ChainError> {
-        let db = sled::open(path)?;
+        let db = open_store(path.as_ref())?;
         let tree = db.open_tree("chain")?;
         let stored = tree
             .get(keys::GENESIS)?
