@@ -214,18 +214,11 @@ fn acknowledged_transactions_survive_a_leader_kill_and_a_wiped_node_catches_up_b
 /// `silkline status --network` while node `dead` is down: one line per node, an `error` (and no
 /// role) for the dead one, role, term, height and state hash for the others; exit status 3.
 fn status_reports_the_dead_node(net: &DevNet, dead: usize) -> Result<()> {
-    let net_file = net.network_file.to_str().context("path")?;
     let dead_endpoint = net.endpoint(dead);
     let lines = wait_for("silkline status to report the dead node", || {
-        let out = common::cli(&["status", "--network", net_file]).ok()?;
-        let lines: Vec<Value> = out
-            .stdout
-            .lines()
-            .map(serde_json::from_str)
-            .collect::<Result<_, _>>()
-            .ok()?;
+        let (exit, lines) = common::cli_status(net)?;
         // A survivor may be between leaders for a moment; wait until each answers.
-        let as_expected = out.exit == 3
+        let as_expected = exit == 3
             && lines.len() == net.node_count()
             && lines
                 .iter()

@@ -1079,18 +1079,11 @@ fn sea_waybill_and_cargo_release_rules(net: &DevNet, _dir: &std::path::Path) -> 
 
 /// `silkline status`: every node answers, at the same height and state hash.
 fn all_nodes_agree(net: &DevNet) -> Result<()> {
-    let net_file = net.network_file.to_str().context("path")?;
     let lines = wait_for("silkline status to show all nodes agreeing", || {
-        let out = common::cli(&["status", "--network", net_file]).ok()?;
-        if out.exit != 0 {
+        let (exit, lines) = common::cli_status(net)?;
+        if exit != 0 {
             return None;
         }
-        let lines: Vec<Value> = out
-            .stdout
-            .lines()
-            .map(serde_json::from_str)
-            .collect::<Result<_, _>>()
-            .ok()?;
         let first = lines.first()?;
         let agree = lines.len() == 3
             && lines.iter().all(|l| {

@@ -165,6 +165,19 @@ pub fn cli(args: &[&str]) -> Result<CliOut> {
     })
 }
 
+/// `silkline status --network` for `net`: its exit status and one JSON object per line; `None`
+/// if it could not run or printed something else.
+pub fn cli_status(net: &DevNet) -> Option<(i32, Vec<Value>)> {
+    let out = cli(&["status", "--network", net.network_file.to_str()?]).ok()?;
+    let lines = out
+        .stdout
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    Some((out.exit, lines))
+}
+
 /// The outcome `silkline tx` printed.
 #[derive(Debug, Clone)]
 pub struct TxOut {

@@ -83,7 +83,6 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
     for ((node, identity), api) in genesis.nodes.iter().zip(&identities).zip(api_addresses) {
         let node_dir = dir.join("nodes").join(&identity.name);
         std::fs::create_dir_all(&node_dir)?;
-        let pki_dir = PathBuf::from("../../pki");
         let peers: BTreeMap<u64, PeerConfig> = genesis
             .nodes
             .iter()
@@ -99,23 +98,14 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
                 ))
             })
             .collect::<anyhow::Result<_>>()?;
-        let config = NodeFileConfig {
-            node_id: node_id_of(identity)?,
-            raft_id: node.id,
-            data_dir: PathBuf::from("data"),
-            listen: node.address.parse()?,
-            api_listen: Some(*api),
-            snapshot_interval_entries: None,
-            log_retain_entries: None,
-            email: None,
+        write_node_config(
+            &node_dir,
+            node_id_of(identity)?,
+            node.id,
+            node.address.parse()?,
+            *api,
             peers,
-            certificate_chain: pki_dir.join(&identity.cert),
-            private_key: pki_dir.join(&identity.key),
-            genesis: PathBuf::from("../..").join(GENESIS_FILE),
-        };
-        std::fs::write(
-            node_dir.join("config.json"),
-            serde_json::to_string_pretty(&config)?,
+            identity,
         )?;
     }
     println!(
@@ -188,24 +178,16 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
         .into_iter()
         .map(|(id, (node_id, address))| (id, PeerConfig { node_id, address }))
         .collect();
-    let pki_dir = PathBuf::from("../../pki");
-    let config = NodeFileConfig {
-        node_id: name.clone(),
-        raft_id,
-        data_dir: PathBuf::from("data"),
-        listen: ports[0],
-        api_listen: Some(ports[1]),
-        snapshot_interval_entries: None,
-        log_retain_entries: None,
-        email: None,
-        peers,
-        certificate_chain: pki_dir.join(&identity.cert),
-        private_key: pki_dir.join(&identity.key),
-        genesis: PathBuf::from("../..").join(GENESIS_FILE),
-    };
     std::fs::create_dir_all(&node_dir)?;
-    let config_path = node_dir.join("config.json");
-    std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?;
+    let config_path = write_node_config(
+        &node_dir,
+        name.clone(),
+        raft_id,
+        ports[0],
+        ports[1],
+        peers,
+        &identity,
+    )?;
     let out = serde_json::json!({
         "raftId": raft_id,
         "nodeId": name,
@@ -216,6 +198,38 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// Writes `node_dir/config.json` for a dev node: data in `data/`, the certificate and key from
+/// the dev consortium (`DIR/pki`), the network's genesis (`DIR/genesis.json`), all relative to
+/// `node_dir` so that the directory can move. Returns the file's path.
+fn write_node_config(
+    node_dir: &Path,
+    node_id: String,
+    raft_id: u64,
+    listen: SocketAddr,
+    api_listen: SocketAddr,
+    peers: BTreeMap<u64, PeerConfig>,
+    identity: &pki::dev::IdentityEntry,
+) -> anyhow::Result<PathBuf> {
+    let pki_dir = PathBuf::from("../../pki");
+    let config = NodeFileConfig {
+        node_id,
+        raft_id,
+        data_dir: PathBuf::from("data"),
+        listen,
+        api_listen: Some(api_listen),
+        snapshot_interval_entries: None,
+        log_retain_entries: None,
+        email: None,
+        peers,
+        certificate_chain: pki_dir.join(&identity.cert),
+        private_key: pki_dir.join(&identity.key),
+        genesis: PathBuf::from("../..").join(GENESIS_FILE),
+    };
+    let path = node_dir.join("config.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&config)?)?;
+    Ok(path)
 }
 
 fn node_id_of(identity: &pki::dev::IdentityEntry) -> anyhow::Result<String> {

@@ -27,10 +27,7 @@ pub fn canonicalize<T: Serialize>(value: &T) -> Result<String, serde_json::Error
 /// Parses `bytes` as JSON and checks that they are exactly the canonical form of what they
 /// encode. Returns the parsed value.
 pub fn parse_canonical(bytes: &[u8]) -> Result<Value, CanonicalError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| CanonicalError::NotJson(e.to_string()))?;
-    if canonical_json::to_vec(&value) != bytes {
-        return Err(CanonicalError::NotCanonical);
-    }
-    Ok(value)
+    canonical_json::is_canonical(bytes)
+        .map_err(|e| CanonicalError::NotJson(e.to_string()))?
+        .ok_or(CanonicalError::NotCanonical)
 }

@@ -101,9 +101,8 @@ fn an_admin_may_sign_and_a_node_may_serve_tls_but_not_sign() {
     );
 }
 
-#[test]
-fn expiry_and_not_yet_valid_are_judged_at_the_time_given() {
-    let (_d, mut c) = consortium();
+/// A shipper's user certificate valid from T0 + 10 days to T0 + 20 days, named "short-lived".
+fn issue_short_lived(c: &mut pki::dev::Consortium) {
     c.issue(&IdentityRequest {
         name: "short-lived".into(),
         member: MemberCode::new("CARRIER").unwrap(),
@@ -116,6 +115,12 @@ fn expiry_and_not_yet_valid_are_judged_at_the_time_given() {
         not_after: T0 + 20 * DAY,
     })
     .unwrap();
+}
+
+#[test]
+fn expiry_and_not_yet_valid_are_judged_at_the_time_given() {
+    let (_d, mut c) = consortium();
+    issue_short_lived(&mut c);
     let store = c.trust_store().unwrap();
     let presented = chain(&c, "short-lived");
 
@@ -514,18 +519,7 @@ fn two_members_cannot_share_a_root_subject() {
 #[test]
 fn a_remembered_chain_gives_the_answer_a_full_verification_gives() {
     let (_d, mut c) = consortium();
-    c.issue(&IdentityRequest {
-        name: "short-lived".into(),
-        member: MemberCode::new("CARRIER").unwrap(),
-        party: PartyCode::new("SHIPPER").unwrap(),
-        party_name: "Shipper Co".into(),
-        kind: IdentityKind::User,
-        node_id: None,
-        ips: vec![],
-        not_before: T0 + 10 * DAY,
-        not_after: T0 + 20 * DAY,
-    })
-    .unwrap();
+    issue_short_lived(&mut c);
     let store = c.trust_store().unwrap();
     let presented = chain(&c, "short-lived");
     let sign = Purpose::SignTransaction;
