@@ -3,7 +3,10 @@
 //! One Raft entry costs one slot in every follower's log and, when it is the only thing in a
 //! `Ready`, one `fdatasync`. STACK.md measured about 5,000 syncs/s on this machine but about
 //! 100,000 values/s at 64 values per commit, so payloads are grouped into a [`Batch`] that closes
-//! when it is full (count or bytes) or when its oldest payload has waited long enough.
+//! when it is full (count or bytes), when nothing this proposer closed before is still in flight
+//! (group commit: a lone payload on an idle node goes at once, and under load the payloads that
+//! arrive while one batch replicates form the next), or when its oldest payload has waited long
+//! enough.
 //!
 //! A batch also carries two things its proposer stamps in when it opens, so that applying it
 //! stays a pure function of the log: the proposer's clock (the block's time) and an
@@ -29,6 +32,11 @@ pub const BATCH_BYTES_MAX: usize = 1024 * 1024;
 /// 0.2 ms and a loopback round trip less: 2 ms of waiting buys batching under load while staying
 /// far below a human-visible delay.
 pub const BATCH_DEADLINE_MS: u64 = 2;
+
+/// A closed batch that was neither applied nor dropped after this long is taken as lost (a
+/// proposal forwarded to a leader that failed): it no longer holds back the next batch, which
+/// then waits for its deadline as if the pipeline were busy. About one election timeout.
+pub const IN_FLIGHT_FORGET_MS: u64 = 1_000;
 
 /// Bytes of the encoding before the first payload: version (1) + time (8) + attestation
 /// height (8) and digest (32) + count (4).
@@ -236,6 +244,9 @@ pub struct Batcher {
     opened_at_ms: Option<u64>,
     /// The proposer's attestation when `open` opened.
     opened_attestation: Attestation,
+    /// Batches closed here and not yet settled (applied or dropped): the first proposal id of
+    /// each and when it closed, oldest first.
+    in_flight: std::collections::VecDeque<(ProposalId, u64)>,
 }
 
 impl Batcher {
@@ -244,9 +255,30 @@ impl Batcher {
         self.open.len()
     }
 
-    /// When the open batch must be closed, if one is open.
+    /// When the open batch must be closed, if one is open: at once while no batch closed
+    /// here is in flight (nothing to wait behind), else when its oldest payload has waited
+    /// [`BATCH_DEADLINE_MS`].
     pub fn deadline_ms(&self) -> Option<u64> {
-        self.opened_at_ms.map(|t| t + BATCH_DEADLINE_MS)
+        let wait = if self.in_flight.is_empty() {
+            0
+        } else {
+            BATCH_DEADLINE_MS
+        };
+        self.opened_at_ms.map(|t| t + wait)
+    }
+
+    /// Batches closed here and not settled yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// The batch whose first proposal is `first` was applied or dropped: it no longer holds
+    /// back the open one. An id this batcher did not close (another proposer's batch, or one
+    /// already forgotten) changes nothing.
+    pub fn settled(&mut self, first: ProposalId) {
+        if let Some(i) = self.in_flight.iter().position(|(id, _)| *id == first) {
+            self.in_flight.remove(i);
+        }
     }
 
     /// Adds a payload. `now_ms` and `attestation` (the proposer's clock and state now) are
@@ -266,10 +298,11 @@ impl Batcher {
                 max: PAYLOAD_BYTES_MAX,
             });
         }
+        self.forget_lost(now_ms);
         let mut closed = Vec::new();
         let item_bytes = ITEM_HEADER_BYTES + payload.len();
         if !self.open.is_empty() && HEADER_BYTES + self.open_bytes + item_bytes > BATCH_BYTES_MAX {
-            closed.push(self.close());
+            closed.push(self.close(now_ms));
         }
         if self.open.is_empty() {
             self.opened_at_ms = Some(now_ms);
@@ -280,27 +313,38 @@ impl Batcher {
         if self.open.len() >= BATCH_PAYLOADS_MAX
             || HEADER_BYTES + self.open_bytes >= BATCH_BYTES_MAX
         {
-            closed.push(self.close());
+            closed.push(self.close(now_ms));
         }
         debug_assert!(self.open.len() < BATCH_PAYLOADS_MAX);
         Ok(closed)
     }
 
-    /// Closes the open batch if its deadline has passed.
+    /// Closes the open batch if its deadline ([`Batcher::deadline_ms`]) has passed.
     pub fn poll(&mut self, now_ms: u64) -> Option<Batch> {
+        self.forget_lost(now_ms);
         match self.deadline_ms() {
-            Some(deadline) if now_ms >= deadline => Some(self.close()),
+            Some(deadline) if now_ms >= deadline => Some(self.close(now_ms)),
             _ => None,
         }
     }
 
     /// Closes the open batch now, whatever its age (e.g. on shutdown or in tests).
-    pub fn flush(&mut self) -> Option<Batch> {
-        (!self.open.is_empty()).then(|| self.close())
+    pub fn flush(&mut self, now_ms: u64) -> Option<Batch> {
+        (!self.open.is_empty()).then(|| self.close(now_ms))
     }
 
-    fn close(&mut self) -> Batch {
+    fn forget_lost(&mut self, now_ms: u64) {
+        while let Some(&(_, closed_at)) = self.in_flight.front() {
+            if now_ms < closed_at.saturating_add(IN_FLIGHT_FORGET_MS) {
+                break;
+            }
+            self.in_flight.pop_front();
+        }
+    }
+
+    fn close(&mut self, now_ms: u64) -> Batch {
         assert!(!self.open.is_empty(), "closing an empty batch");
+        self.in_flight.push_back((self.open[0].id, now_ms));
         self.open_bytes = 0;
         let time_ms = self
             .opened_at_ms
@@ -385,14 +429,14 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        let first = b.flush().unwrap();
+        let first = b.flush(11).unwrap();
         assert_eq!((first.time_ms, first.attestation), (10, at(3)));
         assert!(
             b.push(ProposalId(3), vec![3], 12, at(5))
                 .unwrap()
                 .is_empty()
         );
-        assert_eq!(b.flush().unwrap().attestation, at(5));
+        assert_eq!(b.flush(12).unwrap().attestation, at(5));
     }
 
     #[test]
@@ -440,5 +484,46 @@ mod tests {
                 max: PAYLOAD_BYTES_MAX
             })
         );
+    }
+
+    #[test]
+    fn an_idle_pipeline_closes_at_once_and_a_busy_one_waits_for_the_deadline() {
+        let mut b = Batcher::default();
+        let push = |b: &mut Batcher, id: u64, now: u64| {
+            b.push(ProposalId(id), vec![0; 16], now, Attestation::NONE)
+                .unwrap()
+        };
+        // Nothing in flight: the first payload's batch is due when it opens.
+        assert!(push(&mut b, 1, 100).is_empty());
+        assert_eq!(b.deadline_ms(), Some(100));
+        let first = b.poll(100).expect("due at once");
+        assert_eq!(first.proposals.len(), 1);
+        assert_eq!(b.in_flight(), 1);
+
+        // While it replicates, the next payloads gather and wait for the deadline.
+        assert!(push(&mut b, 2, 101).is_empty());
+        assert!(push(&mut b, 3, 101).is_empty());
+        assert_eq!(b.deadline_ms(), Some(101 + BATCH_DEADLINE_MS));
+        assert_eq!(b.poll(102), None);
+
+        // Another proposer's batch settling changes nothing; ours settling makes the open
+        // batch due at once.
+        b.settled(ProposalId(99));
+        assert_eq!(b.poll(102), None);
+        b.settled(ProposalId(1));
+        assert_eq!(b.in_flight(), 0);
+        let second = b.poll(102).expect("due once the pipeline is idle");
+        assert_eq!(second.proposals.len(), 2);
+
+        // A batch never settled (lost with a failed leader) stops holding back the next one
+        // after IN_FLIGHT_FORGET_MS; until then the deadline applies.
+        assert!(push(&mut b, 4, 103).is_empty());
+        assert_eq!(b.poll(103 + BATCH_DEADLINE_MS).unwrap().proposals.len(), 1);
+        assert_eq!(b.in_flight(), 2);
+        let later = 102 + IN_FLIGHT_FORGET_MS;
+        assert!(push(&mut b, 5, later).is_empty());
+        assert_eq!(b.in_flight(), 1, "the batch closed at 102 is forgotten");
+        assert_eq!(b.poll(later), None, "the one closed at 105 still counts");
+        assert!(b.poll(later + BATCH_DEADLINE_MS).is_some());
     }
 }

@@ -16,7 +16,7 @@ use crate::rng::SplitMix64;
 use crate::state_machine::{
     CommittedEntry, EntryKind, LogIndex, Membership, StateMachine, StateSnapshot,
 };
-use crate::storage::{GENESIS_INDEX, GENESIS_TERM, LogStore, WriteBatch};
+use crate::storage::{GENESIS_INDEX, GENESIS_TERM, LogCore, LogStore, WriteBatch};
 
 /// Largest Raft message raft-rs builds (it packs appended entries up to this size). 1 MiB keeps
 /// one message well under any transport frame limit and equals `batch::BATCH_BYTES_MAX`, so a
@@ -54,6 +54,16 @@ pub const SNAPSHOT_INTERVAL_ENTRIES: u64 = 10_000;
 /// behind catches up from the log instead of receiving a whole snapshot.
 pub const LOG_RETAIN_ENTRIES: u64 = 1_000;
 
+/// Take a snapshot (and compact the log) also once the entries applied since the last one hold
+/// this many bytes. The retained log is kept in memory and a block of 64 signed bills is about
+/// 240 KiB, so counting entries alone would let the log grow to gigabytes between snapshots.
+/// For a durable state machine such a snapshot is cheap: it records only its position.
+pub const SNAPSHOT_INTERVAL_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Most bytes of entries kept behind a snapshot (whichever of this and [`LOG_RETAIN_ENTRIES`]
+/// keeps fewer entries).
+pub const LOG_RETAIN_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Configuration of one replica.
 #[derive(Debug, Clone)]
 pub struct ReplicaConfig {
@@ -67,6 +77,10 @@ pub struct ReplicaConfig {
     pub snapshot_interval_entries: u64,
     /// See [`LOG_RETAIN_ENTRIES`].
     pub log_retain_entries: u64,
+    /// See [`SNAPSHOT_INTERVAL_BYTES`].
+    pub snapshot_interval_bytes: u64,
+    /// See [`LOG_RETAIN_BYTES`].
+    pub log_retain_bytes: u64,
     /// If set, election timeouts are drawn from this seed instead of raft-rs's thread-local
     /// RNG, so that a simulation replays exactly. `None` in production.
     pub election_jitter_seed: Option<u64>,
@@ -81,6 +95,8 @@ impl ReplicaConfig {
             heartbeat_ticks: HEARTBEAT_TICKS,
             snapshot_interval_entries: SNAPSHOT_INTERVAL_ENTRIES,
             log_retain_entries: LOG_RETAIN_ENTRIES,
+            snapshot_interval_bytes: SNAPSHOT_INTERVAL_BYTES,
+            log_retain_bytes: LOG_RETAIN_BYTES,
             election_jitter_seed: None,
         }
     }
@@ -177,6 +193,9 @@ pub struct ReplicaStats {
     pub entries_skipped: u64,
     /// Local snapshots taken (each followed by a compaction).
     pub snapshots_taken: u64,
+    /// Of those, the ones that record only their position (a durable state machine's, when no
+    /// peer needed the state).
+    pub snapshots_without_state: u64,
     /// Snapshots received from a leader and restored into the state machine.
     pub snapshots_restored: u64,
 }
@@ -211,6 +230,12 @@ pub struct Replica<S: StateMachine> {
     snapshot_interval_entries: u64,
     /// See [`ReplicaConfig::log_retain_entries`].
     log_retain_entries: u64,
+    /// See [`ReplicaConfig::snapshot_interval_bytes`].
+    snapshot_interval_bytes: u64,
+    /// See [`ReplicaConfig::log_retain_bytes`].
+    log_retain_bytes: u64,
+    /// Bytes of the entries applied since the stored snapshot was taken or installed.
+    bytes_since_snapshot: u64,
     /// A peer needs a fresher snapshot than the stored one.
     snapshot_wanted: bool,
     /// Deterministic election jitter (simulator only).
@@ -251,6 +276,19 @@ impl<S: StateMachine> Replica<S> {
         let id = config.id;
         let snapshot = store.core().snapshot.clone();
         let snapshot_index = snapshot.get_metadata().index;
+        if sm.applied_index() < snapshot_index && snapshot.data.is_empty() {
+            // Only a durable machine's snapshots hold no state, and it was synced past the
+            // snapshot before the log was compacted: its store was lost or replaced since.
+            return Err(ReplicaError::Recovery {
+                id,
+                reason: format!(
+                    "the state machine has applied {} but the log was compacted behind index \
+                     {snapshot_index}, whose snapshot holds no state: the state store is not \
+                     the one this log was written with",
+                    sm.applied_index()
+                ),
+            });
+        }
         if sm.applied_index() < snapshot_index {
             sm.restore(&StateSnapshot {
                 applied_index: snapshot_index,
@@ -299,6 +337,9 @@ impl<S: StateMachine> Replica<S> {
             applied_through: snapshot_index,
             snapshot_interval_entries: config.snapshot_interval_entries.max(1),
             log_retain_entries: config.log_retain_entries,
+            snapshot_interval_bytes: config.snapshot_interval_bytes.max(1),
+            log_retain_bytes: config.log_retain_bytes,
+            bytes_since_snapshot: 0,
             snapshot_wanted: false,
             jitter: config.election_jitter_seed.map(SplitMix64::new),
             election_timeout_range,
@@ -424,8 +465,8 @@ impl<S: StateMachine> Replica<S> {
     }
 
     /// Proposes the open batch now, whatever its age.
-    pub fn flush_proposals_now(&mut self) {
-        if let Some(batch) = self.batcher.flush() {
+    pub fn flush_proposals_now(&mut self, now_ms: u64) {
+        if let Some(batch) = self.batcher.flush(now_ms) {
             self.propose_batch(batch);
         }
     }
@@ -437,12 +478,14 @@ impl<S: StateMachine> Replica<S> {
 
     fn propose_batch(&mut self, batch: Batch) {
         if self.stopped {
+            self.batcher.settled(batch.proposals[0].id);
             self.dropped.extend(batch.proposals.iter().map(|p| p.id));
             return;
         }
         let data = batch.encode();
         if let Err(e) = self.node.propose(Vec::new(), data) {
             tracing::debug!(replica = self.id, error = %e, "proposal dropped");
+            self.batcher.settled(batch.proposals[0].id);
             self.dropped.extend(batch.proposals.iter().map(|p| p.id));
         }
     }
@@ -671,6 +714,7 @@ impl<S: StateMachine> Replica<S> {
                 )));
             }
             self.applied_through = entry.index;
+            self.bytes_since_snapshot += entry.data.len() as u64;
             let batch;
             let mut conf_state = None;
             let kind = match entry.get_entry_type() {
@@ -730,10 +774,13 @@ impl<S: StateMachine> Replica<S> {
                 )));
             }
             self.stats.entries_applied += 1;
-            let proposals = match kind {
+            let proposals: Vec<ProposalId> = match kind {
                 EntryKind::Proposals { proposals: ps, .. } => ps.iter().map(|p| p.id).collect(),
                 _ => Vec::new(),
             };
+            if let Some(&first) = proposals.first() {
+                self.batcher.settled(first);
+            }
             fx.applied(Applied {
                 index: entry.index,
                 term: entry.term,
@@ -746,8 +793,10 @@ impl<S: StateMachine> Replica<S> {
         Ok(())
     }
 
-    /// Takes a local snapshot into `batch` when enough entries were applied since the stored
-    /// one, or a peer needs a fresher one; compacts the log behind it.
+    /// Takes a local snapshot into `batch` when enough entries (or bytes of entries) were
+    /// applied since the stored one, or a peer needs a fresher one or one that holds the state;
+    /// compacts the log behind it. A durable state machine's snapshot holds only its position
+    /// (after a sync) unless a peer needs the state.
     fn stage_local_snapshot(&mut self, batch: &mut WriteBatch) -> Result<(), ReplicaError> {
         self.snapshot_wanted |= self.node.store().take_snapshot_wanted();
         let applied = self.sm.applied_index();
@@ -759,7 +808,8 @@ impl<S: StateMachine> Replica<S> {
         let core = self.node.store().core();
         let stored = core.snapshot.get_metadata().index;
         let due = applied >= stored + self.snapshot_interval_entries
-            || (self.snapshot_wanted && applied > stored);
+            || (self.bytes_since_snapshot >= self.snapshot_interval_bytes && applied > stored)
+            || (self.snapshot_wanted && (applied > stored || core.snapshot.data.is_empty()));
         if !due {
             return Ok(());
         }
@@ -767,21 +817,30 @@ impl<S: StateMachine> Replica<S> {
             return Err(self.invariant(format!("no term for applied index {applied}")));
         };
         let first_index = core.first_index();
-        let data = self
-            .sm
-            .snapshot()
-            .map_err(|source| ReplicaError::StateMachine {
-                id: self.id,
-                source,
-            })?;
-        if data.applied_index != applied {
-            return Err(self.invariant(format!(
-                "state machine snapshot at {} while applied is {applied}",
-                data.applied_index
-            )));
-        }
+        let compact_to = retained_from(
+            core,
+            applied,
+            self.log_retain_entries,
+            self.log_retain_bytes,
+        );
+        let sm_error = |id, source| ReplicaError::StateMachine { id, source };
+        let data = if self.snapshot_wanted || !self.sm.is_durable() {
+            let data = self.sm.snapshot().map_err(|e| sm_error(self.id, e))?;
+            if data.applied_index != applied {
+                return Err(self.invariant(format!(
+                    "state machine snapshot at {} while applied is {applied}",
+                    data.applied_index
+                )));
+            }
+            data.data
+        } else {
+            // The log behind `applied` may go once the state it produced is on disk.
+            self.sm.sync().map_err(|e| sm_error(self.id, e))?;
+            self.stats.snapshots_without_state += 1;
+            Vec::new()
+        };
         let mut snapshot = Snapshot {
-            data: data.data.into(),
+            data: data.into(),
             ..Snapshot::default()
         };
         let meta = snapshot.mut_metadata();
@@ -789,10 +848,10 @@ impl<S: StateMachine> Replica<S> {
         meta.term = term;
         meta.set_conf_state(self.conf_state.clone());
         batch.local_snapshot = Some(snapshot);
-        let compact_to = (applied + 1).saturating_sub(self.log_retain_entries);
         if compact_to > first_index {
             batch.compact_to = Some(compact_to);
         }
+        self.bytes_since_snapshot = 0;
         self.snapshot_wanted = false;
         self.stats.snapshots_taken += 1;
         Ok(())
@@ -806,6 +865,7 @@ impl<S: StateMachine> Replica<S> {
         let meta = snapshot.get_metadata();
         self.conf_state = meta.get_conf_state().clone();
         self.applied_through = meta.index;
+        self.bytes_since_snapshot = 0;
         if self.sm.applied_index() >= meta.index {
             // A durable state machine already past the snapshot: it applied a prefix of the same
             // committed log, so it stays; Raft replays and the replica skips up to it.
@@ -1003,4 +1063,21 @@ pub fn expect_next_index(applied: LogIndex, got: LogIndex) -> Result<(), StateMa
     } else {
         Err(StateMachineError::OutOfOrder { applied, got })
     }
+}
+
+/// The first index to keep when compacting behind `applied`: at most `max_entries` entries
+/// ending at `applied`, holding at most `max_bytes` bytes of data.
+fn retained_from(core: &LogCore, applied: LogIndex, max_entries: u64, max_bytes: u64) -> u64 {
+    let first = core.first_index();
+    let mut keep_from = applied + 1;
+    let mut bytes = 0u64;
+    while keep_from > first && applied + 1 - keep_from < max_entries {
+        let entry = &core.entries[(keep_from - 1 - first) as usize];
+        bytes += entry.data.len() as u64;
+        if bytes > max_bytes {
+            break;
+        }
+        keep_from -= 1;
+    }
+    keep_from
 }

@@ -107,6 +107,23 @@ pub trait StateMachine {
     /// The index of the last applied entry (0 before the first).
     fn applied_index(&self) -> LogIndex;
 
+    /// Whether the state survives a restart by itself, as of at least its last
+    /// [`StateMachine::sync`] (a store on disk). For such a machine the replica compacts the log
+    /// behind a snapshot that records only its position and membership, and serializes the
+    /// state only when a peer needs it: a node's memory and each compaction's cost then no
+    /// longer grow with the state. A machine that is not durable is restored from the stored
+    /// snapshot's data after a restart, so every snapshot carries it.
+    fn is_durable(&self) -> bool {
+        false
+    }
+
+    /// Makes the state at `applied_index()` survive a crash: after it returns, a restart finds
+    /// this state or a later one (contract, 2). The replica calls it on a durable machine before
+    /// compacting the log behind `applied_index()`.
+    fn sync(&mut self) -> Result<(), StateMachineError> {
+        Ok(())
+    }
+
     /// SHA-256 over the whole state, applied index included.
     fn state_hash(&self) -> StateHash;
 

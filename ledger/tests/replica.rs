@@ -89,7 +89,7 @@ fn storage_failure_stops_the_replica_loudly() {
     let mut r = open(Box::new(disk.clone()), ChainMachine::default());
     elect(&mut r);
     r.propose(ProposalId(1), b"x".to_vec(), 0).unwrap();
-    r.flush_proposals_now();
+    r.flush_proposals_now(0);
     disk.crash_on_next_write(false);
     let err = r.handle_ready(&mut CollectEffects::default()).unwrap_err();
     assert!(
@@ -155,7 +155,7 @@ fn redb_replica_restarts_to_the_same_state_after_snapshots_and_compaction() {
         elect(&mut r);
         for i in 0..20u64 {
             r.propose(ProposalId(i), issue((i % 3) as u8), i).unwrap();
-            r.flush_proposals_now();
+            r.flush_proposals_now(i);
             drain(&mut r);
         }
         assert!(r.stats().snapshots_taken >= 4, "{:?}", r.stats());

@@ -32,6 +32,10 @@ fn assert_faults_exercised(reports: &[SimReport]) {
         "no local snapshot"
     );
     assert!(
+        total(reports, |r| r.snapshots_without_state) > 0,
+        "no snapshot without state (durable state machine)"
+    );
+    assert!(
         total(reports, |r| r.entries_skipped) > 0,
         "no replay over a surviving SM"
     );

@@ -67,6 +67,15 @@ impl StateMachine for LedgerState {
         }
     }
 
+    /// The state is a sled tree that holds its applied index (contract, 2).
+    fn is_durable(&self) -> bool {
+        true
+    }
+
+    fn sync(&mut self) -> Result<(), StateMachineError> {
+        self.flush().map_err(storage)
+    }
+
     fn snapshot(&self) -> Result<StateSnapshot, StateMachineError> {
         Ok(StateSnapshot {
             applied_index: self.applied_index(),

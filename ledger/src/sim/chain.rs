@@ -110,7 +110,10 @@ fn engine() -> &'static Engine {
 }
 
 /// In-memory, so the applied index is trivially atomic with the state. The simulator keeps or
-/// drops the whole value across a crash, modelling a durable or a volatile state machine.
+/// drops the whole value across a crash, modelling a durable or a volatile state machine; a
+/// machine made [`ChainMachine::durable`] also reports itself durable to the replica (whose
+/// routine snapshots then hold no state) and remembers, at each `sync`, the state a crash falls
+/// back to at worst.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainMachine {
     /// Last applied index.
@@ -133,9 +136,38 @@ pub struct ChainMachine {
     /// check attestations against (the same on every replica at the same applied index).
     #[serde(with = "as_pairs")]
     heads: BTreeMap<LogIndex, [u8; 32]>,
+    /// Durable model: see the type's docs.
+    #[serde(skip)]
+    durable: bool,
+    /// Durable model: the state as of the last `sync`.
+    #[serde(skip)]
+    synced: Option<Box<ChainMachine>>,
 }
 
 impl ChainMachine {
+    /// An empty machine of the durable model (see the type's docs).
+    pub fn durable() -> ChainMachine {
+        ChainMachine {
+            durable: true,
+            ..ChainMachine::default()
+        }
+    }
+
+    /// What a crash leaves of a durable-model machine at worst: the state of its last sync
+    /// (an empty machine if it never synced), still durable. `None` for a volatile machine.
+    pub fn synced_state(&self) -> Option<ChainMachine> {
+        if !self.durable {
+            return None;
+        }
+        let mut kept = self
+            .synced
+            .as_deref()
+            .cloned()
+            .unwrap_or_else(ChainMachine::durable);
+        kept.synced = Some(Box::new(kept.clone()));
+        Some(kept)
+    }
+
     /// Head of the hash chain.
     pub fn chain(&self) -> [u8; 32] {
         self.chain
@@ -267,6 +299,19 @@ impl StateMachine for ChainMachine {
         }
     }
 
+    fn is_durable(&self) -> bool {
+        self.durable
+    }
+
+    fn sync(&mut self) -> Result<(), StateMachineError> {
+        if self.durable {
+            let mut copy = self.clone();
+            copy.synced = None;
+            self.synced = Some(Box::new(copy));
+        }
+        Ok(())
+    }
+
     fn snapshot(&self) -> Result<StateSnapshot, StateMachineError> {
         let data = serde_json::to_vec(self).map_err(|e| StateMachineError::InvalidSnapshot {
             index: self.applied_index,
@@ -291,7 +336,9 @@ impl StateMachine for ChainMachine {
                 restored.applied_index
             )));
         }
+        let (durable, synced) = (self.durable, self.synced.take());
         *self = restored;
+        (self.durable, self.synced) = (durable, synced);
         self.document_hashes = self
             .documents
             .iter()

@@ -90,6 +90,13 @@ pub struct SimConfig {
     pub crash_per_mille: u64,
     /// Per-mille chance, per tick, to start a partition.
     pub partition_per_mille: u64,
+    /// Whether the replicas' state machines are durable: their routine snapshots hold no
+    /// state, and a crash leaves the state of the last sync or a later one.
+    pub durable_state: bool,
+    /// Local snapshot also once the entries applied since the last one hold this many bytes.
+    pub snapshot_interval_bytes: u64,
+    /// Most bytes of entries retained behind a snapshot.
+    pub log_retain_bytes: u64,
 }
 
 impl SimConfig {
@@ -107,6 +114,9 @@ impl SimConfig {
             duplicate_per_mille: rng.range(0, 50),
             crash_per_mille: rng.range(0, 25),
             partition_per_mille: rng.range(0, 20),
+            durable_state: rng.chance(500),
+            snapshot_interval_bytes: rng.range(1_000, 20_000),
+            log_retain_bytes: rng.range(0, 2_000),
         }
     }
 }
@@ -134,6 +144,8 @@ pub struct SimReport {
     pub restarts_with_state: u64,
     /// Local snapshots taken, over all replicas and incarnations.
     pub snapshots_taken: u64,
+    /// Of those, snapshots that held no state (durable state machines' routine ones).
+    pub snapshots_without_state: u64,
     /// Snapshots received from a leader and restored.
     pub snapshots_restored: u64,
     /// Entries skipped because a surviving state machine had applied them before a crash.
@@ -410,6 +422,8 @@ impl Simulation {
             heartbeat_ticks: HEARTBEAT_TICKS,
             snapshot_interval_entries: self.config.snapshot_interval_entries,
             log_retain_entries: self.config.log_retain_entries,
+            snapshot_interval_bytes: self.config.snapshot_interval_bytes,
+            log_retain_bytes: self.config.log_retain_bytes,
             election_jitter_seed: Some(self.rng.next_u64()),
         }
     }
@@ -418,7 +432,14 @@ impl Simulation {
     fn start(&mut self, i: usize) -> Result<(), SimFailure> {
         let config = self.replica_config(self.nodes[i].id);
         let node = &mut self.nodes[i];
-        let sm = node.kept_sm.take().unwrap_or_default();
+        let durable = self.config.durable_state;
+        let sm = node.kept_sm.take().unwrap_or_else(|| {
+            if durable {
+                ChainMachine::durable()
+            } else {
+                ChainMachine::default()
+            }
+        });
         let store = LogStore::open(Box::new(node.disk.clone()))
             .map_err(|e| e.to_string())
             .and_then(|store| {
@@ -442,10 +463,12 @@ impl Simulation {
             return;
         };
         self.report.snapshots_taken += replica.stats().snapshots_taken;
+        self.report.snapshots_without_state += replica.stats().snapshots_without_state;
         self.report.snapshots_restored += replica.stats().snapshots_restored;
         self.report.entries_skipped += replica.stats().entries_skipped;
         let sm = replica.into_state_machine();
-        node.kept_sm = keep_sm.then_some(sm);
+        // A durable machine keeps at least what it synced; a volatile one, nothing.
+        node.kept_sm = if keep_sm { Some(sm) } else { sm.synced_state() };
         node.disk.disarm();
         node.restart_at_ms = self.now_ms + restart_in;
         self.report.crashes += 1;
@@ -862,7 +885,7 @@ impl Simulation {
         // Close any open batch so convergence does not wait on a proposal deadline.
         for i in 0..self.nodes.len() {
             if let Some(r) = self.nodes[i].replica.as_mut() {
-                r.flush_proposals_now();
+                r.flush_proposals_now(self.now_ms);
             }
         }
         self.trace(&[7, self.now_ms]);
@@ -925,6 +948,7 @@ impl Simulation {
         for n in &self.nodes {
             let stats = n.replica.as_ref().expect("live").stats();
             self.report.snapshots_taken += stats.snapshots_taken;
+            self.report.snapshots_without_state += stats.snapshots_without_state;
             self.report.snapshots_restored += stats.snapshots_restored;
             self.report.entries_skipped += stats.entries_skipped;
         }

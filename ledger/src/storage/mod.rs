@@ -103,7 +103,8 @@ pub struct LogCore {
     pub entries: Vec<Entry>,
     /// Last persisted hard state.
     pub hard_state: HardState,
-    /// Latest stored snapshot (index 0 and empty data before the first one).
+    /// Latest stored snapshot (index 0 and empty data before the first one). A durable state
+    /// machine's routine snapshots hold no data either: only their position and membership.
     pub snapshot: Snapshot,
 }
 
@@ -471,8 +472,11 @@ impl raft::Storage for LogStore {
     fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
         let snap = &self.core.snapshot;
         let meta = snap.get_metadata();
+        // A durable state machine's routine snapshots record only their position: a peer
+        // needs one that holds the state.
         let usable = meta.index >= request_index
             && meta.index >= self.core.truncated_index
+            && !snap.data.is_empty()
             && conf_state_contains(meta.get_conf_state(), to);
         if usable {
             Ok(snap.clone())
