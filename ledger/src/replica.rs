@@ -516,11 +516,11 @@ impl<S: StateMachine> Replica<S> {
     /// 1. send the messages that need no persistence (a leader's appends, in parallel with its
     ///    own write: Raft thesis 10.2.1);
     /// 2. take the snapshot the leader sent, if any, into this Ready's write;
-    /// 3. apply the committed entries (conf changes included) to the state machine;
-    /// 4. persist the snapshot, the new entries (truncating a conflicting suffix), the hard
+    /// 3. persist the snapshot, the new entries (truncating a conflicting suffix), the hard
     ///    state, and a local snapshot + compaction when due: ONE durable write;
     ///    then restore the state machine from the leader's snapshot (see below);
-    /// 5. send the messages that must follow persistence (votes, append acknowledgements);
+    /// 4. send the messages that must follow persistence (votes, append acknowledgements);
+    /// 5. apply the committed entries (conf changes included) to the state machine;
     /// 6. `advance`;
     /// 7. handle the `LightReady`: record the commit index, send, apply, `advance_apply`.
     ///
@@ -529,6 +529,12 @@ impl<S: StateMachine> Replica<S> {
     /// crash between the two would otherwise leave it with no log to continue from). raft-rs
     /// guarantees that a `Ready` carrying a snapshot carries no committed entries, so nothing
     /// else moves.
+    ///
+    /// Committed entries are applied after the acknowledgements leave, not before: they are
+    /// durable already (raft-rs hands out only persisted ones), and applying a block is the
+    /// slowest step, so a follower that applied first would hold back the acknowledgement the
+    /// leader needs to commit the next block. Applying in parallel with the next round trip is
+    /// Raft thesis 10.2.1's pipelining on the follower side.
     ///
     /// Any error is fatal for this replica: it is stopped and must be reopened from durable
     /// state. In particular a failed durable write never lets a vote or acknowledgement out.
@@ -637,28 +643,28 @@ impl<S: StateMachine> Replica<S> {
         let installed = (!rd.snapshot().is_empty()).then(|| rd.snapshot().clone());
         batch.install_snapshot.clone_from(&installed);
 
-        // 3. Apply committed entries (none when a snapshot is being installed).
-        let committed = rd.take_committed_entries();
-        assert!(installed.is_none() || committed.is_empty());
-        self.apply_entries(committed, fx)?;
-        if !rd.read_states().is_empty() {
-            fx.read_states(rd.take_read_states());
-        }
-
-        // 4. One durable write: snapshot, entries, hard state, local snapshot + compaction.
+        // 3. One durable write: snapshot, entries, hard state, local snapshot + compaction.
         batch.entries = rd.take_entries();
         batch.hard_state = rd.hs().cloned();
         if installed.is_none() {
             self.stage_local_snapshot(&mut batch)?;
         }
         self.persist(batch)?;
-        if let Some(snapshot) = installed {
-            self.restore_from(&snapshot, fx)?;
+        if let Some(snapshot) = &installed {
+            self.restore_from(snapshot, fx)?;
         }
 
-        // 5. Messages that must follow persistence.
+        // 4. Messages that must follow persistence.
         if !rd.persisted_messages().is_empty() {
             fx.send(rd.take_persisted_messages());
+        }
+
+        // 5. Apply committed entries (none when a snapshot is being installed).
+        let committed = rd.take_committed_entries();
+        assert!(installed.is_none() || committed.is_empty());
+        self.apply_entries(committed, fx)?;
+        if !rd.read_states().is_empty() {
+            fx.read_states(rd.take_read_states());
         }
 
         // 6. Advance.
