@@ -13,6 +13,11 @@
 //! whatever the answers, which measures latency at a chosen load. A request that finds no
 //! client free waits for one, and its latency still counts from when it was due: a slow answer
 //! cannot hide the requests it held up (no coordinated omission).
+//!
+//! `--workload reads` ([`reads`]) measures queries instead, on a network that already holds
+//! documents.
+
+mod reads;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -46,6 +51,10 @@ pub enum Workload {
     /// The full lifecycle of a to-order bill: issue, endorse to order, endorse, surrender for
     /// delivery, accept the surrender, release the cargo (six per bill).
     Lifecycle,
+    /// Queries, no transactions: `document` (one bill by key) and `documents` (one page of the
+    /// caller's documents), `--queries` of each, as the carrier on documents the network
+    /// already holds (run an issue workload first). See `--queries` and `--seed`.
+    Reads,
 }
 
 /// `silkline bench` arguments.
@@ -65,13 +74,20 @@ pub struct BenchArgs {
     /// Envelopes per request.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
-    /// Open loop: offer this many transactions per second one
+    /// Open loop: offer this many transactions per second (reads: queries per second), one
     /// request every `batch / rate` seconds from each phase's start, whatever the answers; at
     /// most `--concurrency` in flight, and a request that waits for a free one counts its
     /// latency from when it was due. Without it, closed loop: each of `--concurrency` clients
     /// sends its next request when its last one is answered.
     #[arg(long = "rate", value_name = "TX_PER_S")]
     pub rate_per_s: Option<f64>,
+    /// Reads workload: how many queries of each kind.
+    #[arg(long, default_value_t = 1_000)]
+    pub queries: usize,
+    /// Reads workload: the seed that picks which documents are read (the same seed on the
+    /// same network reads the same documents).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench.json")]
     pub out: PathBuf,
@@ -128,6 +144,7 @@ async fn presign(args: &BenchArgs, run: &str) -> anyhow::Result<Vec<(String, Vec
             }
             (TO_ORDER_BILL, steps)
         }
+        Workload::Reads => bail!("the reads workload signs nothing"),
     };
     let content: Value = serde_json::from_str(document)?;
     let mut phases = Vec::new();
@@ -184,7 +201,7 @@ enum Pace {
 }
 
 impl Pace {
-    /// The pace `--rate` asks for, with `per_request` transactions per request.
+    /// The pace `--rate` asks for, with `per_request` transactions (or queries) per request.
     fn of(args: &BenchArgs, per_request: usize) -> Pace {
         match args.rate_per_s {
             None => Pace::Closed,
@@ -449,6 +466,9 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         .collect();
     if endpoints.is_empty() {
         bail!("{} lists no GraphQL endpoint", args.network.display());
+    }
+    if args.workload == Workload::Reads {
+        return reads::bench(args, &endpoints, &pids).await;
     }
     let mut run = [0u8; 3];
     aws_lc_rs::rand::fill(&mut run).expect("the system's random source works");
