@@ -553,7 +553,7 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let waited: usize = results.iter().map(|r| r.waited).sum();
     if let Some(rate) = args.rate_per_s {
         println!(
-            "open loop: {rate} tx/s offered (a request of {} every {:.2} ms), {ctps:.0} CTPS achieved; {waited} of {requests} requests found no free client (--concurrency {})",
+            "open loop: {rate:.1} tx/s offered (a request of {} every {:.2} ms), {ctps:.0} CTPS achieved; {waited} of {requests} requests found no free client (--concurrency {})",
             args.batch,
             args.batch as f64 * 1000.0 / rate,
             args.concurrency

@@ -206,7 +206,7 @@ pub(super) async fn bench(
     if let Some(rate) = args.rate_per_s {
         let waited: usize = results.iter().map(|r| r.waited).sum();
         println!(
-            "open loop: {rate} queries/s offered per kind; {waited} of {} queries found no free client (--concurrency {})",
+            "open loop: {rate:.1} queries/s offered per kind; {waited} of {} queries found no free client (--concurrency {})",
             2 * args.queries,
             args.concurrency
         );
