@@ -1,21 +1,34 @@
 //! `silkline bench`: confirmed transactions per second through the public GraphQL API.
 //!
-//! Every transaction is signed before the clock starts. Workers (`--concurrency`) take batches
-//! (`--batch` envelopes per `submitTransactions`) from a shared queue and spread them over the
-//! network's nodes; a transaction counts as confirmed when the API answered `COMMITTED`, i.e.
-//! once it was committed, applied and recorded in a block on the node that received it.
-//! Workloads run in phases (a bill's second action needs its first), each phase timed as a
-//! whole. The nodes' CPU time is read from /proc before and after.
+//! Every transaction is signed before the clock starts. Requests (`--batch` envelopes per
+//! `submitTransactions`) go out over `--concurrency` clients spread over the network's nodes; a
+//! transaction counts as confirmed when the API answered `COMMITTED`, i.e. once it was
+//! committed, applied and recorded in a block on the node that received it. Workloads run in
+//! phases (a bill's second action needs its first), each phase timed as a whole. The nodes' CPU
+//! time is read from /proc before and after.
+//!
+//! Two ways to pace the requests ([`Pace`]). Closed loop (the default): each client sends its
+//! next request as soon as its last one is answered, which finds the peak. Open loop
+//! (`--rate`): request `i` of a phase is due `i * batch / rate` seconds after the phase starts,
+//! whatever the answers, which measures latency at a chosen load. A request that finds no
+//! client free waits for one, and its latency still counts from when it was due: a slow answer
+//! cannot hide the requests it held up (no coordinated omission).
+//!
+//! `--workload reads` ([`reads`]) measures queries instead, on a network that already holds
+//! documents.
 
-use std::collections::VecDeque;
+mod reads;
+
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, bail, ensure};
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::client::{ApiClient, Target, data};
 
@@ -23,6 +36,9 @@ use crate::client::{ApiClient, Target, data};
 const BILLS_MAX: usize = 200_000;
 /// Most concurrent workers.
 const CONCURRENCY_MAX: usize = 1024;
+/// Highest `--rate`: far above what any network of this code commits, so only a typo hits it
+/// (an interval of a microsecond would schedule faster than the timer can wake).
+const RATE_MAX: f64 = 1_000_000.0;
 
 /// What the benchmark submits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -35,6 +51,10 @@ pub enum Workload {
     /// The full lifecycle of a to-order bill: issue, endorse to order, endorse, surrender for
     /// delivery, accept the surrender, release the cargo (six per bill).
     Lifecycle,
+    /// Queries, no transactions: `document` (one bill by key) and `documents` (one page of the
+    /// caller's documents), `--queries` of each, as the carrier on documents the network
+    /// already holds (run an issue workload first). See `--queries` and `--seed`.
+    Reads,
 }
 
 /// `silkline bench` arguments.
@@ -54,6 +74,20 @@ pub struct BenchArgs {
     /// Envelopes per request.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Open loop: offer this many transactions per second (reads: queries per second), one
+    /// request every `batch / rate` seconds from each phase's start, whatever the answers; at
+    /// most `--concurrency` in flight, and a request that waits for a free one counts its
+    /// latency from when it was due. Without it, closed loop: each of `--concurrency` clients
+    /// sends its next request when its last one is answered.
+    #[arg(long = "rate", value_name = "TX_PER_S")]
+    pub rate_per_s: Option<f64>,
+    /// Reads workload: how many queries of each kind.
+    #[arg(long, default_value_t = 1_000)]
+    pub queries: usize,
+    /// Reads workload: the seed that picks which documents are read (the same seed on the
+    /// same network reads the same documents).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench.json")]
     pub out: PathBuf,
@@ -110,6 +144,7 @@ async fn presign(args: &BenchArgs, run: &str) -> anyhow::Result<Vec<(String, Vec
             }
             (TO_ORDER_BILL, steps)
         }
+        Workload::Reads => bail!("the reads workload signs nothing"),
     };
     let content: Value = serde_json::from_str(document)?;
     let mut phases = Vec::new();
@@ -156,15 +191,150 @@ fn cpu_seconds(pids: &[u32]) -> f64 {
         .sum()
 }
 
+/// When requests are sent.
+#[derive(Debug, Clone, Copy)]
+enum Pace {
+    /// Each client sends its next request as soon as its last one is answered.
+    Closed,
+    /// Request `i` is due `i * interval` after the start, whatever the answers.
+    Open { interval: Duration },
+}
+
+impl Pace {
+    /// The pace `--rate` asks for, with `per_request` transactions (or queries) per request.
+    fn of(args: &BenchArgs, per_request: usize) -> Pace {
+        match args.rate_per_s {
+            None => Pace::Closed,
+            Some(rate) => Pace::Open {
+                interval: Duration::from_secs_f64(per_request as f64 / rate),
+            },
+        }
+    }
+}
+
+/// What became of the requests of one [`drive`].
+struct Driven<T> {
+    /// Each request's answer with its latency, in the order of the requests.
+    answers: Vec<(T, Duration)>,
+    /// From the start to the last answer.
+    wall: Duration,
+    /// Requests that were due while every client was busy (open loop only): a share far above
+    /// zero means `--concurrency` held the offered rate back.
+    waited: usize,
+}
+
+/// Sends `requests` through `clients`, at most one request in flight per client, paced by
+/// `pace`; `send` makes the request's future with the client it gets. Latency counts from when
+/// a request was due (open loop) or sent (closed loop) to its answer. The first error stops the
+/// run (the requests still in flight are dropped).
+async fn drive<R, T, Fut>(
+    clients: Vec<ApiClient>,
+    requests: Vec<R>,
+    pace: Pace,
+    mut send: impl FnMut(Arc<ApiClient>, R) -> Fut,
+) -> anyhow::Result<Driven<T>>
+where
+    T: Send + 'static,
+    Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    ensure!(!clients.is_empty(), "no client to send with");
+    // The free clients: a client is taken for each request and given back with its answer, so
+    // this queue never holds more than the clients there are.
+    let (give_back, mut free) = mpsc::channel(clients.len());
+    for client in clients {
+        give_back.send(Arc::new(client)).await?;
+    }
+    let count = requests.len();
+    let mut in_flight = tokio::task::JoinSet::new();
+    let mut answers: Vec<Option<(T, Duration)>> = (0..count).map(|_| None).collect();
+    let mut keep = |done: Result<anyhow::Result<(usize, T, Duration)>, tokio::task::JoinError>| {
+        let (i, value, latency) = done??;
+        answers[i] = Some((value, latency));
+        anyhow::Ok(())
+    };
+    let start = Instant::now();
+    let mut waited = 0;
+    for (i, request) in requests.into_iter().enumerate() {
+        let due = match pace {
+            Pace::Closed => None,
+            Pace::Open { interval } => Some(start + interval.mul_f64(i as f64)),
+        };
+        if let Some(due) = due {
+            tokio::time::sleep_until(due).await;
+        }
+        let client = match free.try_recv() {
+            Ok(client) => client,
+            Err(_) => {
+                waited += usize::from(due.is_some());
+                free.recv().await.context("the client pool closed")?
+            }
+        };
+        let from = due.unwrap_or_else(Instant::now);
+        let request = send(client.clone(), request);
+        let give_back = give_back.clone();
+        in_flight.spawn(async move {
+            let value = request.await;
+            let latency = from.elapsed();
+            // The pool outlives every request; a full pool would mean a client was given back
+            // twice, which `drive` never does.
+            let _ = give_back.send(client).await;
+            value.map(|v| (i, v, latency))
+        });
+        // Finished requests are collected as the run goes, so their tasks do not pile up.
+        while let Some(done) = in_flight.try_join_next() {
+            keep(done)?;
+        }
+    }
+    while let Some(done) = in_flight.join_next().await {
+        keep(done)?;
+    }
+    let wall = start.elapsed();
+    let answers = answers
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .context("a request was never answered")?;
+    Ok(Driven {
+        answers,
+        wall,
+        waited,
+    })
+}
+
+/// One client per in-flight request, spread over `endpoints` in turn, as `who`.
+fn clients(args: &BenchArgs, endpoints: &[String], who: &str) -> anyhow::Result<Vec<ApiClient>> {
+    (0..args.concurrency)
+        .map(|w| {
+            Ok(ApiClient::new(&target(&args.network, who))?
+                .with_endpoints(vec![endpoints[w % endpoints.len()].clone()]))
+        })
+        .collect()
+}
+
 struct PhaseResult {
     name: String,
     transactions: usize,
+    requests: usize,
     committed: u64,
     refused: u64,
     codes: Vec<String>,
     wall: Duration,
     latencies_ms: Vec<f64>,
+    /// Requests due while every client was busy (open loop).
+    waited: usize,
 }
+
+/// How one `submitTransactions` was answered.
+#[derive(Default)]
+struct Tally {
+    envelopes: usize,
+    committed: u64,
+    refused: u64,
+    /// The first few refusal codes, to say why.
+    codes: Vec<String>,
+}
+
+/// Most refusal codes a request keeps: enough to say why, without copying every refusal.
+const CODES_KEPT: usize = 8;
 
 async fn run_phase(
     args: &BenchArgs,
@@ -174,69 +344,70 @@ async fn run_phase(
     progress: Arc<AtomicU64>,
 ) -> anyhow::Result<PhaseResult> {
     let transactions = envelopes.len();
-    let queue: VecDeque<Vec<String>> = envelopes
+    let batches: Vec<Vec<String>> = envelopes
         .chunks(args.batch)
         .map(<[String]>::to_vec)
         .collect();
-    let queue = Arc::new(Mutex::new(queue));
-    let start = Instant::now();
-    let mut workers = tokio::task::JoinSet::new();
-    for w in 0..args.concurrency {
-        let client = ApiClient::new(&target(&args.network, "carrier"))?
-            .with_endpoints(vec![endpoints[w % endpoints.len()].clone()]);
-        let queue = queue.clone();
-        let progress = progress.clone();
-        workers.spawn(async move {
-            let mut latencies = Vec::new();
-            let (mut committed, mut refused, mut codes) = (0u64, 0u64, Vec::new());
-            loop {
-                let Some(batch) = queue.lock().await.pop_front() else { break };
-                let n = batch.len();
-                let sent = Instant::now();
+    let requests = batches.len();
+    let driven = drive(
+        clients(args, endpoints, "carrier")?,
+        batches,
+        Pace::of(args, args.batch),
+        |client, batch| {
+            let progress = progress.clone();
+            async move {
+                let mut tally = Tally {
+                    envelopes: batch.len(),
+                    ..Tally::default()
+                };
                 let response = client
                     .graphql(
                         "mutation($e: [String!]!) { submitTransactions(envelopes: $e) { status code } }",
                         json!({ "e": batch }),
                     )
                     .await?;
-                let ms = sent.elapsed().as_secs_f64() * 1000.0;
                 for r in data(&response)?["submitTransactions"]
                     .as_array()
                     .map(Vec::as_slice)
                     .unwrap_or_default()
                 {
                     if r["status"] == "COMMITTED" {
-                        committed += 1;
+                        tally.committed += 1;
                     } else {
-                        refused += 1;
-                        if codes.len() < 8 {
-                            codes.push(r["code"].as_str().unwrap_or("?").to_owned());
+                        tally.refused += 1;
+                        if tally.codes.len() < CODES_KEPT {
+                            tally.codes.push(r["code"].as_str().unwrap_or("?").to_owned());
                         }
                     }
                 }
-                latencies.extend(std::iter::repeat_n(ms, n));
-                progress.fetch_add(n as u64, Ordering::Relaxed);
+                progress.fetch_add(tally.envelopes as u64, Ordering::Relaxed);
+                anyhow::Ok(tally)
             }
-            anyhow::Ok((latencies, committed, refused, codes))
-        });
-    }
+        },
+    )
+    .await?;
     let mut result = PhaseResult {
         name,
         transactions,
+        requests,
         committed: 0,
         refused: 0,
         codes: Vec::new(),
-        wall: Duration::ZERO,
+        wall: driven.wall,
         latencies_ms: Vec::with_capacity(transactions),
+        waited: driven.waited,
     };
-    while let Some(done) = workers.join_next().await {
-        let (latencies, committed, refused, codes) = done??;
-        result.latencies_ms.extend(latencies);
-        result.committed += committed;
-        result.refused += refused;
-        result.codes.extend(codes);
+    for (tally, latency) in driven.answers {
+        // Every envelope of a request gets that request's latency.
+        let ms = latency.as_secs_f64() * 1000.0;
+        result
+            .latencies_ms
+            .extend(std::iter::repeat_n(ms, tally.envelopes));
+        result.committed += tally.committed;
+        result.refused += tally.refused;
+        result.codes.extend(tally.codes);
+        result.codes.truncate(CODES_KEPT);
     }
-    result.wall = start.elapsed();
     Ok(result)
 }
 
@@ -275,6 +446,11 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             graphql::schema::SUBMIT_ENVELOPES_MAX
         );
     }
+    if let Some(rate) = args.rate_per_s
+        && !(rate > 0.0 && rate <= RATE_MAX)
+    {
+        bail!("--rate must be above 0 and at most {RATE_MAX}");
+    }
     let file: Value = serde_json::from_str(
         &std::fs::read_to_string(&args.network)
             .with_context(|| format!("read {}", args.network.display()))?,
@@ -290,6 +466,9 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         .collect();
     if endpoints.is_empty() {
         bail!("{} lists no GraphQL endpoint", args.network.display());
+    }
+    if args.workload == Workload::Reads {
+        return reads::bench(args, &endpoints, &pids).await;
     }
     let mut run = [0u8; 3];
     aws_lc_rs::rand::fill(&mut run).expect("the system's random source works");
@@ -358,6 +537,7 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             "phase": r.name, "transactions": r.transactions, "committed": r.committed,
             "refused": r.refused, "refusalCodes": r.codes, "wallSeconds": r.wall.as_secs_f64(),
             "ctps": phase_ctps, "latencyMs": {"p50": p50, "p99": p99, "max": max},
+            "requests": r.requests, "requestsWaited": r.waited,
         }));
     }
     let (p50, p99, max) = (
@@ -369,6 +549,16 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         "{:<22} {:>8} {:>9} {:>8} {:>9.0} {:>9.1} {:>9.1} {:>9.1}",
         "all", total, committed, refused, ctps, p50, p99, max
     );
+    let requests: usize = results.iter().map(|r| r.requests).sum();
+    let waited: usize = results.iter().map(|r| r.waited).sum();
+    if let Some(rate) = args.rate_per_s {
+        println!(
+            "open loop: {rate:.1} tx/s offered (a request of {} every {:.2} ms), {ctps:.0} CTPS achieved; {waited} of {requests} requests found no free client (--concurrency {})",
+            args.batch,
+            args.batch as f64 * 1000.0 / rate,
+            args.concurrency
+        );
+    }
     let cpu_ms_per_tx = cpu * 1000.0 / (committed.max(1) as f64);
     println!(
         "nodes' CPU: {cpu:.1} s in all, {cpu_ms_per_tx:.3} ms per confirmed transaction; refused share {:.4}",
@@ -383,6 +573,8 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         "bills": args.bills, "transactions": total, "committed": committed, "refused": refused,
         "refusedShare": refused as f64 / total.max(1) as f64,
         "concurrency": args.concurrency, "batch": args.batch, "nodes": endpoints.len(),
+        "pace": if args.rate_per_s.is_some() { "open" } else { "closed" },
+        "offeredRate": args.rate_per_s, "requests": requests, "requestsWaited": waited,
         "wallSeconds": wall, "ctps": ctps,
         "latencyMs": {"p50": p50, "p99": p99, "max": max},
         "nodesCpuSeconds": cpu, "cpuMsPerTransaction": cpu_ms_per_tx,

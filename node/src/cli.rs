@@ -98,7 +98,8 @@ const SUBMIT: &str = "mutation Submit($envelopes: [String!]!) {
   }
 }";
 
-const DOCUMENT: &str = "query Document($carrier: String!, $reference: String!, $class: DocumentClassArg!) {
+/// The query `doc show` sends; `silkline bench --workload reads` measures the same.
+pub(crate) const DOCUMENT: &str = "query Document($carrier: String!, $reference: String!, $class: DocumentClassArg!) {
   document(carrierCode: $carrier, reference: $reference, class: $class) {
     key { class carrierCode reference }
     kind status mode possessor endorsee shipper consignee sequence createdAt updatedAt checksum
