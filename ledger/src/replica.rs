@@ -646,6 +646,7 @@ impl<S: StateMachine> Replica<S> {
         // 3. One durable write: snapshot, entries, hard state, local snapshot + compaction.
         batch.entries = rd.take_entries();
         batch.hard_state = rd.hs().cloned();
+        self.defer_commit_only_hard_state(&mut batch);
         if installed.is_none() {
             self.stage_local_snapshot(&mut batch)?;
         }
@@ -690,6 +691,23 @@ impl<S: StateMachine> Replica<S> {
         }
         self.rejitter();
         Ok(())
+    }
+
+    /// A hard state that moved only its commit index is not worth a durable write of its own:
+    /// the commit index is volatile state in Raft (a restarted replica learns it again from the
+    /// leader, and one whose durable state machine applied further skips what it holds), so it
+    /// is kept as the store's commit floor and written with the next write. Without this, every
+    /// round on a quiet network cost the leader a second fdatasync, after the acknowledgement
+    /// and before the apply the client waits for.
+    fn defer_commit_only_hard_state(&mut self, batch: &mut WriteBatch) {
+        let Some(hs) = &batch.hard_state else { return };
+        let stored = &self.node.store().core().hard_state;
+        let commit_only = hs.term == stored.term && hs.vote == stored.vote;
+        if commit_only && batch.entries.is_empty() && batch.install_snapshot.is_none() {
+            let commit = hs.commit;
+            self.node.mut_store().note_commit(commit);
+            batch.hard_state = None;
+        }
     }
 
     fn persist(&mut self, batch: WriteBatch) -> Result<(), ReplicaError> {
