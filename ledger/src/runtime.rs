@@ -296,7 +296,8 @@ where
         pending: HashMap::new(),
         pending_reads: HashMap::new(),
         next_proposal: 0,
-        next_read: 0,
+        // A leader may still hold a read of this node's previous run: start past its numbers.
+        next_read: config.epoch_ms << 20,
         config,
         start: Instant::now(),
     };
@@ -319,7 +320,8 @@ struct Driver<S: StateMachine, T> {
     shutdown: watch::Receiver<bool>,
     /// Proposals waiting for an outcome: deadline (ms since `start`) and reply.
     pending: HashMap<ProposalId, (u64, Reply)>,
-    /// Read requests waiting for their read point, by the context sent to raft.
+    /// Read requests waiting for their read point, by the sequence number in the context sent
+    /// to raft (see [`read_context`]).
     pending_reads: HashMap<u64, (u64, ReadReply)>,
     next_proposal: u64,
     next_read: u64,
@@ -450,11 +452,14 @@ where
             return;
         }
         self.next_read += 1;
-        let context = self.next_read;
-        match self.replica.read_index(context.to_be_bytes().to_vec()) {
+        let sequence = self.next_read;
+        match self
+            .replica
+            .read_index(read_context(self.replica.id(), sequence).to_vec())
+        {
             Ok(()) => {
                 let deadline = self.now_ms() + READ_INDEX_TIMEOUT_MS;
-                self.pending_reads.insert(context, (deadline, r.reply));
+                self.pending_reads.insert(sequence, (deadline, r.reply));
             }
             Err(_) => {
                 let _ = r.reply.send(Err(ProposalFailed::Stopped));
@@ -491,6 +496,7 @@ where
 
     fn handle_readies(&mut self) -> Result<(), ReplicaError> {
         let mut fx = DriverEffects {
+            raft_id: self.replica.id(),
             transport: &mut self.transport,
             pending: &mut self.pending,
             pending_reads: &mut self.pending_reads,
@@ -547,6 +553,8 @@ async fn until(deadline: Option<Instant>) {
 }
 
 struct DriverEffects<'a, T> {
+    /// This replica's raft id: the first half of its read contexts.
+    raft_id: u64,
     transport: &'a mut T,
     pending: &'a mut HashMap<ProposalId, (u64, Reply)>,
     pending_reads: &'a mut HashMap<u64, (u64, ReadReply)>,
@@ -580,12 +588,31 @@ impl<O, T: Transport> ReadyEffects<O> for DriverEffects<'_, T> {
 
     fn read_states(&mut self, states: Vec<raft::ReadState>) {
         for state in states {
-            let Ok(context) = <[u8; 8]>::try_from(state.request_ctx.as_slice()) else {
+            let Some(sequence) = read_sequence(self.raft_id, &state.request_ctx) else {
                 continue;
             };
-            if let Some((_, reply)) = self.pending_reads.remove(&u64::from_be_bytes(context)) {
+            if let Some((_, reply)) = self.pending_reads.remove(&sequence) {
                 let _ = reply.send(Ok(state.index));
             }
         }
     }
+}
+
+/// The context of a ReadIndex request: the requesting replica's raft id, then its sequence
+/// number. The leader keeps one pending read per context and silently drops a request whose
+/// context it already holds (raft-rs's `ReadOnly::add_request`), so contexts must be unique
+/// across the cluster, not only within a node: with bare per-node counters, two nodes' reads
+/// in flight at once collided and one of them waited out its timeout.
+fn read_context(raft_id: u64, sequence: u64) -> [u8; 16] {
+    let mut context = [0u8; 16];
+    context[..8].copy_from_slice(&raft_id.to_be_bytes());
+    context[8..].copy_from_slice(&sequence.to_be_bytes());
+    context
+}
+
+/// The sequence number of a context [`read_context`] made for `raft_id`; `None` for any other.
+fn read_sequence(raft_id: u64, context: &[u8]) -> Option<u64> {
+    let context = <[u8; 16]>::try_from(context).ok()?;
+    let (id, sequence) = context.split_at(8);
+    (id == raft_id.to_be_bytes()).then(|| u64::from_be_bytes(sequence.try_into().expect("8 bytes")))
 }

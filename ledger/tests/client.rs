@@ -184,6 +184,39 @@ async fn submit_commits_once_refuses_early_and_reads_linearizably() -> anyhow::R
     Ok(())
 }
 
+/// Linearizable reads in flight on every node at once all get their read point. The leader
+/// keeps one pending ReadIndex request per context and drops a second one with the same
+/// context, so contexts numbered per node collided across nodes, and the dropped read failed
+/// after its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_in_flight_on_every_node_at_once_all_complete() -> anyhow::Result<()> {
+    let net = net()?;
+    let c = cluster(&net)?;
+    let scenario = async {
+        let mut status = c.handles[0].status.clone();
+        status.wait_for(|s| s.leader_id != 0).await?;
+        let mut reads = tokio::task::JoinSet::new();
+        for client in &c.clients {
+            for _ in 0..4 {
+                let client = client.clone();
+                reads.spawn(async move { client.linearizable().await });
+            }
+        }
+        let mut answered = 0;
+        while let Some(read) = reads.join_next().await {
+            read??;
+            answered += 1;
+        }
+        assert_eq!(answered, 4 * c.clients.len());
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(DEADLINE, scenario).await??;
+    for handle in c.handles {
+        handle.shutdown().await?;
+    }
+    Ok(())
+}
+
 /// A node one block behind must not refuse what the block it has not applied yet allows: the
 /// client saw the issue committed through another node and acts on the bill at once. The
 /// lagging node's precheck finds no bill; before answering it catches up (ReadIndex) and
