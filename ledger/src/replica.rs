@@ -238,6 +238,10 @@ pub struct Replica<S: StateMachine> {
     bytes_since_snapshot: u64,
     /// A peer needs a fresher snapshot than the stored one.
     snapshot_wanted: bool,
+    /// The stored snapshot holds a durable state machine's state only because a peer needed it
+    /// (or it was installed from the leader): replace it with one that records only its
+    /// position, so that the state is not kept in memory and on disk a second time.
+    shed_snapshot_state: bool,
     /// Deterministic election jitter (simulator only).
     jitter: Option<SplitMix64>,
     /// `[min, max)` election timeout in ticks, for the jitter.
@@ -341,6 +345,7 @@ impl<S: StateMachine> Replica<S> {
             log_retain_bytes: config.log_retain_bytes,
             bytes_since_snapshot: 0,
             snapshot_wanted: false,
+            shed_snapshot_state: false,
             jitter: config.election_jitter_seed.map(SplitMix64::new),
             election_timeout_range,
             dropped: Vec::new(),
@@ -688,6 +693,9 @@ impl<S: StateMachine> Replica<S> {
         // append and the leader sends the snapshot again, so no peer waits forever.
         for to in snapshots_sent {
             self.node.report_snapshot(to, SnapshotStatus::Finish);
+            // Handed to the transport: a peer that still lacks it asks again, and gets a
+            // fresh one.
+            self.shed_snapshot_state = true;
         }
         self.rejitter();
         Ok(())
@@ -831,9 +839,14 @@ impl<S: StateMachine> Replica<S> {
         }
         let core = self.node.store().core();
         let stored = core.snapshot.get_metadata().index;
+        let shed = self.shed_snapshot_state
+            && !self.snapshot_wanted
+            && self.sm.is_durable()
+            && !core.snapshot.data.is_empty();
         let due = applied >= stored + self.snapshot_interval_entries
             || (self.bytes_since_snapshot >= self.snapshot_interval_bytes && applied > stored)
-            || (self.snapshot_wanted && (applied > stored || core.snapshot.data.is_empty()));
+            || (self.snapshot_wanted && (applied > stored || core.snapshot.data.is_empty()))
+            || shed;
         if !due {
             return Ok(());
         }
@@ -877,6 +890,7 @@ impl<S: StateMachine> Replica<S> {
         }
         self.bytes_since_snapshot = 0;
         self.snapshot_wanted = false;
+        self.shed_snapshot_state = false;
         self.stats.snapshots_taken += 1;
         Ok(())
     }
@@ -890,6 +904,7 @@ impl<S: StateMachine> Replica<S> {
         self.conf_state = meta.get_conf_state().clone();
         self.applied_through = meta.index;
         self.bytes_since_snapshot = 0;
+        self.shed_snapshot_state = true;
         if self.sm.applied_index() >= meta.index {
             // A durable state machine already past the snapshot: it applied a prefix of the same
             // committed log, so it stays; Raft replays and the replica skips up to it.

@@ -98,6 +98,11 @@ fn a_durable_ledger_compacts_behind_snapshots_without_state_and_restarts_to_the_
         );
         let sent = r.store().snapshot(index, 1)?;
         assert_eq!(sent.get_metadata().index, r.applied_index());
+        assert!(
+            r.stats().snapshots_taken > r.stats().snapshots_without_state,
+            "{:?}",
+            r.stats()
+        );
         (r.state_machine().state_hash(), r.applied_index())
     };
 
