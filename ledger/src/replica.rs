@@ -861,6 +861,8 @@ impl<S: StateMachine> Replica<S> {
             self.log_retain_bytes,
         );
         let sm_error = |id, source| ReplicaError::StateMachine { id, source };
+        // Only for the log line: the replica's behaviour never depends on the clock.
+        let started = std::time::Instant::now();
         let data = if self.snapshot_wanted || !self.sm.is_durable() {
             let data = self.sm.snapshot().map_err(|e| sm_error(self.id, e))?;
             if data.applied_index != applied {
@@ -884,6 +886,15 @@ impl<S: StateMachine> Replica<S> {
         meta.index = applied;
         meta.term = term;
         meta.set_conf_state(self.conf_state.clone());
+        tracing::info!(
+            replica = self.id,
+            index = applied,
+            with_state = !snapshot.data.is_empty(),
+            bytes = snapshot.data.len(),
+            compact_to = compact_to.max(first_index),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "local snapshot taken"
+        );
         batch.local_snapshot = Some(snapshot);
         if compact_to > first_index {
             batch.compact_to = Some(compact_to);

@@ -152,6 +152,8 @@ pub struct ReplicaStatus {
     pub state_hash: StateHash,
     /// Local snapshots taken (each followed by log compaction).
     pub snapshots_taken: u64,
+    /// Of those, the ones that hold no state (a durable state machine's routine snapshots).
+    pub snapshots_without_state: u64,
     /// Snapshots received from a leader and restored into the state machine.
     pub snapshots_restored: u64,
     /// Each member's match index as this replica knows it when it leads; empty otherwise
@@ -526,6 +528,7 @@ where
             applied_index: r.applied_index(),
             state_hash: r.state_machine().state_hash(),
             snapshots_taken: r.stats().snapshots_taken,
+            snapshots_without_state: r.stats().snapshots_without_state,
             snapshots_restored: r.stats().snapshots_restored,
             peers: r.peer_progress(),
             voters: sorted(&r.conf_state().voters),

@@ -112,17 +112,15 @@ pub trait StateMachine {
     /// behind a snapshot that records only its position and membership, and serializes the
     /// state only when a peer needs it: a node's memory and each compaction's cost then no
     /// longer grow with the state. A machine that is not durable is restored from the stored
-    /// snapshot's data after a restart, so every snapshot carries it.
-    fn is_durable(&self) -> bool {
-        false
-    }
+    /// snapshot's data after a restart, so every snapshot carries it. (No default: a wrapper
+    /// that forgot to forward it would make a durable machine serialize its whole state at
+    /// every compaction.)
+    fn is_durable(&self) -> bool;
 
     /// Makes the state at `applied_index()` survive a crash: after it returns, a restart finds
     /// this state or a later one (contract, 2). The replica calls it on a durable machine before
-    /// compacting the log behind `applied_index()`.
-    fn sync(&mut self) -> Result<(), StateMachineError> {
-        Ok(())
-    }
+    /// compacting the log behind `applied_index()`; a machine that is not durable does nothing.
+    fn sync(&mut self) -> Result<(), StateMachineError>;
 
     /// SHA-256 over the whole state, applied index included.
     fn state_hash(&self) -> StateHash;

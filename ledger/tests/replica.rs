@@ -224,6 +224,12 @@ impl StateMachine for Prescribed {
     fn membership(&self) -> Option<Membership> {
         self.want.borrow().clone()
     }
+    fn is_durable(&self) -> bool {
+        self.inner.is_durable()
+    }
+    fn sync(&mut self) -> Result<(), ledger::StateMachineError> {
+        self.inner.sync()
+    }
 }
 
 fn membership(voters: &[u64], learners: &[u64]) -> Membership {

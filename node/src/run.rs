@@ -426,12 +426,21 @@ impl StateMachine for Observed {
     fn membership(&self) -> Option<Membership> {
         StateMachine::membership(&self.state)
     }
+
+    fn is_durable(&self) -> bool {
+        self.state.is_durable()
+    }
+
+    fn sync(&mut self) -> Result<(), StateMachineError> {
+        self.state.sync()
+    }
 }
 
 impl Drop for Observed {
     fn drop(&mut self) {
-        // A state behind the Raft log is caught up by replay, so a lost flush loses nothing;
-        // flushing still makes a clean restart replay nothing.
+        // The log is compacted only behind a synced state, so a state behind the Raft log is
+        // caught up by replay and a lost flush loses nothing; flushing still makes a clean
+        // restart replay nothing.
         match self.state.flush() {
             Ok(()) => tracing::info!("ledger state flushed"),
             Err(e) => tracing::error!(error = %e, "ledger state flush failed"),
@@ -459,6 +468,9 @@ struct StatusFile {
     state_hash: String,
     /// Local snapshots taken since the process started.
     snapshots_taken: u64,
+    /// Of those, the ones that record only their position: the ledger state is on disk, so
+    /// compaction serialized nothing.
+    snapshots_without_state: u64,
     /// Snapshots received from a leader and restored since the process started.
     snapshots_restored: u64,
     /// Raft's voters as this node last applied them, by raft id.
@@ -514,6 +526,7 @@ impl StatusFile {
             block_height,
             state_hash: hex::encode(status.state_hash),
             snapshots_taken: status.snapshots_taken,
+            snapshots_without_state: status.snapshots_without_state,
             snapshots_restored: status.snapshots_restored,
             voters: status.voters.clone(),
             learners: status.learners.clone(),

@@ -39,10 +39,18 @@ fn redb_err(e: impl Into<redb::Error>) -> StorageError {
     StorageError::Redb(e.into())
 }
 
+/// Bytes of redb's page cache. redb's default is 1 GiB, and it keeps the pages it writes: under
+/// sustained load a node's memory grew by that much. The log is read back only at start-up (the
+/// store mirrors the retained log in memory), so a small cache costs nothing on the write path.
+pub const LOG_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 impl RedbLog {
     /// Opens (or creates) the database at `path` and makes sure both tables exist.
     pub fn open(path: impl AsRef<Path>) -> Result<RedbLog, StorageError> {
-        let db = Database::create(path).map_err(redb_err)?;
+        let db = redb::Builder::new()
+            .set_cache_size(LOG_CACHE_BYTES)
+            .create(path)
+            .map_err(redb_err)?;
         let tx = db.begin_write().map_err(redb_err)?;
         tx.open_table(ENTRIES).map_err(redb_err)?;
         tx.open_table(META).map_err(redb_err)?;
