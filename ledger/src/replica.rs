@@ -5,6 +5,8 @@
 //! clock, or spawns anything. Time comes in as `now_ms`; messages go out through
 //! [`ReadyEffects`]. That is what lets the simulator run this exact code deterministically.
 
+use std::collections::BTreeMap;
+
 use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeV2, ConfState, Entry, EntryType, Message, Snapshot};
 use raft::eraftpb::{ConfChangeType, MessageType};
@@ -63,6 +65,18 @@ pub const SNAPSHOT_INTERVAL_BYTES: u64 = 128 * 1024 * 1024;
 /// Most bytes of entries kept behind a snapshot (whichever of this and [`LOG_RETAIN_ENTRIES`]
 /// keeps fewer entries).
 pub const LOG_RETAIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Ticks a leader waits, after handing a snapshot to the transport, for the peer to install it
+/// before taking it as lost: a base (3 s at the runtime's 100 ms tick, three election timeouts)
+/// plus one tick per [`SNAPSHOT_BYTES_PER_TICK`]. Until then the peer is left alone (raft-rs
+/// sends a peer in snapshot state nothing); the peer's first acknowledgement after installing it
+/// ends the wait at once.
+pub const SNAPSHOT_WAIT_TICKS_MIN: u64 = 30;
+
+/// Bytes of snapshot a peer is given one tick to receive and install: 512 KiB per 100 ms,
+/// far below what loopback TLS and a sled import do, so that an 800 MB snapshot is not taken
+/// as lost (and taken and sent again) while it is still on its way.
+pub const SNAPSHOT_BYTES_PER_TICK: u64 = 512 * 1024;
 
 /// Configuration of one replica.
 #[derive(Debug, Clone)]
@@ -238,6 +252,9 @@ pub struct Replica<S: StateMachine> {
     bytes_since_snapshot: u64,
     /// A peer needs a fresher snapshot than the stored one.
     snapshot_wanted: bool,
+    /// Snapshots handed to the transport and not yet installed, by peer: the ticks left before
+    /// the leader takes one as lost (see [`SNAPSHOT_WAIT_TICKS_MIN`]).
+    snapshots_in_flight: BTreeMap<u64, u64>,
     /// The stored snapshot holds a durable state machine's state only because a peer needed it
     /// (or it was installed from the leader): replace it with one that records only its
     /// position, so that the state is not kept in memory and on disk a second time.
@@ -345,6 +362,7 @@ impl<S: StateMachine> Replica<S> {
             log_retain_bytes: config.log_retain_bytes,
             bytes_since_snapshot: 0,
             snapshot_wanted: false,
+            snapshots_in_flight: BTreeMap::new(),
             shed_snapshot_state: false,
             jitter: config.election_jitter_seed.map(SplitMix64::new),
             election_timeout_range,
@@ -401,6 +419,46 @@ impl<S: StateMachine> Replica<S> {
         }
         self.node.tick();
         self.rejitter();
+        self.tick_snapshots_in_flight();
+    }
+
+    /// Ends the wait for each snapshot in flight whose peer installed it (raft-rs moved it out
+    /// of snapshot state on its acknowledgement), and reports as lost one whose wait ran out,
+    /// so that raft-rs probes the peer again and, if it still needs one, sends a new snapshot.
+    /// Once none is in flight, the stored snapshot sheds the state it holds.
+    fn tick_snapshots_in_flight(&mut self) {
+        if self.snapshots_in_flight.is_empty() {
+            return;
+        }
+        let leader = self.node.raft.state == StateRole::Leader;
+        let mut lost = Vec::new();
+        let prs = self.node.raft.prs();
+        self.snapshots_in_flight.retain(|&to, ticks_left| {
+            let waiting = leader
+                && prs
+                    .get(to)
+                    .is_some_and(|p| p.state == raft::ProgressState::Snapshot);
+            if !waiting {
+                return false;
+            }
+            *ticks_left = ticks_left.saturating_sub(1);
+            if *ticks_left == 0 {
+                lost.push(to);
+                return false;
+            }
+            true
+        });
+        for to in lost {
+            tracing::warn!(
+                replica = self.id,
+                peer = to,
+                "the snapshot sent to this peer was not installed in time; it will be sent again"
+            );
+            self.node.report_snapshot(to, SnapshotStatus::Failure);
+        }
+        if self.snapshots_in_flight.is_empty() {
+            self.shed_snapshot_state = true;
+        }
     }
 
     /// Feeds a message from a peer. An error refuses that message only (e.g. unknown sender).
@@ -688,14 +746,14 @@ impl<S: StateMachine> Replica<S> {
         self.apply_entries(light.take_committed_entries(), fx)?;
         self.node.advance_apply();
 
-        // A leader keeps a peer in snapshot state (sending it nothing) until told the snapshot
-        // went out. It is handed to the transport now; if it is lost, the peer rejects the next
-        // append and the leader sends the snapshot again, so no peer waits forever.
-        for to in snapshots_sent {
-            self.node.report_snapshot(to, SnapshotStatus::Finish);
-            // Handed to the transport: a peer that still lacks it asks again, and gets a
-            // fresh one.
-            self.shed_snapshot_state = true;
+        // A leader keeps a peer in snapshot state (sending it nothing) until the peer
+        // acknowledges the installed snapshot or the leader reports it lost. Reporting it
+        // finished as soon as it was handed to the transport made a large one (hundreds of MB,
+        // seconds on the wire and in the import) look lost at the peer's next rejection: it was
+        // taken and sent again and again. It is now given time in proportion to its size.
+        for (to, bytes) in snapshots_sent {
+            let ticks = SNAPSHOT_WAIT_TICKS_MIN + bytes / SNAPSHOT_BYTES_PER_TICK;
+            self.snapshots_in_flight.insert(to, ticks);
         }
         self.rejitter();
         Ok(())
@@ -841,6 +899,7 @@ impl<S: StateMachine> Replica<S> {
         let stored = core.snapshot.get_metadata().index;
         let shed = self.shed_snapshot_state
             && !self.snapshot_wanted
+            && self.snapshots_in_flight.is_empty()
             && self.sm.is_durable()
             && !core.snapshot.data.is_empty();
         let due = applied >= stored + self.snapshot_interval_entries
@@ -861,8 +920,6 @@ impl<S: StateMachine> Replica<S> {
             self.log_retain_bytes,
         );
         let sm_error = |id, source| ReplicaError::StateMachine { id, source };
-        // Only for the log line: the replica's behaviour never depends on the clock.
-        let started = std::time::Instant::now();
         let data = if self.snapshot_wanted || !self.sm.is_durable() {
             let data = self.sm.snapshot().map_err(|e| sm_error(self.id, e))?;
             if data.applied_index != applied {
@@ -892,7 +949,6 @@ impl<S: StateMachine> Replica<S> {
             with_state = !snapshot.data.is_empty(),
             bytes = snapshot.data.len(),
             compact_to = compact_to.max(first_index),
-            elapsed_ms = started.elapsed().as_millis() as u64,
             "local snapshot taken"
         );
         batch.local_snapshot = Some(snapshot);
@@ -1064,12 +1120,13 @@ impl<S: StateMachine> Replica<S> {
 }
 
 /// Records the destinations of the snapshot messages among `messages`.
-fn note_snapshots(messages: &[Message], to: &mut Vec<u64>) {
+/// The peers `messages` send a snapshot to, with the snapshot's size.
+fn note_snapshots(messages: &[Message], to: &mut Vec<(u64, u64)>) {
     to.extend(
         messages
             .iter()
             .filter(|m| m.get_msg_type() == MessageType::MsgSnapshot)
-            .map(|m| m.to),
+            .map(|m| (m.to, m.get_snapshot().get_data().len() as u64)),
     );
 }
 

@@ -77,9 +77,19 @@ impl StateMachine for LedgerState {
     }
 
     fn snapshot(&self) -> Result<StateSnapshot, StateMachineError> {
+        // Serializing the whole state is the one slow step a peer's catch-up costs this node
+        // (seconds at 100,000 documents): say how slow.
+        let started = std::time::Instant::now();
+        let data = self.export_snapshot().map_err(storage)?;
+        tracing::info!(
+            index = self.applied_index(),
+            bytes = data.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "ledger state serialized for a snapshot"
+        );
         Ok(StateSnapshot {
             applied_index: self.applied_index(),
-            data: self.export_snapshot().map_err(storage)?,
+            data,
         })
     }
 
