@@ -192,23 +192,42 @@ async fn submit_commits_once_refuses_early_and_reads_linearizably() -> anyhow::R
 async fn reads_in_flight_on_every_node_at_once_all_complete() -> anyhow::Result<()> {
     let net = net()?;
     let c = cluster(&net)?;
+    let terms =
+        |c: &Cluster| -> Vec<u64> { c.handles.iter().map(|h| h.status.borrow().term).collect() };
     let scenario = async {
-        let mut status = c.handles[0].status.clone();
-        status.wait_for(|s| s.leader_id != 0).await?;
-        let mut reads = tokio::task::JoinSet::new();
-        for client in &c.clients {
-            for _ in 0..4 {
-                let client = client.clone();
-                reads.spawn(async move { client.linearizable().await });
+        // A read in flight while leadership changes is dropped by raft-rs and waits out its
+        // timeout; that is not what this test is about, so a round during which a term changed
+        // is run again (a loaded machine with a 10 ms tick may hold an election). Within one
+        // term every read must be answered.
+        for _round in 0..3 {
+            // Every node must know the leader: a follower that knows none drops the request.
+            for handle in &c.handles {
+                let mut status = handle.status.clone();
+                status.wait_for(|s| s.leader_id != 0).await?;
             }
+            let before = terms(&c);
+            let mut reads = tokio::task::JoinSet::new();
+            for client in &c.clients {
+                for _ in 0..4 {
+                    let client = client.clone();
+                    reads.spawn(async move { client.linearizable().await });
+                }
+            }
+            let mut failed = Vec::new();
+            while let Some(read) = reads.join_next().await {
+                if let Err(e) = read? {
+                    failed.push(e.to_string());
+                }
+            }
+            if failed.is_empty() {
+                return anyhow::Ok(());
+            }
+            anyhow::ensure!(
+                terms(&c) != before,
+                "reads failed within one term ({before:?}): {failed:?}"
+            );
         }
-        let mut answered = 0;
-        while let Some(read) = reads.join_next().await {
-            read??;
-            answered += 1;
-        }
-        assert_eq!(answered, 4 * c.clients.len());
-        anyhow::Ok(())
+        anyhow::bail!("leadership changed in every round")
     };
     tokio::time::timeout(DEADLINE, scenario).await??;
     for handle in c.handles {
