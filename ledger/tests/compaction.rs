@@ -35,6 +35,27 @@ fn drain(replica: &mut Replica<LedgerState>) {
     panic!("still a Ready after 16 rounds");
 }
 
+/// The carrier issues straight bill `reference` as the only transaction of a block, at `now`.
+fn issue_block(
+    net: &mut Net,
+    r: &mut Replica<LedgerState>,
+    reference: &str,
+    id: u64,
+    now: u64,
+) -> anyhow::Result<()> {
+    let content = fixture("straight-bill.json")?;
+    let tx = net.doc_tx(
+        "carrier",
+        GENESIS_MS + 1_000,
+        reference,
+        json!({"action": "ISSUE", "content": content, "issueTo": "SHIPPER"}),
+    )?;
+    r.propose(ProposalId(id), tx, now)?;
+    r.flush_proposals_now(now);
+    drain(r);
+    Ok(())
+}
+
 fn open(net: &Net, state: LedgerState) -> Result<Replica<LedgerState>, ReplicaError> {
     let log = RedbLog::open(net.dir.path().join("raft.redb")).expect("redb");
     let mut store = LogStore::open(Box::new(log)).expect("log store");
@@ -54,15 +75,13 @@ fn a_durable_ledger_compacts_behind_snapshots_without_state_and_restarts_to_the_
         drain(&mut r);
         assert!(r.is_leader());
         for i in 0..BLOCKS {
-            let tx = net.doc_tx(
-                "carrier",
-                at,
+            issue_block(
+                &mut net,
+                &mut r,
                 &format!("SLK-COMPACT-{i:03}"),
-                json!({"action": "ISSUE", "content": fixture("straight-bill.json")?, "issueTo": "SHIPPER"}),
+                i + 1,
+                at + i,
             )?;
-            r.propose(ProposalId(i + 1), tx, at + i)?;
-            r.flush_proposals_now(at + i);
-            drain(&mut r);
         }
         assert_eq!(
             r.state_machine().tip().height,
@@ -128,15 +147,13 @@ fn a_durable_ledger_compacts_behind_snapshots_without_state_and_restarts_to_the_
     r.campaign()?;
     drain(&mut r);
     for i in 0..3 {
-        let tx = net.doc_tx(
-            "carrier",
-            at,
+        issue_block(
+            &mut net,
+            &mut r,
             &format!("SLK-COMPACT-MORE-{i}"),
-            json!({"action": "ISSUE", "content": fixture("straight-bill.json")?, "issueTo": "SHIPPER"}),
+            100 + i,
+            at + 100 + i,
         )?;
-        r.propose(ProposalId(100 + i), tx, at + 100 + i)?;
-        r.flush_proposals_now(at + 100 + i);
-        drain(&mut r);
     }
     assert!(r.store().core().snapshot.data.is_empty());
     drop(r);

@@ -419,6 +419,15 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+/// p50, p99 and max of latencies sorted ascending (zeros for none): what every report gives.
+fn latency_summary(sorted: &[f64]) -> (f64, f64, f64) {
+    (
+        percentile(sorted, 50.0),
+        percentile(sorted, 99.0),
+        sorted.last().copied().unwrap_or(0.0),
+    )
+}
+
 /// The largest peak resident set (`VmHWM`) among the given processes, in MiB: how much memory
 /// the busiest node needed at most so far.
 fn peak_rss_mib(pids: &[u32]) -> Option<f64> {
@@ -524,11 +533,7 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     for r in &mut results {
         r.latencies_ms.sort_by(f64::total_cmp);
         let phase_ctps = r.committed as f64 / r.wall.as_secs_f64().max(f64::EPSILON);
-        let (p50, p99, max) = (
-            percentile(&r.latencies_ms, 50.0),
-            percentile(&r.latencies_ms, 99.0),
-            r.latencies_ms.last().copied().unwrap_or(0.0),
-        );
+        let (p50, p99, max) = latency_summary(&r.latencies_ms);
         println!(
             "{:<22} {:>8} {:>9} {:>8} {:>9.0} {:>9.1} {:>9.1} {:>9.1}",
             r.name, r.transactions, r.committed, r.refused, phase_ctps, p50, p99, max
@@ -540,11 +545,7 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             "requests": r.requests, "requestsWaited": r.waited,
         }));
     }
-    let (p50, p99, max) = (
-        percentile(&all, 50.0),
-        percentile(&all, 99.0),
-        all.last().copied().unwrap_or(0.0),
-    );
+    let (p50, p99, max) = latency_summary(&all);
     println!(
         "{:<22} {:>8} {:>9} {:>8} {:>9.0} {:>9.1} {:>9.1} {:>9.1}",
         "all", total, committed, refused, ctps, p50, p99, max

@@ -24,7 +24,7 @@ use anyhow::{Context as _, bail, ensure};
 use doc_workflow::{DocumentClass, DocumentId, DocumentKey, DocumentRef, PartyCode};
 use serde_json::{Value, json};
 
-use super::{BenchArgs, Pace, clients, cpu_seconds, drive, peak_rss_mib, percentile, target};
+use super::{BenchArgs, Pace, clients, cpu_seconds, drive, latency_summary, peak_rss_mib, target};
 use crate::client::{ApiClient, data};
 
 /// Most queries of each kind: each one's document is found by a block read first, and the
@@ -179,11 +179,7 @@ pub(super) async fn bench(
     let mut kinds = Vec::new();
     for r in &results {
         let per_s = r.answered as f64 / r.wall.as_secs_f64().max(f64::EPSILON);
-        let (p50, p99, max) = (
-            percentile(&r.latencies_ms, 50.0),
-            percentile(&r.latencies_ms, 99.0),
-            r.latencies_ms.last().copied().unwrap_or(0.0),
-        );
+        let (p50, p99, max) = latency_summary(&r.latencies_ms);
         println!(
             "{:<10} {:>8} {:>9} {:>7} {:>9.0} {:>9.1} {:>9.1} {:>9.1}",
             r.kind, r.queries, r.answered, r.failed, per_s, p50, p99, max
