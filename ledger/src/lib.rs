@@ -13,6 +13,8 @@
 //! - [`sim`]: a deterministic, seeded simulator of 3-5 replicas with a hostile network, crashes
 //!   that lose unsynced writes, and one checker per safety/liveness property.
 //! - [`runtime`]: a thin tokio driver around a [`Replica`], with the transport behind a trait.
+//! - [`stream`]: streamed snapshots: a snapshot that names the state, and the state sent
+//!   beside it in chunks, for a state too large for one message.
 //! - [`transport`]: [`transport::TlsTransport`], the runtime's transport between nodes: TCP with
 //!   mutual TLS, node identities pinned, length-prefixed protobuf frames, bounded queues.
 //! - [`chain`]: the document apply path, an implementation of [`StateMachine`]: blocks of signed
@@ -44,6 +46,7 @@ pub mod runtime;
 pub mod sim;
 pub mod state_machine;
 pub mod storage;
+pub mod stream;
 pub mod transport;
 
 pub use batch::{Attestation, Batch, Proposal, ProposalId};

@@ -461,9 +461,52 @@ impl<S: StateMachine> Replica<S> {
         }
     }
 
+    /// What the transport says of a snapshot it streams to `to` ([`crate::stream`]): while
+    /// chunks move the leader keeps waiting for the peer to install it, however long the state
+    /// takes to send; once it was delivered the peer has the usual time to acknowledge it; a
+    /// stream that broke is reported lost to raft-rs at once, so that the peer is probed again
+    /// and, if it still needs one, sent a fresh snapshot.
+    pub fn snapshot_stream_report(&mut self, to: u64, report: crate::stream::StreamReport) {
+        use crate::stream::StreamReport;
+        let Some(ticks_left) = self.snapshots_in_flight.get_mut(&to) else {
+            return;
+        };
+        match report {
+            StreamReport::Progress => *ticks_left = (*ticks_left).max(SNAPSHOT_WAIT_TICKS_MIN),
+            StreamReport::Delivered => *ticks_left = SNAPSHOT_WAIT_TICKS_MIN,
+            StreamReport::Failed => {
+                self.snapshots_in_flight.remove(&to);
+                if self.node.raft.state == StateRole::Leader {
+                    tracing::warn!(
+                        replica = self.id,
+                        peer = to,
+                        "the snapshot streamed to this peer was lost; it will be sent again"
+                    );
+                    self.node.report_snapshot(to, SnapshotStatus::Failure);
+                }
+                if self.snapshots_in_flight.is_empty() {
+                    self.shed_snapshot_state = true;
+                }
+            }
+        }
+    }
+
     /// Feeds a message from a peer. An error refuses that message only (e.g. unknown sender).
+    /// A snapshot the state machine cannot restore now (a descriptor whose streamed state was
+    /// not received: a duplicate, or a stray message) is dropped: the leader sends it again.
     pub fn step(&mut self, mut message: Message) -> Result<(), ReplicaError> {
         self.ensure_running()?;
+        if message.get_msg_type() == MessageType::MsgSnapshot
+            && !self.sm.can_restore(message.get_snapshot().get_data())
+        {
+            tracing::debug!(
+                replica = self.id,
+                from = message.from,
+                index = message.get_snapshot().get_metadata().index,
+                "a snapshot whose state was not received is dropped"
+            );
+            return Ok(());
+        }
         self.clamp_heartbeat_commit(&mut message);
         let result = self.node.step(message);
         self.rejitter();

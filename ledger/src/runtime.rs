@@ -65,6 +65,12 @@ const PROPOSAL_COUNTER_BITS: u32 = 48;
 pub trait Transport: Send + 'static {
     /// Sends `message` to `message.to`.
     fn send(&mut self, message: Message);
+
+    /// How the snapshots it streams ([`crate::stream`]) are going, by peer, since the last
+    /// call: the driver asks at every tick. A transport that streams nothing reports nothing.
+    fn snapshot_reports(&mut self) -> Vec<(u64, crate::stream::StreamReport)> {
+        Vec::new()
+    }
 }
 
 /// A [`Transport`] over in-process channels, one per peer.
@@ -367,6 +373,9 @@ where
             });
             tokio::select! {
                 _ = ticker.tick() => {
+                    for (to, report) in self.transport.snapshot_reports() {
+                        self.replica.snapshot_stream_report(to, report);
+                    }
                     self.replica.tick();
                     self.expire_pending();
                 }

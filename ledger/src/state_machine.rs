@@ -97,12 +97,20 @@ pub trait StateMachine {
     /// Postcondition: `self.applied_index() == entry.index`.
     fn apply(&mut self, entry: CommittedEntry<'_>) -> Result<Self::Output, StateMachineError>;
 
-    /// Serializes the whole state at `applied_index()`.
+    /// Serializes the whole state at `applied_index()`, or, for a machine that streams its
+    /// snapshots ([`crate::stream`]), opens a consistent view of it and returns a descriptor
+    /// that names the view.
     fn snapshot(&self) -> Result<StateSnapshot, StateMachineError>;
 
-    /// Replaces the whole state with a snapshot's. Postcondition:
-    /// `self.applied_index() == snapshot.applied_index`.
+    /// Replaces the whole state with a snapshot's (for a descriptor: with the state streamed
+    /// for it). Postcondition: `self.applied_index() == snapshot.applied_index`.
     fn restore(&mut self, snapshot: &StateSnapshot) -> Result<(), StateMachineError>;
+
+    /// Whether a leader's snapshot with this data can be restored now: `false` for a
+    /// descriptor whose streamed state was not (completely) received, so that the replica drops
+    /// the message instead of failing on it. (No default: a wrapper that forgot to forward it
+    /// would fail on every streamed snapshot.)
+    fn can_restore(&self, data: &[u8]) -> bool;
 
     /// The index of the last applied entry (0 before the first).
     fn applied_index(&self) -> LogIndex;

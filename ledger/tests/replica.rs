@@ -212,6 +212,9 @@ impl StateMachine for Prescribed {
     ) -> Result<(), ledger::StateMachineError> {
         self.inner.restore(snapshot)
     }
+    fn can_restore(&self, data: &[u8]) -> bool {
+        self.inner.can_restore(data)
+    }
     fn applied_index(&self) -> ledger::LogIndex {
         self.inner.applied_index()
     }

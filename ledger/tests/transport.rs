@@ -108,6 +108,7 @@ fn config(net: &Net, raft_id: u64, peers: &BTreeMap<u64, SocketAddr>) -> Result<
         credentials: net.credentials(&format!("node{raft_id}"))?,
         genesis_hash: GENESIS,
         peer_queue_messages_max: PEER_QUEUE_MESSAGES_MAX,
+        streams: None,
     })
 }
 

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
@@ -21,6 +22,7 @@ use ledger::client::LedgerClient;
 use ledger::error::StateMachineError;
 use ledger::logging::tracing_logger;
 use ledger::runtime::{self, PEER_CHANNEL_CAPACITY, ReplicaStatus, RuntimeConfig};
+use ledger::stream::SnapshotStreams;
 use ledger::state_machine::{
     CommittedEntry, LogIndex, Membership, StateHash, StateMachine, StateSnapshot,
 };
@@ -69,6 +71,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .context("open the ledger state")?;
     let trust = trust_store(&genesis, &state)?;
     let reader = state.reader();
+    // Snapshots for peers are streamed from a view of the store, whatever its size.
+    state.enable_streamed_snapshots();
+    let streams = state.snapshot_streams();
     let machine = Observed { state };
     let mut replica_config = ReplicaConfig::new(config.raft_id);
     if let Some(n) = config.snapshot_interval_entries {
@@ -86,7 +91,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     .context("open the replica")?;
 
     let (inbound, peer_messages) = mpsc::channel(PEER_CHANNEL_CAPACITY);
-    let transport_config = transport_config(&config, &reader, trust, genesis_hash.0)?;
+    let transport_config = transport_config(&config, &reader, trust, genesis_hash.0, streams)?;
     let api_credentials = NodeCredentials {
         chain: transport_config.credentials.chain.clone(),
         key: transport_config.credentials.key.clone_key(),
@@ -373,6 +378,7 @@ fn transport_config(
     reader: &LedgerReader,
     trust: TrustStore,
     genesis_hash: [u8; 32],
+    streams: Arc<dyn SnapshotStreams>,
 ) -> anyhow::Result<TransportConfig> {
     let node_id = |s: &str| NodeId::new(s).map_err(anyhow::Error::msg);
     let peers = desired_peers(config, reader)?;
@@ -388,6 +394,7 @@ fn transport_config(
         )?,
         genesis_hash,
         peer_queue_messages_max: PEER_QUEUE_MESSAGES_MAX,
+        streams: Some(streams),
     })
 }
 
@@ -409,6 +416,10 @@ impl StateMachine for Observed {
 
     fn restore(&mut self, snapshot: &StateSnapshot) -> Result<(), StateMachineError> {
         self.state.restore(snapshot)
+    }
+
+    fn can_restore(&self, data: &[u8]) -> bool {
+        StateMachine::can_restore(&self.state, data)
     }
 
     fn applied_index(&self) -> LogIndex {

@@ -72,11 +72,26 @@ impl StateMachine for LedgerState {
         true
     }
 
+    /// Also closes the view the stored snapshot named: the replica syncs before it replaces
+    /// that snapshot with one that holds no state.
     fn sync(&mut self) -> Result<(), StateMachineError> {
+        self.close_snapshot_view();
         self.flush().map_err(storage)
     }
 
+    /// With streamed snapshots, a descriptor of a view at the applied index (cheap, whatever
+    /// the state's size); otherwise the whole state, serialized.
     fn snapshot(&self) -> Result<StateSnapshot, StateMachineError> {
+        if self.streams_snapshots() {
+            tracing::info!(
+                index = self.applied_index(),
+                "snapshot view opened, to be streamed"
+            );
+            return Ok(StateSnapshot {
+                applied_index: self.applied_index(),
+                data: self.open_snapshot_view(),
+            });
+        }
         // Serializing the whole state is the one slow step a peer's catch-up costs this node
         // (seconds at 100,000 documents): say how slow.
         let started = std::time::Instant::now();
@@ -94,7 +109,7 @@ impl StateMachine for LedgerState {
     }
 
     fn restore(&mut self, snapshot: &StateSnapshot) -> Result<(), StateMachineError> {
-        let index = self.import_snapshot(&snapshot.data).map_err(|e| match e {
+        let index = self.restore_snapshot(&snapshot.data).map_err(|e| match e {
             ChainError::InvalidSnapshot(reason) => StateMachineError::InvalidSnapshot {
                 index: snapshot.applied_index,
                 reason,
@@ -108,6 +123,12 @@ impl StateMachine for LedgerState {
             });
         }
         Ok(())
+    }
+
+    /// A storage error reads as "not now": the message is dropped, and the restore, if it is
+    /// tried again, reports the error.
+    fn can_restore(&self, data: &[u8]) -> bool {
+        LedgerState::is_restorable(self, data).unwrap_or(false)
     }
 
     fn applied_index(&self) -> LogIndex {

@@ -40,6 +40,7 @@ pub mod genesis;
 pub mod machine;
 pub mod merkle;
 pub mod state;
+pub mod stream;
 pub mod trust;
 pub mod tx;
 pub mod validate;

@@ -65,6 +65,7 @@ use super::block::{self, BLOCK_FORMAT_VERSION, Block, BlockHeader, Outcome, TxLo
 use super::genesis::{Genesis, MemberRole};
 use super::tx::{Governance, PARTY_NAME_CHARS_MAX, TxBody};
 use super::validate::{self, Checked, Envelope, IdentityKind, Trust, TxRefusal};
+use super::stream::{self as streamed, Descriptor, Streams};
 use super::{ChainError, Hash32, merkle, sha256};
 use crate::batch::Attestation;
 use pki::TrustStore;
@@ -98,7 +99,7 @@ const STATE_TAG: &[u8] = b"silkline-state-v1";
 const SNAPSHOT_MAGIC: &[u8; 8] = b"SLKSNAP1";
 
 /// Key encodings (module docs).
-mod keys {
+pub(super) mod keys {
     use doc_workflow::{DocumentKey, PartyCode, Status};
 
     pub const APPLIED: &[u8] = b"m:applied";
@@ -351,7 +352,11 @@ struct Gov {
 /// The replicated document ledger of one node: the only writer of its store.
 pub struct LedgerState {
     db: sled::Db,
+    /// The tree that holds the state; `live` is the same tree, as readers see it.
     tree: sled::Tree,
+    live: Arc<RwLock<sled::Tree>>,
+    /// Streamed snapshots: the views this state offers and the imports it takes.
+    streams: Arc<Streams>,
     genesis_hash: Hash32,
     rules: Arc<Rules>,
     gov: Arc<Gov>,
@@ -380,7 +385,7 @@ struct Published {
 /// immutable once written, so it is consistent.
 #[derive(Clone)]
 pub struct LedgerReader {
-    tree: sled::Tree,
+    live: Arc<RwLock<sled::Tree>>,
     genesis_hash: Hash32,
     rules: Arc<Rules>,
     published: Arc<RwLock<Arc<Published>>>,
@@ -602,7 +607,7 @@ impl LedgerState {
     pub fn open(path: impl AsRef<Path>, genesis: &Genesis) -> Result<LedgerState, ChainError> {
         genesis.validate()?;
         let db = open_store(path.as_ref())?;
-        let tree = db.open_tree("chain")?;
+        let tree = db.open_tree(streamed::live_tree_name(&db)?)?;
         let genesis_hash = genesis.genesis_hash();
         match tree.get(keys::GENESIS)? {
             Some(stored) => {
@@ -627,7 +632,7 @@ impl LedgerState {
     /// Opens an existing store, taking the genesis it was created with.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<LedgerState, ChainError> {
         let db = open_store(path.as_ref())?;
-        let tree = db.open_tree("chain")?;
+        let tree = db.open_tree(streamed::live_tree_name(&db)?)?;
         let stored = tree
             .get(keys::GENESIS)?
             .ok_or_else(|| corrupt("m:genesis", "the store has no genesis"))?;
@@ -687,7 +692,14 @@ impl LedgerState {
         let engine = genesis.engine()?;
         let genesis_hash = genesis.genesis_hash();
         let (gov, tip, applied_index) = Self::load_view(&tree, &genesis)?;
+        streamed::discard_stale_imports(
+            &db,
+            &String::from_utf8_lossy(&tree.name()),
+            applied_index,
+        )?;
         let gov = Arc::new(gov);
+        let live = Arc::new(RwLock::new(tree.clone()));
+        let streams = Arc::new(Streams::new(db.clone(), genesis_hash, live.clone()));
         let published = Arc::new(RwLock::new(Arc::new(Published {
             gov: gov.clone(),
             tip,
@@ -696,6 +708,8 @@ impl LedgerState {
         Ok(LedgerState {
             db,
             tree,
+            live,
+            streams,
             genesis_hash,
             rules: Arc::new(Rules { genesis, engine }),
             gov,
@@ -771,7 +785,7 @@ impl LedgerState {
     /// A read-only view for other tasks and threads; it follows this state as it applies.
     pub fn reader(&self) -> LedgerReader {
         LedgerReader {
-            tree: self.tree.clone(),
+            live: self.live.clone(),
             genesis_hash: self.genesis_hash,
             rules: self.rules.clone(),
             published: self.published.clone(),
@@ -883,6 +897,8 @@ impl LedgerState {
         writes.insert(keys::TIP.to_vec(), Some(encode(&tip)));
         writes.insert(keys::APPLIED.to_vec(), Some(index.to_be_bytes().to_vec()));
 
+        // A view being streamed to a peer keeps what these writes replace.
+        self.streams.record_pre_images(&self.tree, &writes)?;
         let mut batch = sled::Batch::default();
         for (key, value) in writes {
             match value {
@@ -960,7 +976,10 @@ impl LedgerState {
                 got: index,
             });
         }
-        self.tree.insert(keys::APPLIED, &index.to_be_bytes())?;
+        let value = index.to_be_bytes().to_vec();
+        let write = BTreeMap::from([(keys::APPLIED.to_vec(), Some(value.clone()))]);
+        self.streams.record_pre_images(&self.tree, &write)?;
+        self.tree.insert(keys::APPLIED, value)?;
         self.applied_index = index;
         self.publish();
         Ok(())
@@ -1492,6 +1511,14 @@ impl LedgerState {
 }
 
 impl LedgerReader {
+    /// The tree that holds the state (a restore from a streamed snapshot switches it).
+    fn tree(&self) -> sled::Tree {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     fn view(&self) -> Arc<Published> {
         self.published
             .read()
@@ -1540,7 +1567,8 @@ impl LedgerReader {
     pub fn precheck(&self, envelope: &[u8], now_ms: u64) -> Result<Outcome, ChainError> {
         let view = self.view();
         let time_ms = block::block_time(view.tip.time_ms, now_ms);
-        let mut work = Work::new(&self.tree, &view.gov);
+        let tree = self.tree();
+        let mut work = Work::new(&tree, &view.gov);
         let envelope = Envelope::parse(envelope);
         let ctx = TxContext {
             tx_hash: envelope.tx_hash,
@@ -1556,7 +1584,7 @@ impl LedgerReader {
     /// A document's current state.
     pub fn document(&self, key: &DocumentKey) -> Result<Option<DocumentState>, ChainError> {
         let k = keys::doc(key);
-        match self.tree.get(&k)? {
+        match self.tree().get(&k)? {
             Some(bytes) => Ok(Some(decode(&k, &bytes)?)),
             None => Ok(None),
         }
@@ -1566,7 +1594,7 @@ impl LedgerReader {
     /// read it.
     pub fn parties_ever(&self, key: &DocumentKey) -> Result<BTreeSet<PartyCode>, ChainError> {
         let k = keys::parties_ever(key);
-        match self.tree.get(&k)? {
+        match self.tree().get(&k)? {
             Some(bytes) => decode(&k, &bytes),
             None => Ok(BTreeSet::new()),
         }
@@ -1580,11 +1608,11 @@ impl LedgerReader {
     ) -> Result<Vec<DocumentState>, ChainError> {
         let prefix = keys::checksum_prefix(sha256_hex);
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix(&prefix).keys().take(PAGE_SIZE_MAX) {
+        for item in self.tree().scan_prefix(&prefix).keys().take(PAGE_SIZE_MAX) {
             let k = item?;
             let doc_key = keys::doc_from_suffix(&k[prefix.len()..]);
             let bytes = self
-                .tree
+                .tree()
                 .get(&doc_key)?
                 .ok_or_else(|| corrupt(String::from_utf8_lossy(&k), "indexed document missing"))?;
             out.push(decode(&doc_key, &bytes)?);
@@ -1618,7 +1646,7 @@ impl LedgerReader {
             None => Bound::Included(prefix.clone()),
         };
         let mut out = Vec::new();
-        for item in self.tree.range((start, Bound::Unbounded)) {
+        for item in self.tree().range((start, Bound::Unbounded)) {
             let (k, v) = item?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
@@ -1693,7 +1721,7 @@ impl LedgerReader {
         let mut documents = Vec::new();
         let mut next_cursor = None;
         let mut last_suffix: Option<Vec<u8>> = None;
-        for item in self.tree.range((start, Bound::Unbounded)) {
+        for item in self.tree().range((start, Bound::Unbounded)) {
             let (k, _) = item?;
             if !k.starts_with(prefix) {
                 break;
@@ -1708,7 +1736,7 @@ impl LedgerReader {
             let suffix = &k[prefix.len()..];
             let doc_key = keys::doc_from_suffix(suffix);
             let bytes = self
-                .tree
+                .tree()
                 .get(&doc_key)?
                 .ok_or_else(|| corrupt(String::from_utf8_lossy(&k), "indexed document missing"))?;
             documents.push(decode(&doc_key, &bytes)?);
@@ -1723,7 +1751,7 @@ impl LedgerReader {
     /// The block at `height` (1 for the first).
     pub fn block(&self, height: u64) -> Result<Option<Block>, ChainError> {
         let k = keys::block(height);
-        match self.tree.get(&k)? {
+        match self.tree().get(&k)? {
             Some(bytes) => Ok(Some(decode(&k, &bytes)?)),
             None => Ok(None),
         }
@@ -1732,7 +1760,7 @@ impl LedgerReader {
     /// Where a transaction went and its outcome (the latest, for one refused and resubmitted).
     pub fn transaction(&self, tx_hash: &Hash32) -> Result<Option<TxRecord>, ChainError> {
         let k = keys::tx(tx_hash);
-        match self.tree.get(&k)? {
+        match self.tree().get(&k)? {
             Some(bytes) => Ok(Some(decode(&k, &bytes)?)),
             None => Ok(None),
         }
@@ -1743,7 +1771,7 @@ impl LedgerReader {
     pub fn content_digest(&self) -> Result<Hash32, ChainError> {
         use sha2::Digest as _;
         let mut h = sha2::Sha256::new();
-        for item in self.tree.iter() {
+        for item in self.tree().iter() {
             let (k, v) = item?;
             if keys::is_hashed(&k) {
                 h.update((k.len() as u64).to_be_bytes());
@@ -1838,6 +1866,8 @@ impl LedgerState {
             return Err(invalid("applied index does not match the header"));
         }
 
+        // The whole state changes under any view of it.
+        self.streams.close_all();
         let mut batch = sled::Batch::default();
         for item in self.tree.iter().keys() {
             let k = item?;
@@ -1856,6 +1886,75 @@ impl LedgerState {
         self.applied_index = applied_index;
         self.publish();
         Ok(applied)
+    }
+
+    /// From now on [`StateMachine::snapshot`](crate::StateMachine::snapshot) opens a view of
+    /// the store and returns its descriptor, to be streamed by a transport that has
+    /// [`LedgerState::snapshot_streams`], instead of serializing the whole state.
+    pub fn enable_streamed_snapshots(&self) {
+        self.streams.enable();
+    }
+
+    /// This store's views and imports, for the transport.
+    pub fn snapshot_streams(&self) -> Arc<dyn crate::stream::SnapshotStreams> {
+        self.streams.clone()
+    }
+
+    /// Whether snapshots are streamed ([`LedgerState::enable_streamed_snapshots`]).
+    pub fn streams_snapshots(&self) -> bool {
+        self.streams.enabled()
+    }
+
+    /// Opens a consistent view of the store at the applied index; returns its descriptor.
+    pub fn open_snapshot_view(&self) -> Vec<u8> {
+        self.streams
+            .open_view(&self.tree, self.applied_index)
+            .encode()
+    }
+
+    /// The stored snapshot no longer names the current view (it was replaced by one without
+    /// state): no new peer may start reading it.
+    pub fn close_snapshot_view(&self) {
+        self.streams.close_current();
+    }
+
+    /// Whether a snapshot's data can be restored: a descriptor only once its state was
+    /// imported completely.
+    pub fn is_restorable(&self, data: &[u8]) -> Result<bool, ChainError> {
+        match Descriptor::decode(data) {
+            Some(d) => streamed::import_complete(&self.db, &d),
+            None => Ok(true),
+        }
+    }
+
+    /// Restores from a snapshot's data: a descriptor switches to its imported tree, anything
+    /// else is a serialized state ([`LedgerState::import_snapshot`]). Returns the applied index.
+    pub fn restore_snapshot(&mut self, data: &[u8]) -> Result<u64, ChainError> {
+        let Some(descriptor) = Descriptor::decode(data) else {
+            return self.import_snapshot(data);
+        };
+        if descriptor.genesis_hash != self.genesis_hash {
+            return Err(ChainError::InvalidSnapshot(
+                "the snapshot belongs to another genesis".into(),
+            ));
+        }
+        self.streams.close_all();
+        let tree = streamed::switch_to_import(&self.db, &descriptor)?;
+        let (gov, tip, applied_index) = Self::load_view(&tree, &self.rules.genesis)?;
+        if applied_index != descriptor.applied {
+            return Err(ChainError::InvalidSnapshot(format!(
+                "the imported state is at {applied_index}, the snapshot at {}",
+                descriptor.applied
+            )));
+        }
+        let old = std::mem::replace(&mut self.tree, tree.clone());
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = tree;
+        self.gov = Arc::new(gov);
+        self.tip = tip;
+        self.applied_index = applied_index;
+        self.publish();
+        self.db.drop_tree(old.name())?;
+        Ok(applied_index)
     }
 }
 

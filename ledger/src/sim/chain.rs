@@ -323,6 +323,11 @@ impl StateMachine for ChainMachine {
         })
     }
 
+    /// Its snapshots always hold the state.
+    fn can_restore(&self, _data: &[u8]) -> bool {
+        true
+    }
+
     fn restore(&mut self, snapshot: &StateSnapshot) -> Result<(), StateMachineError> {
         let invalid = |reason: String| StateMachineError::InvalidSnapshot {
             index: snapshot.applied_index,

@@ -43,6 +43,7 @@
 //! Architecture invariant: this module only moves opaque Raft messages; it never calls into the
 //! replica, and the replica never waits on it.
 
+pub mod stream;
 pub mod tls;
 pub mod wire;
 
@@ -50,7 +51,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -64,6 +65,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::runtime::Transport;
+use crate::stream::{SnapshotStreams, StreamReport};
 use tls::{PeerRefusal, SharedPeers};
 use wire::{FRAME_BYTES_MAX, FrameError, HELLO_BYTES_MAX, Hello};
 
@@ -190,6 +192,9 @@ pub struct TransportConfig {
     pub genesis_hash: [u8; 32],
     /// See [`PEER_QUEUE_MESSAGES_MAX`].
     pub peer_queue_messages_max: usize,
+    /// The state machine's streamed snapshots ([`crate::stream`]): snapshots whose data it
+    /// names are sent and received as streams. `None`: every snapshot travels whole.
+    pub streams: Option<Arc<dyn SnapshotStreams>>,
 }
 
 /// Why the transport could not start.
@@ -405,6 +410,8 @@ struct Inner {
     /// What a new dialer needs.
     dial: DialContext,
     counters: Arc<Counters>,
+    /// What the snapshot streams report, for the runtime.
+    reports: stream::Reports,
     shutdown: watch::Sender<bool>,
     /// The listener.
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -417,6 +424,7 @@ struct DialContext {
     trust: TrustStore,
     own_hello: Hello,
     queue_capacity: usize,
+    streams: Option<Arc<dyn SnapshotStreams>>,
 }
 
 /// A running dialer: its peer, its queue, and how to stop it.
@@ -481,6 +489,8 @@ impl TlsTransport {
             own_hello: own_hello.clone(),
             counters: counters.clone(),
             inbound,
+            streams: config.streams.clone(),
+            importing: tokio::sync::Mutex::new(()),
         });
         let listener_task = tokio::spawn(listen(listener, accept, shutdown_rx));
         let transport = TlsTransport {
@@ -494,8 +504,10 @@ impl TlsTransport {
                     trust: config.trust.clone(),
                     own_hello,
                     queue_capacity: config.peer_queue_messages_max,
+                    streams: config.streams.clone(),
                 },
                 counters,
+                reports: Arc::default(),
                 shutdown: shutdown_tx,
                 tasks: Mutex::new(vec![listener_task]),
             }),
@@ -557,6 +569,9 @@ impl TlsTransport {
                 connector: TlsConnector::from(Arc::new(client)),
                 own_hello: inner.dial.own_hello.clone(),
                 counters: inner.counters.clone(),
+                streams: inner.dial.streams.clone(),
+                reports: inner.reports.clone(),
+                streaming: Arc::new(AtomicBool::new(false)),
             };
             let (stop, stopped) = watch::channel(false);
             tracing::debug!(raft_id = peer_raft_id, peer = %peer.node_id, addr = %peer.addr, "peer added to the transport");
@@ -649,6 +664,18 @@ impl Transport for TlsTransport {
             bump(&counters.dropped_queue_full);
         }
     }
+
+    fn snapshot_reports(&mut self) -> Vec<(u64, StreamReport)> {
+        std::mem::take(
+            &mut *self
+                .inner
+                .reports
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+        .into_iter()
+        .collect()
+    }
 }
 
 fn validate(config: &TransportConfig) -> Result<(), TransportError> {
@@ -675,7 +702,9 @@ fn validate(config: &TransportConfig) -> Result<(), TransportError> {
     Ok(())
 }
 
-/// The task that owns the outbound connection to one peer.
+/// The task that owns the outbound connection to one peer (and, cloned, a snapshot stream to
+/// it).
+#[derive(Clone)]
 struct Dialer {
     peer_raft_id: u64,
     peer: PeerAddress,
@@ -683,6 +712,10 @@ struct Dialer {
     connector: TlsConnector,
     own_hello: Hello,
     counters: Arc<Counters>,
+    streams: Option<Arc<dyn SnapshotStreams>>,
+    reports: stream::Reports,
+    /// A snapshot stream to this peer is running.
+    streaming: Arc<AtomicBool>,
 }
 
 impl Dialer {
@@ -789,6 +822,9 @@ impl Dialer {
             }
             let mut encoded = Vec::with_capacity(batch.len());
             for message in batch {
+                if self.stream_if_named(&message, shutdown) {
+                    continue;
+                }
                 match wire::encode_frames(&message) {
                     Ok(frames) => encoded.push(frames),
                     Err(FrameError::Oversized { len, max }) => {
@@ -853,6 +889,9 @@ struct AcceptContext {
     own_hello: Hello,
     counters: Arc<Counters>,
     inbound: mpsc::Sender<Message>,
+    streams: Option<Arc<dyn SnapshotStreams>>,
+    /// Held by the snapshot stream being imported.
+    importing: tokio::sync::Mutex<()>,
 }
 
 async fn listen(
@@ -921,6 +960,7 @@ async fn serve(
     bump(&ctx.counters.connections_inbound);
     tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "peer connected");
     let mut reassembly = wire::Reassembly::default();
+    let mut first = true;
     loop {
         let frame = tokio::select! {
             _ = cancelled(&mut shutdown) => return,
@@ -942,6 +982,14 @@ async fn serve(
                 return;
             }
         };
+        if std::mem::take(&mut first) && body.first() == Some(&wire::KIND_STREAM_BEGIN) {
+            let peer = stream::StreamPeer {
+                raft_id: peer_raft_id,
+                node: peer_node,
+                addr,
+            };
+            return stream::receive(&ctx, stream, &body, peer, shutdown).await;
+        }
         let message = match reassembly.push(&body) {
             Ok(Some(m)) => m,
             Ok(None) => continue,

@@ -12,6 +12,18 @@
 //!                                                    are the protobuf, at most 1 GiB)
 //! ```
 //!
+//! A snapshot whose data is a descriptor ([`crate::stream`]) travels on a connection of its
+//! own, opened for it and closed after it, so that the Raft messages of the peer's main
+//! connection (heartbeats) are not held up behind the state:
+//!
+//! ```text
+//! stream  = 0x03 | protobuf                       (first frame: the snapshot message)
+//!           (0x04 | chunk bytes)*                  (the state, in order)
+//!           0x05 | chunk count: u64 BE | SHA-256 over every (length u32 BE || chunk)
+//! answer  = 0x06                                   (receiver to sender: imported, and the
+//!                                                    message handed to Raft)
+//! ```
+//!
 //! Pure functions and async read/write helpers over any byte stream; nothing here knows TLS.
 
 use pki::NodeId;
@@ -34,7 +46,7 @@ pub const FRAME_HEADER_BYTES: usize = 4;
 pub const HELLO_MAGIC: [u8; 4] = *b"SLKN";
 
 /// Version of this wire format. A node refuses a peer speaking another version.
-pub const WIRE_VERSION: u8 = 2;
+pub const WIRE_VERSION: u8 = 3;
 
 /// First byte of a message frame: a whole message.
 pub const KIND_WHOLE: u8 = 0;
@@ -42,6 +54,18 @@ pub const KIND_WHOLE: u8 = 0;
 pub const KIND_PART: u8 = 1;
 /// First byte of a message frame: the last part of a message.
 pub const KIND_LAST: u8 = 2;
+
+/// First byte of a stream's first frame: the snapshot message whose state follows.
+pub const KIND_STREAM_BEGIN: u8 = 3;
+/// First byte of a stream frame: a chunk of the state.
+pub const KIND_STREAM_CHUNK: u8 = 4;
+/// First byte of a stream's last frame: how many chunks and their digest.
+pub const KIND_STREAM_END: u8 = 5;
+/// The receiver's only frame on a stream: the state was imported and the message delivered.
+pub const KIND_STREAM_DONE: u8 = 6;
+
+/// Bytes of a stream's end frame.
+pub const STREAM_END_BYTES: usize = 1 + 8 + 32;
 
 /// Largest message sent in parts: a Raft snapshot carries the whole ledger state, held in
 /// memory on both sides (`StateSnapshot` is bytes). 1 GiB bounds what a peer can make this node
@@ -207,6 +231,64 @@ pub fn encode_frames(message: &raft::eraftpb::Message) -> Result<Vec<Vec<u8>>, F
             [&[kind][..], part].concat()
         })
         .collect())
+}
+
+/// The first frame of a stream: the snapshot message (its data a descriptor, so small).
+pub fn encode_stream_begin(message: &raft::eraftpb::Message) -> Result<Vec<u8>, FrameError> {
+    let mut body = vec![KIND_STREAM_BEGIN];
+    protobuf::Message::write_to_vec(message, &mut body)
+        .map_err(|e| FrameError::Undecodable(e.to_string()))?;
+    if body.len() > FRAME_BYTES_MAX {
+        return Err(FrameError::Oversized {
+            len: body.len(),
+            max: FRAME_BYTES_MAX,
+        });
+    }
+    Ok(body)
+}
+
+/// The message of a stream's first frame.
+pub fn decode_stream_begin(body: &[u8]) -> Result<raft::eraftpb::Message, FrameError> {
+    match body.split_first() {
+        Some((&KIND_STREAM_BEGIN, protobuf)) => parse(protobuf),
+        _ => Err(FrameError::Undecodable("not a stream's first frame".into())),
+    }
+}
+
+/// The running count and digest of a stream's chunks, kept alike on both ends.
+#[derive(Default)]
+pub struct StreamDigest {
+    chunks: u64,
+    hasher: sha2::Sha256,
+}
+
+impl StreamDigest {
+    pub fn add(&mut self, chunk: &[u8]) {
+        use sha2::Digest as _;
+        let len = u32::try_from(chunk.len()).expect("a chunk fits a frame");
+        self.hasher.update(len.to_be_bytes());
+        self.hasher.update(chunk);
+        self.chunks += 1;
+    }
+
+    pub fn chunks(&self) -> u64 {
+        self.chunks
+    }
+
+    /// The end frame for the chunks added so far.
+    pub fn end_frame(self) -> Vec<u8> {
+        use sha2::Digest as _;
+        let mut body = Vec::with_capacity(STREAM_END_BYTES);
+        body.push(KIND_STREAM_END);
+        body.extend_from_slice(&self.chunks.to_be_bytes());
+        body.extend_from_slice(&self.hasher.finalize());
+        body
+    }
+
+    /// Whether `end` (an end frame) matches the chunks added so far.
+    pub fn matches(self, end: &[u8]) -> bool {
+        end.len() == STREAM_END_BYTES && self.end_frame() == end
+    }
 }
 
 /// Decodes a whole-message frame body.
