@@ -208,6 +208,15 @@ fn acknowledged_transactions_survive_a_leader_kill_and_a_wiped_node_catches_up_b
         final_status["snapshotsRestored"].as_u64() >= Some(1),
         "{final_status}"
     );
+    // The leader's compacted log held no state: the snapshot came as a stream of its view.
+    let wiped_log = std::fs::read_to_string(&log)?;
+    ensure!(
+        wiped_log.contains("streamed snapshot imported")
+            && wiped_log.contains("streamed snapshot received"),
+        "the wiped node was not brought up by a streamed snapshot; {}:\n{}",
+        log.display(),
+        common::log_excerpt(&log)
+    );
     eprintln!(
         "faults: {} acknowledged transactions, height {height}, phases took {:?}",
         acked.len(),

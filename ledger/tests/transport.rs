@@ -1,7 +1,7 @@
 //! `TlsTransport` on loopback with the dev consortium's node certificates: delivery both ways,
 //! a Raft cluster over it, and every refusal (foreign CA, wrong node, wrong genesis, bad frames)
-//! observed through the transport's counters, and a peer set replaced at run time. Every wait
-//! has a deadline.
+//! observed through the transport's counters, a peer set replaced at run time, and streamed
+//! snapshots (delivered after their import, or not at all). Every wait has a deadline.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,6 +15,7 @@ use ledger::logging::tracing_logger;
 use ledger::runtime::{self, PEER_CHANNEL_CAPACITY, ProposalFailed, ReplicaHandle, RuntimeConfig};
 use ledger::runtime::{ReplicaStatus, Transport as _};
 use ledger::sim::ChainMachine;
+use ledger::stream::{ChunkImporter, ChunkReader, SnapshotStreams, StreamReport};
 use ledger::transport::wire::{self, Hello};
 use ledger::transport::{
     Counters, NodeCredentials, PEER_QUEUE_MESSAGES_MAX, PeerAddress, TlsTransport, TransportConfig,
@@ -860,5 +861,169 @@ async fn set_peers_adds_a_peer_pinned_to_its_member_and_forgets_a_removed_one() 
     assert!(node1.transport.set_peers(own).is_err());
     assert_eq!(node1.transport.peers().len(), 1);
     shutdown_all(&[node1, node2, node3]).await;
+    Ok(())
+}
+
+/// Streamed snapshots in memory: the descriptor `STREAM` names `chunks`; what a node imports
+/// is kept, and its importer fails at chunk `fail_at` if set.
+struct MemoryStreams {
+    chunks: Vec<Vec<u8>>,
+    imported: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    finished: Arc<std::sync::atomic::AtomicBool>,
+    fail_at: Option<usize>,
+}
+
+struct MemoryReader(std::vec::IntoIter<Vec<u8>>);
+
+impl ChunkReader for MemoryReader {
+    fn next_chunk(&mut self, _max_bytes: usize) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.0.next())
+    }
+}
+
+struct MemoryImporter {
+    imported: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    finished: Arc<std::sync::atomic::AtomicBool>,
+    fail_at: Option<usize>,
+}
+
+impl ChunkImporter for MemoryImporter {
+    fn chunk(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let mut imported = self.imported.lock().unwrap();
+        if self.fail_at == Some(imported.len()) {
+            return Err("disk full".into());
+        }
+        imported.push(bytes.to_vec());
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), String> {
+        self.finished.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl SnapshotStreams for MemoryStreams {
+    fn reader(&self, data: &[u8]) -> Option<Result<Box<dyn ChunkReader>, String>> {
+        (data == b"STREAM")
+            .then(|| Ok(Box::new(MemoryReader(self.chunks.clone().into_iter())) as Box<_>))
+    }
+
+    fn importer(&self, data: &[u8]) -> Result<Box<dyn ChunkImporter>, String> {
+        if data != b"STREAM" {
+            return Err("unknown descriptor".into());
+        }
+        self.imported.lock().unwrap().clear();
+        Ok(Box::new(MemoryImporter {
+            imported: self.imported.clone(),
+            finished: self.finished.clone(),
+            fail_at: self.fail_at,
+        }))
+    }
+}
+
+/// Two nodes whose transports stream snapshots named `STREAM` (node 2's importer failing at
+/// `fail_at`), and what node 2 imports.
+async fn streaming_pair(
+    net: &Net,
+    chunks: &[Vec<u8>],
+    fail_at: Option<usize>,
+) -> Result<(Vec<Node>, Arc<std::sync::Mutex<Vec<Vec<u8>>>>, Arc<std::sync::atomic::AtomicBool>)> {
+    let listeners = [bind().await?, bind().await?];
+    let addrs: BTreeMap<u64, SocketAddr> = [
+        (1, listeners[0].local_addr()?),
+        (2, listeners[1].local_addr()?),
+    ]
+    .into();
+    let imported = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut nodes = Vec::new();
+    for (id, listener) in (1..=2).zip(listeners) {
+        let mut config = config(net, id, &addrs)?;
+        config.streams = Some(Arc::new(MemoryStreams {
+            chunks: chunks.to_vec(),
+            imported: imported.clone(),
+            finished: finished.clone(),
+            fail_at,
+        }));
+        nodes.push(start(config, listener)?);
+    }
+    Ok((nodes, imported, finished))
+}
+
+fn streamed_snapshot() -> Message {
+    let mut m = Message::default();
+    m.set_msg_type(MessageType::MsgSnapshot);
+    m.from = 1;
+    m.to = 2;
+    m.mut_snapshot().set_data(b"STREAM".to_vec().into());
+    m.mut_snapshot().mut_metadata().index = 99;
+    m
+}
+
+/// Waits until `transport` reports `expected` for peer 2.
+async fn wait_report(transport: &mut TlsTransport, expected: StreamReport) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let reports = transport.snapshot_reports();
+        if reports.contains(&(2, expected)) {
+            return Ok(());
+        }
+        if start.elapsed() > DEADLINE {
+            bail!("no {expected:?} report; last reports {reports:?}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_snapshot_arrives_after_its_chunks_beside_the_raft_messages() -> Result<()> {
+    let net = Net::new(2)?;
+    // 3 MiB in 24 chunks of 128 KiB: several frames' worth, each chunk distinct.
+    let chunks: Vec<Vec<u8>> = (0..24u8).map(|i| vec![i; 128 * 1024]).collect();
+    let (mut nodes, imported, finished) = streaming_pair(&net, &chunks, None).await?;
+    let mut t1 = nodes[0].transport.clone();
+    t1.send(streamed_snapshot());
+    t1.send(heartbeat(1, 2, 7));
+    // The snapshot message comes only after the whole import; the heartbeat is not held back
+    // by it (it may come before or after).
+    let received = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let m = nodes[1].inbox.recv().await.context("inbox closed")?;
+            if m.get_msg_type() == MessageType::MsgSnapshot {
+                return anyhow::Ok(m);
+            }
+        }
+    })
+    .await
+    .context("no snapshot before the deadline")??;
+    assert!(finished.load(Ordering::SeqCst), "delivered before the import finished");
+    assert_eq!(received, streamed_snapshot());
+    assert_eq!(*imported.lock().unwrap(), chunks);
+    wait_report(&mut t1, StreamReport::Delivered).await?;
+    t1.send(heartbeat(1, 2, 8));
+    receive_marker(&mut nodes[1].inbox, 1, 8).await?;
+    shutdown_all(&nodes).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_snapshot_whose_import_fails_is_not_delivered_and_is_reported_lost()
+-> Result<()> {
+    let net = Net::new(2)?;
+    let chunks: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 64 * 1024]).collect();
+    let (mut nodes, imported, finished) = streaming_pair(&net, &chunks, Some(3)).await?;
+    let mut t1 = nodes[0].transport.clone();
+    t1.send(streamed_snapshot());
+    wait_report(&mut t1, StreamReport::Failed).await?;
+    assert!(!finished.load(Ordering::SeqCst));
+    assert_eq!(imported.lock().unwrap().len(), 3);
+    // The main connection still works, and no snapshot message was handed on.
+    t1.send(heartbeat(1, 2, 9));
+    receive_marker(&mut nodes[1].inbox, 1, 9).await?;
+    while let Ok(m) = nodes[1].inbox.try_recv() {
+        assert_ne!(m.get_msg_type(), MessageType::MsgSnapshot);
+    }
+    shutdown_all(&nodes).await;
     Ok(())
 }
