@@ -252,11 +252,6 @@ fn a_closed_view_is_not_read_and_an_incomplete_import_is_not_restored() -> anyho
     let other = chain_common::net()?;
     assert_ne!(other.genesis.genesis_hash(), net.genesis.genesis_hash());
     let foreign = other.state("foreign")?;
-    assert!(
-        foreign
-            .snapshot_streams()
-            .importer(&snapshot.data)
-            .is_err()
-    );
+    assert!(foreign.snapshot_streams().importer(&snapshot.data).is_err());
     Ok(())
 }

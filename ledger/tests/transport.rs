@@ -928,7 +928,11 @@ async fn streaming_pair(
     net: &Net,
     chunks: &[Vec<u8>],
     fail_at: Option<usize>,
-) -> Result<(Vec<Node>, Arc<std::sync::Mutex<Vec<Vec<u8>>>>, Arc<std::sync::atomic::AtomicBool>)> {
+) -> Result<(
+    Vec<Node>,
+    Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    Arc<std::sync::atomic::AtomicBool>,
+)> {
     let listeners = [bind().await?, bind().await?];
     let addrs: BTreeMap<u64, SocketAddr> = [
         (1, listeners[0].local_addr()?),
@@ -997,7 +1001,10 @@ async fn a_streamed_snapshot_arrives_after_its_chunks_beside_the_raft_messages()
     })
     .await
     .context("no snapshot before the deadline")??;
-    assert!(finished.load(Ordering::SeqCst), "delivered before the import finished");
+    assert!(
+        finished.load(Ordering::SeqCst),
+        "delivered before the import finished"
+    );
     assert_eq!(received, streamed_snapshot());
     assert_eq!(*imported.lock().unwrap(), chunks);
     wait_report(&mut t1, StreamReport::Delivered).await?;
@@ -1008,8 +1015,8 @@ async fn a_streamed_snapshot_arrives_after_its_chunks_beside_the_raft_messages()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_streamed_snapshot_whose_import_fails_is_not_delivered_and_is_reported_lost()
--> Result<()> {
+async fn a_streamed_snapshot_whose_import_fails_is_not_delivered_and_is_reported_lost() -> Result<()>
+{
     let net = Net::new(2)?;
     let chunks: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 64 * 1024]).collect();
     let (mut nodes, imported, finished) = streaming_pair(&net, &chunks, Some(3)).await?;

@@ -9,8 +9,8 @@
 //! empty and sends a snapshot (ARCHITECTURE.md, "Genesis is a snapshot at index 1").
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
@@ -22,10 +22,10 @@ use ledger::client::LedgerClient;
 use ledger::error::StateMachineError;
 use ledger::logging::tracing_logger;
 use ledger::runtime::{self, PEER_CHANNEL_CAPACITY, ReplicaStatus, RuntimeConfig};
-use ledger::stream::SnapshotStreams;
 use ledger::state_machine::{
     CommittedEntry, LogIndex, Membership, StateHash, StateMachine, StateSnapshot,
 };
+use ledger::stream::SnapshotStreams;
 use ledger::transport::{
     NodeCredentials, PEER_QUEUE_MESSAGES_MAX, PeerAddress, TlsTransport, TransportConfig,
     TransportStats,

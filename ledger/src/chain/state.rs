@@ -63,9 +63,9 @@ use doc_workflow::{
 
 use super::block::{self, BLOCK_FORMAT_VERSION, Block, BlockHeader, Outcome, TxLocation, TxResult};
 use super::genesis::{Genesis, MemberRole};
+use super::stream::{self as streamed, Descriptor, Streams};
 use super::tx::{Governance, PARTY_NAME_CHARS_MAX, TxBody};
 use super::validate::{self, Checked, Envelope, IdentityKind, Trust, TxRefusal};
-use super::stream::{self as streamed, Descriptor, Streams};
 use super::{ChainError, Hash32, merkle, sha256};
 use crate::batch::Attestation;
 use pki::TrustStore;
@@ -1513,10 +1513,7 @@ impl LedgerState {
 impl LedgerReader {
     /// The tree that holds the state (a restore from a streamed snapshot switches it).
     fn tree(&self) -> sled::Tree {
-        self.live
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn view(&self) -> Arc<Published> {

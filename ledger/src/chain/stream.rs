@@ -160,7 +160,10 @@ pub fn discard_stale_imports(
         }
     }
     for name in std::iter::once(FIRST_TREE).chain(IMPORT_TREES) {
-        let exists = db.tree_names().iter().any(|n| n.as_ref() == name.as_bytes());
+        let exists = db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == name.as_bytes());
         if exists && name != live && keep.as_deref() != Some(name) {
             db.drop_tree(name)?;
         }
@@ -285,7 +288,10 @@ impl Streams {
         self.close_current();
         let open = std::mem::take(&mut *self.open.lock().unwrap_or_else(PoisonError::into_inner));
         for view in open.iter().filter_map(Weak::upgrade) {
-            view.pre.lock().unwrap_or_else(PoisonError::into_inner).overrun = true;
+            view.pre
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .overrun = true;
         }
     }
 
@@ -515,8 +521,7 @@ impl ChunkImporter for Import {
             Ok(head)
         };
         let mut batch = sled::Batch::default();
-        loop {
-            let Ok(klen) = take(4) else { break };
+        while let Ok(klen) = take(4) {
             let klen = u32::from_be_bytes(klen.try_into().expect("4 bytes")) as usize;
             if klen == 0 || klen > IMPORT_KEY_BYTES_MAX {
                 return Err(format!("a snapshot key of {klen} bytes"));

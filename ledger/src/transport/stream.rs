@@ -121,13 +121,11 @@ impl Dialer {
         message: &Message,
         mut reader: Box<dyn ChunkReader>,
     ) -> Result<(u64, u64), String> {
-        let mut stream = tokio::time::timeout(
-            Duration::from_millis(HANDSHAKE_TIMEOUT_MS),
-            self.connect(),
-        )
-        .await
-        .map_err(|_| format!("no connection within {HANDSHAKE_TIMEOUT_MS} ms"))?
-        .map_err(|e| format!("connect: {e}"))?;
+        let mut stream =
+            tokio::time::timeout(Duration::from_millis(HANDSHAKE_TIMEOUT_MS), self.connect())
+                .await
+                .map_err(|_| format!("no connection within {HANDSHAKE_TIMEOUT_MS} ms"))?
+                .map_err(|e| format!("connect: {e}"))?;
         let begin = wire::encode_stream_begin(message).map_err(|e| e.to_string())?;
         write(&mut stream, &begin).await?;
         let mut digest = StreamDigest::default();
@@ -252,7 +250,9 @@ async fn import<S: AsyncRead + AsyncWrite + Unpin>(
         || message.to != ctx.raft_id
         || message.get_msg_type() != MessageType::MsgSnapshot
     {
-        return Err("a stream's first message is not a snapshot from this peer to this node".into());
+        return Err(
+            "a stream's first message is not a snapshot from this peer to this node".into(),
+        );
     }
     let streams = ctx
         .streams
@@ -290,7 +290,9 @@ async fn import<S: AsyncRead + AsyncWrite + Unpin>(
             Some(&wire::KIND_STREAM_END) => {
                 let chunks = digest.chunks();
                 if !digest.matches(&frame) {
-                    return Err("the chunks' count or digest does not match the stream's end".into());
+                    return Err(
+                        "the chunks' count or digest does not match the stream's end".into(),
+                    );
                 }
                 tokio::task::spawn_blocking(move || importer.finish())
                     .await
