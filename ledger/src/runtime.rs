@@ -56,7 +56,12 @@ pub const READY_ROUNDS_MAX: usize = 64;
 pub const PENDING_READS_MAX: usize = 4096;
 
 /// A read point not confirmed within this time is answered `TimedOut` (no quorum reachable).
+/// [`read_index`] asks again, within this same bound, for a read raft-rs would drop or
+/// dropped: one asked of a node that knows no leader, or in flight across a change of term.
 pub const READ_INDEX_TIMEOUT_MS: u64 = 5_000;
+
+/// Pause before [`read_index`] asks again for a read point that was dropped.
+const READ_RETRY_PAUSE_MS: u64 = 20;
 
 /// Bits of a [`ProposalId`] left for the per-replica counter; the replica id fills the rest.
 const PROPOSAL_COUNTER_BITS: u32 = 48;
@@ -247,16 +252,28 @@ impl ReplicaHandle {
 }
 
 /// Asks the driver behind `reads` for a read point and waits until `status` shows it applied.
+/// A read point dropped for want of a leader (an election) is asked for again until
+/// [`READ_INDEX_TIMEOUT_MS`] has passed.
 pub async fn read_index(
     reads: &mpsc::Sender<ReadRequest>,
     status: &watch::Receiver<ReplicaStatus>,
 ) -> Result<LogIndex, ProposalFailed> {
-    let (reply, point) = oneshot::channel();
-    reads
-        .send(ReadRequest { reply })
-        .await
-        .map_err(|_| ProposalFailed::Stopped)?;
-    let index = point.await.map_err(|_| ProposalFailed::Stopped)??;
+    let deadline = Instant::now() + Duration::from_millis(READ_INDEX_TIMEOUT_MS);
+    let index = loop {
+        let (reply, point) = oneshot::channel();
+        reads
+            .send(ReadRequest { reply })
+            .await
+            .map_err(|_| ProposalFailed::Stopped)?;
+        match point.await.map_err(|_| ProposalFailed::Stopped)? {
+            Ok(index) => break index,
+            Err(ProposalFailed::Dropped) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(READ_RETRY_PAUSE_MS)).await;
+            }
+            Err(ProposalFailed::Dropped) => return Err(ProposalFailed::TimedOut),
+            Err(e) => return Err(e),
+        }
+    };
     let mut status = status.clone();
     let applied = tokio::time::timeout(
         Duration::from_millis(READ_INDEX_TIMEOUT_MS),
@@ -306,6 +323,7 @@ where
         next_proposal: 0,
         // A leader may still hold a read of this node's previous run: start past its numbers.
         next_read: config.epoch_ms << 20,
+        reads_term: 0,
         config,
         start: Instant::now(),
     };
@@ -333,6 +351,8 @@ struct Driver<S: StateMachine, T> {
     pending_reads: HashMap<u64, (u64, ReadReply)>,
     next_proposal: u64,
     next_read: u64,
+    /// The term the pending reads were asked in.
+    reads_term: u64,
     config: RuntimeConfig,
     /// When the driver started: `now_ms` is `config.epoch_ms` plus the time since (time is a
     /// parameter of the replica).
@@ -417,6 +437,7 @@ where
             let now = self.now_ms();
             self.replica.flush_proposals(now);
             self.handle_readies()?;
+            self.drop_reads_of_an_old_term();
             self.publish();
         }
     }
@@ -453,6 +474,12 @@ where
     }
 
     fn accept_read(&mut self, r: ReadRequest) {
+        // raft-rs drops, silently, a read asked of a follower that knows no leader: say so at
+        // once, and the caller asks again after the election.
+        if self.replica.leader_id() == 0 {
+            let _ = r.reply.send(Err(ProposalFailed::Dropped));
+            return;
+        }
         if self.pending_reads.len() >= PENDING_READS_MAX {
             let _ = r
                 .reply
@@ -475,6 +502,20 @@ where
             Err(_) => {
                 let _ = r.reply.send(Err(ProposalFailed::Stopped));
             }
+        }
+    }
+
+    /// raft-rs forgets the reads in flight when the term changes (a leader that steps down, a
+    /// follower whose leader did): answer them `Dropped` now, and the callers ask again, instead
+    /// of letting them wait out their timeout.
+    fn drop_reads_of_an_old_term(&mut self) {
+        let term = self.replica.term();
+        if term == self.reads_term {
+            return;
+        }
+        self.reads_term = term;
+        for (_, (_, reply)) in self.pending_reads.drain() {
+            let _ = reply.send(Err(ProposalFailed::Dropped));
         }
     }
 
