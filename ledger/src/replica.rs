@@ -1099,6 +1099,14 @@ impl<S: StateMachine> Replica<S> {
         self.node.raft.leader_id
     }
 
+    /// Whether a ReadIndex request asked of this replica now can be answered: raft-rs drops
+    /// one, silently, on a follower that knows no leader and on a leader that has not yet
+    /// committed an entry of its term (right after its election).
+    pub fn can_read(&self) -> bool {
+        let raft = &self.node.raft;
+        raft.leader_id != 0 && (raft.state != StateRole::Leader || raft.commit_to_current_term())
+    }
+
     /// How far each voter's and learner's log is known to match this replica's, by raft id in
     /// ascending order (this replica included): the leader's Raft progress (`matchIndex`, Raft
     /// paper section 5.3). Empty unless this replica is the leader: a follower does not track

@@ -57,8 +57,14 @@ pub const PENDING_READS_MAX: usize = 4096;
 
 /// A read point not confirmed within this time is answered `TimedOut` (no quorum reachable).
 /// [`read_index`] asks again, within this same bound, for a read raft-rs would drop or
-/// dropped: one asked of a node that knows no leader, or in flight across a change of term.
+/// dropped: one asked of a node that knows no leader or of a leader that has not committed in
+/// its term yet, one in flight across a change of term, and one not answered within
+/// [`READ_ATTEMPT_TIMEOUT_MS`] (a leader drops, silently, a read a follower forwarded to it
+/// before its first commit).
 pub const READ_INDEX_TIMEOUT_MS: u64 = 5_000;
+
+/// A read request not answered within this time is answered `Dropped`, and asked again.
+pub const READ_ATTEMPT_TIMEOUT_MS: u64 = 1_000;
 
 /// Pause before [`read_index`] asks again for a read point that was dropped.
 const READ_RETRY_PAUSE_MS: u64 = 20;
@@ -474,9 +480,9 @@ where
     }
 
     fn accept_read(&mut self, r: ReadRequest) {
-        // raft-rs drops, silently, a read asked of a follower that knows no leader: say so at
-        // once, and the caller asks again after the election.
-        if self.replica.leader_id() == 0 {
+        // raft-rs drops, silently, a read asked of a follower that knows no leader or of a
+        // leader that has not committed in its term: say so at once, and the caller asks again.
+        if !self.replica.can_read() {
             let _ = r.reply.send(Err(ProposalFailed::Dropped));
             return;
         }
@@ -496,7 +502,7 @@ where
             .read_index(read_context(self.replica.id(), sequence).to_vec())
         {
             Ok(()) => {
-                let deadline = self.now_ms() + READ_INDEX_TIMEOUT_MS;
+                let deadline = self.now_ms() + READ_ATTEMPT_TIMEOUT_MS;
                 self.pending_reads.insert(sequence, (deadline, r.reply));
             }
             Err(_) => {
@@ -532,7 +538,8 @@ where
                 let _ = reply.send(Err(ProposalFailed::TimedOut));
             }
         }
-        // raft-rs forgets a read request silently when leadership changes: time it out.
+        // raft-rs may forget a read request silently (a forwarded one its leader dropped, a
+        // lost message): answer it `Dropped`, and `read_index` asks again within its bound.
         let expired: Vec<u64> = self
             .pending_reads
             .iter()
@@ -541,7 +548,7 @@ where
             .collect();
         for id in expired {
             if let Some((_, reply)) = self.pending_reads.remove(&id) {
-                let _ = reply.send(Err(ProposalFailed::TimedOut));
+                let _ = reply.send(Err(ProposalFailed::Dropped));
             }
         }
     }
