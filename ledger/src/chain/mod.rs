@@ -36,6 +36,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub mod block;
+pub mod codec;
 pub mod genesis;
 pub mod machine;
 pub mod merkle;

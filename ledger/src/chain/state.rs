@@ -10,8 +10,8 @@
 //! | key | value |
 //! |---|---|
 //! | `m:applied`, `m:tip`, `m:genesis` | applied index (u64 BE), [`Tip`], genesis JSON |
-//! | `doc/<doc>` | `DocumentState`, RFC 8785 canonical JSON (so its SHA-256 is its state hash) |
-//! | `his/<doc>\0<sequence u64 BE>` | [`HistoryEntry`] |
+//! | `doc/<doc>` | `DocumentState`, RFC 8785 canonical JSON (so its SHA-256 is its state hash), zstd-compressed ([`super::codec`]) |
+//! | `his/<doc>\0<sequence u64 BE>` | [`HistoryEntry`], zstd-compressed |
 //! | `dpt/<doc>` | every party that is or was party to the document |
 //! | `sta/<STATUS>\0<doc>`, `pty/<party>\0<doc>`, `pst/<party>\0<STATUS>\0<doc>` | indexes |
 //! | `non/<party>\0<nonce>`, `nex/<notAfter u64 BE><party>\0<nonce>` | nonce, its expiry |
@@ -62,6 +62,7 @@ use doc_workflow::{
 };
 
 use super::block::{self, BLOCK_FORMAT_VERSION, Block, BlockHeader, Outcome, TxLocation, TxResult};
+use super::codec;
 use super::genesis::{Genesis, MemberRole};
 use super::stream::{self as streamed, Descriptor, Streams};
 use super::tx::{Governance, PARTY_NAME_CHARS_MAX, TxBody};
@@ -426,8 +427,10 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("ledger records serialize to JSON")
 }
 
+/// Decodes the value stored (or about to be stored) under the key `what`.
 fn decode<T: for<'de> Deserialize<'de>>(what: &[u8], bytes: &[u8]) -> Result<T, ChainError> {
-    serde_json::from_slice(bytes).map_err(|e| corrupt(String::from_utf8_lossy(what), e))
+    let bytes = codec::decode(what, bytes)?;
+    serde_json::from_slice(&bytes).map_err(|e| corrupt(String::from_utf8_lossy(what), e))
 }
 
 fn u64_value(what: &str, bytes: &[u8]) -> Result<u64, ChainError> {
@@ -902,7 +905,10 @@ impl LedgerState {
         let mut batch = sled::Batch::default();
         for (key, value) in writes {
             match value {
-                Some(v) => batch.insert(key, v),
+                Some(v) => {
+                    let stored = codec::encode(&key, v);
+                    batch.insert(key, stored);
+                }
                 None => batch.remove(key),
             }
         }
@@ -1771,6 +1777,8 @@ impl LedgerReader {
         for item in self.tree().iter() {
             let (k, v) = item?;
             if keys::is_hashed(&k) {
+                // The values, not how they are stored (compressed or not).
+                let v = codec::decode(&k, &v)?;
                 h.update((k.len() as u64).to_be_bytes());
                 h.update(&k);
                 h.update((v.len() as u64).to_be_bytes());
