@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use raft::StateRole;
-use raft::eraftpb::Message;
+use raft::eraftpb::{Message, MessageType};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -330,6 +330,8 @@ where
         // A leader may still hold a read of this node's previous run: start past its numbers.
         next_read: config.epoch_ms << 20,
         reads_term: 0,
+        proposals_refused: 0,
+        proposals_refused_said: Instant::now(),
         config,
         start: Instant::now(),
     };
@@ -359,6 +361,9 @@ struct Driver<S: StateMachine, T> {
     next_read: u64,
     /// The term the pending reads were asked in.
     reads_term: u64,
+    /// Forwarded proposals refused since the last time it was logged, and when that was.
+    proposals_refused: u64,
+    proposals_refused_said: Instant,
     config: RuntimeConfig,
     /// When the driver started: `now_ms` is `config.epoch_ms` plus the time since (time is a
     /// parameter of the replica).
@@ -449,8 +454,21 @@ where
     }
 
     fn step(&mut self, message: Message) {
+        let forwarded_proposal = message.get_msg_type() == MessageType::MsgPropose;
         if let Err(e) = self.replica.step(message) {
-            tracing::debug!(replica = self.replica.id(), error = %e, "message refused");
+            if !forwarded_proposal {
+                tracing::debug!(replica = self.replica.id(), error = %e, "message refused");
+                return;
+            }
+            // A follower's proposal this leader drops (over its uncommitted bound): the
+            // follower is not told and proposes it again after a while. Said at most once a
+            // second, with how many.
+            self.proposals_refused += 1;
+            if self.proposals_refused_said.elapsed() >= Duration::from_secs(1) {
+                tracing::info!(replica = self.replica.id(), count = self.proposals_refused, error = %e, "refused proposals forwarded by followers");
+                self.proposals_refused = 0;
+                self.proposals_refused_said = Instant::now();
+            }
         }
     }
 

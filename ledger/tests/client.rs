@@ -5,11 +5,14 @@
 mod chain_common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chain_common::*;
 use ledger::chain::{LedgerState, Outcome};
 use ledger::client::{LedgerClient, Submitted};
+use ledger::eraftpb::MessageType;
 use ledger::logging::tracing_logger;
 use ledger::runtime::{
     self, ChannelTransport, PEER_CHANNEL_CAPACITY, ReplicaHandle, RuntimeConfig,
@@ -31,6 +34,8 @@ struct Cluster {
     /// (the first in the forwarder, the next ones queued, then dropped like a congested link),
     /// so it falls behind without losing its place in the cluster.
     gates: Vec<watch::Sender<bool>>,
+    /// The next this many forwarded proposals (`MsgPropose`, to any node) are lost on the way.
+    lose_proposals: Arc<AtomicUsize>,
 }
 
 /// Three replicas of `net`'s genesis, block times on the clock from `GENESIS_MS + 1 s`.
@@ -39,13 +44,22 @@ fn cluster(net: &Net) -> anyhow::Result<Cluster> {
     let mut senders = BTreeMap::new();
     let mut receivers = BTreeMap::new();
     let mut gates = Vec::new();
+    let lose_proposals = Arc::new(AtomicUsize::new(0));
     for id in ids {
-        let (tx, mut held) = mpsc::channel(PEER_CHANNEL_CAPACITY);
+        let (tx, mut held) = mpsc::channel::<ledger::eraftpb::Message>(PEER_CHANNEL_CAPACITY);
         let (forward, rx) = mpsc::channel(PEER_CHANNEL_CAPACITY);
         let (gate, mut open) = watch::channel(true);
+        let lose = lose_proposals.clone();
         // Ends when the peers' senders or the replica's receiver are gone.
         tokio::spawn(async move {
             while let Some(message) = held.recv().await {
+                if message.get_msg_type() == MessageType::MsgPropose
+                    && lose
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok()
+                {
+                    continue;
+                }
                 if open.wait_for(|o| *o).await.is_err() || forward.send(message).await.is_err() {
                     return;
                 }
@@ -91,6 +105,7 @@ fn cluster(net: &Net) -> anyhow::Result<Cluster> {
         handles,
         clients,
         gates,
+        lose_proposals,
     })
 }
 
@@ -296,6 +311,52 @@ async fn a_lagging_node_catches_up_before_it_refuses() -> anyhow::Result<()> {
         assert!(signed.location.is_some(), "{signed:?}");
         let bill = c.clients[lagging].reader().document(&bill_key(ORDER))?;
         assert_eq!(bill.map(|b| b.sequence), Some(2));
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(DEADLINE, scenario).await??;
+    for handle in c.handles {
+        handle.shutdown().await?;
+    }
+    Ok(())
+}
+
+/// A proposal a follower forwarded to the leader and lost on the way (a leader over its
+/// uncommitted bound drops it without a word, and so does a congested link) is proposed again:
+/// the transaction commits once, and the client gets its outcome instead of "unknown".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_proposal_lost_on_the_way_is_proposed_again() -> anyhow::Result<()> {
+    let mut net = net()?;
+    let c = cluster(&net)?;
+    let scenario = async {
+        let leader = loop {
+            let status = c.handles[0].status.borrow().clone();
+            if status.leader_id != 0 {
+                break status.leader_id;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let follower = (0..3)
+            .find(|i| *i as u64 + 1 != leader)
+            .expect("a follower");
+        let content = fixture("to-order-bill.json")?;
+        let tx = net.doc_tx(
+            "carrier",
+            GENESIS_MS + 1_000,
+            ORDER,
+            json!({"action": "ISSUE", "content": content, "issueTo": "SHIPPER"}),
+        )?;
+        c.lose_proposals.store(1, Ordering::SeqCst);
+        let submitted = c.clients[follower]
+            .submit(tx.clone(), GENESIS_MS + 1_000)
+            .await?;
+        anyhow::ensure!(
+            c.lose_proposals.load(Ordering::SeqCst) == 0,
+            "no proposal was forwarded"
+        );
+        anyhow::ensure!(submitted.outcome.is_committed(), "{submitted:?}");
+        // Once: submitting it again answers the same block.
+        let again = c.clients[follower].submit(tx, GENESIS_MS + 1_000).await?;
+        anyhow::ensure!(again.location == submitted.location, "{again:?}");
         anyhow::Ok(())
     };
     tokio::time::timeout(DEADLINE, scenario).await??;

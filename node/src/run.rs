@@ -510,6 +510,10 @@ struct TransportStatus {
     handshakes_failed: u64,
     /// Connections closed for a truncated, oversized or undecodable frame.
     closed_bad_frame: u64,
+    /// Messages dropped from a full peer queue (the oldest go) and from a full inbound channel
+    /// (the runtime behind): Raft retransmits what matters, but not a forwarded proposal.
+    dropped_queue_full: u64,
+    dropped_inbound_full: u64,
 }
 
 impl StatusFile {
@@ -553,6 +557,8 @@ impl StatusFile {
                 refused_genesis: t.refused_genesis,
                 handshakes_failed: t.handshakes_failed,
                 closed_bad_frame: t.closed_bad_frame,
+                dropped_queue_full: t.dropped_queue_full,
+                dropped_inbound_full: t.dropped_inbound_full,
             },
         }
     }
