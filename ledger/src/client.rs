@@ -6,8 +6,9 @@
 //!   -> committed before?           yes: the original outcome, nothing proposed
 //!   -> precheck on current state   refused: checked again after catching up with the leader
 //!                                  (ReadIndex); still refused: answered, nothing proposed
-//!   -> propose (batched, Raft)     dropped (no leader yet), or no outcome within 5 s (a
-//!                                  forwarded proposal lost): proposed again until the deadline
+//!   -> propose (batched, Raft)     dropped (no leader yet), or no outcome within the runtime's
+//!                                  10 s (a forwarded proposal lost): proposed again until the
+//!                                  deadline
 //!   -> applied on this node        the outcome recorded in the block, read back
 //! ```
 //!
@@ -33,13 +34,6 @@ pub const SUBMIT_WAIT_MS: u64 = 15_000;
 
 /// Pause before proposing again a transaction raft dropped (no leader known yet).
 const RETRY_PAUSE_MS: u64 = 100;
-
-/// How long one proposal waits for its outcome before the transaction is looked up and, if
-/// this node has no record of it, proposed again. A proposal a follower forwards can be lost
-/// without a word: the leader drops it when its uncommitted entries are over their bound (a
-/// leader whose apply lags under load), a congested link drops it. Proposing a transaction
-/// again is safe: a second copy is refused `DUPLICATE` at apply and leaves the first's record.
-pub const ATTEMPT_WAIT_MS: u64 = 5_000;
 
 /// What became of a submitted transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,24 +211,8 @@ impl LedgerClient {
                 .await
                 .map_err(|_| SubmitError::Unavailable("the proposal queue stayed full".into()))?
                 .map_err(|_| SubmitError::Unavailable("the replica stopped".into()))?;
-            let attempt_deadline =
-                deadline.min(tokio::time::Instant::now() + Duration::from_millis(ATTEMPT_WAIT_MS));
-            let answer = match tokio::time::timeout_at(attempt_deadline, outcome).await {
-                Err(_) => {
-                    if self
-                        .reader
-                        .transaction(&tx_hash)
-                        .map_err(storage)?
-                        .is_some()
-                    {
-                        return Ok(());
-                    }
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(SubmitError::Unknown { tx_hash });
-                    }
-                    tracing::info!(tx = %tx_hash, wait_ms = ATTEMPT_WAIT_MS, "no outcome for a proposed transaction; proposing it again");
-                    continue;
-                }
+            let answer = match tokio::time::timeout_at(deadline, outcome).await {
+                Err(_) => return Err(SubmitError::Unknown { tx_hash }),
                 Ok(Err(_)) => return Err(SubmitError::Unavailable("the replica stopped".into())),
                 Ok(Ok(answer)) => answer,
             };
@@ -253,7 +231,12 @@ impl LedgerClient {
                 }
                 Err(ProposalFailed::TimedOut) => {
                     // It may commit later; it may also have committed through another path
-                    // (a duplicate submission): the record says.
+                    // (a duplicate submission): the record says. Without one, and with time
+                    // left, it is proposed again: a proposal a follower forwards can be lost
+                    // without a word (the leader drops it when its uncommitted entries are over
+                    // their bound), and a second copy is refused `DUPLICATE` at apply, leaving
+                    // the first's record. Only after the runtime's own timeout, so that a
+                    // proposal that is merely slow (an overloaded node) is not sent twice.
                     if self
                         .reader
                         .transaction(&tx_hash)
@@ -262,7 +245,10 @@ impl LedgerClient {
                     {
                         return Ok(());
                     }
-                    return Err(SubmitError::Unknown { tx_hash });
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(SubmitError::Unknown { tx_hash });
+                    }
+                    tracing::info!(tx = %tx_hash, "no outcome for a proposed transaction; proposing it again");
                 }
                 Err(ProposalFailed::Refused(e)) => {
                     return Err(SubmitError::Unavailable(e.to_string()));
