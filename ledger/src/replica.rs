@@ -449,11 +449,22 @@ impl<S: StateMachine> Replica<S> {
             true
         });
         for to in lost {
-            tracing::warn!(
-                replica = self.id,
-                peer = to,
-                "the snapshot sent to this peer was not installed in time; it will be sent again"
+            self.snapshot_lost(
+                to,
+                "the snapshot sent to this peer was not installed in time",
             );
+        }
+        if self.snapshots_in_flight.is_empty() {
+            self.shed_snapshot_state = true;
+        }
+    }
+
+    /// Reports the snapshot in flight to `to` lost to raft-rs (which probes the peer again and,
+    /// if it still needs one, sends a new snapshot) and stops waiting for it.
+    fn snapshot_lost(&mut self, to: u64, why: &str) {
+        self.snapshots_in_flight.remove(&to);
+        if self.node.raft.state == StateRole::Leader {
+            tracing::warn!(replica = self.id, peer = to, "{why}; it will be sent again");
             self.node.report_snapshot(to, SnapshotStatus::Failure);
         }
         if self.snapshots_in_flight.is_empty() {
@@ -475,18 +486,7 @@ impl<S: StateMachine> Replica<S> {
             StreamReport::Progress => *ticks_left = (*ticks_left).max(SNAPSHOT_WAIT_TICKS_MIN),
             StreamReport::Delivered => *ticks_left = SNAPSHOT_WAIT_TICKS_MIN,
             StreamReport::Failed => {
-                self.snapshots_in_flight.remove(&to);
-                if self.node.raft.state == StateRole::Leader {
-                    tracing::warn!(
-                        replica = self.id,
-                        peer = to,
-                        "the snapshot streamed to this peer was lost; it will be sent again"
-                    );
-                    self.node.report_snapshot(to, SnapshotStatus::Failure);
-                }
-                if self.snapshots_in_flight.is_empty() {
-                    self.shed_snapshot_state = true;
-                }
+                self.snapshot_lost(to, "the snapshot streamed to this peer was lost");
             }
         }
     }

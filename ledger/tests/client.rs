@@ -109,6 +109,16 @@ fn cluster(net: &Net) -> anyhow::Result<Cluster> {
     })
 }
 
+impl Cluster {
+    /// Stops every replica; an error if one had stopped on a fatal error.
+    async fn shutdown(self) -> anyhow::Result<()> {
+        for handle in self.handles {
+            handle.shutdown().await?;
+        }
+        Ok(())
+    }
+}
+
 fn refusal(s: &Submitted) -> Option<&str> {
     s.outcome.refusal_code()
 }
@@ -193,10 +203,7 @@ async fn submit_commits_once_refuses_early_and_reads_linearizably() -> anyhow::R
         anyhow::Ok(())
     };
     tokio::time::timeout(DEADLINE, scenario).await??;
-    for handle in c.handles {
-        handle.shutdown().await?;
-    }
-    Ok(())
+    c.shutdown().await
 }
 
 /// Linearizable reads in flight on every node at once all get their read point. The leader
@@ -224,10 +231,7 @@ async fn reads_in_flight_on_every_node_at_once_all_complete() -> anyhow::Result<
         anyhow::Ok(())
     };
     tokio::time::timeout(DEADLINE, scenario).await??;
-    for handle in c.handles {
-        handle.shutdown().await?;
-    }
-    Ok(())
+    c.shutdown().await
 }
 
 /// A read asked while no node knows a leader (raft-rs drops it on a follower that knows none)
@@ -259,10 +263,7 @@ async fn a_read_asked_before_any_leader_is_answered_after_the_election() -> anyh
         anyhow::Ok(())
     };
     tokio::time::timeout(DEADLINE, scenario).await??;
-    for handle in c.handles {
-        handle.shutdown().await?;
-    }
-    Ok(())
+    c.shutdown().await
 }
 
 /// A node one block behind must not refuse what the block it has not applied yet allows: the
@@ -314,10 +315,7 @@ async fn a_lagging_node_catches_up_before_it_refuses() -> anyhow::Result<()> {
         anyhow::Ok(())
     };
     tokio::time::timeout(DEADLINE, scenario).await??;
-    for handle in c.handles {
-        handle.shutdown().await?;
-    }
-    Ok(())
+    c.shutdown().await
 }
 
 /// A proposal a follower forwarded to the leader and lost on the way (a leader over its
@@ -328,13 +326,8 @@ async fn a_forwarded_proposal_lost_on_the_way_is_proposed_again() -> anyhow::Res
     let mut net = net()?;
     let c = cluster(&net)?;
     let scenario = async {
-        let leader = loop {
-            let status = c.handles[0].status.borrow().clone();
-            if status.leader_id != 0 {
-                break status.leader_id;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
+        let mut status = c.handles[0].status.clone();
+        let leader = status.wait_for(|s| s.leader_id != 0).await?.leader_id;
         let follower = (0..3)
             .find(|i| *i as u64 + 1 != leader)
             .expect("a follower");
@@ -360,8 +353,5 @@ async fn a_forwarded_proposal_lost_on_the_way_is_proposed_again() -> anyhow::Res
         anyhow::Ok(())
     };
     tokio::time::timeout(DEADLINE, scenario).await??;
-    for handle in c.handles {
-        handle.shutdown().await?;
-    }
-    Ok(())
+    c.shutdown().await
 }

@@ -9,6 +9,8 @@
 //! stored before this encoding (uncompressed JSON) still reads as it is: a compressed value is
 //! told apart by the zstd frame magic, which no JSON text starts with.
 
+use std::borrow::Cow;
+
 use super::ChainError;
 use super::state::keys;
 
@@ -38,10 +40,10 @@ pub fn encode(key: &[u8], value: Vec<u8>) -> Vec<u8> {
     zstd::bulk::compress(&value, LEVEL).expect("zstd compresses a buffer in memory")
 }
 
-/// The value stored as `stored` under `key`.
-pub fn decode(key: &[u8], stored: &[u8]) -> Result<Vec<u8>, ChainError> {
+/// The value stored as `stored` under `key` (borrowed when it is stored as it is).
+pub fn decode<'a>(key: &[u8], stored: &'a [u8]) -> Result<Cow<'a, [u8]>, ChainError> {
     if !compressed(key) || !stored.starts_with(&ZSTD_MAGIC) {
-        return Ok(stored.to_vec());
+        return Ok(Cow::Borrowed(stored));
     }
     let corrupt = |reason: String| ChainError::Corrupt {
         what: String::from_utf8_lossy(key).into_owned(),
@@ -56,7 +58,9 @@ pub fn decode(key: &[u8], stored: &[u8]) -> Result<Vec<u8>, ChainError> {
         .ok()
         .filter(|s| *s <= VALUE_BYTES_MAX)
         .ok_or_else(|| corrupt(format!("a compressed value of {size} bytes")))?;
-    zstd::bulk::decompress(stored, size).map_err(|e| corrupt(e.to_string()))
+    zstd::bulk::decompress(stored, size)
+        .map(Cow::Owned)
+        .map_err(|e| corrupt(e.to_string()))
 }
 
 #[cfg(test)]
@@ -70,12 +74,12 @@ mod tests {
             let stored = encode(key, value.clone());
             assert!(stored.starts_with(&ZSTD_MAGIC));
             assert!(stored.len() < value.len());
-            assert_eq!(decode(key, &stored).unwrap(), value);
+            assert_eq!(decode(key, &stored).unwrap().as_ref(), value.as_slice());
             // A value stored uncompressed (before this encoding) reads as it is.
-            assert_eq!(decode(key, &value).unwrap(), value);
+            assert_eq!(decode(key, &value).unwrap().as_ref(), value.as_slice());
         }
         assert_eq!(encode(b"txn/X", value.clone()), value);
-        assert_eq!(decode(b"txn/X", &value).unwrap(), value);
+        assert!(matches!(decode(b"txn/X", &value).unwrap(), Cow::Borrowed(v) if v == value));
     }
 
     #[test]

@@ -1906,12 +1906,12 @@ impl LedgerState {
     }
 
     /// Whether snapshots are streamed ([`LedgerState::enable_streamed_snapshots`]).
-    pub fn streams_snapshots(&self) -> bool {
+    pub(super) fn streams_snapshots(&self) -> bool {
         self.streams.enabled()
     }
 
     /// Opens a consistent view of the store at the applied index; returns its descriptor.
-    pub fn open_snapshot_view(&self) -> Vec<u8> {
+    pub(super) fn open_snapshot_view(&self) -> Vec<u8> {
         self.streams
             .open_view(&self.tree, self.applied_index)
             .encode()
@@ -1919,7 +1919,7 @@ impl LedgerState {
 
     /// The stored snapshot no longer names the current view (it was replaced by one without
     /// state): no new peer may start reading it.
-    pub fn close_snapshot_view(&self) {
+    pub(super) fn close_snapshot_view(&self) {
         self.streams.close_current();
     }
 

@@ -159,11 +159,9 @@ pub fn discard_stale_imports(
             db.remove(IMPORT)?;
         }
     }
+    let existing = db.tree_names();
     for name in std::iter::once(FIRST_TREE).chain(IMPORT_TREES) {
-        let exists = db
-            .tree_names()
-            .iter()
-            .any(|n| n.as_ref() == name.as_bytes());
+        let exists = existing.iter().any(|n| n.as_ref() == name.as_bytes());
         if exists && name != live && keep.as_deref() != Some(name) {
             db.drop_tree(name)?;
         }
