@@ -86,6 +86,12 @@ pub async fn up(dir: &Path, nodes: usize) -> anyhow::Result<()> {
         .with_context(|| format!("{}", dir.display()))?;
     let configs = node_configs(&dir)?;
     let exe = std::env::current_exe().context("find the silkline executable")?;
+    // Before any node starts: a signal from now on stops the nodes too, however early it
+    // comes (a caller may stop `dev up` the moment network.json appears).
+    let mut stop_signals = StopSignals {
+        term: signal(SignalKind::terminate())?,
+        int: signal(SignalKind::interrupt())?,
+    };
     let mut running = Vec::with_capacity(configs.len());
     for config in configs {
         let node_dir = config.parent().context("config dir")?.to_path_buf();
@@ -110,13 +116,38 @@ pub async fn up(dir: &Path, nodes: usize) -> anyhow::Result<()> {
             exited: false,
         });
     }
-    let result = serve(&dir, &mut running).await;
+    let result = serve(&dir, &mut running, &mut stop_signals).await;
     stop(&mut running).await;
     result
 }
 
-async fn serve(dir: &Path, running: &mut [Running]) -> anyhow::Result<()> {
-    let statuses = wait_until_serving(running).await?;
+/// SIGTERM and SIGINT, which stop the dev network.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}
+
+async fn serve(
+    dir: &Path,
+    running: &mut [Running],
+    signals: &mut StopSignals,
+) -> anyhow::Result<()> {
+    let statuses = tokio::select! {
+        statuses = wait_until_serving(running) => statuses?,
+        _ = signals.recv() => {
+            println!("stopping the dev network before it served");
+            return Ok(());
+        }
+    };
     let network = network_file(dir, running, &statuses)?;
     let path = dir.join(NETWORK_FILE);
     let tmp = dir.join(format!("{NETWORK_FILE}.tmp"));
@@ -145,13 +176,10 @@ async fn serve(dir: &Path, running: &mut [Running]) -> anyhow::Result<()> {
     );
     println!("stop with Ctrl-C");
 
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     let mut tick = tokio::time::interval(POLL);
     loop {
         tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = signals.recv() => break,
             _ = tick.tick() => report_deaths(running),
         }
     }
