@@ -706,7 +706,7 @@ mod chain {
         let snapshot = a.export_snapshot()?;
         let nodes: Vec<_> = a.nodes().cloned().collect();
         drop(a);
-        let reopened = LedgerState::open_existing(net.dir.path().join("a"))?;
+        let reopened = net.reopen("a")?;
         assert_eq!(reopened.nodes().cloned().collect::<Vec<_>>(), nodes);
         let mut restored = net.state("restored")?;
         restored.import_snapshot(&snapshot)?;
@@ -897,7 +897,7 @@ mod chain {
         let snapshot = a.export_snapshot()?;
         drop(a);
 
-        let reopened = LedgerState::open_existing(net.dir.path().join("a"))?;
+        let reopened = net.reopen("a")?;
         assert_eq!(reopened.state_hash(), hash);
         assert_eq!(reopened.tip(), tip);
         assert_eq!(reopened.applied_index(), applied);

@@ -126,10 +126,7 @@ fn a_durable_ledger_compacts_behind_snapshots_without_state_and_restarts_to_the_
     };
 
     // Restart on the same sled state and redb log: nothing is restored, nothing lost.
-    let mut r = open(
-        &net,
-        LedgerState::open_existing(net.dir.path().join("state"))?,
-    )?;
+    let mut r = open(&net, net.reopen("state")?)?;
     assert_eq!(r.state_machine().applied_index(), applied);
     assert_eq!(r.state_machine().state_hash(), hash);
     assert_eq!(r.stats().snapshots_restored, 0);
@@ -140,10 +137,7 @@ fn a_durable_ledger_compacts_behind_snapshots_without_state_and_restarts_to_the_
 
     // One more routine snapshot (stateless again), then a state store that never saw the
     // compacted entries: refused, since neither the log nor the snapshot can rebuild it.
-    let mut r = open(
-        &net,
-        LedgerState::open_existing(net.dir.path().join("state"))?,
-    )?;
+    let mut r = open(&net, net.reopen("state")?)?;
     r.campaign()?;
     drain(&mut r);
     for i in 0..3 {

@@ -154,7 +154,7 @@ fn a_view_read_while_blocks_change_its_keys_is_the_state_at_its_index() -> anyho
 
     let reopened = {
         drop(b);
-        LedgerState::open_existing(net.dir.path().join("b"))?
+        net.reopen("b")?
     };
     assert_eq!(fingerprint(&reopened)?, at_view, "the switch is durable");
 
@@ -233,14 +233,14 @@ fn a_closed_view_is_not_read_and_an_incomplete_import_is_not_restored() -> anyho
         .map_err(anyhow::Error::msg)?;
     importer.chunk(&chunks[0]).map_err(anyhow::Error::msg)?;
     drop((importer, streams, b));
-    let b = LedgerState::open_existing(net.dir.path().join("b"))?;
+    let b = net.reopen("b")?;
     assert_eq!(fingerprint(&b)?, before);
     assert!(!b.can_restore(&snapshot.data));
 
     // A complete import survives a crash before its restore.
     import(&b, &snapshot.data, &chunks)?;
     drop(b);
-    let mut b = LedgerState::open_existing(net.dir.path().join("b"))?;
+    let mut b = net.reopen("b")?;
     assert_eq!(fingerprint(&b)?, before, "not restored yet");
     assert!(b.can_restore(&snapshot.data));
     b.restore(&snapshot)?;

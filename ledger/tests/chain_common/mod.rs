@@ -81,6 +81,25 @@ impl Net {
         )?)
     }
 
+    /// The state `name` again, after every handle of it was dropped. sled releases its file
+    /// lock from a background thread a moment after the last handle goes, so the open is
+    /// retried while the lock is still held (at most 10 s).
+    pub fn reopen(&self, name: &str) -> anyhow::Result<LedgerState> {
+        let path = self.dir.path().join(name);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match LedgerState::open_existing(&path) {
+                Err(ledger::chain::ChainError::Storage(sled::Error::Io(e)))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return Ok(other?),
+            }
+        }
+    }
+
     pub fn next_nonce(&mut self) -> String {
         self.nonce += 1;
         format!("{:032x}", self.nonce)
