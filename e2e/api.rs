@@ -32,6 +32,7 @@ fn graphql_api_resists_replays_probes_garbage_and_bad_certificates() -> Result<(
     malformed_envelopes_are_refused(&net, &carrier)?;
     an_oversized_body_gets_413(&carrier)?;
     a_too_deep_query_is_refused(&carrier)?;
+    a_costly_query_and_a_bad_cursor_are_refused(&carrier)?;
     foreign_and_expired_certificates_are_refused(&net, &carrier)?;
     document_events_over_websocket_reach_parties_only(&net, &carrier)?;
     scenarios_2_and_4_through_raw_graphql(&net)?;
@@ -346,6 +347,38 @@ fn a_too_deep_query_is_refused(carrier: &Api) -> Result<()> {
         errors[0]["message"].as_str().is_some_and(
             |m| m.to_lowercase().contains("nested") || m.to_lowercase().contains("depth")
         ),
+        "{v:#}"
+    );
+    serving(carrier, 0)
+}
+
+/// The query of the outside test, one POST of 200 aliases of a page of 100 PDFs (it once made a
+/// node render 20,000 PDFs, 204 MiB, and stall every other client), is refused before anything
+/// runs, with its code and rule, and so is a cursor the API did not issue; the node keeps
+/// serving.
+fn a_costly_query_and_a_bad_cursor_are_refused(carrier: &Api) -> Result<()> {
+    let aliases: Vec<String> = (0..200)
+        .map(|i| format!("a{i}: documents(first: 100) {{ documents {{ pdf }} }}"))
+        .collect();
+    let v = carrier.query(0, &format!("{{ {} }}", aliases.join(" ")), json!({}))?;
+    ensure!(v.get("data").is_none_or(Value::is_null), "{v:#}");
+    ensure!(
+        v["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+            && v["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("QUERY_COMPLEXITY_MAX")),
+        "{v:#}"
+    );
+    let v = carrier.query(
+        0,
+        "{ documents(after: \"garbage\") { documents { reference } nextCursor } }",
+        json!({}),
+    )?;
+    ensure!(
+        v["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+            && v["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not a cursor this API issued")),
         "{v:#}"
     );
     serving(carrier, 0)

@@ -221,6 +221,15 @@ fn scenario_1_to_order_bill_from_issue_to_gate_out(net: &DevNet, dir: &Path) -> 
         missing.json
     );
 
+    // The README's: title never goes to a party the network does not know.
+    net.refuse(
+        "bank",
+        "transfer",
+        BILL,
+        &["--to", "NOBODY"],
+        "UNKNOWN_PARTY",
+    )?;
+
     net.commit("bank", "endorse", BILL, &["--to", "CONSIGNEE"])?;
     let doc = net.show("consignee", BILL, false)?;
     expect_doc(&doc, "ISSUED", Some("CONSIGNEE"), Some("CONSIGNEE"), 3)?;
@@ -842,6 +851,13 @@ fn scenario_6_refusals(net: &DevNet, dir: &std::path::Path) -> Result<()> {
         &["--to", "BANK"],
         "DOCUMENT_NOT_FOUND",
     )?;
+    net.refuse(
+        "carrier",
+        "issue",
+        BILL,
+        &["--to", "NOBODY", "--document", file],
+        "UNKNOWN_PARTY",
+    )?;
     net.commit(
         "carrier",
         "issue",
@@ -885,6 +901,17 @@ fn scenario_6_refusals(net: &DevNet, dir: &std::path::Path) -> Result<()> {
         "TRANSFER_TO_SELF",
     )?;
     net.refuse("shipper", "reject", BILL, &[], "REJECTION_NOT_NEXT_ACTION")?;
+    // DOMAIN 6.8: title and possession go only to a party of the network; no one could ever
+    // act for NOBODY, so the bill would be stranded.
+    for action in ["transfer", "endorse", "endorse-to-order"] {
+        net.refuse(
+            "shipper",
+            action,
+            BILL,
+            &["--to", "NOBODY"],
+            "UNKNOWN_PARTY",
+        )?;
+    }
     let doc = net.show("shipper", BILL, false)?;
     expect_doc(&doc, "ISSUED", Some("SHIPPER"), Some("SHIPPER"), 1)?;
 
@@ -1040,6 +1067,14 @@ fn sea_waybill_and_cargo_release_rules(net: &DevNet, _dir: &std::path::Path) -> 
         &["--container", &containers[0]],
         "DOCUMENT_NOT_FOUND",
     )?;
+    // DOMAIN 6.8: a cargo release goes to a port, never to a bank, a trader or nobody.
+    for (to, code) in [
+        ("BANK", "NOT_A_PORT"),
+        ("SHIPPER", "NOT_A_PORT"),
+        ("NOBODY", "UNKNOWN_PARTY"),
+    ] {
+        net.refuse("carrier", "release-cargo", SWB, &["--to", to], code)?;
+    }
     net.commit("carrier", "release-cargo", SWB, &["--to", "PORT"])?;
     net.refuse(
         "carrier",

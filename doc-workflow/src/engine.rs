@@ -51,6 +51,22 @@ impl DocumentStore for BTreeMap<DocumentKey, DocumentState> {
     }
 }
 
+/// The parties on the network as of the block being decided: every party a command hands title,
+/// possession or a cargo release to must be one of them, or the document would be stranded with
+/// a holder no certificate can act for. The ledger implements it over its party records (a
+/// member's own party, or one a member onboarded, whose sponsor is a member); tests use the
+/// `BTreeMap` implementation.
+pub trait PartyDirectory {
+    /// The workflow role `party` acts with, or `None` if the network has no such party.
+    fn role_of(&self, party: &PartyCode) -> Option<Role>;
+}
+
+impl PartyDirectory for BTreeMap<PartyCode, Role> {
+    fn role_of(&self, party: &PartyCode) -> Option<Role> {
+        BTreeMap::get(self, party).copied()
+    }
+}
+
 /// What an accepted command changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -114,11 +130,13 @@ impl Engine {
         StateHash(Sha256::digest(self.definitions_json().as_bytes()).into())
     }
 
-    /// Decides `command` by `actor` on document `id` at block time `time`. Pure: the same
-    /// inputs give the same output on every replica. A refusal changes nothing.
+    /// Decides `command` by `actor` on document `id` at block time `time`, with the network's
+    /// `parties` as of that block. Pure: the same inputs give the same output on every replica.
+    /// A refusal changes nothing.
     pub fn decide(
         &self,
         store: &impl DocumentStore,
+        parties: &impl PartyDirectory,
         actor: &Actor,
         time: BlockTime,
         id: &DocumentId,
@@ -180,8 +198,71 @@ impl Engine {
         for (_, state) in &decision.changes {
             check_invariants(state).map_err(|detail| Refusal::InconsistentState { detail })?;
         }
+        check_holders_known(store, parties, &decision)?;
         Ok(decision)
     }
+}
+
+fn possessor_of(state: &DocumentState) -> Option<&PartyCode> {
+    state.possessor.as_ref()
+}
+
+fn endorsee_of(state: &DocumentState) -> Option<&PartyCode> {
+    state.endorsee.as_ref()
+}
+
+fn release_port_of(state: &DocumentState) -> Option<&PartyCode> {
+    state.release.as_ref().map(|r| &r.port)
+}
+
+/// The party `field` names in `next` if `before` (the state before the decision) did not name
+/// the same one.
+fn newly_set<'a>(
+    next: &'a DocumentState,
+    before: Option<&DocumentState>,
+    field: fn(&DocumentState) -> Option<&PartyCode>,
+) -> Option<&'a PartyCode> {
+    let now = field(next)?;
+    (before.and_then(field) != Some(now)).then_some(now)
+}
+
+/// Every possessor, endorsee and cargo-release port that `decision` puts in place is a party of
+/// the network, and a release port acts with the PORT role (DOMAIN.md section 6, scenario 8): a
+/// title or a release addressed to a party no certificate can act for is stranded for ever.
+///
+/// Checked on the decision's result, not per command, so that no transition -- today's or a
+/// future definition's -- can hand a document to an unknown party, whichever effect named it
+/// (a recipient, an issue-to party, the endorsee of the issued content, a replacement's holder).
+/// Only holders the decision changes are checked: a party never leaves the directory once it
+/// is on the network (ARCHITECTURE.md), so one that was checked when it became holder still is.
+fn check_holders_known(
+    store: &impl DocumentStore,
+    parties: &impl PartyDirectory,
+    decision: &Decision,
+) -> Result<(), Refusal> {
+    let known = |party: &PartyCode| match parties.role_of(party) {
+        Some(role) => Ok(role),
+        None => Err(Refusal::UnknownParty {
+            party: party.clone(),
+        }),
+    };
+    for (key, next) in &decision.changes {
+        let before = store.get(key);
+        if let Some(party) = newly_set(next, before, possessor_of) {
+            known(party)?;
+        }
+        if let Some(party) = newly_set(next, before, endorsee_of) {
+            known(party)?;
+        }
+        if let Some(party) = newly_set(next, before, release_port_of)
+            && known(party)? != Role::Port
+        {
+            return Err(Refusal::NotAPort {
+                party: party.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The kind of a document that does not exist yet, from the command.

@@ -36,7 +36,9 @@ pub use codes::ContainerNumber;
 pub use command::{Action, AmendmentReason, Command, Replacement};
 pub use content::{ContentProblem, ContentRecord, TransportDocument, ValidContent};
 pub use definition::{Definition, DefinitionError};
-pub use engine::{Decision, DocumentStore, Engine, STANDARD_DEFINITIONS, check_invariants};
+pub use engine::{
+    Decision, DocumentStore, Engine, PartyDirectory, STANDARD_DEFINITIONS, check_invariants,
+};
 pub use event::{Event, EventKind};
 pub use ids::{
     Actor, BlockTime, DocumentClass, DocumentId, DocumentKey, DocumentRef, PartyCode, Role,

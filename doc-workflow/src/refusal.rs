@@ -114,6 +114,15 @@ pub enum Refusal {
         actor: PartyCode,
         port: PartyCode,
     },
+    /// A command would make a party the network does not know a holder (possessor, endorsee or
+    /// release port).
+    UnknownParty {
+        party: PartyCode,
+    },
+    /// A cargo release addressed to a party that does not act with the PORT role.
+    NotAPort {
+        party: PartyCode,
+    },
     NoContainers,
     TooManyContainers {
         count: usize,
@@ -166,6 +175,8 @@ impl Refusal {
             Refusal::ReplacementRequired => "REPLACEMENT_REQUIRED",
             Refusal::BillNotDeliverable { .. } => "BILL_NOT_DELIVERABLE",
             Refusal::NotReleasePort { .. } => "NOT_RELEASE_PORT",
+            Refusal::UnknownParty { .. } => "UNKNOWN_PARTY",
+            Refusal::NotAPort { .. } => "NOT_A_PORT",
             Refusal::NoContainers => "NO_CONTAINERS",
             Refusal::TooManyContainers { .. } => "TOO_MANY_CONTAINERS",
             Refusal::ContainerNotReleased { .. } => "CONTAINER_NOT_RELEASED",
@@ -283,11 +294,9 @@ impl fmt::Display for Refusal {
                 opt(mode)
             ),
             Refusal::InvalidContent { problems } => {
-                write!(
-                    f,
-                    "the document content is invalid ({} problems)",
-                    problems.len()
-                )?;
+                let n = problems.len();
+                let noun = if n == 1 { "problem" } else { "problems" };
+                write!(f, "the document content is invalid ({n} {noun})")?;
                 for p in problems {
                     write!(f, "; {p}")?;
                 }
@@ -317,6 +326,14 @@ impl fmt::Display for Refusal {
             Refusal::NotReleasePort { actor, port } => {
                 write!(f, "the cargo release is addressed to {port}, not {actor}")
             }
+            Refusal::UnknownParty { party } => write!(
+                f,
+                "{party} is not a party on this network: title, possession and cargo releases go only to parties the network knows"
+            ),
+            Refusal::NotAPort { party } => write!(
+                f,
+                "cargo is released only to a port (a party with the PORT role); {party} is not one"
+            ),
             Refusal::NoContainers => write!(f, "a gate-out names at least one container"),
             Refusal::TooManyContainers { count, max } => {
                 write!(f, "{count} containers named; at most {max} are allowed")

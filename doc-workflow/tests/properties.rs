@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use common::*;
 use doc_workflow::{
     Action, Actor, AmendmentReason, Command, ContainerNumber, DocumentKey, DocumentState, Engine,
-    Replacement, check_invariants,
+    PartyCode, PartyDirectory, Replacement, Role, check_invariants,
 };
 use proptest::prelude::*;
 
@@ -27,6 +27,13 @@ fn cast() -> Vec<Actor> {
     ]
 }
 
+/// Whom a step may name: the cast, then a party the network does not know (the last index).
+fn recipients() -> Vec<PartyCode> {
+    let mut all: Vec<PartyCode> = cast().into_iter().map(|a| a.party).collect();
+    all.push(nobody());
+    all
+}
+
 /// One random step: who acts, on which document, doing what, to whom, with which variant.
 #[derive(Debug, Clone)]
 struct Step {
@@ -42,7 +49,7 @@ fn step() -> impl Strategy<Value = Step> {
         0..8usize,
         0..REFERENCES.len(),
         0..Action::ALL.len(),
-        0..8usize,
+        0..9usize,
         0..4usize,
     )
         .prop_map(|(actor, document, action, recipient, variant)| Step {
@@ -61,13 +68,23 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
 
 fn command(step: &Step, replacements: &mut usize) -> Command {
     let reference = REFERENCES[step.document];
-    let to = cast()[step.recipient].party.clone();
+    let to = recipients()[step.recipient].clone();
     let kind = [
         Sample::Straight,
         Sample::ToOrder,
         Sample::Blank,
         Sample::Waybill,
     ][step.variant];
+    // A to-order bill issued to nobody also names nobody as its endorsee in the content, so
+    // that the endorsee a document takes from its content is tried with an unknown party too.
+    let sample = |reference: &str, kind: Sample| {
+        let mut content = sample(reference, kind);
+        if to == nobody() && kind == Sample::ToOrder {
+            content["documentParties"]["endorsee"]["identifyingCodes"][0]["partyCode"] =
+                serde_json::json!(nobody().as_str());
+        }
+        content
+    };
     let containers = || {
         CONTAINERS[..1 + step.variant % 2]
             .iter()
@@ -141,6 +158,25 @@ fn run(steps: &[Step]) -> Result<World, TestCaseError> {
                 "{:?}",
                 check_invariants(state)
             );
+            // No reachable state hands a document to a party the network does not know, nor a
+            // cargo release to a party that is not a port (DOMAIN.md section 6, scenario 8).
+            for holder in [&state.possessor, &state.endorsee].into_iter().flatten() {
+                prop_assert!(
+                    w.parties.role_of(holder).is_some(),
+                    "{} is held by {}, a party the network does not know",
+                    key,
+                    holder
+                );
+            }
+            if let Some(release) = &state.release {
+                prop_assert_eq!(
+                    w.parties.role_of(&release.port),
+                    Some(Role::Port),
+                    "{} is released to {}, not a port",
+                    key,
+                    &release.port
+                );
+            }
             let definition = w.engine.definition(state.kind).unwrap();
             if definition.is_terminal(state.status) {
                 terminal.entry(key.clone()).or_insert_with(|| state.clone());
@@ -212,7 +248,7 @@ proptest! {
         let mut store = BTreeMap::new();
         let mut events = Vec::new();
         for (actor, time, id, command) in &w.accepted {
-            let decision = engine.decide(&store, actor, *time, id, command);
+            let decision = engine.decide(&store, &w.parties, actor, *time, id, command);
             prop_assert!(decision.is_ok(), "replay refused: {:?}", decision);
             let decision = decision.unwrap();
             events.extend(decision.events);
@@ -232,8 +268,8 @@ proptest! {
         let id = id(REFERENCES[last.document]);
         let command = command(&last, &mut 0);
         let time = doc_workflow::BlockTime(w.time_ms + 1);
-        let a = w.engine.decide(&w.store, actor, time, &id, &command);
-        let b = Engine::standard().decide(&w.store.clone(), actor, time, &id, &command);
+        let a = w.engine.decide(&w.store, &w.parties, actor, time, &id, &command);
+        let b = Engine::standard().decide(&w.store.clone(), &directory(), actor, time, &id, &command);
         prop_assert_eq!(&a, &b);
         if let Ok(decision) = a {
             for (_, state) in &decision.changes {
@@ -264,5 +300,34 @@ fn the_generator_reaches_every_status() {
             seen.contains(&status),
             "never reached {status}; reached {seen:?}"
         );
+    }
+}
+
+/// The walk does try to hand documents to unknown parties and cargo to non-ports, and is
+/// refused for it: the holder property above is not true merely because no step tried.
+#[test]
+fn the_generator_tries_unknown_holders_and_non_ports() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[11; 32]),
+    );
+    let cast = cast();
+    let mut codes = std::collections::BTreeSet::new();
+    for round in 0..400 {
+        let tail = steps().new_tree(&mut runner).unwrap().current();
+        let mut w = World::default();
+        let mut replacements = 0;
+        for step in prefixed(round % 5, tail) {
+            let id = id(REFERENCES[step.document]);
+            let command = command(&step, &mut replacements);
+            if let Err(refusal) = w.run(&cast[step.actor], &id, command) {
+                codes.insert(refusal.code());
+            }
+        }
+    }
+    for code in ["UNKNOWN_PARTY", "NOT_A_PORT"] {
+        assert!(codes.contains(code), "never refused with {code}: {codes:?}");
     }
 }

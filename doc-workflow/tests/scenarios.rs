@@ -728,3 +728,73 @@ fn input_bounds_are_refusals() {
         "TOO_MANY_SIGNATURES"
     );
 }
+
+/// Scenario 8: title, possession and a cargo release go only to parties the network knows, and
+/// a cargo release only to a port. Each refusal names the party and changes nothing.
+#[test]
+fn scenario_8_holders_are_parties_of_the_network_and_releases_go_to_ports() {
+    let mut w = World::default();
+    let id_nobody = id("BL-S8-0");
+    let refusal = w.refused(
+        &carrier(),
+        &id_nobody,
+        Command::Issue {
+            content: Some(sample("BL-S8-0", Sample::Straight)),
+            issue_to: nobody(),
+        },
+    );
+    assert_eq!(refusal.code(), "UNKNOWN_PARTY");
+    assert!(refusal.to_string().contains("NOBODY"), "{refusal}");
+    assert!(w.store.is_empty(), "a refused issue creates nothing");
+
+    // The endorsee a to-order bill takes from its content must be known too.
+    let mut content = sample("BL-S8-1", Sample::ToOrder);
+    content["documentParties"]["endorsee"]["identifyingCodes"][0]["partyCode"] =
+        serde_json::json!("NOBODY");
+    let refusal = w.refused(
+        &carrier(),
+        &id("BL-S8-1"),
+        Command::Issue {
+            content: Some(content),
+            issue_to: party("SHIPPER"),
+        },
+    );
+    assert_eq!(refusal.code(), "UNKNOWN_PARTY");
+
+    let bl = w.issue("BL-S8-2", Sample::ToOrder, &shipper());
+    let before = w.bill(&bl).clone();
+    for command in [
+        Command::Transfer { to: nobody() },
+        Command::Endorse { to: nobody() },
+        Command::EndorseToOrder { to: nobody() },
+    ] {
+        let refusal = w.refused(&shipper(), &bl, command);
+        assert_eq!(refusal.code(), "UNKNOWN_PARTY", "{refusal}");
+        assert_eq!(w.bill(&bl), &before, "a refusal changes nothing");
+    }
+
+    // Delivered: the cargo release goes to a port, never to a bank, a trader or nobody.
+    w.ok(&shipper(), &bl, Command::SurrenderForDelivery);
+    w.ok(&carrier(), &bl, Command::AcceptSurrender);
+    for (to, code) in [
+        (party("BANK"), "NOT_A_PORT"),
+        (party("SHIPPER"), "NOT_A_PORT"),
+        (nobody(), "UNKNOWN_PARTY"),
+    ] {
+        let refusal = w.refused(&carrier(), &bl, Command::ReleaseCargo { port: to });
+        assert_eq!(refusal.code(), code, "{refusal}");
+    }
+    assert!(
+        !w.store
+            .contains_key(&DocumentKey::cargo_release(bl.clone())),
+        "no release was created"
+    );
+    w.ok(
+        &carrier(),
+        &bl,
+        Command::ReleaseCargo {
+            port: party("PORT"),
+        },
+    );
+    assert_eq!(w.release(&bl).status, Status::Released);
+}

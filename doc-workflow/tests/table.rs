@@ -48,7 +48,7 @@ const RELATIONS: [&str; 9] = [
 /// The worlds the table runs in, each built by a short accepted history.
 fn state(name: &str) -> (World, DocumentId) {
     let mut w = World::default();
-    let holder = actor("HOLDER", Role::Trader);
+    let holder = holder();
     let reference = "T-1";
     let id = id(reference);
     let issue = |w: &mut World, kind, to: &doc_workflow::Actor| {

@@ -13,7 +13,7 @@ use doc_workflow::{
 };
 use futures_util::Stream;
 use ledger::StateRole;
-use ledger::chain::state::PAGE_SIZE_MAX;
+use ledger::chain::state::{BLOCK_TRANSACTIONS_MAX, PAGE_SIZE_MAX};
 use ledger::chain::{Block, HistoryEntry, LedgerReader, NodeRecord, Outcome};
 use ledger::client::{LedgerClient, SubmitError, Submitted};
 use ledger::runtime::ReplicaStatus;
@@ -22,7 +22,8 @@ use tokio::sync::broadcast;
 
 use adapters::time::iso8601_utc;
 
-use crate::caller::Caller;
+use crate::caller::{Caller, Session};
+use crate::cost::{DCSA_COMPLEXITY, LARGE_VALUE_COMPLEXITY, PDF_COMPLEXITY, budget, list_cost};
 use crate::error::{BAD_REQUEST, FORBIDDEN, UNAVAILABLE, api_error, internal, not_found};
 
 /// Most envelopes one `submitTransactions` takes: two full blocks. More belong in more
@@ -33,10 +34,10 @@ pub const SUBMIT_ENVELOPES_MAX: usize = 128;
 /// event) is 5 deep; 12 leaves room without allowing pathological nesting.
 pub const QUERY_DEPTH_MAX: usize = 12;
 
-/// Most complexity a query may have: async-graphql counts each selected field once, nested
-/// ones included (a list is not multiplied by its length; page sizes are capped instead). A
-/// query beyond it is refused before anything runs, with `extensions.code` `BAD_REQUEST`.
-pub const QUERY_COMPLEXITY_MAX: usize = 10_000;
+/// Most a query may cost: a list counts its page size times the fields under it, a PDF or an
+/// export what it costs (`crate::cost`). A query beyond it is refused before anything runs,
+/// with `extensions.code` `QUERY_TOO_COMPLEX`.
+pub use crate::cost::QUERY_COMPLEXITY_MAX;
 
 /// Default page size of `documents`.
 pub const PAGE_SIZE_DEFAULT: usize = 20;
@@ -54,6 +55,9 @@ pub struct Api {
     pub client: LedgerClient,
     /// This node's id (`node1`, ...).
     pub node_id: String,
+    /// The base URL of the verification page (the public listener's, `graphql::public`): the
+    /// QR code of a PDF leads there. `None`: the QR code carries the reference and checksum.
+    pub verify_base_url: Option<String>,
 }
 
 impl Api {
@@ -70,7 +74,9 @@ pub fn build_schema(api: Api) -> ApiSchema {
     Schema::build(Query, Mutation, SubscriptionRoot)
         .data(api)
         .limit_depth(QUERY_DEPTH_MAX)
-        .limit_complexity(QUERY_COMPLEXITY_MAX)
+        // The price limit, the answer's size and the PDFs a request renders (not the schema's
+        // own `limit_complexity`, whose refusal carries no code and no reason).
+        .extension(crate::cost::CostLimits)
         .extension(crate::error::ErrorCodes)
         .finish()
 }
@@ -86,7 +92,14 @@ fn api<'a>(ctx: &Context<'a>) -> &'a Api {
     ctx.data_unchecked::<Api>()
 }
 
+/// The caller of a request: its connection's [`Session`], checked again now (sponsorship, and
+/// revocation once the ledger's revocation lists changed), so every query, mutation and
+/// subscription of a WebSocket is held to the same rule as an HTTP request; or a [`Caller`]
+/// put in the request by hand (tests of the schema without a server).
 fn caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Caller> {
+    if let Some(session) = ctx.data_opt::<Arc<Session>>() {
+        return session.authorize().map_err(|refusal| refusal.to_error());
+    }
     ctx.data::<Caller>()
         .map_err(|_| api_error(FORBIDDEN, "a client certificate is required"))
 }
@@ -123,6 +136,41 @@ fn parse_key(
         class: class.into(),
         id: DocumentId::new(carrier, reference),
     })
+}
+
+/// A page cursor as `documents` issues it (`nextCursor`: the last key of the page, as
+/// `CLASS/carrier/reference`). Anything else is refused rather than read as a position in the
+/// index, which would answer a wrong or empty page as if it were the real one.
+fn parse_cursor(cursor: &str) -> async_graphql::Result<&str> {
+    let refused = || {
+        api_error(
+            BAD_REQUEST,
+            "after: not a cursor this API issued; pass the `nextCursor` of the previous page",
+        )
+    };
+    let mut parts = cursor.splitn(3, '/');
+    let (Some(class), Some(carrier), Some(reference)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(refused());
+    };
+    let class = match class {
+        "TRANSPORT_DOCUMENT" => DocumentClass::TransportDocument,
+        "CARGO_RELEASE" => DocumentClass::CargoRelease,
+        _ => return Err(refused()),
+    };
+    let (Ok(carrier), Ok(reference)) = (PartyCode::new(carrier), DocumentRef::new(reference))
+    else {
+        return Err(refused());
+    };
+    let key = DocumentKey {
+        class,
+        id: DocumentId::new(carrier, reference),
+    };
+    // Only the one spelling the ledger writes.
+    if key.to_string() != cursor {
+        return Err(refused());
+    }
+    Ok(cursor)
 }
 
 /// The key a document state is stored under.
@@ -352,47 +400,73 @@ impl Document {
     }
 
     /// The DCSA eBL 3.0 transport document, as issued.
-    async fn content(&self) -> Option<Json<serde_json::Value>> {
-        self.state.content.as_ref().map(|c| Json(c.json()))
+    #[graphql(complexity = "LARGE_VALUE_COMPLEXITY")]
+    async fn content(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Json<serde_json::Value>>> {
+        let Some(content) = &self.state.content else {
+            return Ok(None);
+        };
+        budget(ctx)?.charge(content.canonical_json.len())?;
+        Ok(Some(Json(content.json())))
     }
 
     /// The whole state, as the ledger stores and hashes it.
-    async fn state(&self) -> Json<serde_json::Value> {
-        Json(serde_json::to_value(&self.state).unwrap_or_default())
+    #[graphql(complexity = "LARGE_VALUE_COMPLEXITY")]
+    async fn state(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<serde_json::Value>> {
+        budget(ctx)?.charge(crate::cost::json_len(&self.state, usize::MAX))?;
+        Ok(Json(serde_json::to_value(&self.state).unwrap_or_default()))
     }
 
     /// The document and its endorsement chain as DCSA eBL 3.0 JSON (content, checksum, and the
     /// chain in the shape of DCSA's endorsement-chain API).
+    #[graphql(complexity = "DCSA_COMPLEXITY")]
     async fn dcsa(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<serde_json::Value>> {
+        let budget = budget(ctx)?;
+        budget.check()?;
         let reader = api(ctx).reader();
         let history = full_history(reader, &self.state)?;
-        adapters::dcsa::export(&self.state, &history, &party_names(reader))
-            .map(Json)
-            .map_err(|e| api_error(BAD_REQUEST, e.to_string()))
+        let export = adapters::dcsa::export(&self.state, &history, &party_names(reader))
+            .map_err(|e| api_error(BAD_REQUEST, e.to_string()))?;
+        budget.charge(crate::cost::json_len(&export, usize::MAX))?;
+        Ok(Json(export))
     }
 
     /// A PDF rendering, base64. An ordinary rendering is marked as a copy (the ledger record is
     /// the original); `switchToPaper` renders the paper original that replaces the record, only
-    /// after an accepted surrender for amendment with reason `SWITCH_TO_PAPER`.
+    /// after an accepted surrender for amendment with reason `SWITCH_TO_PAPER`. One request
+    /// renders at most 8 (`QUERY_TOO_COMPLEX` beyond).
+    #[graphql(complexity = "PDF_COMPLEXITY")]
     async fn pdf(
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] switch_to_paper: bool,
     ) -> async_graphql::Result<String> {
         use base64::Engine as _;
+        let budget = budget(ctx)?;
+        budget.start_pdf()?;
         let reader = api(ctx).reader();
         let history = full_history(reader, &self.state)?;
         let options = adapters::pdf::RenderOptions {
             switch_to_paper,
             names: party_names(reader),
+            verify_base_url: api(ctx).verify_base_url.clone(),
         };
-        let bytes = adapters::pdf::render(&self.state, &history, &options)
-            .map_err(|e| api_error(BAD_REQUEST, e.to_string()))?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+        let state = self.state.clone();
+        let encoded = crate::cost::render_pdf(move || {
+            adapters::pdf::render(&state, &history, &options)
+                .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
+        })
+        .await?
+        .map_err(|e| api_error(BAD_REQUEST, e.to_string()))?;
+        budget.charge(encoded.len())?;
+        Ok(encoded)
     }
 
     /// The document's history, oldest first: every committed transaction with its signer,
     /// action, recipient, block and signed JWS. At most 100 per page.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -483,8 +557,10 @@ impl HistoryItem {
 
     /// The signed transaction (JWS compact, with the signer's chain in `x5c`): anyone can
     /// verify it again.
-    async fn signature(&self) -> &str {
-        &self.entry.jws
+    #[graphql(complexity = "LARGE_VALUE_COMPLEXITY")]
+    async fn signature(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        budget(ctx)?.charge(self.entry.jws.len())?;
+        Ok(&self.entry.jws)
     }
 }
 
@@ -558,6 +634,7 @@ impl BlockOut {
 
     /// The transactions and their outcomes. Documents the caller may not see are left out of
     /// `documents`.
+    #[graphql(complexity = "list_cost(BLOCK_TRANSACTIONS_MAX, child_complexity)")]
     async fn transactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BlockTx>> {
         let caller = caller(ctx)?;
         let reader = api(ctx).reader();
@@ -618,6 +695,19 @@ pub struct Party {
     pub sponsor: String,
     /// The workflow role it acts with.
     pub role: String,
+}
+
+impl Party {
+    /// About what it weighs in an answer with every field selected: its strings and the JSON
+    /// around them.
+    fn json_bytes(&self) -> usize {
+        const FIELD_NAMES_AND_PUNCTUATION: usize = 48;
+        FIELD_NAMES_AND_PUNCTUATION
+            + self.code.len()
+            + self.name.len()
+            + self.sponsor.len()
+            + self.role.len()
+    }
 }
 
 /// Where a node's height in `network` comes from: never a guess.
@@ -806,6 +896,9 @@ impl Query {
 
     /// Documents the caller's party is or was party to, optionally in one status, in key order.
     /// Observers may list any party's documents (`party`), or all documents in a `status`.
+    /// `after` is the `nextCursor` of the previous page; anything else is refused
+    /// (`BAD_REQUEST`).
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn documents(
         &self,
         ctx: &Context<'_>,
@@ -833,6 +926,7 @@ impl Query {
             Some(p) => Some(parse_party("party", &p)?),
             None => None,
         };
+        let after = after.as_deref().map(parse_cursor).transpose()?;
         if let Some(p) = &party
             && *p != caller.party
             && !caller.observer
@@ -845,11 +939,9 @@ impl Query {
         linearize(api, consistency).await?;
         let reader = api.reader();
         let page = match (party, status) {
-            (Some(p), s) => reader.documents_by_party(&p, s, after.as_deref(), first),
-            (None, Some(s)) if caller.observer => {
-                reader.documents_by_status(s, after.as_deref(), first)
-            }
-            (None, s) => reader.documents_by_party(&caller.party, s, after.as_deref(), first),
+            (Some(p), s) => reader.documents_by_party(&p, s, after, first),
+            (None, Some(s)) if caller.observer => reader.documents_by_status(s, after, first),
+            (None, s) => reader.documents_by_party(&caller.party, s, after, first),
         }
         .map_err(internal)?;
         Ok(DocumentPage {
@@ -874,6 +966,9 @@ impl Query {
     }
 
     /// The most recent blocks, newest first.
+    #[graphql(
+        complexity = "list_cost(usize::try_from(last).unwrap_or(usize::MAX), child_complexity)"
+    )]
     async fn blocks(
         &self,
         ctx: &Context<'_>,
@@ -940,6 +1035,9 @@ impl Query {
 
     /// Whether the ledger holds exactly this content: pass the DCSA transport document's JSON
     /// (`document`) or its SHA-256 over RFC 8785 canonical JSON (`checksum`), not both.
+    // Its `documents` are priced as one: one content is one document in practice, and no
+    // argument says how many match. Their PDFs and large values are bounded at run time by the
+    // request's budget instead (`crate::cost::RequestBudget`).
     async fn verify_document(
         &self,
         ctx: &Context<'_>,
@@ -994,6 +1092,24 @@ impl Query {
         let genesis = reader.genesis();
         let status = api.client.status();
         let tip = reader.tip();
+        let parties: Vec<Party> = reader
+            .parties()
+            .into_iter()
+            .map(|p| Party {
+                code: p.code.as_str().to_owned(),
+                name: p.name,
+                sponsor: p.sponsor.as_str().to_owned(),
+                role: code_of(&p.role),
+            })
+            .collect();
+        // No argument bounds this list (every party ever onboarded): what it weighs counts
+        // against the answer's size as soon as it is read.
+        budget(ctx)?.charge(
+            parties
+                .iter()
+                .map(Party::json_bytes)
+                .fold(0, usize::saturating_add),
+        )?;
         Ok(Network {
             id: genesis.network_id.clone(),
             genesis_hash: reader.genesis_hash().to_string(),
@@ -1006,16 +1122,7 @@ impl Query {
                     role: code_of(&m.role),
                 })
                 .collect(),
-            parties: reader
-                .parties()
-                .into_iter()
-                .map(|p| Party {
-                    code: p.code.as_str().to_owned(),
-                    name: p.name,
-                    sponsor: p.sponsor.as_str().to_owned(),
-                    role: code_of(&p.role),
-                })
-                .collect(),
+            parties,
             nodes: reader
                 .nodes()
                 .iter()
@@ -1025,6 +1132,29 @@ impl Query {
             height: tip.height,
             commit_index: status.commit_index,
         })
+    }
+
+    /// The current revocation list of `member` (default: the caller's own member) as this
+    /// node has applied it: an X.509 CRL, DER, standard base64; null if the member has
+    /// published none. A member's next list must keep its entries (`silkline tx revoke`
+    /// builds it from this one).
+    async fn revocation_list(
+        &self,
+        ctx: &Context<'_>,
+        member: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        use base64::Engine as _;
+        let caller = caller(ctx)?;
+        let code = member.unwrap_or_else(|| caller.member.as_str().to_owned());
+        let code = pki::MemberCode::new(code)
+            .map_err(|e| api_error(BAD_REQUEST, format!("member: {e}")))?;
+        let store = api(ctx).reader().trust_store();
+        let lists = store
+            .revocations(&code)
+            .ok_or_else(|| not_found(&format!("member {code}")))?;
+        Ok(lists
+            .first()
+            .map(|der| base64::engine::general_purpose::STANDARD.encode(der)))
     }
 
     /// This node: its Raft role and progress, its chain tip.
@@ -1132,8 +1262,12 @@ impl SubscriptionRoot {
     async fn document_events(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<impl Stream<Item = DocumentEvent> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DocumentEvent>> + use<>>
+    {
         let caller = caller(ctx)?.clone();
+        // Over a connection, the stream ends with the refusal (`FORBIDDEN`, its `reason`) once
+        // the certificate may no longer act: revoked, or its party no longer sponsored.
+        let session = ctx.data_opt::<Arc<Session>>().cloned();
         let api = api(ctx).clone();
         let blocks = api.reader().subscribe_blocks();
         let stream = futures_util::stream::unfold(
@@ -1159,7 +1293,11 @@ impl SubscriptionRoot {
                 }
             },
         );
-        Ok(stream)
+        use futures_util::StreamExt as _;
+        Ok(match session {
+            Some(session) => session.until_refused(stream).boxed(),
+            None => stream.map(Ok).boxed(),
+        })
     }
 }
 

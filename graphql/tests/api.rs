@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
+mod queries;
+
 /// 2026-01-01T00:00:00Z: when the certificates start being valid.
 const T0_S: i64 = 1_767_225_600;
 const GENESIS_MS: u64 = (T0_S as u64 + 60) * 1000;
@@ -80,6 +82,7 @@ fn node() -> anyhow::Result<Node> {
     let schema = build_schema(Api {
         client,
         node_id: "node1".into(),
+        verify_base_url: None,
     });
     Ok(Node {
         _dir: dir,
@@ -297,7 +300,7 @@ fn caller_of(n: &Node, identity: &str) -> anyhow::Result<Caller> {
         u64::try_from(T0_S)? + 3600,
         pki::Purpose::TlsClient,
     )?;
-    Caller::of(&verified, n.reader.genesis()).context("a usable party")
+    Caller::of(&verified, &n.reader).context("a usable party")
 }
 
 fn code(response: &Value) -> &Value {
@@ -454,21 +457,36 @@ async fn checksums_blocks_transactions_complexity_network_and_observers() -> any
         let bad = run(&n.schema, &shipper, TX, json!({"h": "xyz"})).await;
         assert_eq!(*code(&bad), "BAD_REQUEST", "{bad}");
 
-        // The complexity limit: each `node { id }` counts 2, so 5,000 of them are at the limit
-        // and served, one more is refused before anything runs.
+        // The complexity limit: each aliased `node` with nine fields counts 10, so a tenth of
+        // the limit of them is at the limit and served, one more is refused before anything
+        // runs, with the rule.
         let aliases = |count: usize| -> String {
-            let fields: Vec<String> = (0..count).map(|i| format!("n{i}: node {{ id }}")).collect();
+            let fields: Vec<String> = (0..count)
+                .map(|i| {
+                    format!(
+                        "n{i}: node {{ id raftId role leaderRaftId term commitIndex \
+                         appliedIndex height blockHash }}"
+                    )
+                })
+                .collect();
             format!("{{ {} }}", fields.join(" "))
         };
-        let at_limit = graphql::schema::QUERY_COMPLEXITY_MAX / 2;
+        let at_limit = graphql::schema::QUERY_COMPLEXITY_MAX / 10;
         let served = run(&n.schema, &carrier, &aliases(at_limit), json!({})).await;
         assert!(served.get("errors").is_none(), "{}", served["errors"]);
         assert_eq!(served["data"]["n0"]["id"], "node1");
         let refused = run(&n.schema, &carrier, &aliases(at_limit + 1), json!({})).await;
         assert_eq!(refused["data"], Value::Null, "{}", refused["errors"]);
-        assert_eq!(*code(&refused), "BAD_REQUEST", "{}", refused["errors"]);
         assert_eq!(
-            refused["errors"][0]["message"], "Query is too complex.",
+            *code(&refused),
+            "QUERY_TOO_COMPLEX",
+            "{}",
+            refused["errors"]
+        );
+        assert!(
+            refused["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("QUERY_COMPLEXITY_MAX")),
             "{}",
             refused["errors"]
         );
@@ -533,6 +551,169 @@ async fn checksums_blocks_transactions_complexity_network_and_observers() -> any
         assert_eq!(me["height"], tip, "{net}");
         assert_eq!(me["heightSource"], "THIS_NODE", "{net}");
         assert!(me["matchIndex"].as_u64().is_some_and(|m| m > 0), "{net}");
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(DEADLINE, scenario).await??;
+    n.handle.shutdown().await?;
+    Ok(())
+}
+
+/// What one request may cost (`graphql::cost`). The report's query (200 aliases of a page of
+/// 100 PDFs: it rendered 20,000) is refused before anything runs, and so is any page of
+/// documents with more PDFs than one request may render; an answer over the size limit is
+/// replaced by one error; a cursor the API did not issue is `BAD_REQUEST`, not an empty page;
+/// and the heavy queries Silkline's own clients send are all served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_cost_answer_size_pdfs_and_cursors() -> anyhow::Result<()> {
+    use graphql::cost::{PDF_RENDERS_PER_REQUEST_MAX, QUERY_COMPLEXITY_MAX, RESPONSE_BYTES_MAX};
+    const REFERENCES: [&str; 3] = ["SLK-COST-001", "SLK-COST-002", "SLK-COST-003"];
+    let n = node()?;
+    let carrier = caller_of(&n, "carrier")?;
+    let scenario = async {
+        let mut envelopes = Vec::new();
+        let mut contents = Vec::new();
+        for (nonce, reference) in (1..).zip(REFERENCES) {
+            let mut content = fixture("to-order-bill.json")?;
+            content["transportDocumentReference"] = json!(reference);
+            envelopes.push(sign(
+                &n.consortium,
+                "carrier",
+                nonce,
+                json!({"document": {"carrier": "CARRIER", "reference": reference},
+                       "command": {"action": "ISSUE", "content": content, "issueTo": "SHIPPER"}}),
+            )?);
+            contents.push(content);
+        }
+        let issued = run(&n.schema, &carrier, SUBMIT, json!({"e": envelopes})).await;
+        let results = issued["data"]["submitTransactions"]
+            .as_array()
+            .context("results")?;
+        assert_eq!(results.len(), REFERENCES.len(), "{issued}");
+        for r in results {
+            assert_eq!(r["status"], "COMMITTED", "{issued}");
+        }
+
+        // The report's query: refused with the rule before anything runs, so no data at all.
+        let attack = (0..200)
+            .map(|i| format!("a{i}: documents(first: 100) {{ documents {{ pdf }} }}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let refused = run(&n.schema, &carrier, &format!("{{ {attack} }}"), json!({})).await;
+        assert_eq!(refused["data"], Value::Null, "{refused}");
+        assert_eq!(refused["errors"].as_array().map(Vec::len), Some(1));
+        assert_eq!(*code(&refused), "QUERY_TOO_COMPLEX", "{refused}");
+
+        // A page of documents with their PDFs: refused once it asks for more than one request
+        // may render, served (every document's PDF) up to that.
+        let pdfs = |first: usize| {
+            format!("{{ documents(first: {first}) {{ documents {{ reference pdf }} }} }}")
+        };
+        let refused = run(
+            &n.schema,
+            &carrier,
+            &pdfs(PDF_RENDERS_PER_REQUEST_MAX + 1),
+            json!({}),
+        )
+        .await;
+        assert_eq!(*code(&refused), "QUERY_TOO_COMPLEX", "{refused}");
+        let served = run(
+            &n.schema,
+            &carrier,
+            &pdfs(PDF_RENDERS_PER_REQUEST_MAX),
+            json!({}),
+        )
+        .await;
+        assert!(served.get("errors").is_none(), "{}", served["errors"]);
+        let page = served["data"]["documents"]["documents"]
+            .as_array()
+            .context("a page")?;
+        assert_eq!(page.len(), REFERENCES.len(), "{served}");
+        for d in page {
+            // Base64 of `%PDF`.
+            assert!(
+                d["pdf"].as_str().is_some_and(|p| p.starts_with("JVBER")),
+                "{d}"
+            );
+        }
+
+        // An answer over RESPONSE_BYTES_MAX: aliases of one signed transaction, each cheap
+        // (13) but kilobytes long, enough of them to weigh more than the limit while costing
+        // less than the price limit. Refused whole, with the rule; half as many are served.
+        let alias = |i: usize| {
+            format!(
+                "s{i}: document(carrierCode: \"CARRIER\", reference: \"SLK-COST-001\", \
+                 consistency: LOCAL) {{ history(first: 1) {{ signature }} }}"
+            )
+        };
+        let aliases = |count: usize| {
+            let all: Vec<String> = (0..count).map(alias).collect();
+            format!("{{ {} }}", all.join(" "))
+        };
+        let one = run(&n.schema, &carrier, &aliases(1), json!({})).await;
+        let one_bytes = serde_json::to_vec(&one["data"]["s0"])?.len();
+        let count = RESPONSE_BYTES_MAX / one_bytes + 1;
+        assert!(
+            count * 13 <= QUERY_COMPLEXITY_MAX,
+            "{count} aliases of {one_bytes} bytes cost more than the price limit"
+        );
+        let refused = run(&n.schema, &carrier, &aliases(count), json!({})).await;
+        assert_eq!(refused["data"], Value::Null, "{}", refused["errors"]);
+        assert_eq!(refused["errors"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            *code(&refused),
+            "RESPONSE_TOO_LARGE",
+            "{}",
+            refused["errors"]
+        );
+        let half = run(&n.schema, &carrier, &aliases(count / 2), json!({})).await;
+        assert!(half.get("errors").is_none(), "{}", half["errors"]);
+        assert_eq!(half["data"]["s0"], one["data"]["s0"]);
+
+        // Cursors: the pages walk every document in key order; anything the API did not issue
+        // is refused with the rule, not answered as an empty page.
+        const PAGE: &str = "query($a: String) { documents(first: 1, after: $a) { documents { reference } nextCursor } }";
+        let mut seen = Vec::new();
+        let mut after = Value::Null;
+        for _ in 0..=REFERENCES.len() {
+            let page = run(&n.schema, &carrier, PAGE, json!({"a": after})).await;
+            assert!(page.get("errors").is_none(), "{page}");
+            let page = &page["data"]["documents"];
+            seen.extend(
+                page["documents"]
+                    .as_array()
+                    .context("documents")?
+                    .iter()
+                    .map(|d| d["reference"].clone()),
+            );
+            after = page["nextCursor"].clone();
+            if after.is_null() {
+                break;
+            }
+        }
+        assert_eq!(seen, REFERENCES.map(|r| json!(r)), "{seen:?}");
+        for bad in [
+            "garbage",
+            "",
+            "TRANSPORT_DOCUMENT/CARRIER",
+            "INVOICE/CARRIER/SLK-COST-001",
+            "TRANSPORT_DOCUMENT/CARRIER/SLK-COST-001/x",
+            "TRANSPORT_DOCUMENT/carrier!/SLK-COST-001",
+        ] {
+            let page = run(&n.schema, &carrier, PAGE, json!({"a": bad})).await;
+            assert_eq!(*code(&page), "BAD_REQUEST", "{bad:?}: {page}");
+            assert!(
+                page["errors"][0]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("not a cursor this API issued")),
+                "{bad:?}: {page}"
+            );
+        }
+
+        // The heavy queries Silkline's own clients send are served.
+        for (name, query, variables) in queries::cases(REFERENCES[0], &contents[0]) {
+            let answer = run(&n.schema, &carrier, query, variables).await;
+            assert!(answer.get("errors").is_none(), "{name}: {answer}");
+        }
         anyhow::Ok(())
     };
     tokio::time::timeout(DEADLINE, scenario).await??;

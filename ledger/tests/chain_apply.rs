@@ -310,6 +310,35 @@ mod chain {
         Ok(())
     }
 
+    /// A consortium of another network whose one member, ELSEWHERE, shares no name with ours,
+    /// with a SHIPPER user valid for the first hour after `t0` only (`stranger-short`).
+    fn stranger_consortium(dir: &std::path::Path, t0: i64) -> anyhow::Result<pki::dev::Consortium> {
+        use pki::dev::{ConsortiumSpec, IdentityRequest, generate_consortium};
+        use pki::identity::{IdentityKind, PartyCode};
+        let elsewhere = MemberCode::new("ELSEWHERE").map_err(anyhow::Error::msg)?;
+        let mut spec = ConsortiumSpec::dev(1);
+        spec.members.truncate(1);
+        spec.members[0].code = elsewhere.clone();
+        spec.members[0].name = "Elsewhere Lines".into();
+        for party in &mut spec.parties {
+            party.sponsor = elsewhere.clone();
+        }
+        spec.nodes.clear();
+        let mut stranger = generate_consortium(&spec, &dir.join("stranger"), t0)?;
+        stranger.issue(&IdentityRequest {
+            name: "stranger-short".into(),
+            member: elsewhere,
+            party: PartyCode::new("SHIPPER").map_err(anyhow::Error::msg)?,
+            party_name: "Silk Road Exporters Ltd".into(),
+            kind: IdentityKind::User,
+            node_id: None,
+            ips: Vec::new(),
+            not_before: t0,
+            not_after: t0 + 3_600,
+        })?;
+        Ok(stranger)
+    }
+
     #[test]
     fn chain_expired_not_yet_valid_and_foreign_certificates_are_refused() -> anyhow::Result<()> {
         let mut net = net()?;
@@ -336,12 +365,26 @@ mod chain {
             json!({"document": {"carrier": "CARRIER", "reference": ORDER}, "command": issue}),
         );
         let alien = sign_with(&foreign, "carrier", &p)?;
-        let block = apply(&mut state, t, &[&expired, &early, &alien])?;
+        // A CA no member's name points to, whose user certificate has also expired: the chain
+        // reaches no member CA, and that is the refusal (PROFILE.md), not the expiry webpki
+        // happens to notice first.
+        let stranger = stranger_consortium(net.dir.path(), t0)?;
+        let p = net.payload(
+            t,
+            json!({"document": {"carrier": "CARRIER", "reference": ORDER}, "command": issue}),
+        );
+        let stranger_expired = sign_with(&stranger, "stranger-short", &p)?;
+        let block = apply(
+            &mut state,
+            t,
+            &[&expired, &early, &alien, &stranger_expired],
+        )?;
         assert_eq!(
             codes(&block),
             [
                 "CERTIFICATE_EXPIRED",
                 "CERTIFICATE_NOT_YET_VALID",
+                "UNKNOWN_ISSUER",
                 "UNKNOWN_ISSUER"
             ],
             "{:?}",
@@ -589,6 +632,147 @@ mod chain {
             codes(&block),
             ["COMMITTED", "COMMITTED", "PARTY_NOT_SPONSORED"]
         );
+        Ok(())
+    }
+
+    /// DOMAIN 6.8 on every replica: a party named by a command must be a party of the network
+    /// at that block (an onboarding in an earlier block counts, one in the same block after it
+    /// does not), and a cargo release goes only to a port. Refused at apply and at precheck alike.
+    #[test]
+    fn chain_named_parties_must_be_on_the_network() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let mut t = GENESIS_MS + 1_000;
+        let content = fixture("to-order-bill.json")?;
+
+        // Issued to a party no member knows: refused, nothing created.
+        let to_nobody = net.doc_tx(
+            "carrier",
+            t,
+            ORDER,
+            json!({"action": "ISSUE", "content": content, "issueTo": "NOBODY"}),
+        )?;
+        assert_eq!(
+            state.reader().precheck(&to_nobody, t)?.refusal_code(),
+            Some("UNKNOWN_PARTY")
+        );
+        let block = apply(&mut state, t, &[&to_nobody])?;
+        assert_eq!(codes(&block), ["UNKNOWN_PARTY"]);
+        assert!(state.reader().document(&bill_key(ORDER))?.is_none());
+
+        // Issued to the shipper; title cannot go to nobody, nor to a party onboarded later in
+        // the same block, but can to it once its onboarding block is applied.
+        t += 1_000;
+        let issue = net.doc_tx(
+            "carrier",
+            t,
+            ORDER,
+            json!({"action": "ISSUE", "content": content, "issueTo": "SHIPPER"}),
+        )?;
+        let mut refused = Vec::new();
+        for action in ["TRANSFER", "ENDORSE", "ENDORSE_TO_ORDER"] {
+            refused.push(net.doc_tx(
+                "shipper",
+                t,
+                ORDER,
+                json!({"action": action, "to": "NOBODY"}),
+            )?);
+        }
+        let early = net.doc_tx(
+            "shipper",
+            t,
+            ORDER,
+            json!({"action": "ENDORSE_TO_ORDER", "to": "TRADER1"}),
+        )?;
+        let onboard = net.gov_tx(
+            "bank-admin",
+            t,
+            json!({"action": "ONBOARD_PARTY", "code": "TRADER1", "name": "Trader One BV"}),
+        )?;
+        let mut txs: Vec<&Vec<u8>> = vec![&issue];
+        txs.extend(refused.iter());
+        txs.push(&early);
+        txs.push(&onboard);
+        let block = apply(&mut state, t, &txs)?;
+        assert_eq!(
+            codes(&block),
+            [
+                "COMMITTED",
+                "UNKNOWN_PARTY",
+                "UNKNOWN_PARTY",
+                "UNKNOWN_PARTY",
+                "UNKNOWN_PARTY",
+                "COMMITTED"
+            ]
+        );
+        let bill = state.reader().document(&bill_key(ORDER))?.expect("issued");
+        assert_eq!(bill.possessor, Some(party("SHIPPER")));
+        assert_eq!(bill.sequence, 1, "the refusals changed nothing");
+
+        t += 1_000;
+        let endorse = net.doc_tx(
+            "shipper",
+            t,
+            ORDER,
+            json!({"action": "ENDORSE_TO_ORDER", "to": "TRADER1"}),
+        )?;
+        let block = apply(&mut state, t, &[&endorse])?;
+        assert_eq!(codes(&block), ["COMMITTED"]);
+        let bill = state.reader().document(&bill_key(ORDER))?.expect("issued");
+        assert_eq!(bill.possessor, Some(party("TRADER1")));
+        assert_eq!(bill.endorsee, Some(party("TRADER1")));
+        Ok(())
+    }
+
+    /// A cargo release addressed to a bank, a trader or nobody is refused; to the PORT member's
+    /// party it commits.
+    #[test]
+    fn chain_cargo_is_released_only_to_a_port() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut state = net.state("a")?;
+        let mut t = GENESIS_MS + 1_000;
+        let content = fixture("to-order-bill.json")?;
+        let steps = [
+            (
+                "carrier",
+                json!({"action": "ISSUE", "content": content, "issueTo": "SHIPPER"}),
+            ),
+            ("shipper", json!({"action": "SURRENDER_FOR_DELIVERY"})),
+            ("carrier", json!({"action": "ACCEPT_SURRENDER"})),
+        ];
+        for (who, command) in steps {
+            let tx = net.doc_tx(who, t, ORDER, command)?;
+            assert_eq!(
+                codes(&apply(&mut state, t, &[&tx])?),
+                ["COMMITTED"],
+                "{who}"
+            );
+            t += 1_000;
+        }
+        let mut txs = Vec::new();
+        for port in ["BANK", "SHIPPER", "NOBODY", "PORT"] {
+            txs.push(net.doc_tx(
+                "carrier",
+                t,
+                ORDER,
+                json!({"action": "RELEASE_CARGO", "port": port}),
+            )?);
+        }
+        assert_eq!(
+            state.reader().precheck(&txs[0], t)?.refusal_code(),
+            Some("NOT_A_PORT")
+        );
+        let txs: Vec<&Vec<u8>> = txs.iter().collect();
+        let block = apply(&mut state, t, &txs)?;
+        assert_eq!(
+            codes(&block),
+            ["NOT_A_PORT", "NOT_A_PORT", "UNKNOWN_PARTY", "COMMITTED"]
+        );
+        let release = state
+            .reader()
+            .document(&release_key(ORDER))?
+            .expect("released");
+        assert_eq!(release.release.map(|r| r.port), Some(party("PORT")));
         Ok(())
     }
 

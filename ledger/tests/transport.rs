@@ -1,7 +1,9 @@
 //! `TlsTransport` on loopback with the dev consortium's node certificates: delivery both ways,
 //! a Raft cluster over it, and every refusal (foreign CA, wrong node, wrong genesis, bad frames)
-//! observed through the transport's counters, a peer set replaced at run time, and streamed
-//! snapshots (delivered after their import, or not at all). Every wait has a deadline.
+//! observed through the transport's counters, a peer set replaced at run time, streamed
+//! snapshots (delivered after their import, or not at all), and the bounds on what one peer
+//! may hold open (one main connection, few silent ones, one budget for partial messages, freed
+//! on close). Every wait has a deadline.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, bail, ensure};
 use ledger::eraftpb::{Message, MessageType};
 use ledger::logging::tracing_logger;
 use ledger::runtime::{self, PEER_CHANNEL_CAPACITY, ProposalFailed, ReplicaHandle, RuntimeConfig};
@@ -18,8 +20,8 @@ use ledger::sim::ChainMachine;
 use ledger::stream::{ChunkImporter, ChunkReader, SnapshotStreams, StreamReport};
 use ledger::transport::wire::{self, Hello};
 use ledger::transport::{
-    Counters, NodeCredentials, PEER_QUEUE_MESSAGES_MAX, PeerAddress, TlsTransport, TransportConfig,
-    TransportStats, tls,
+    Counters, NodeCredentials, PEER_BUFFERED_BYTES_MAX, PEER_QUEUE_MESSAGES_MAX,
+    PEER_SILENT_CONNECTIONS_MAX, PeerAddress, TlsTransport, TransportConfig, TransportStats, tls,
 };
 use ledger::{LogStore, RedbLog, Replica, ReplicaConfig};
 use pki::dev::{Consortium, ConsortiumSpec, KeyAlgorithm, generate_consortium};
@@ -1032,5 +1034,281 @@ async fn a_streamed_snapshot_whose_import_fails_is_not_delivered_and_is_reported
         assert_ne!(m.get_msg_type(), MessageType::MsgSnapshot);
     }
     shutdown_all(&nodes).await;
+    Ok(())
+}
+
+// Resource bounds per peer: one main inbound connection, a few silent ones, and one budget for
+// partial messages, freed when their connection closes.
+
+/// node2 and node3, peers of each other, and node1 at an address where nothing listens: only a
+/// raw client presenting node1's certificate speaks as node1 to node3.
+async fn node2_and_node3(net: &Net) -> Result<(Node, Node)> {
+    let (l2, l3) = (bind().await?, bind().await?);
+    let addrs = BTreeMap::from([
+        (1, "127.0.0.1:1".parse()?),
+        (2, l2.local_addr()?),
+        (3, l3.local_addr()?),
+    ]);
+    let node2 = start(config(net, 2, &addrs)?, l2)?;
+    let node3 = start(config(net, 3, &addrs)?, l3)?;
+    Ok((node2, node3))
+}
+
+type RawStream = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// A raw connection to node3 as node1 (its valid certificate and hello), counted by node3 as an
+/// established inbound connection before this returns.
+async fn raw_node1(net: &Net, node3: &TlsTransport) -> Result<RawStream> {
+    let before = node3.stats().connections_inbound;
+    let mut stream = raw_dial(
+        &net.credentials("node1")?,
+        &net.trust,
+        node_id(3),
+        node3.local_addr(),
+    )
+    .await?;
+    let hello = Hello {
+        raft_id: 1,
+        node_id: node_id(1),
+        genesis_hash: GENESIS,
+    };
+    ensure!(
+        raw_hello(&mut stream, &hello).await?.is_some(),
+        "node3 refused node1's hello"
+    );
+    wait_stats("node3 establishing node1's connection", node3, |s| {
+        s.connections_inbound > before
+    })
+    .await?;
+    Ok(stream)
+}
+
+async fn send_frame(stream: &mut RawStream, body: &[u8]) -> Result<()> {
+    wire::write_frame(stream, body).await?;
+    stream.flush().await?;
+    Ok(())
+}
+
+/// A part frame as a sender that never sends the last one would: a full frame of zeros.
+fn part_frame() -> Vec<u8> {
+    let mut body = vec![0u8; wire::FRAME_BYTES_MAX];
+    body[0] = wire::KIND_PART;
+    body
+}
+
+/// Sends a heartbeat from node1 with `marker` on `stream` and waits for node3 to hand it on.
+async fn node1_says(stream: &mut RawStream, node3: &mut Node, marker: u64) -> Result<()> {
+    send_frame(stream, &wire::encode_message(&heartbeat(1, 3, marker))?).await?;
+    receive_marker(&mut node3.inbox, 1, marker).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn part_frames_past_the_peer_budget_close_the_connection_and_other_peers_are_served()
+-> Result<()> {
+    let net = Net::new(3)?;
+    let (node2, mut node3) = node2_and_node3(&net).await?;
+    let mut t2 = node2.transport.clone();
+    let part = part_frame();
+    let fit = PEER_BUFFERED_BYTES_MAX / wire::FRAME_BYTES_MAX;
+    assert!(fit >= 2, "the budget holds {fit} frames");
+
+    // node1 sends parts up to its budget and never the last one: node3 holds them all...
+    let mut stream = raw_node1(&net, &node3.transport).await?;
+    for _ in 0..fit {
+        send_frame(&mut stream, &part).await?;
+    }
+    let held = (fit * wire::FRAME_BYTES_MAX) as u64;
+    wait_stats("node3 holding node1's parts", &node3.transport, |s| {
+        s.buffered_bytes == held
+    })
+    .await?;
+    // ...while node2's messages keep arriving.
+    t2.send(heartbeat(2, 3, 1));
+    receive_marker(&mut node3.inbox, 2, 1).await?;
+
+    // One part more would exceed the budget: node3 closes the connection, counts it, and
+    // frees what it held.
+    send_frame(&mut stream, &part).await?;
+    assert!(
+        closed_by_peer(&mut stream).await,
+        "a part over the budget left the connection open"
+    );
+    let stats = wait_stats("node3 closing node1 over budget", &node3.transport, |s| {
+        s.closed_over_budget == 1 && s.buffered_bytes == 0
+    })
+    .await?;
+    assert_eq!(
+        (stats.closed_bad_frame, stats.received),
+        (0, 1),
+        "{stats:?}"
+    );
+
+    // node2 is still served, and node1 is not locked out: a new connection delivers.
+    t2.send(heartbeat(2, 3, 2));
+    receive_marker(&mut node3.inbox, 2, 2).await?;
+    let mut again = raw_node1(&net, &node3.transport).await?;
+    node1_says(&mut again, &mut node3, 3).await?;
+    shutdown_all(&[node2, node3]).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_keeps_one_main_connection_the_newest_and_few_silent_ones() -> Result<()> {
+    let net = Net::new(3)?;
+    let (node2, mut node3) = node2_and_node3(&net).await?;
+    let mut t2 = node2.transport.clone();
+
+    // node1 connects four times, each connection speaking: each newer one replaces the one
+    // before it, which node3 closes.
+    let mut previous: Option<RawStream> = None;
+    for marker in 1..=4 {
+        let mut stream = raw_node1(&net, &node3.transport).await?;
+        node1_says(&mut stream, &mut node3, marker).await?;
+        if let Some(mut old) = previous.take() {
+            assert!(
+                closed_by_peer(&mut old).await,
+                "connection {} kept beside a newer one",
+                marker - 1
+            );
+        }
+        previous = Some(stream);
+    }
+    let mut main = previous.context("a main connection")?;
+    wait_stats("three replaced connections", &node3.transport, |s| {
+        s.closed_replaced == 3
+    })
+    .await?;
+    node1_says(&mut main, &mut node3, 5).await?;
+
+    // An older connection that speaks after a newer one is closed; the newer one stays.
+    let mut older = raw_node1(&net, &node3.transport).await?;
+    let mut newer = raw_node1(&net, &node3.transport).await?;
+    node1_says(&mut newer, &mut node3, 6).await?;
+    assert!(
+        closed_by_peer(&mut main).await,
+        "the replaced main stayed open"
+    );
+    send_frame(&mut older, &wire::encode_message(&heartbeat(1, 3, 7))?).await?;
+    assert!(
+        closed_by_peer(&mut older).await,
+        "an older connection took over from a newer one"
+    );
+    wait_stats("the older connection closed", &node3.transport, |s| {
+        s.closed_replaced == 5
+    })
+    .await?;
+    node1_says(&mut newer, &mut node3, 8).await?;
+
+    // Silent connections (no frame yet): a newer one past the bound closes the oldest, and
+    // the main connection is not one of them.
+    let mut silent = Vec::new();
+    for _ in 0..=PEER_SILENT_CONNECTIONS_MAX {
+        silent.push(raw_node1(&net, &node3.transport).await?);
+    }
+    assert!(
+        closed_by_peer(&mut silent[0]).await,
+        "{} silent connections kept",
+        PEER_SILENT_CONNECTIONS_MAX + 1
+    );
+    let stats = wait_stats(
+        "the oldest silent connection closed",
+        &node3.transport,
+        |s| s.closed_replaced == 6,
+    )
+    .await?;
+    assert_eq!(
+        (stats.closed_bad_frame, stats.closed_over_budget),
+        (0, 0),
+        "{stats:?}"
+    );
+    node1_says(&mut newer, &mut node3, 9).await?;
+    // Through all of it, node2 is served.
+    t2.send(heartbeat(2, 3, 10));
+    receive_marker(&mut node3.inbox, 2, 10).await?;
+    shutdown_all(&[node2, node3]).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_messages_are_freed_when_complete_closed_or_replaced() -> Result<()> {
+    let net = Net::new(3)?;
+    let (node2, mut node3) = node2_and_node3(&net).await?;
+    let part = part_frame();
+    let three_parts = 3 * wire::FRAME_BYTES_MAX as u64;
+
+    // A message in parts: held until its last part, then handed on whole and freed.
+    let mut snapshot = Message::default();
+    snapshot.set_msg_type(MessageType::MsgSnapshot);
+    snapshot.from = 1;
+    snapshot.to = 3;
+    snapshot.commit = 4343;
+    let data: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    snapshot.mut_snapshot().set_data(data.into());
+    let frames = wire::encode_frames(&snapshot)?;
+    let (last, parts) = frames.split_last().context("no frames")?;
+    let mut stream = raw_node1(&net, &node3.transport).await?;
+    for p in parts {
+        send_frame(&mut stream, p).await?;
+    }
+    let held: u64 = parts.iter().map(|p| p.len() as u64).sum();
+    wait_stats("node3 holding the parts", &node3.transport, |s| {
+        s.buffered_bytes == held
+    })
+    .await?;
+    send_frame(&mut stream, last).await?;
+    receive_marker(&mut node3.inbox, 1, 4343).await?;
+    wait_stats("the completed message freed", &node3.transport, |s| {
+        s.buffered_bytes == 0
+    })
+    .await?;
+
+    // The peer closes its connection in the middle of a message: freed.
+    send_frame(&mut stream, &part).await?;
+    send_frame(&mut stream, &part).await?;
+    send_frame(&mut stream, &part).await?;
+    wait_stats("node3 holding three parts", &node3.transport, |s| {
+        s.buffered_bytes == three_parts
+    })
+    .await?;
+    stream.shutdown().await?;
+    drop(stream);
+    wait_stats(
+        "the closed connection's parts freed",
+        &node3.transport,
+        |s| s.buffered_bytes == 0,
+    )
+    .await?;
+
+    // A newer connection of the peer replaces one in the middle of a message: freed too.
+    let mut stale = raw_node1(&net, &node3.transport).await?;
+    for _ in 0..3 {
+        send_frame(&mut stale, &part).await?;
+    }
+    wait_stats("node3 holding the stale parts", &node3.transport, |s| {
+        s.buffered_bytes == three_parts
+    })
+    .await?;
+    let mut fresh = raw_node1(&net, &node3.transport).await?;
+    node1_says(&mut fresh, &mut node3, 1).await?;
+    assert!(
+        closed_by_peer(&mut stale).await,
+        "the stale connection stayed"
+    );
+    let stats = wait_stats(
+        "the replaced connection's parts freed",
+        &node3.transport,
+        |s| s.buffered_bytes == 0,
+    )
+    .await?;
+    assert_eq!(
+        (
+            stats.closed_replaced,
+            stats.closed_over_budget,
+            stats.closed_bad_frame
+        ),
+        (1, 0, 0),
+        "{stats:?}"
+    );
+    shutdown_all(&[node2, node3]).await;
     Ok(())
 }

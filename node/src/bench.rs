@@ -525,19 +525,19 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         .collect();
     all.sort_by(f64::total_cmp);
     let ctps = committed as f64 / wall.max(f64::EPSILON);
-    println!(
+    crate::out(format_args!(
         "{:<22} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9}",
         "phase", "txs", "committed", "refused", "CTPS", "p50 ms", "p99 ms", "max ms"
-    );
+    ))?;
     let mut phase_reports = Vec::new();
     for r in &mut results {
         r.latencies_ms.sort_by(f64::total_cmp);
         let phase_ctps = r.committed as f64 / r.wall.as_secs_f64().max(f64::EPSILON);
         let (p50, p99, max) = latency_summary(&r.latencies_ms);
-        println!(
+        crate::out(format_args!(
             "{:<22} {:>8} {:>9} {:>8} {:>9.0} {:>9.1} {:>9.1} {:>9.1}",
             r.name, r.transactions, r.committed, r.refused, phase_ctps, p50, p99, max
-        );
+        ))?;
         phase_reports.push(json!({
             "phase": r.name, "transactions": r.transactions, "committed": r.committed,
             "refused": r.refused, "refusalCodes": r.codes, "wallSeconds": r.wall.as_secs_f64(),
@@ -546,28 +546,30 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         }));
     }
     let (p50, p99, max) = latency_summary(&all);
-    println!(
+    crate::out(format_args!(
         "{:<22} {:>8} {:>9} {:>8} {:>9.0} {:>9.1} {:>9.1} {:>9.1}",
         "all", total, committed, refused, ctps, p50, p99, max
-    );
+    ))?;
     let requests: usize = results.iter().map(|r| r.requests).sum();
     let waited: usize = results.iter().map(|r| r.waited).sum();
     if let Some(rate) = args.rate_per_s {
-        println!(
+        crate::out(format_args!(
             "open loop: {rate:.1} tx/s offered (a request of {} every {:.2} ms), {ctps:.0} CTPS achieved; {waited} of {requests} requests found no free client (--concurrency {})",
             args.batch,
             args.batch as f64 * 1000.0 / rate,
             args.concurrency
-        );
+        ))?;
     }
     let cpu_ms_per_tx = cpu * 1000.0 / (committed.max(1) as f64);
-    println!(
+    crate::out(format_args!(
         "nodes' CPU: {cpu:.1} s in all, {cpu_ms_per_tx:.3} ms per confirmed transaction; refused share {:.4}",
         refused as f64 / total.max(1) as f64
-    );
+    ))?;
     let peak_rss = peak_rss_mib(&pids);
     if let Some(mib) = peak_rss {
-        println!("largest node peak memory (VmHWM): {mib:.0} MiB");
+        crate::out(format_args!(
+            "largest node peak memory (VmHWM): {mib:.0} MiB"
+        ))?;
     }
     let report = json!({
         "workload": format!("{:?}", args.workload).to_lowercase(),
@@ -584,6 +586,6 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     });
     std::fs::write(&args.out, serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("write {}", args.out.display()))?;
-    println!("report: {}", args.out.display());
+    crate::out(format_args!("report: {}", args.out.display()))?;
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! `silkline tx`, `silkline doc show|verify`, `silkline status`: the API from a shell, printing
-//! JSON.
+//! JSON (through [`crate::out`], which a closed stdout does not make panic). `tx revoke` builds
+//! the member's next revocation list from the ledger's current one (`pki::revocation`).
 
 use std::path::{Path, PathBuf};
 
 use adapters::dcsa;
 use anyhow::{Context as _, bail};
+use base64::Engine as _;
 use doc_workflow::{ContentProblem, DocumentId, DocumentRef, PartyCode};
 use serde_json::{Value, json};
 
@@ -35,6 +37,11 @@ pub enum TxAction {
     PromoteNode,
     /// Governance: remove a node of the admin's member.
     RemoveNode,
+    /// Governance, by a member admin: revoke certificates its member's CA issued
+    /// (`--serial HEX`, `--certificate FILE`, either repeated). Publishes the member's next
+    /// revocation list: the current one's entries kept, cRLNumber one past, signed with the
+    /// CA's key (`--ca-key FILE`; found in the dev directory with `--network`).
+    Revoke,
 }
 
 impl TxAction {
@@ -56,7 +63,7 @@ pub struct TxArgs {
     #[arg(value_enum)]
     pub action: TxAction,
     /// The document: CARRIER/REFERENCE (for release-cargo and gate-out, the bill's); none for
-    /// add-node, promote-node and remove-node.
+    /// add-node, promote-node, remove-node and revoke.
     #[arg(value_name = "CARRIER/REFERENCE")]
     pub document: Option<String>,
     /// The node's Raft id (add-node, promote-node, remove-node).
@@ -85,6 +92,17 @@ pub struct TxArgs {
     /// A container leaving the terminal (gate-out); repeat for several.
     #[arg(long = "container")]
     pub containers: Vec<String>,
+    /// A certificate's serial number, hex (revoke); repeat for several.
+    #[arg(long = "serial", value_name = "HEX")]
+    pub serials: Vec<String>,
+    /// A certificate to revoke, PEM (its leaf; revoke); repeat for several.
+    #[arg(long = "certificate", value_name = "FILE")]
+    pub certificates: Vec<PathBuf>,
+    /// The private key (PKCS#8 PEM) of the member's CA that signs its revocation list
+    /// (revoke). Its certificate is found among the identity's chain and the CA bundle. With
+    /// `--network` of a dev network it is found in the dev directory.
+    #[arg(long, value_name = "FILE")]
+    pub ca_key: Option<PathBuf>,
     /// Print the signed transaction (JWS compact) instead of submitting it, to submit it
     /// another way (curl, another tool).
     #[arg(long)]
@@ -238,7 +256,7 @@ fn command(args: &TxArgs, content: Option<Value>) -> anyhow::Result<Value> {
             }
             json!({"action": "GATE_OUT", "containers": args.containers})
         }
-        TxAction::AddNode | TxAction::PromoteNode | TxAction::RemoveNode => {
+        TxAction::AddNode | TxAction::PromoteNode | TxAction::RemoveNode | TxAction::Revoke => {
             bail!("{a:?} is a governance action, not a document command")
         }
     })
@@ -269,11 +287,14 @@ fn membership_command(args: &TxArgs) -> anyhow::Result<Value> {
 /// `silkline tx`: prints one JSON object; `Ok(false)` when the ledger refused the transaction,
 /// or when `--document` has problems (then nothing is signed or submitted).
 pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
+    if args.action == TxAction::Revoke {
+        return revoke(args).await;
+    }
     if args.action.is_membership() {
         let governance = membership_command(args)?;
         let client = ApiClient::new(&args.target)?;
         let jws = client.sign(json!({ "governance": governance })).await?;
-        return submit(&client, args, jws).await;
+        return submit(&client, args, jws, json!({})).await;
     }
     let document = args
         .document
@@ -290,10 +311,9 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
         Some(Ok(document)) => Some(document),
         Some(Err(problems)) => {
             let file = args.document_file.as_deref().unwrap_or(Path::new(""));
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&invalid_document(file, &problems))?
-            );
+            crate::out(serde_json::to_string_pretty(&invalid_document(
+                file, &problems,
+            ))?)?;
             return Ok(false);
         }
     };
@@ -305,20 +325,112 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
             "command": command,
         }))
         .await?;
-    submit(&client, args, jws).await
+    submit(&client, args, jws, json!({})).await
 }
 
-/// Prints the signed transaction (`--sign-only`) or submits it and prints its outcome.
-async fn submit(client: &ApiClient, args: &TxArgs, jws: String) -> anyhow::Result<bool> {
+const REVOCATION_LIST: &str = "{ revocationList }";
+
+/// `silkline tx revoke`: the admin's member's current revocation list, read from the ledger,
+/// with the given serials added, signed by the member's CA as the next list (cRLNumber one
+/// past, every earlier entry kept), published by `UPDATE_REVOCATIONS` signed by the admin.
+/// From then on every node refuses those certificates' transactions (`CERTIFICATE_REVOKED`)
+/// and connections.
+async fn revoke(args: &TxArgs) -> anyhow::Result<bool> {
+    use pki::revocation::Serial;
+    if args.document.is_some() {
+        bail!("Revoke names no document: give --serial HEX or --certificate FILE");
+    }
+    if args.serials.is_empty() && args.certificates.is_empty() {
+        bail!("Revoke needs --serial HEX or --certificate FILE (repeat either for several)");
+    }
+    let client = ApiClient::new(&args.target)?;
+    let ca = match (&args.ca_key, &args.target.network) {
+        (Some(path), _) => {
+            let key = std::fs::read_to_string(path)
+                .with_context(|| format!("read {}", path.display()))?;
+            pki::revocation::RevocationSigner::among(&client.ca_certificates()?, &key)
+                .with_context(|| format!("--ca-key {}", path.display()))?
+        }
+        (None, Some(network)) => {
+            let identity = args.target.as_identity.as_deref().unwrap_or_default();
+            crate::dev::revocation_signer(network, identity)?
+        }
+        (None, None) => bail!(
+            "Revoke needs --ca-key FILE: the private key of the member's CA that signs its \
+             revocation list"
+        ),
+    };
+    let mut serials = Vec::new();
+    for hex in &args.serials {
+        serials.push(Serial::from_hex(hex)?);
+    }
+    for path in &args.certificates {
+        let pem =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        let leaf = pki::pem::certificates(&pem)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| path.display().to_string())?
+            .into_iter()
+            .next()
+            .with_context(|| format!("no certificate in {}", path.display()))?;
+        if !ca.issued(leaf.as_ref())? {
+            bail!(
+                "{}: not issued by {}, the CA whose list this is; a member revokes only what \
+                 its own CA issued",
+                path.display(),
+                ca.subject()
+            );
+        }
+        serials.push(Serial::of_certificate(leaf.as_ref())?);
+    }
+    let response = client.graphql(REVOCATION_LIST, json!({})).await?;
+    let current = match &data(&response)?["revocationList"] {
+        Value::Null => None,
+        Value::String(b64) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .context("the current revocation list is not base64")?,
+        ),
+        other => bail!("the API answered an unexpected revocation list: {other}"),
+    };
+    // Set as far back as a transaction's notBefore: a node whose clock is behind this one's
+    // would refuse a list from its future (`CRL_NOT_YET_VALID`). It is never set before the
+    // current list's, which the ledger would refuse as a rollback (`CRL_OUTDATED`).
+    let at_s = i64::try_from(
+        crate::client::now_ms().saturating_sub(crate::client::NOT_BEFORE_SLACK_MS) / 1000,
+    )?;
+    let next = ca.next_list(current.as_deref(), &serials, at_s)?;
+    let jws = client
+        .sign(json!({"governance": {
+            "action": "UPDATE_REVOCATIONS",
+            "crl": base64::engine::general_purpose::STANDARD.encode(&next.der),
+        }}))
+        .await?;
+    let extra = json!({
+        "crlNumber": next.crl_number,
+        "revoked": next.added.iter().map(Serial::to_hex).collect::<Vec<_>>(),
+        "revokedTotal": next.revoked.len(),
+    });
+    submit(&client, args, jws, extra).await
+}
+
+/// Prints the signed transaction (`--sign-only`) or submits it and prints its outcome, with the
+/// members of `extra` added.
+async fn submit(
+    client: &ApiClient,
+    args: &TxArgs,
+    jws: String,
+    extra: Value,
+) -> anyhow::Result<bool> {
     if args.sign_only {
-        println!("{jws}");
+        crate::out(jws)?;
         return Ok(true);
     }
     let response = client
         .graphql(SUBMIT, json!({ "envelopes": [jws] }))
         .await?;
     let result = &data(&response)?["submitTransactions"][0];
-    let out = json!({
+    let mut out = json!({
         "status": result["status"],
         "code": result["code"],
         "message": result["message"],
@@ -328,7 +440,10 @@ async fn submit(client: &ApiClient, args: &TxArgs, jws: String) -> anyhow::Resul
         "tx": result["txHash"],
         "documents": result["documents"],
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    if let (Some(out), Value::Object(extra)) = (out.as_object_mut(), extra) {
+        out.extend(extra);
+    }
+    crate::out(serde_json::to_string_pretty(&out)?)?;
     Ok(result["status"] == "COMMITTED")
 }
 
@@ -369,10 +484,7 @@ pub async fn doc_show(target: &Target, document: &str, cargo_release: bool) -> a
             json!({"carrier": carrier, "reference": reference, "class": class}),
         )
         .await?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&data(&response)?["document"])?
-    );
+    crate::out(serde_json::to_string_pretty(&data(&response)?["document"])?)?;
     Ok(())
 }
 
@@ -383,7 +495,6 @@ pub async fn doc_pdf(
     out: &PathBuf,
     switch_to_paper: bool,
 ) -> anyhow::Result<()> {
-    use base64::Engine as _;
     let (carrier, reference) = split_document(document)?;
     let client = ApiClient::new(target)?;
     let response = client
@@ -399,10 +510,7 @@ pub async fn doc_pdf(
         .decode(encoded)
         .context("the PDF is not base64")?;
     std::fs::write(out, &bytes).with_context(|| format!("write {}", out.display()))?;
-    println!(
-        "{}",
-        json!({"file": out, "bytes": bytes.len(), "document": document})
-    );
+    crate::out(json!({"file": out, "bytes": bytes.len(), "document": document}))?;
     Ok(())
 }
 
@@ -413,10 +521,9 @@ pub async fn doc_export(target: &Target, document: &str) -> anyhow::Result<()> {
     let response = client
         .graphql(DCSA, json!({"carrier": carrier, "reference": reference}))
         .await?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&data(&response)?["document"]["dcsa"])?
-    );
+    crate::out(serde_json::to_string_pretty(
+        &data(&response)?["document"]["dcsa"],
+    )?)?;
     Ok(())
 }
 
@@ -428,7 +535,7 @@ pub async fn doc_verify(target: &Target, file: &PathBuf) -> anyhow::Result<bool>
         .graphql(VERIFY, json!({ "document": document }))
         .await?;
     let result = &data(&response)?["verifyDocument"];
-    println!("{}", serde_json::to_string_pretty(result)?);
+    crate::out(serde_json::to_string_pretty(result)?)?;
     Ok(result["matches"] == true)
 }
 
@@ -452,7 +559,7 @@ pub async fn status(network: &PathBuf, as_identity: Option<&str>) -> anyhow::Res
     {
         let id = node["id"].as_str().unwrap_or_default();
         let Some(endpoint) = node["graphql"].as_str() else {
-            println!("{}", json!({"id": id, "error": "no GraphQL endpoint"}));
+            crate::out(json!({"id": id, "error": "no GraphQL endpoint"}))?;
             all_answered = false;
             continue;
         };
@@ -495,7 +602,7 @@ pub async fn status(network: &PathBuf, as_identity: Option<&str>) -> anyhow::Res
         if line.get("error").is_some() {
             all_answered = false;
         }
-        println!("{line}");
+        crate::out(line)?;
     }
     Ok(all_answered)
 }

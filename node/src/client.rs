@@ -19,7 +19,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A transaction's validity window: from a little before now (clocks differ) to an hour after.
-const NOT_BEFORE_SLACK_MS: u64 = 5 * 60 * 1000;
+/// A revocation list's thisUpdate is set as far back, for the same reason (`cli::revoke`).
+pub(crate) const NOT_BEFORE_SLACK_MS: u64 = 5 * 60 * 1000;
 const VALIDITY_MS: u64 = 60 * 60 * 1000;
 
 /// Where and as whom to connect, from the command line.
@@ -52,6 +53,8 @@ pub struct ApiClient {
     /// The identity's certificate and key, PEM, for signing.
     cert_pem: String,
     key_pem: String,
+    /// The CA bundle, PEM: with the identity's chain, where a member's CA certificate is found.
+    ca_pem: String,
     /// The network id transactions name.
     network_id: Option<String>,
 }
@@ -164,6 +167,7 @@ impl ApiClient {
             endpoints: r.endpoints,
             cert_pem,
             key_pem,
+            ca_pem,
             network_id: r.network_id,
         })
     }
@@ -217,6 +221,23 @@ impl ApiClient {
     pub fn signer(&self) -> anyhow::Result<pki::jws::Signer> {
         pki::jws::Signer::from_pem(&self.key_pem, &self.cert_pem)
             .map_err(|e| anyhow::anyhow!("the signing key: {e}"))
+    }
+
+    /// The CA certificates at hand: those of the identity's chain after its leaf (a member's
+    /// intermediate), then the CA bundle's (the members' roots).
+    pub fn ca_certificates(
+        &self,
+    ) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+        let mut chain = pki::pem::certificates(&self.cert_pem)
+            .map_err(anyhow::Error::msg)
+            .context("the identity's certificate chain")?;
+        chain.drain(..chain.len().min(1));
+        chain.extend(
+            pki::pem::certificates(&self.ca_pem)
+                .map_err(anyhow::Error::msg)
+                .context("the CA bundle")?,
+        );
+        Ok(chain)
     }
 
     /// Signs `body` (a transaction without network, nonce and window) as this client's
@@ -274,7 +295,7 @@ fn errors_have_code(v: &Value, code: &str) -> bool {
         .is_some_and(|errors| errors.iter().any(|e| e["extensions"]["code"] == code))
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -29,6 +29,25 @@ pub struct NodeFileConfig {
     /// API on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_listen: Option<SocketAddr>,
+    /// The address the public verification page listens on (HTTPS, no client certificate:
+    /// `graphql::public`); none: no public page on this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_listen: Option<SocketAddr>,
+    /// The base URL visitors reach the verification page at (`https://host[:port][/path]`):
+    /// the QR code of every PDF this node renders leads to `{publicBaseUrl}/verify/...`.
+    /// Default: `https://{publicListen}`. It may name another node's page, or a reverse proxy's
+    /// public name; with neither, QR codes carry the reference and checksum only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_base_url: Option<String>,
+    /// The certificate chain (PEM, leaf first) the public listener presents; default: the
+    /// node's `certificateChain`. Browsers accept ECDSA and RSA certificates only (not
+    /// Ed25519), and a page for the public is best served with a certificate browsers trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_certificate_chain: Option<PathBuf>,
+    /// The private key (PKCS#8 PEM) of `publicCertificateChain`'s leaf; default: the node's
+    /// `privateKey`. Given together with the chain, or not at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_private_key: Option<PathBuf>,
     /// Compaction: a local snapshot every this many applied entries (default
     /// `ledger::replica::SNAPSHOT_INTERVAL_ENTRIES`). Lower it to see snapshot catch-up sooner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,7 +95,11 @@ impl NodeFileConfig {
             &mut config.certificate_chain,
             &mut config.private_key,
             &mut config.genesis,
-        ] {
+        ]
+        .into_iter()
+        .chain(config.public_certificate_chain.as_mut())
+        .chain(config.public_private_key.as_mut())
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -87,6 +110,103 @@ impl NodeFileConfig {
         if config.peers.contains_key(&config.raft_id) {
             bail!("peers must not list this node's own raftId");
         }
+        if config.public_certificate_chain.is_some() != config.public_private_key.is_some() {
+            bail!("publicCertificateChain and publicPrivateKey go together: give both or neither");
+        }
+        if let Some(base) = config.verify_base_url() {
+            graphql::public::base_path(&base)
+                .with_context(|| format!("publicBaseUrl in {}", path.display()))?;
+        }
         Ok(config)
+    }
+
+    /// The base URL of the verification page the QR codes of this node's PDFs lead to:
+    /// `publicBaseUrl`, else `https://{publicListen}`, else none.
+    pub fn verify_base_url(&self) -> Option<String> {
+        self.public_base_url
+            .clone()
+            .or_else(|| self.public_listen.map(|a| format!("https://{a}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A configuration as `dev init` wrote it before the verification page existed, with
+    /// `extra` members added.
+    fn write(dir: &Path, extra: serde_json::Value) -> PathBuf {
+        let mut config = serde_json::json!({
+            "nodeId": "node1",
+            "raftId": 1,
+            "dataDir": "data",
+            "listen": "127.0.0.1:7001",
+            "apiListen": "127.0.0.1:7002",
+            "peers": {},
+            "certificateChain": "../../pki/nodes/node1.crt",
+            "privateKey": "../../pki/nodes/node1.key",
+            "genesis": "../../genesis.json"
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        let path = dir.join("config.json");
+        std::fs::write(&path, config.to_string()).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_configuration_from_before_the_public_page_still_loads_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = NodeFileConfig::load(&write(dir.path(), serde_json::json!({}))).unwrap();
+        assert_eq!(config.public_listen, None);
+        assert_eq!(config.verify_base_url(), None);
+    }
+
+    #[test]
+    fn the_public_page_defaults_to_its_listen_address_and_the_node_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            serde_json::json!({"publicListen": "127.0.0.1:7003"}),
+        );
+        let config = NodeFileConfig::load(&path).unwrap();
+        assert_eq!(
+            config.verify_base_url().as_deref(),
+            Some("https://127.0.0.1:7003")
+        );
+        assert_eq!(config.public_certificate_chain, None);
+
+        let path = write(
+            dir.path(),
+            serde_json::json!({
+                "publicListen": "127.0.0.1:7003",
+                "publicBaseUrl": "https://verify.example.org/silkline",
+                "publicCertificateChain": "public.crt",
+                "publicPrivateKey": "public.key"
+            }),
+        );
+        let config = NodeFileConfig::load(&path).unwrap();
+        assert_eq!(
+            config.verify_base_url().as_deref(),
+            Some("https://verify.example.org/silkline")
+        );
+        assert_eq!(
+            config.public_certificate_chain,
+            Some(dir.path().join("public.crt"))
+        );
+    }
+
+    #[test]
+    fn a_bad_base_url_or_a_chain_without_its_key_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        for extra in [
+            serde_json::json!({"publicBaseUrl": "ftp://verify.example.org"}),
+            serde_json::json!({"publicBaseUrl": "https://verify.example.org/?q=1"}),
+            serde_json::json!({"publicCertificateChain": "public.crt"}),
+        ] {
+            let path = write(dir.path(), extra.clone());
+            assert!(NodeFileConfig::load(&path).is_err(), "{extra}");
+        }
     }
 }

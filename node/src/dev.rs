@@ -3,8 +3,11 @@
 //! ```text
 //! DIR/pki/                    the dev consortium (pki::dev layout)
 //! DIR/genesis.json            members CARRIER, PORT, BANK; parties SHIPPER, CONSIGNEE; the nodes
-//! DIR/nodes/nodeK/config.json one node's configuration (paths relative to it; Raft and API
-//!                             ports on 127.0.0.1)
+//! DIR/nodes/nodeK/config.json one node's configuration (paths relative to it; Raft, API and
+//!                             verification page ports on 127.0.0.1; the QR codes of every
+//!                             node's PDFs lead to node1's page)
+//! DIR/nodes/nodeK/public.crt  the verification page's certificate (ECDSA P-256, which browsers
+//! DIR/nodes/nodeK/public.key  accept, unlike the dev network's Ed25519), from the member's CA
 //! DIR/nodes/nodeK/data/       created by `node run`: raft.redb, state/, status.json
 //! ```
 //!
@@ -13,10 +16,14 @@
 //! (K the next raft id, free loopback ports, every existing node as a peer). It starts nothing
 //! and changes no genesis: the node joins once the member's admin commits `tx add-node` with
 //! the raft id, node id and address it prints, and `silkline node run --config` starts it.
+//!
+//! `silkline tx revoke` on a dev network finds the member's CA key here
+//! ([`revocation_signer`]).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -55,8 +62,9 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
     let now_s = i64::try_from(now.as_secs())?;
     let consortium = generate_consortium(&ConsortiumSpec::dev(nodes), &dir.join("pki"), now_s)
         .context("generate the dev consortium")?;
-    let all = free_loopback_addresses(2 * nodes)?;
-    let (addresses, api_addresses) = all.split_at(nodes);
+    let all = free_loopback_addresses(3 * nodes)?;
+    let (addresses, rest) = all.split_at(nodes);
+    let (api_addresses, public_addresses) = rest.split_at(nodes);
     let addresses: Vec<String> = addresses.iter().map(SocketAddr::to_string).collect();
     let genesis = Genesis::of_dev_consortium(
         &consortium,
@@ -80,9 +88,16 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
         .iter()
         .filter(|i| i.kind == IdentityKind::Node)
         .collect();
-    for ((node, identity), api) in genesis.nodes.iter().zip(&identities).zip(api_addresses) {
+    for (((node, identity), api), public) in genesis
+        .nodes
+        .iter()
+        .zip(&identities)
+        .zip(api_addresses)
+        .zip(public_addresses)
+    {
         let node_dir = dir.join("nodes").join(&identity.name);
         std::fs::create_dir_all(&node_dir)?;
+        write_public_certificate(&consortium, &identity.member, &node_dir, now_s)?;
         let peers: BTreeMap<u64, PeerConfig> = genesis
             .nodes
             .iter()
@@ -102,18 +117,23 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
             &node_dir,
             node_id_of(identity)?,
             node.id,
-            node.address.parse()?,
-            *api,
+            Ports {
+                listen: node.address.parse()?,
+                api: *api,
+                public: *public,
+                // One verification address for the network: node1's page.
+                public_base_url: format!("https://{}", public_addresses[0]),
+            },
             peers,
             identity,
         )?;
     }
-    println!(
+    crate::out(format_args!(
         "created a dev network of {nodes} nodes in {}: start it with `silkline dev up --dir {0}`, \
          or one node with `silkline node run --config {}`",
         dir.display(),
         dir.join("nodes/node1/config.json").display()
-    );
+    ))?;
     Ok(())
 }
 
@@ -133,6 +153,8 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
         .with_context(|| format!("{member} is not a member of this network"))?;
     // Every node prepared so far: the genesis' and those added before.
     let mut existing: BTreeMap<u64, (String, SocketAddr)> = BTreeMap::new();
+    // The network's verification address, as the first node's configuration gives it.
+    let mut base_urls: BTreeMap<u64, String> = BTreeMap::new();
     let nodes_dir = dir.join("nodes");
     for entry in std::fs::read_dir(&nodes_dir)
         .with_context(|| format!("read {}", nodes_dir.display()))?
@@ -141,6 +163,9 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
         let path = entry?.path().join("config.json");
         if path.exists() {
             let c = NodeFileConfig::load(&path)?;
+            if let Some(base) = c.verify_base_url() {
+                base_urls.insert(c.raft_id, base);
+            }
             existing.insert(c.raft_id, (c.node_id, c.listen));
         }
     }
@@ -173,18 +198,26 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
             not_after: now_s + pki::dev::DEFAULT_VALIDITY_S,
         })
         .context("issue the node certificate")?;
-    let ports = free_loopback_addresses(2)?;
+    let ports = free_loopback_addresses(3)?;
     let peers = existing
         .into_iter()
         .map(|(id, (node_id, address))| (id, PeerConfig { node_id, address }))
         .collect();
     std::fs::create_dir_all(&node_dir)?;
+    write_public_certificate(&consortium, &member, &node_dir, now_s)?;
     let config_path = write_node_config(
         &node_dir,
         name.clone(),
         raft_id,
-        ports[0],
-        ports[1],
+        Ports {
+            listen: ports[0],
+            api: ports[1],
+            public: ports[2],
+            public_base_url: base_urls
+                .into_values()
+                .next()
+                .unwrap_or_else(|| format!("https://{}", ports[2])),
+        },
         peers,
         &identity,
     )?;
@@ -193,22 +226,90 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
         "nodeId": name,
         "address": ports[0].to_string(),
         "api": format!("https://{}/graphql", ports[1]),
+        "public": format!("https://{}", ports[2]),
         "member": member.as_str(),
         "config": config_path,
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    crate::out(serde_json::to_string_pretty(&out)?)?;
     Ok(())
 }
 
+/// The CA that signs the revocation list of `identity`'s member on the dev network of
+/// `network_file` (`network.json`): the member's issuing CA (its intermediate if it has one,
+/// else its root) with its key, from the dev consortium whose `ca-bundle.pem` the file names
+/// (`DIR/pki`). So `silkline tx revoke` on a dev network needs no key by hand.
+pub fn revocation_signer(
+    network_file: &Path,
+    identity: &str,
+) -> anyhow::Result<pki::revocation::RevocationSigner> {
+    let text = std::fs::read_to_string(network_file)
+        .with_context(|| format!("read {}", network_file.display()))?;
+    let network: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parse {}", network_file.display()))?;
+    let bundle = PathBuf::from(network["ca_bundle"].as_str().unwrap_or_default());
+    let pki_dir = bundle
+        .parent()
+        .filter(|d| d.join(pki::dev::MANIFEST_FILE).exists())
+        .with_context(|| {
+            format!(
+                "{} names no dev consortium (no {} beside its CA bundle): give --ca-key FILE",
+                network_file.display(),
+                pki::dev::MANIFEST_FILE
+            )
+        })?;
+    let consortium = Consortium::open(pki_dir).context("open the dev consortium")?;
+    let entry = consortium
+        .identity(identity)
+        .with_context(|| format!("no identity `{identity}` in {}", pki_dir.display()))?;
+    let member = consortium
+        .member(&entry.member)
+        .with_context(|| format!("no member {} in {}", entry.member, pki_dir.display()))?;
+    let (cert, key) = match (&member.intermediate_cert, &member.intermediate_key) {
+        (Some(cert), Some(key)) => (cert, key),
+        _ => (&member.root_cert, &member.root_key),
+    };
+    let read = |relative: &Path| {
+        let path = consortium.path(relative);
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))
+    };
+    let cert_der = pki::pem::certificates(&read(cert)?)
+        .map_err(anyhow::Error::msg)?
+        .into_iter()
+        .next()
+        .with_context(|| format!("no certificate in {}", cert.display()))?;
+    Ok(pki::revocation::RevocationSigner::new(
+        cert_der.as_ref(),
+        &read(key)?,
+    )?)
+}
+
+/// Where a dev node listens.
+struct Ports {
+    /// The Raft transport.
+    listen: SocketAddr,
+    /// The GraphQL API.
+    api: SocketAddr,
+    /// The verification page.
+    public: SocketAddr,
+    /// The address the QR codes of its PDFs lead to: the same for every node of the network,
+    /// so that any node renders a document's PDF to the same bytes (node1's page, which every
+    /// node's page answers alike).
+    public_base_url: String,
+}
+
+/// The verification page's certificate and key inside a dev node's directory.
+const PUBLIC_CERT_FILE: &str = "public.crt";
+const PUBLIC_KEY_FILE: &str = "public.key";
+
 /// Writes `node_dir/config.json` for a dev node: data in `data/`, the certificate and key from
-/// the dev consortium (`DIR/pki`), the network's genesis (`DIR/genesis.json`), all relative to
-/// `node_dir` so that the directory can move. Returns the file's path.
+/// the dev consortium (`DIR/pki`), the network's genesis (`DIR/genesis.json`), the verification
+/// page's certificate ([`write_public_certificate`]), all relative to `node_dir` so that the
+/// directory can move. Returns the file's path.
 fn write_node_config(
     node_dir: &Path,
     node_id: String,
     raft_id: u64,
-    listen: SocketAddr,
-    api_listen: SocketAddr,
+    ports: Ports,
     peers: BTreeMap<u64, PeerConfig>,
     identity: &pki::dev::IdentityEntry,
 ) -> anyhow::Result<PathBuf> {
@@ -217,8 +318,12 @@ fn write_node_config(
         node_id,
         raft_id,
         data_dir: PathBuf::from("data"),
-        listen,
-        api_listen: Some(api_listen),
+        listen: ports.listen,
+        api_listen: Some(ports.api),
+        public_listen: Some(ports.public),
+        public_base_url: Some(ports.public_base_url),
+        public_certificate_chain: Some(PathBuf::from(PUBLIC_CERT_FILE)),
+        public_private_key: Some(PathBuf::from(PUBLIC_KEY_FILE)),
         snapshot_interval_entries: None,
         log_retain_entries: None,
         email: None,
@@ -230,6 +335,67 @@ fn write_node_config(
     let path = node_dir.join("config.json");
     std::fs::write(&path, serde_json::to_string_pretty(&config)?)?;
     Ok(path)
+}
+
+/// Writes the verification page's certificate and key into `node_dir`: ECDSA P-256 (browsers
+/// do not accept the dev network's Ed25519 certificates for a web server), issued by `member`'s
+/// issuing CA for `localhost` and 127.0.0.1, server authentication only, valid as long as the
+/// dev consortium's certificates. `curl --cacert` with the network's CA bundle verifies it; a
+/// browser is told to trust it by its key (`--ignore-certificate-errors-spki-list`).
+fn write_public_certificate(
+    consortium: &Consortium,
+    member: &MemberCode,
+    node_dir: &Path,
+    now_s: i64,
+) -> anyhow::Result<()> {
+    use rcgen::{
+        CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+        SanType, SerialNumber,
+    };
+    let entry = consortium
+        .member(member)
+        .with_context(|| format!("no member {member} in the dev consortium"))?;
+    let issuer = consortium.issuer(member)?;
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()])?;
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(Ipv4Addr::LOCALHOST.into()));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Silkline verification page (dev)");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, entry.name.as_str());
+    let mut serial = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut serial).map_err(|_| anyhow::anyhow!("no random source"))?;
+    serial[0] &= 0x7f;
+    params.serial_number = Some(SerialNumber::from(serial.to_vec()));
+    params.not_before = time::OffsetDateTime::from_unix_timestamp(now_s)?;
+    params.not_after =
+        time::OffsetDateTime::from_unix_timestamp(now_s + pki::dev::DEFAULT_VALIDITY_S)?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    let cert = params.signed_by(&key, &issuer)?;
+    let mut chain = cert.pem();
+    if let Some(intermediate) = &entry.intermediate_cert {
+        let path = consortium.path(intermediate);
+        chain.push_str(
+            &std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?,
+        );
+    }
+    std::fs::write(node_dir.join(PUBLIC_CERT_FILE), chain)?;
+    let key_path = node_dir.join(PUBLIC_KEY_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key_path)
+        .with_context(|| format!("create {}", key_path.display()))?;
+    file.write_all(key.serialize_pem().as_bytes())?;
+    Ok(())
 }
 
 fn node_id_of(identity: &pki::dev::IdentityEntry) -> anyhow::Result<String> {

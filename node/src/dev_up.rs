@@ -38,6 +38,11 @@ struct NetworkNode {
     address: String,
     /// The GraphQL endpoint (HTTPS; a client certificate of `identities` is required).
     graphql: Option<String>,
+    /// The base URL of this node's verification page (HTTPS, no client certificate), where
+    /// `{public}/verify/...` answers. (The QR codes of every node's PDFs name one of them, the
+    /// configuration's `publicBaseUrl`.) `None` for a node configured without one (a network
+    /// made before the page existed).
+    public: Option<String>,
     pid: u32,
     config: PathBuf,
     data_dir: PathBuf,
@@ -144,7 +149,7 @@ async fn serve(
     let statuses = tokio::select! {
         statuses = wait_until_serving(running) => statuses?,
         _ = signals.recv() => {
-            println!("stopping the dev network before it served");
+            crate::out("stopping the dev network before it served")?;
             return Ok(());
         }
     };
@@ -153,28 +158,29 @@ async fn serve(
     let tmp = dir.join(format!("{NETWORK_FILE}.tmp"));
     std::fs::write(&tmp, serde_json::to_vec_pretty(&network)?)?;
     std::fs::rename(&tmp, &path)?;
-    println!(
+    crate::out(format_args!(
         "silkline dev network {} is up: {} nodes, leader {}",
         network.network_id,
         network.nodes.len(),
         statuses[0]["leaderId"]
-    );
+    ))?;
     for n in &network.nodes {
-        println!(
-            "  {} (raft {}) pid {}: GraphQL {}, raft {}",
+        crate::out(format_args!(
+            "  {} (raft {}) pid {}: GraphQL {}, verification page {}, raft {}",
             n.id,
             n.raft_id,
             n.pid,
             n.graphql.as_deref().unwrap_or("(none)"),
+            n.public.as_deref().unwrap_or("(none)"),
             n.address,
-        );
+        ))?;
     }
-    println!("network file: {}", path.display());
-    println!(
+    crate::out(format_args!("network file: {}", path.display()))?;
+    crate::out(format_args!(
         "try: silkline status --network {0}; silkline tx --network {0} --as carrier issue CARRIER/REF --to SHIPPER --document FILE",
         path.display()
-    );
-    println!("stop with Ctrl-C");
+    ))?;
+    crate::out("stop with Ctrl-C")?;
 
     let mut tick = tokio::time::interval(POLL);
     loop {
@@ -183,7 +189,7 @@ async fn serve(
             _ = tick.tick() => report_deaths(running),
         }
     }
-    println!("stopping the dev network");
+    crate::out("stopping the dev network")?;
     Ok(())
 }
 
@@ -297,6 +303,9 @@ fn network_file(
             graphql: config["apiListen"]
                 .as_str()
                 .map(|a| format!("https://{a}/graphql")),
+            public: config["publicListen"]
+                .as_str()
+                .map(|a| format!("https://{a}")),
             pid: r.child.id(),
             config: r.config.clone(),
             data_dir: node_dir.join("data"),

@@ -12,7 +12,10 @@
 //! - `silkline dev add-node --dir DIR [--member CODE]`: prepare one more node's certificate and
 //!   configuration for a dev network, to join it by `tx add-node` ([`dev`]).
 //! - `silkline tx`, `silkline doc show|verify`, `silkline status`: the GraphQL API from a shell,
-//!   JSON out ([`cli`], [`client`]).
+//!   JSON out ([`cli`], [`client`]); `tx revoke` publishes a member's next revocation list.
+//!
+//! Every command prints through [`out`], so output piped into a reader that stops early ends
+//! quietly; a failure is one `silkline: ...` line on stderr and exit status 1.
 //!
 //! What it deliberately is not: no consensus, apply or verification logic lives here; it wires
 //! the libraries together and reports what they do. Each node serves the GraphQL API (crate
@@ -53,7 +56,8 @@ enum Command {
     Dev(DevCommand),
     /// Build, sign and submit one transaction; prints its outcome as JSON (exit status 3 if
     /// the ledger refused it).
-    Tx(cli::TxArgs),
+    // Boxed: its many options would make every `Command` as large as it is.
+    Tx(Box<cli::TxArgs>),
     /// Read documents.
     #[command(subcommand)]
     Doc(DocCommand),
@@ -161,6 +165,29 @@ enum DevCommand {
     },
 }
 
+/// Set once a write to stdout found its reader gone (see [`out`]).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints `line` and a newline on stdout: how every command prints (never `println!`). A
+/// reader that went away (`silkline doc show ... | head`) is no error: the rest of the output
+/// is dropped quietly and the command ends as it would have, its exit status unchanged, where
+/// `println!` would panic with a backtrace. Any other write error is returned.
+pub(crate) fn out(line: impl std::fmt::Display) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// mimalloc instead of glibc's malloc: a replica allocates for every JSON value it parses and
 /// every sled node it touches, and glibc's allocator was a quarter of its CPU (BENCHMARKS.md).
 #[global_allocator]
@@ -223,7 +250,7 @@ fn main() -> ExitCode {
         Ok(None) => ExitCode::SUCCESS,
         Ok(Some(code)) => ExitCode::from(code),
         Err(e) => {
-            tracing::error!("{e:#}");
+            // Once, as a message: not also as a log line (stderr is where both would go).
             eprintln!("silkline: {e:#}");
             ExitCode::FAILURE
         }

@@ -117,6 +117,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             let schema = graphql::build_schema(graphql::Api {
                 client,
                 node_id: config.node_id.clone(),
+                verify_base_url: config.verify_base_url(),
             });
             let tls =
                 graphql::tls_config(api_credentials.chain, api_credentials.key, reader.clone())
@@ -132,6 +133,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
                 reader.clone(),
                 api_stopped,
             )))
+        }
+        None => None,
+    };
+    let public_task = match config.public_listen {
+        Some(listen) => {
+            Some(start_public(&config, listen, reader.clone(), api_stop.subscribe()).await?)
         }
         None => None,
     };
@@ -191,6 +198,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         // Connections finish their requests; waiting clients get `Stopped` from the runtime.
         let _ = tokio::time::timeout(Duration::from_millis(API_DRAIN_MS), task).await;
     }
+    if let Some(task) = public_task {
+        let _ = tokio::time::timeout(Duration::from_millis(API_DRAIN_MS), task).await;
+    }
     // The runtime's task drops the replica, and with it the state, which flushes sled
     // (`Observed::drop`), before `shutdown` returns.
     let replica_result = handle.shutdown().await;
@@ -201,6 +211,40 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     }
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Starts the public verification page (`graphql::public`) on `listen` with the configured
+/// public certificate (the node's own by default); it stops when `stop` turns true.
+async fn start_public(
+    config: &NodeFileConfig,
+    listen: std::net::SocketAddr,
+    reader: LedgerReader,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let (chain, key) = match (&config.public_certificate_chain, &config.public_private_key) {
+        (Some(chain), Some(key)) => (chain, key),
+        _ => (&config.certificate_chain, &config.private_key),
+    };
+    let credentials = NodeCredentials::from_pem_files(chain, key)
+        .context("the public listener's certificate and key")?;
+    let tls = graphql::public_tls_config(credentials.chain, credentials.key)
+        .context("the public listener's TLS configuration")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("bind the public listener to {listen}"))?;
+    let base_url = config
+        .verify_base_url()
+        .unwrap_or_else(|| format!("https://{listen}"));
+    tracing::info!(
+        verify = %format!("https://{}/verify", listener.local_addr()?),
+        base = %base_url,
+        "public verification page serving"
+    );
+    Ok(tokio::spawn(async move {
+        if let Err(e) = graphql::serve_public(listener, tls, reader, &base_url, stop).await {
+            tracing::error!(error = %e, "the public verification page stopped");
+        }
+    }))
 }
 
 /// Whether this node joins an existing network (its raft id is not a genesis node). A joining
@@ -510,6 +554,12 @@ struct TransportStatus {
     handshakes_failed: u64,
     /// Connections closed for a truncated, oversized or undecodable frame.
     closed_bad_frame: u64,
+    /// Connections closed for a part frame over their peer's partial-message budget.
+    closed_over_budget: u64,
+    /// Inbound connections closed because a newer one of the same peer replaced them.
+    closed_replaced: u64,
+    /// Bytes of partial messages (snapshots in parts) held now, all peers together.
+    buffered_bytes: u64,
     /// Messages dropped from a full peer queue (the oldest go) and from a full inbound channel
     /// (the runtime behind): Raft retransmits what matters, but not a forwarded proposal.
     dropped_queue_full: u64,
@@ -557,6 +607,9 @@ impl StatusFile {
                 refused_genesis: t.refused_genesis,
                 handshakes_failed: t.handshakes_failed,
                 closed_bad_frame: t.closed_bad_frame,
+                closed_over_budget: t.closed_over_budget,
+                closed_replaced: t.closed_replaced,
+                buffered_bytes: t.buffered_bytes,
                 dropped_queue_full: t.dropped_queue_full,
                 dropped_inbound_full: t.dropped_inbound_full,
             },

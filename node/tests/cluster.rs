@@ -198,6 +198,12 @@ fn a_node_with_another_genesis_is_refused_by_its_peers() -> Result<()> {
     let mut config: Value =
         serde_json::from_str(&std::fs::read_to_string(config_of(dir.path(), 3))?)?;
     config["genesis"] = "genesis.json".into();
+    // Its other files are node 3's, one directory over.
+    for key in ["publicCertificateChain", "publicPrivateKey"] {
+        if let Some(file) = config[key].as_str() {
+            config[key] = format!("../node3/{file}").into();
+        }
+    }
     let free = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     config["listen"] = free.to_string().into();
     std::fs::write(rogue_dir.join("config.json"), config.to_string())?;

@@ -43,7 +43,7 @@ pub const MANIFEST_FILE: &str = "consortium.json";
 pub const DEFAULT_VALIDITY_S: i64 = 5 * 365 * 24 * 3600;
 /// How long a generated revocation list claims to be current. Silkline does not refuse a list
 /// past its nextUpdate (governance replaces lists), so this is informational.
-const CRL_VALIDITY_S: i64 = 365 * 24 * 3600;
+pub(crate) const CRL_VALIDITY_S: i64 = 365 * 24 * 3600;
 /// First serial number handed out.
 const FIRST_SERIAL: u64 = 0x1000;
 

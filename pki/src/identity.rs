@@ -397,6 +397,12 @@ impl TrustStore {
         self.members.keys()
     }
 
+    /// A member's current revocation lists (DER), as the store checks chains with them; `None`
+    /// if `member` is not a member of this store.
+    pub fn revocations(&self, member: &MemberCode) -> Option<&[Vec<u8>]> {
+        self.members.get(member).map(|t| t.crls.as_slice())
+    }
+
     /// A member's root CA certificate.
     pub fn member_root(&self, member: &MemberCode) -> Option<&CertificateDer<'static>> {
         self.members.get(member).map(|t| &t.root)
@@ -473,7 +479,9 @@ impl TrustStore {
         }
         let (_, leaf) = x509_parser::parse_x509_certificate(leaf_der.as_ref())
             .map_err(|e| IdentityError::Malformed(e.to_string()))?;
-        key_algorithm(leaf.public_key()).map_err(IdentityError::UnsupportedAlgorithm)?;
+        if let Err(what) = key_algorithm(leaf.public_key()) {
+            return Err(self.unless_stranger(chain, IdentityError::UnsupportedAlgorithm(what)));
+        }
 
         let members: Vec<(&MemberCode, TrustAnchor<'_>)> = self
             .members
@@ -526,6 +534,13 @@ impl TrustStore {
                 None,
             )
             .map_err(|e| {
+                // webpki checks each certificate's dates and extended key usage before it looks
+                // for the issuer, so a stranger's expired or serverAuth-only certificate would be
+                // reported as such; PROFILE.md promises `UnknownIssuer` for any chain that
+                // reaches no member's CA, whatever else is wrong with it.
+                if let Some(not_ours) = self.stranger_error(chain) {
+                    return not_ours;
+                }
                 // A certificate of the wrong kind usually lacks the EKU too; its kind is the
                 // more useful thing to say.
                 if matches!(e, webpki::Error::RequiredEkuNotFoundContext(_))
@@ -564,6 +579,125 @@ impl TrustStore {
             not_after: leaf.validity().not_after.timestamp(),
         })
     }
+}
+
+/// How far a presented chain gets towards the members' roots on issuer names and signatures
+/// alone: no dates, key usages or revocation (the half of path building that says whose chain
+/// it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// A member's root signed the last certificate of the walk.
+    Member,
+    /// A certificate names a member's root as its issuer, but that root's key did not sign it:
+    /// a CA that copied a member CA's name.
+    Impostor,
+    /// No certificate of the walk names a member's root.
+    Stranger,
+}
+
+impl TrustStore {
+    /// The error for a chain that does not reach a member's root, whatever else is wrong
+    /// with it: `UnknownIssuer` for a stranger's, `BadSignature` for an impostor's; `None`
+    /// for a chain that does reach one.
+    fn stranger_error(&self, chain: &[CertificateDer<'_>]) -> Option<IdentityError> {
+        match self.reach(chain) {
+            Reach::Member => None,
+            Reach::Impostor => Some(IdentityError::BadSignature),
+            Reach::Stranger => Some(IdentityError::UnknownIssuer),
+        }
+    }
+
+    /// `error`, unless the chain reaches no member's root (see [`Self::stranger_error`]).
+    fn unless_stranger(&self, chain: &[CertificateDer<'_>], error: IdentityError) -> IdentityError {
+        self.stranger_error(chain).unwrap_or(error)
+    }
+
+    /// Walks from the leaf to the certificate that issued it -- a member's root, else a
+    /// presented certificate not used yet -- at most [`CHAIN_CERTS_MAX`] steps. Runs only on
+    /// the refusal path, so an accepted chain costs no extra signature check.
+    fn reach(&self, chain: &[CertificateDer<'_>]) -> Reach {
+        let roots: Vec<X509Certificate<'_>> = self
+            .members
+            .values()
+            .filter_map(|t| x509_parser::parse_x509_certificate(t.root.as_ref()).ok())
+            .map(|(_, root)| root)
+            .collect();
+        let presented: Vec<Option<X509Certificate<'_>>> = chain
+            .iter()
+            .take(CHAIN_CERTS_MAX)
+            .map(|c| {
+                x509_parser::parse_x509_certificate(c.as_ref())
+                    .ok()
+                    .map(|(_, cert)| cert)
+            })
+            .collect();
+        let Some(Some(leaf)) = presented.first() else {
+            return Reach::Stranger;
+        };
+        let mut current = leaf;
+        let mut used = vec![false; presented.len()];
+        used[0] = true;
+        let mut impostor = false;
+        for _ in 0..CHAIN_CERTS_MAX {
+            for root in &roots {
+                if current.issuer().as_raw() == root.subject().as_raw() {
+                    if signed_by(current, root) {
+                        return Reach::Member;
+                    }
+                    impostor = true;
+                }
+            }
+            let next = presented.iter().enumerate().find_map(|(i, cert)| {
+                let cert = cert.as_ref()?;
+                (!used[i]
+                    && cert.subject().as_raw() == current.issuer().as_raw()
+                    && signed_by(current, cert))
+                .then_some((i, cert))
+            });
+            match next {
+                Some((i, issuer)) => {
+                    used[i] = true;
+                    current = issuer;
+                }
+                None => break,
+            }
+        }
+        if impostor {
+            Reach::Impostor
+        } else {
+            Reach::Stranger
+        }
+    }
+}
+
+/// Whether `issuer`'s key made `cert`'s signature, with an accepted algorithm.
+fn signed_by(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> bool {
+    x509_signature_verifies(
+        issuer.public_key(),
+        cert.tbs_certificate.as_ref(),
+        &cert.signature_value.data,
+    )
+}
+
+/// Whether `signature` over `signed` (the to-be-signed part of a certificate or revocation
+/// list; ECDSA signatures in their X.509 DER form) verifies under `key`, with an accepted
+/// algorithm.
+pub(crate) fn x509_signature_verifies(
+    key: &SubjectPublicKeyInfo<'_>,
+    signed: &[u8],
+    signature: &[u8],
+) -> bool {
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_ASN1, ED25519, UnparsedPublicKey, VerificationAlgorithm,
+    };
+    let algorithm: &dyn VerificationAlgorithm = match key_algorithm(key) {
+        Ok(Alg::EdDSA) => &ED25519,
+        Ok(Alg::ES256) => &ECDSA_P256_SHA256_ASN1,
+        Err(_) => return false,
+    };
+    UnparsedPublicKey::new(algorithm, &key.subject_public_key.data)
+        .verify(signed, signature)
+        .is_ok()
 }
 
 /// The span during which every certificate of `chain` is valid, `[latest notBefore, earliest

@@ -10,8 +10,9 @@
 //! signature) are exposed on [`VerifiedJws`] and [`ParsedJws`].
 //!
 //! Any standard JOSE library can produce an envelope Silkline accepts: the protected header may
-//! carry `typ`, `kid` and `x5t#S256` besides `alg` and `x5c`, in any order and spacing; only
-//! the payload must be canonical.
+//! carry `typ`, `kid` and `x5t#S256` besides `alg` and `x5c`, in any order and spacing, each
+//! member once; only the payload must be canonical (which also rules out a repeated member
+//! there: RFC 8785 output has none).
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
@@ -82,6 +83,10 @@ pub enum JwsError {
     UnsupportedAlg(String),
     #[error("header member {0:?} is not accepted")]
     ForbiddenHeaderMember(String),
+    #[error(
+        "header member {0:?} appears more than once; member names must be unique (RFC 7515 section 4)"
+    )]
+    DuplicateHeaderMember(String),
     #[error("x5c: {0}")]
     BadChain(String),
     #[error("alg {alg} does not match the leaf certificate's {key} key")]
@@ -319,6 +324,14 @@ pub fn parse(compact: &str) -> Result<ParsedJws, JwsError> {
     let payload = decode(p, "payload")?;
     let signature = decode(s, "signature")?;
 
+    // serde_json keeps the last of two members with the same name, where another verifier may
+    // keep the first and read the stored envelope differently (`{"alg":"none","alg":"EdDSA"}`):
+    // RFC 7515 section 4 lets a receiver refuse such a header, and Silkline does, at any depth.
+    match serde_json::from_slice::<FirstDuplicate>(&header_bytes) {
+        Ok(FirstDuplicate(Some(name))) => return Err(JwsError::DuplicateHeaderMember(name)),
+        Ok(FirstDuplicate(None)) => {}
+        Err(e) => return Err(JwsError::BadHeader(format!("not JSON: {e}"))),
+    }
     let header: Map<String, Value> = match serde_json::from_slice(&header_bytes) {
         Ok(Value::Object(map)) => map,
         Ok(_) => return Err(JwsError::BadHeader("not a JSON object".into())),
@@ -389,6 +402,77 @@ pub fn verify_signature(
     UnparsedPublicKey::new(algorithm, public_key)
         .verify(signing_input, signature)
         .map_err(|_| JwsError::BadSignature)
+}
+
+/// The first member name that some object of a JSON text repeats, at any depth (`None`: every
+/// object's names are unique). A `serde_json::Value` cannot tell, since its map keeps one value
+/// per name; this reads the text's structure instead and keeps nothing but each object's names.
+struct FirstDuplicate(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for FirstDuplicate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(FirstDuplicateVisitor)
+            .map(FirstDuplicate)
+    }
+}
+
+struct FirstDuplicateVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FirstDuplicateVisitor {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut first = None;
+        // Bounded by the text: the header is at most HEADER_BYTES_MAX bytes.
+        while let Some(FirstDuplicate(found)) = seq.next_element()? {
+            first = first.or(found);
+        }
+        Ok(first)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut first = None;
+        while let Some(name) = map.next_key::<String>()? {
+            let FirstDuplicate(nested) = map.next_value()?;
+            if names.contains(&name) {
+                first = first.or(Some(name));
+            } else {
+                names.insert(name);
+            }
+            first = first.or(nested);
+        }
+        Ok(first)
+    }
 }
 
 fn decode_x5c(x5c: Option<&Value>) -> Result<Vec<CertificateDer<'static>>, JwsError> {

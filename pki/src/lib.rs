@@ -8,6 +8,8 @@
 //!   and returns a typed [`Identity`] or a precise [`IdentityError`].
 //! - [`jws`]: transactions as JWS compact serialization (RFC 7515), `alg` `EdDSA` or `ES256`,
 //!   the signer's chain in `x5c`, over an RFC 8785 canonical JSON payload ([`jcs`]).
+//! - [`revocation`]: a member's next revocation list, made from its current one (every entry
+//!   kept, new serials added, cRLNumber one past), signed with the member's CA key.
 //! - [`dev`]: the dev-consortium generator (CAs, node TLS certificates, users, admins, CRLs).
 //!
 //! What it deliberately is not:
@@ -27,6 +29,7 @@ pub mod identity;
 pub mod jcs;
 pub mod jws;
 pub mod pem;
+pub mod revocation;
 
 pub use identity::{
     Fingerprint, Identity, IdentityError, IdentityKind, MemberCode, NodeId, PartyCode, Purpose,

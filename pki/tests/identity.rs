@@ -457,6 +457,120 @@ fn a_foreign_certificate_is_an_unknown_issuer_whatever_its_profile_claims() {
     assert_eq!(refusal(&ours, &presented), IdentityError::UnknownIssuer);
 }
 
+/// A certificate made by the foreign consortium's ELSEWHERE CA, the way a stranger's toolkit
+/// might make it: the profile's URIs, but `eku` as given and valid over `[from, until]`.
+fn stranger_cert(
+    theirs: &pki::dev::Consortium,
+    eku: Vec<rcgen::ExtendedKeyUsagePurpose>,
+    from: i64,
+    until: i64,
+) -> Vec<pki::CertificateDer<'static>> {
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "stranger");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "Shipper Co");
+    params.not_before = time::OffsetDateTime::from_unix_timestamp(from).unwrap();
+    params.not_after = time::OffsetDateTime::from_unix_timestamp(until).unwrap();
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = eku;
+    params.subject_alt_names = vec![
+        uri("urn:silkline:party:SHIPPER"),
+        uri("urn:silkline:kind:user"),
+    ];
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let issuer = theirs
+        .issuer(&MemberCode::new("ELSEWHERE").unwrap())
+        .unwrap();
+    vec![params.signed_by(&key, &issuer).unwrap().der().clone()]
+}
+
+#[test]
+fn a_chain_that_reaches_no_member_ca_is_an_unknown_issuer_whatever_else_is_wrong_with_it() {
+    // PROFILE.md: the chain is built first, so a stranger's certificate is `UnknownIssuer`
+    // whatever it claims inside. webpki checks each certificate's dates and extended key
+    // usage before it looks for an issuer; those answers are for chains that reach a member.
+    let (_d, ours) = consortium();
+    let (_d2, theirs) = common::foreign_consortium();
+    let client_auth = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let without_eku = stranger_cert(&theirs, Vec::new(), T0, T0 + 100 * DAY);
+    assert_eq!(refusal(&ours, &without_eku), IdentityError::UnknownIssuer);
+    let server_only = stranger_cert(
+        &theirs,
+        vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth],
+        T0,
+        T0 + 100 * DAY,
+    );
+    assert_eq!(refusal(&ours, &server_only), IdentityError::UnknownIssuer);
+    let expired = stranger_cert(&theirs, client_auth.clone(), T0 - 10 * DAY, T0 - DAY);
+    assert_eq!(refusal(&ours, &expired), IdentityError::UnknownIssuer);
+    let not_yet = stranger_cert(&theirs, client_auth.clone(), T0 + 10 * DAY, T0 + 20 * DAY);
+    assert_eq!(refusal(&ours, &not_yet), IdentityError::UnknownIssuer);
+    // The stranger's own root appended to the chain leads nowhere either.
+    let elsewhere = MemberCode::new("ELSEWHERE").unwrap();
+    let mut with_root = stranger_cert(&theirs, Vec::new(), T0, T0 + 100 * DAY);
+    with_root.push(pki::CertificateDer::from(
+        theirs.root_der(&elsewhere).unwrap(),
+    ));
+    assert_eq!(refusal(&ours, &with_root), IdentityError::UnknownIssuer);
+    // A stranger's node certificate offered as a TLS server: not ours, before not a node's.
+    assert_eq!(
+        ours.trust_store()
+            .unwrap()
+            .verify_identity(&without_eku, at(T0 + DAY), Purpose::NodeServer)
+            .unwrap_err(),
+        IdentityError::UnknownIssuer
+    );
+
+    // The same defects in a chain that does reach a member are reported as what they are.
+    let ours_server_only = custom_cert(
+        &ours,
+        vec![
+            uri("urn:silkline:party:SHIPPER"),
+            uri("urn:silkline:kind:user"),
+        ],
+        vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth],
+        &rcgen::PKCS_ED25519,
+    );
+    assert!(
+        matches!(
+            refusal(&ours, &ours_server_only),
+            IdentityError::KeyUsage(_)
+        ),
+        "a member's certificate without clientAuth"
+    );
+    let store = ours.trust_store().unwrap();
+    assert!(matches!(
+        store.verify_identity(
+            &chain(&ours, "shipper"),
+            at(T0 + 6 * 365 * DAY),
+            Purpose::SignTransaction
+        ),
+        Err(IdentityError::Expired { .. })
+    ));
+}
+
+#[test]
+fn an_impostor_ca_is_reported_on_its_signature_whatever_else_is_wrong() {
+    // Same CA names as ours, other keys: the chain names a member's CA, whose key did not sign
+    // it. That stays `BadSignature` (the ledger's `UNKNOWN_ISSUER`) even when the leaf has also
+    // expired.
+    let (_d, ours) = consortium();
+    let (_d2, impostor) = consortium();
+    let err = ours
+        .trust_store()
+        .unwrap()
+        .verify_identity(
+            &chain(&impostor, "shipper"),
+            at(T0 + 6 * 365 * DAY),
+            Purpose::SignTransaction,
+        )
+        .unwrap_err();
+    assert_eq!(err, IdentityError::BadSignature);
+}
+
 #[test]
 fn an_expired_intermediate_is_reported_with_its_own_dates() {
     let (_d, c) = consortium();

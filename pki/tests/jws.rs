@@ -122,8 +122,13 @@ fn tampering_with_payload_header_or_signature_is_caught() {
     ));
 }
 
-/// Builds an envelope by hand: header JSON and payload bytes as given, signed by `name`.
+/// Builds an envelope by hand: header JSON and payload bytes as given, signed by the shipper.
 fn hand_made(c: &pki::dev::Consortium, header: serde_json::Value, payload: &[u8]) -> String {
+    hand_made_raw(c, &serde_json::to_vec(&header).unwrap(), payload)
+}
+
+/// As [`hand_made`], with the header's bytes as given (a `Value` cannot repeat a member).
+fn hand_made_raw(c: &pki::dev::Consortium, header: &[u8], payload: &[u8]) -> String {
     let signer_key = std::fs::read_to_string(c.path(&c.identity("shipper").unwrap().key)).unwrap();
     let der = rustls_pki_types::pem::PemObject::from_pem_slice(signer_key.as_bytes())
         .map(|k: rustls_pki_types::PrivatePkcs8KeyDer<'_>| k.secret_pkcs8_der().to_vec())
@@ -131,7 +136,7 @@ fn hand_made(c: &pki::dev::Consortium, header: serde_json::Value, payload: &[u8]
     let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).unwrap();
     let input = format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()),
+        URL_SAFE_NO_PAD.encode(header),
         URL_SAFE_NO_PAD.encode(payload)
     );
     let sig = URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()));
@@ -282,4 +287,87 @@ fn too_many_certificates_or_an_oversized_header_are_refused() {
         br#"{"a":1}"#,
     );
     assert!(matches!(jws::verify(&compact), Err(JwsError::BadHeader(_))));
+}
+
+#[test]
+fn a_header_that_names_a_member_twice_is_refused() {
+    // RFC 7515 section 4: serde_json keeps the last `alg`, another verifier may keep the first,
+    // and the two would read the same stored envelope differently.
+    let (_d, c) = consortium();
+    let x5c = serde_json::to_string(&x5c(&c, "shipper")).unwrap();
+    let body = br#"{"a":1}"#;
+    let cases = [
+        (
+            format!(r#"{{"alg":"none","alg":"EdDSA","x5c":{x5c}}}"#),
+            "alg",
+        ),
+        (
+            format!(r#"{{"alg":"EdDSA","x5c":{x5c},"alg":"none"}}"#),
+            "alg",
+        ),
+        // The same value twice is refused too: the rule is on names, not on disagreement.
+        (
+            format!(r#"{{"alg":"EdDSA","alg":"EdDSA","x5c":{x5c}}}"#),
+            "alg",
+        ),
+        (
+            format!(r#"{{"alg":"EdDSA","x5c":{x5c},"x5c":{x5c}}}"#),
+            "x5c",
+        ),
+        (
+            format!(r#"{{"alg":"EdDSA","x5c":{x5c},"kid":"a","kid":"b"}}"#),
+            "kid",
+        ),
+        // A name spelled with an escape is the same name once decoded.
+        (
+            format!(r#"{{"alg":"EdDSA","\u0061lg":"none","x5c":{x5c}}}"#),
+            "alg",
+        ),
+        // Nested objects too, even inside a member that is refused anyway.
+        (
+            format!(r#"{{"alg":"EdDSA","x5c":{x5c},"jwk":{{"kty":"OKP","kty":"EC"}}}}"#),
+            "kty",
+        ),
+    ];
+    for (header, name) in cases {
+        let compact = hand_made_raw(&c, header.as_bytes(), body);
+        let refused = jws::parse(&compact);
+        assert!(
+            matches!(refused, Err(JwsError::DuplicateHeaderMember(ref n)) if n == name),
+            "{header}: {refused:?}"
+        );
+        let message = jws::verify(&compact).unwrap_err().to_string();
+        assert!(
+            message.contains(name) && message.contains("more than once"),
+            "{message}"
+        );
+    }
+    // The same header with each member once is fine.
+    let once = format!(r#"{{"alg":"EdDSA","kid":"a","x5c":{x5c}}}"#);
+    jws::verify(&hand_made_raw(&c, once.as_bytes(), body)).unwrap();
+}
+
+#[test]
+fn a_payload_that_names_a_member_twice_is_not_canonical() {
+    // RFC 8785 output never repeats a member, so the canonical-form check already refuses a
+    // payload that does, at any depth, whichever value a parser would keep.
+    let (_d, c) = consortium();
+    let header = json!({"alg": "EdDSA", "x5c": x5c(&c, "shipper")});
+    for payload in [
+        &br#"{"a":1,"a":1}"#[..],
+        br#"{"a":1,"a":2}"#,
+        br#"{"a":{"b":1,"b":2}}"#,
+        br#"{"a":[{"b":1,"b":1}]}"#,
+        br#"{"command":{"action":"SIGN"},"command":{"action":"VOID"}}"#,
+    ] {
+        let compact = hand_made(&c, header.clone(), payload);
+        assert!(
+            matches!(
+                jws::verify(&compact),
+                Err(JwsError::BadPayload(pki::jcs::CanonicalError::NotCanonical))
+            ),
+            "{}",
+            String::from_utf8_lossy(payload)
+        );
+    }
 }

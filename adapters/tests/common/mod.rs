@@ -74,9 +74,26 @@ pub struct Committed {
     pub state: DocumentState,
 }
 
+/// The test network's parties and their roles: every party the adapters' tests name.
+pub fn directory() -> BTreeMap<PartyCode, Role> {
+    [
+        ("CARRIER", Role::Carrier),
+        ("CARRIER2", Role::Carrier),
+        ("SHIPPER", Role::Trader),
+        ("CONSIGNEE", Role::Trader),
+        ("BANK", Role::Bank),
+        ("PORT", Role::Port),
+    ]
+    .into_iter()
+    .map(|(code, role)| (party(code), role))
+    .collect()
+}
+
 /// Documents, histories and a block counter: one accepted command per block.
 pub struct World {
     pub engine: Engine,
+    /// The parties on the network ([`directory`]).
+    pub parties: BTreeMap<PartyCode, Role>,
     pub store: BTreeMap<DocumentKey, DocumentState>,
     pub histories: BTreeMap<DocumentKey, Vec<HistoryEntry>>,
     pub height: u64,
@@ -87,6 +104,7 @@ impl Default for World {
     fn default() -> Self {
         World {
             engine: Engine::standard(),
+            parties: directory(),
             store: BTreeMap::new(),
             histories: BTreeMap::new(),
             height: 10,
@@ -103,10 +121,14 @@ impl World {
         self.height += 1;
         self.time_ms += 60_000;
         let time = BlockTime(self.time_ms);
-        let decision = match self.engine.decide(&self.store, actor, time, id, &command) {
-            Ok(decision) => decision,
-            Err(refusal) => panic!("{} {command:?} refused: {refusal}", actor.party),
-        };
+        let decision =
+            match self
+                .engine
+                .decide(&self.store, &self.parties, actor, time, id, &command)
+            {
+                Ok(decision) => decision,
+                Err(refusal) => panic!("{} {command:?} refused: {refusal}", actor.party),
+            };
         let tx_hash = Hash32(Sha256::digest(self.height.to_be_bytes()).into());
         for (key, state) in &decision.changes {
             self.store.insert(key.clone(), state.clone());

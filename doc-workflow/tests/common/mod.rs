@@ -44,6 +44,37 @@ pub fn observer() -> Actor {
     actor("AUDITOR", Role::Observer)
 }
 
+/// A party code no one on the test network has: title or a release addressed to it is refused.
+pub fn nobody() -> PartyCode {
+    party("NOBODY")
+}
+
+/// A trader the table tests hand bills to.
+pub fn holder() -> Actor {
+    actor("HOLDER", Role::Trader)
+}
+
+/// The test network's parties: every actor above, with its role.
+pub fn directory() -> BTreeMap<PartyCode, Role> {
+    [
+        carrier(),
+        holder(),
+        other_carrier(),
+        shipper(),
+        consignee(),
+        bank(),
+        port(),
+        other(),
+        observer(),
+    ]
+    .into_iter()
+    .map(|a| {
+        let role = *a.roles.first().expect("every test actor has a role");
+        (a.party, role)
+    })
+    .collect()
+}
+
 pub fn id(reference: &str) -> DocumentId {
     DocumentId::new(
         party("CARRIER"),
@@ -119,6 +150,8 @@ pub fn fixtures_dir() -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct World {
     pub engine: Engine,
+    /// The parties on the network ([`directory`]).
+    pub parties: BTreeMap<PartyCode, Role>,
     pub store: BTreeMap<DocumentKey, DocumentState>,
     pub events: Vec<Event>,
     pub accepted: Vec<(Actor, BlockTime, DocumentId, Command)>,
@@ -129,6 +162,7 @@ impl Default for World {
     fn default() -> Self {
         World {
             engine: Engine::standard(),
+            parties: directory(),
             store: BTreeMap::new(),
             events: Vec::new(),
             accepted: Vec::new(),
@@ -148,7 +182,9 @@ impl World {
         self.time_ms += 1_000;
         let time = BlockTime(self.time_ms);
         let before = self.store.clone();
-        let outcome = self.engine.decide(&self.store, actor, time, id, &command);
+        let outcome = self
+            .engine
+            .decide(&self.store, &self.parties, actor, time, id, &command);
         assert_eq!(before, self.store, "decide never mutates the store");
         if let Ok(decision) = &outcome {
             for (key, state) in &decision.changes {

@@ -596,6 +596,27 @@ impl DocumentStore for DocView<'_> {
     }
 }
 
+/// The engine's view of the parties on the network at this block (DOMAIN.md section 6,
+/// scenario 8). A party is on the network while its record exists and its sponsor is a member.
+///
+/// Party records are never deleted, so a party that holds a document stays a party and keeps
+/// what it holds. When members can leave (governance), a member's departure makes its parties
+/// *unsponsored*: they are then off the network for this check (nothing new is handed to a
+/// party no certificate can act for) and their users cannot act, until governance gives them a
+/// new sponsor; what they already hold stays theirs and is never reassigned by anyone else.
+struct PartyView<'g> {
+    parties: &'g BTreeMap<PartyCode, PartyRecord>,
+    genesis: &'g Genesis,
+}
+
+impl doc_workflow::PartyDirectory for PartyView<'_> {
+    fn role_of(&self, party: &PartyCode) -> Option<doc_workflow::Role> {
+        let record = self.parties.get(party)?;
+        self.genesis.member(&record.sponsor)?;
+        Some(record.role)
+    }
+}
+
 /// The context of one transaction within its block.
 #[derive(Clone, Copy)]
 struct TxContext {
@@ -1151,7 +1172,13 @@ impl Rules {
                 docs: &work.docs,
                 misses: RefCell::new(BTreeSet::new()),
             };
-            let result = self.engine.decide(&view, &actor, time, document, command);
+            let parties = PartyView {
+                parties: &work.gov().parties,
+                genesis: &self.genesis,
+            };
+            let result = self
+                .engine
+                .decide(&view, &parties, &actor, time, document, command);
             let misses = view.misses.into_inner();
             if misses.is_empty() {
                 break result;
@@ -1547,6 +1574,31 @@ impl LedgerReader {
     /// The last block, as last published.
     pub fn tip(&self) -> Tip {
         self.view().tip
+    }
+
+    /// The party a certificate of `member` naming `party` acts for, by the parties as last
+    /// published: [`validate::acting_party`], the rule a transaction's signer is held to, for
+    /// holders of a certificate outside a block (the API).
+    pub fn acting_party(
+        &self,
+        party: &PartyCode,
+        member: &PartyCode,
+    ) -> Result<PartyRecord, TxRefusal> {
+        validate::acting_party(&self.view().gov.parties, party, member).cloned()
+    }
+
+    /// A number that changes exactly when a member's revocation list changes: the height of
+    /// the block that installed the newest current list (0 while only genesis lists exist).
+    /// Every `UPDATE_REVOCATIONS` commits at a height above every list before it, so a holder
+    /// of a certificate verified at epoch N needs to verify it again only once this is not N.
+    pub fn revocation_epoch(&self) -> u64 {
+        let view = self.view();
+        view.gov
+            .crls
+            .values()
+            .map(|crl| crl.since_height)
+            .max()
+            .unwrap_or(0)
     }
 
     /// A party on the network.

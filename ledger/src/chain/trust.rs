@@ -85,7 +85,9 @@ fn jws_refusal(e: JwsError) -> TxRefusal {
     }
 }
 
-fn identity_refusal(e: IdentityError) -> TxRefusal {
+/// The refusal (and so the stable code) for a certificate the trust store did not accept: the
+/// same for a transaction's signer and for a client of the API.
+pub fn identity_refusal(e: IdentityError) -> TxRefusal {
     let message = e.to_string();
     match e {
         // A chain whose signatures do not verify under any member's CA (typically a foreign CA

@@ -36,7 +36,7 @@ use super::block::{Outcome, TxLocation};
 use super::state::PartyRecord;
 use super::tx::{Transaction, TxBody, VALIDITY_WINDOW_MS_MAX, nonce_is_well_formed};
 
-pub use super::trust::{CrlInfo, Envelope, Signatory, Trust};
+pub use super::trust::{CrlInfo, Envelope, Signatory, Trust, identity_refusal};
 pub use pki::identity::IdentityKind;
 
 /// The code of a resubmitted, already committed transaction.
@@ -210,6 +210,33 @@ pub struct Checked {
     pub jws: String,
 }
 
+/// Who a certificate may act for: the party it names (`signer_party`), if that party is on the
+/// network (`parties`, as of the block or the state asked) and its sponsor is the member whose
+/// CA issued the certificate (`signer_member`), so that a bank's CA cannot act for CARRIER.
+///
+/// The one rule for every use of a certificate: step 7 of [`check`] for transactions, and the
+/// API for the reads, writes and subscriptions of a client certificate (a node certificate
+/// names its member's own party).
+pub fn acting_party<'p>(
+    parties: &'p BTreeMap<PartyCode, PartyRecord>,
+    signer_party: &PartyCode,
+    signer_member: &PartyCode,
+) -> Result<&'p PartyRecord, TxRefusal> {
+    let party = parties
+        .get(signer_party)
+        .ok_or_else(|| TxRefusal::UnknownParty {
+            party: signer_party.clone(),
+        })?;
+    if party.sponsor != *signer_member {
+        return Err(TxRefusal::PartyNotSponsored {
+            party: party.code.clone(),
+            member: signer_member.clone(),
+            sponsor: party.sponsor.clone(),
+        });
+    }
+    Ok(party)
+}
+
 /// Steps 3 to 9 of the module docs (step 2 is [`Envelope::parse`]): everything that depends on the envelope, the
 /// configuration and the block time, but not on the nonce store or the documents.
 pub fn check(
@@ -241,18 +268,7 @@ pub fn check(
         }
     }
 
-    let party = parties
-        .get(&signer.party)
-        .ok_or_else(|| TxRefusal::UnknownParty {
-            party: signer.party.clone(),
-        })?;
-    if party.sponsor != signer.member {
-        return Err(TxRefusal::PartyNotSponsored {
-            party: party.code.clone(),
-            member: signer.member.clone(),
-            sponsor: party.sponsor.clone(),
-        });
-    }
+    let party = acting_party(parties, &signer.party, &signer.member)?;
     // Governance acts for the admin's member: the admin must act for the member's own party.
     if matches!(tx.body, TxBody::Governance(_)) && party.code != signer.member {
         return Err(TxRefusal::WrongCertificateKind {

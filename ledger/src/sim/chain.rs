@@ -230,8 +230,13 @@ impl ChainMachine {
             roles: BTreeSet::from([*role]),
         };
         let id = SimCommand::document(cmd.bill);
+        let parties: BTreeMap<PartyCode, Role> = SIM_PARTIES
+            .iter()
+            .map(|(p, r)| (PartyCode::new(*p).expect("static code"), *r))
+            .collect();
         match engine().decide(
             &self.documents,
+            &parties,
             &actor,
             BlockTime(time_ms),
             &id,

@@ -15,6 +15,12 @@
 //! - Length-prefixed frames of protobuf-encoded `raft::eraftpb::Message`s, at most
 //!   [`wire::FRAME_BYTES_MAX`]. A truncated, oversized or undecodable frame closes that one
 //!   connection with a warning; every other peer is served as before.
+//! - Per peer raft id (`inbound`): one main inbound connection, the newest to have spoken (a
+//!   newer one replaces it and it is closed, so a peer reconnecting past its own half-open
+//!   connection is never locked out); at most [`PEER_SILENT_CONNECTIONS_MAX`] that have not
+//!   spoken yet; and at most [`PEER_BUFFERED_BYTES_MAX`] of partial messages held across all
+//!   of them, freed when their connection closes. A part frame past that budget closes its
+//!   connection, counted in [`TransportStats::closed_over_budget`].
 //! - [`Transport::send`] never blocks: it puts the message in the peer's bounded queue
 //!   ([`PEER_QUEUE_MESSAGES_MAX`]), dropping the oldest when full, and counts the drop. A slow or
 //!   dead peer only fills its own queue.
@@ -28,10 +34,11 @@
 //!
 //! - Not reliable delivery: messages may be dropped (full queue, broken connection); Raft
 //!   retransmits what matters.
-//! - No snapshot streaming from disk: a message larger than a frame (a big Raft snapshot) is
-//!   sent in parts of at most [`wire::FRAME_BYTES_MAX`] and reassembled in memory, up to
+//! - No snapshot streaming of its own: a message larger than a frame (a snapshot that holds its
+//!   state) is sent in parts of [`wire::FRAME_BYTES_MAX`] and reassembled in memory, up to
 //!   [`wire::LARGE_MESSAGE_BYTES_MAX`]; a larger one is dropped and counted in
-//!   [`TransportStats::dropped_oversized`].
+//!   [`TransportStats::dropped_oversized`]. A state machine with [`SnapshotStreams`] has its
+//!   snapshots streamed ([`stream`]) instead.
 //! - Not membership: the peers are given at start and replaced with
 //!   [`TlsTransport::set_peers`] by whoever follows the network's node set (the node, from the
 //!   ledger's applied `ADD_NODE`/`REMOVE_NODE`); a new peer is dialed and accepted from then on,
@@ -43,6 +50,7 @@
 //! Architecture invariant: this module only moves opaque Raft messages; it never calls into the
 //! replica, and the replica never waits on it.
 
+mod inbound;
 pub mod stream;
 pub mod tls;
 pub mod wire;
@@ -66,6 +74,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::runtime::Transport;
 use crate::stream::{SnapshotStreams, StreamReport};
+use inbound::{InboundPeers, PushError};
 use tls::{PeerRefusal, SharedPeers};
 use wire::{FRAME_BYTES_MAX, FrameError, HELLO_BYTES_MAX, Hello};
 
@@ -97,10 +106,30 @@ pub const WRITE_TIMEOUT_MS: u64 = 10_000;
 /// large snapshot is expected to cross without the connection being declared stalled.
 pub const WRITE_MS_PER_KIB: u64 = 1;
 
-/// Inbound connections (established or in handshake) at once. A node has one inbound
-/// connection per peer, plus one while a peer replaces a broken one; the cap stops a flood of
-/// unauthenticated connections from spawning unbounded tasks.
+/// Inbound connections (established or in handshake) at once. A node has, per peer, one main
+/// inbound connection, at most [`PEER_SILENT_CONNECTIONS_MAX`] that have not spoken yet (one
+/// replacing a broken main one, a snapshot stream about to begin) and one snapshot stream; the
+/// cap stops a flood of unauthenticated connections from spawning unbounded tasks.
 pub const INBOUND_CONNECTIONS_MAX: usize = 64;
+
+/// Bytes of partial messages (part frames not yet completed by their last part) held for one
+/// peer, across all its inbound connections. Only a snapshot that holds its state travels in
+/// parts, and a peer has one main connection with one message in parts at a time, so this is
+/// one message of the largest size a sender sends: [`wire::LARGE_MESSAGE_PART_BYTES_MAX`]. It
+/// is the most a peer whose certificate is valid can make this node hold in partial messages,
+/// whatever it sends on however many connections.
+pub const PEER_BUFFERED_BYTES_MAX: usize = wire::LARGE_MESSAGE_PART_BYTES_MAX;
+
+/// Inbound connections of one peer that have not sent a frame yet. An honest peer has at most
+/// three: its main connection while it has had nothing to send (between two followers, until
+/// an election), its replacement after the peer restarted (the old one half-open), and a
+/// snapshot stream whose first frame is on its way. A newer one closes the oldest.
+pub const PEER_SILENT_CONNECTIONS_MAX: usize = 3;
+
+/// Longest a new main connection waits for the one it replaced to free its partial message,
+/// before it holds anything of its own. The replaced one's task lets go at its next wake-up,
+/// well within this; past it, the new one goes on and the budget decides.
+pub const REPLACED_RELEASE_TIMEOUT_MS: u64 = 1_000;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors), so the listener does not spin.
 pub const ACCEPT_ERROR_PAUSE_MS: u64 = 100;
@@ -253,6 +282,9 @@ pub struct Counters {
     refused_identity: AtomicU64,
     refused_genesis: AtomicU64,
     closed_bad_frame: AtomicU64,
+    closed_over_budget: AtomicU64,
+    closed_replaced: AtomicU64,
+    buffered_bytes: AtomicU64,
 }
 
 /// A snapshot of a transport's counters, since it started.
@@ -264,7 +296,7 @@ pub struct TransportStats {
     pub dropped_queue_full: u64,
     /// Messages to a raft id that is not a configured peer.
     pub dropped_unknown_peer: u64,
-    /// Messages larger than [`wire::FRAME_BYTES_MAX`], not sent.
+    /// Messages larger than [`wire::LARGE_MESSAGE_BYTES_MAX`], not sent.
     pub dropped_oversized: u64,
     /// Messages written to a peer's connection.
     pub sent: u64,
@@ -291,6 +323,16 @@ pub struct TransportStats {
     pub refused_genesis: u64,
     /// Connections closed for a truncated, oversized or undecodable frame.
     pub closed_bad_frame: u64,
+    /// Connections closed for a part frame that would have taken their peer's partial messages
+    /// over [`PEER_BUFFERED_BYTES_MAX`].
+    pub closed_over_budget: u64,
+    /// Inbound connections closed because a newer one of the same peer replaced them: as its
+    /// main connection, or as the oldest of more than [`PEER_SILENT_CONNECTIONS_MAX`] silent
+    /// ones.
+    pub closed_replaced: u64,
+    /// Bytes of partial messages held now, all peers together (a gauge: it goes back to 0 as
+    /// messages complete and connections close).
+    pub buffered_bytes: u64,
 }
 
 impl Counters {
@@ -314,6 +356,9 @@ impl Counters {
             refused_identity: get(&self.refused_identity),
             refused_genesis: get(&self.refused_genesis),
             closed_bad_frame: get(&self.closed_bad_frame),
+            closed_over_budget: get(&self.closed_over_budget),
+            closed_replaced: get(&self.closed_replaced),
+            buffered_bytes: get(&self.buffered_bytes),
         }
     }
 }
@@ -491,6 +536,7 @@ impl TlsTransport {
             inbound,
             streams: config.streams.clone(),
             importing: tokio::sync::Mutex::new(()),
+            inbound_peers: Arc::new(InboundPeers::new(counters.clone())),
         });
         let listener_task = tokio::spawn(listen(listener, accept, shutdown_rx));
         let transport = TlsTransport {
@@ -892,6 +938,8 @@ struct AcceptContext {
     streams: Option<Arc<dyn SnapshotStreams>>,
     /// Held by the snapshot stream being imported.
     importing: tokio::sync::Mutex<()>,
+    /// Each peer's main and silent connections and the partial messages they hold.
+    inbound_peers: Arc<InboundPeers>,
 }
 
 async fn listen(
@@ -957,13 +1005,19 @@ async fn serve(
             return;
         }
     };
+    // Dropped whenever this task ends: the partial message goes, and its charge with it.
+    // Registered before it is counted, so that whoever sees the count sees it registered.
+    let mut connection = ctx.inbound_peers.register(peer_raft_id);
     bump(&ctx.counters.connections_inbound);
     tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "peer connected");
-    let mut reassembly = wire::Reassembly::default();
+    let replaced = || {
+        tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "closing connection from peer: a newer connection from the same peer replaced it");
+    };
     let mut first = true;
     loop {
         let frame = tokio::select! {
             _ = cancelled(&mut shutdown) => return,
+            _ = connection.replaced() => return replaced(),
             f = wire::read_frame(&mut stream, FRAME_BYTES_MAX) => f,
         };
         let body = match frame {
@@ -982,18 +1036,42 @@ async fn serve(
                 return;
             }
         };
-        if std::mem::take(&mut first) && body.first() == Some(&wire::KIND_STREAM_BEGIN) {
-            let peer = stream::StreamPeer {
-                raft_id: peer_raft_id,
-                node: peer_node,
-                addr,
+        if std::mem::take(&mut first) {
+            if body.first() == Some(&wire::KIND_STREAM_BEGIN) {
+                if !connection.become_stream() {
+                    return replaced();
+                }
+                let peer = stream::StreamPeer {
+                    raft_id: peer_raft_id,
+                    node: peer_node,
+                    addr,
+                };
+                return stream::receive(&ctx, stream, &body, peer, shutdown).await;
+            }
+            let Some(mut held) = connection.become_main() else {
+                return replaced();
             };
-            return stream::receive(&ctx, stream, &body, peer, shutdown).await;
+            // The connection this one replaced frees its partial message before this one
+            // holds anything, so that the peer's budget is this connection's alone.
+            let released = tokio::time::timeout(
+                Duration::from_millis(REPLACED_RELEASE_TIMEOUT_MS),
+                held.wait_for(|bytes| *bytes == 0),
+            );
+            tokio::select! {
+                _ = cancelled(&mut shutdown) => return,
+                _ = connection.replaced() => return replaced(),
+                _ = released => {}
+            }
         }
-        let message = match reassembly.push(&body) {
+        let message = match connection.push(body) {
             Ok(Some(m)) => m,
             Ok(None) => continue,
-            Err(e) => {
+            Err(e @ PushError::OverBudget { .. }) => {
+                bump(&ctx.counters.closed_over_budget);
+                tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, reason = %e, "closing connection from peer: a part frame over the peer's buffer budget");
+                return;
+            }
+            Err(PushError::Frame(e)) => {
                 bump(&ctx.counters.closed_bad_frame);
                 tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, reason = %e, "closing connection from peer: bad frame");
                 return;

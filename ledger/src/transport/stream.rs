@@ -12,6 +12,12 @@
 //! one chunk); a count or digest that does not match, a frame out of place, a stall of
 //! [`STREAM_IDLE_TIMEOUT_MS`], or an import error ends it, and nothing is handed to Raft. Only
 //! a complete import is followed by the message, and then by the answer.
+//!
+//! What a stream may hold on the receiver: one frame at a time, and none of its peer's
+//! partial-message budget ([`super::PEER_BUFFERED_BYTES_MAX`]). Until its first frame it is
+//! one of its peer's silent connections ([`super::PEER_SILENT_CONNECTIONS_MAX`]); after it, a
+//! node imports one stream at a time, and another stream, of any peer, is closed at its first
+//! frame.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -7,9 +7,9 @@
 //! hello   = "SLKN" | version: u8 | raft id: u64 BE | genesis hash: [u8; 32]
 //!           | node id length: u8 | node id: UTF-8
 //! message = 0x00 | protobuf                       (a whole message)
-//!         | 0x01 | bytes                           (a part; more follow)
+//!         | 0x01 | bytes                           (a part, a full frame; more follow)
 //!         | 0x02 | bytes                           (the last part: the parts concatenated
-//!                                                    are the protobuf, at most 1 GiB)
+//!                                                    are the protobuf, at most 64 MiB)
 //! ```
 //!
 //! A snapshot whose data is a descriptor ([`crate::stream`]) travels on a connection of its
@@ -67,10 +67,20 @@ pub const KIND_STREAM_DONE: u8 = 6;
 /// Bytes of a stream's end frame.
 pub const STREAM_END_BYTES: usize = 1 + 8 + 32;
 
-/// Largest message sent in parts: a Raft snapshot carries the whole ledger state, held in
-/// memory on both sides (`StateSnapshot` is bytes). 1 GiB bounds what a peer can make this node
-/// buffer on one connection; a larger state needs snapshot streaming from disk.
-pub const LARGE_MESSAGE_BYTES_MAX: usize = 1 << 30;
+/// Largest message (its protobuf) sent in parts. Only a snapshot that holds its state travels
+/// in parts: the genesis (the members, their CAs and CRLs, the node set: kilobytes), or the
+/// whole state of a state machine that does not stream ([`crate::stream`]), which both sides
+/// hold in memory and the leader serializes on its Raft thread. The node streams every other
+/// snapshot from disk, one chunk at a time, whatever the state's size. 64 MiB is about 8,000
+/// documents of a non-streaming ledger (BENCHMARKS.md: 841 MB at 100,000), far past where
+/// streaming pays; and it is what one peer may make this node hold
+/// ([`super::PEER_BUFFERED_BYTES_MAX`]), so the worst case is this times the peers.
+pub const LARGE_MESSAGE_BYTES_MAX: usize = 64 << 20;
+
+/// Bytes of the part frames of a message of [`LARGE_MESSAGE_BYTES_MAX`]: its protobuf, and the
+/// kind byte of each part (every part but the last fills a frame).
+pub const LARGE_MESSAGE_PART_BYTES_MAX: usize =
+    LARGE_MESSAGE_BYTES_MAX + LARGE_MESSAGE_BYTES_MAX.div_ceil(FRAME_BYTES_MAX - 1);
 
 /// Largest hello frame: magic, version, raft id, genesis hash, node id length and the longest
 /// node id the certificate profile allows (`pki::identity::CODE_BYTES_MAX`).
@@ -307,37 +317,74 @@ fn parse(protobuf: &[u8]) -> Result<raft::eraftpb::Message, FrameError> {
         .map_err(|e| FrameError::Undecodable(e.to_string()))
 }
 
-/// Reassembles the messages of one connection from its frames.
+/// Reassembles the messages of one connection from its frames. It keeps each part frame as read
+/// (no copy, no growing buffer) until the last one, so what it holds is exactly the sum of the
+/// part frames' lengths ([`Reassembly::held_bytes`]). It does not bound that sum itself: its
+/// owner charges each frame ([`Reassembly::bytes_held_by`]) to a budget before pushing it, and
+/// frees everything by dropping it.
 #[derive(Debug, Default)]
 pub struct Reassembly {
-    partial: Vec<u8>,
+    /// The part frames of the message in progress, kind byte included.
+    parts: Vec<Vec<u8>>,
+    /// Sum of the parts' lengths (each part's capacity: see [`Reassembly::push`]).
+    held: usize,
 }
 
 impl Reassembly {
+    /// What pushing `body` adds to what a reassembly holds, until the message is complete: the
+    /// whole body of a part or of the last part, nothing for any other frame.
+    pub fn bytes_held_by(body: &[u8]) -> usize {
+        match body.first() {
+            Some(&(KIND_PART | KIND_LAST)) => body.len(),
+            _ => 0,
+        }
+    }
+
+    /// Bytes of the part frames held now (0 between messages).
+    pub fn held_bytes(&self) -> usize {
+        self.held
+    }
+
     /// Takes one frame body: a whole message, the last part of one, or a part (`Ok(None)`). A
-    /// whole message inside a partial one, an unknown kind or a message over
-    /// [`LARGE_MESSAGE_BYTES_MAX`] is an error, and the connection is closed.
-    pub fn push(&mut self, body: &[u8]) -> Result<Option<raft::eraftpb::Message>, FrameError> {
-        let Some((&kind, rest)) = body.split_first() else {
+    /// part that does not fill a frame (an honest sender's always do: see [`encode_frames`]),
+    /// a whole message inside a partial one or an unknown kind is an error, and the connection
+    /// is closed. A body is held at its capacity, which [`read_frame`] makes its length.
+    pub fn push(
+        &mut self,
+        mut body: Vec<u8>,
+    ) -> Result<Option<raft::eraftpb::Message>, FrameError> {
+        let Some(&kind) = body.first() else {
             return Err(FrameError::Undecodable("empty frame".into()));
         };
         match kind {
-            KIND_WHOLE if self.partial.is_empty() => parse(rest).map(Some),
-            KIND_PART | KIND_LAST => {
-                let len = self.partial.len() + rest.len();
-                if len > LARGE_MESSAGE_BYTES_MAX {
-                    return Err(FrameError::Oversized {
-                        len,
-                        max: LARGE_MESSAGE_BYTES_MAX,
-                    });
+            KIND_WHOLE if self.parts.is_empty() => parse(&body[1..]).map(Some),
+            // A short part would cost a part's bookkeeping for a byte of data: refused.
+            KIND_PART if body.len() != FRAME_BYTES_MAX => Err(FrameError::Undecodable(format!(
+                "a part of {} bytes: every part but the last fills a frame of {FRAME_BYTES_MAX}",
+                body.len()
+            ))),
+            KIND_PART => {
+                body.shrink_to_fit();
+                self.held += body.capacity();
+                self.parts.push(body);
+                Ok(None)
+            }
+            KIND_LAST => {
+                self.parts.push(body);
+                // Taken, not cleared: the parts' memory goes back as they are copied.
+                let parts = std::mem::take(&mut self.parts);
+                self.held = 0;
+                let len = parts.iter().map(|p| p.len() - 1).sum();
+                let mut whole = Vec::with_capacity(len);
+                for part in parts {
+                    whole.extend_from_slice(&part[1..]);
                 }
-                self.partial.extend_from_slice(rest);
-                if kind == KIND_PART {
-                    return Ok(None);
-                }
-                let message = parse(&self.partial);
-                self.partial = Vec::new();
-                message.map(Some)
+                // The message's byte fields (the snapshot's data) share `whole`, uncopied.
+                <raft::eraftpb::Message as protobuf::Message>::parse_from_carllerche_bytes(
+                    &whole.into(),
+                )
+                .map(Some)
+                .map_err(|e| FrameError::Undecodable(e.to_string()))
             }
             KIND_WHOLE => Err(FrameError::Undecodable(
                 "a whole message inside a message sent in parts".into(),
@@ -448,17 +495,30 @@ mod tests {
         assert!(frames.len() >= 3, "{} frames", frames.len());
         assert!(frames.iter().all(|f| f.len() <= FRAME_BYTES_MAX));
         let mut r = Reassembly::default();
+        let mut held = 0;
         for f in &frames[..frames.len() - 1] {
-            assert!(r.push(f).unwrap().is_none());
+            assert_eq!(Reassembly::bytes_held_by(f), f.len());
+            assert!(r.push(f.clone()).unwrap().is_none());
+            held += f.len();
+            assert_eq!(r.held_bytes(), held);
         }
-        assert_eq!(r.push(frames.last().unwrap()).unwrap(), Some(m.clone()));
-        // The reassembly is reset: a whole message decodes again.
+        assert_eq!(
+            r.push(frames.last().unwrap().clone()).unwrap(),
+            Some(m.clone())
+        );
+        // The reassembly is reset and holds nothing: a whole message decodes again.
+        assert_eq!(r.held_bytes(), 0);
         let small = encode_message(&raft::eraftpb::Message::default()).unwrap();
-        assert!(r.push(&small).unwrap().is_some());
+        assert_eq!(Reassembly::bytes_held_by(&small), 0);
+        assert!(r.push(small.clone()).unwrap().is_some());
         // A whole message inside a partial one, an unknown kind, an empty frame: refused.
-        assert!(r.push(&frames[0]).unwrap().is_none());
-        assert!(r.push(&small).is_err());
-        assert!(Reassembly::default().push(&[9, 1, 2]).is_err());
-        assert!(Reassembly::default().push(&[]).is_err());
+        assert!(r.push(frames[0].clone()).unwrap().is_none());
+        assert!(r.push(small).is_err());
+        assert!(Reassembly::default().push(vec![9, 1, 2]).is_err());
+        assert!(Reassembly::default().push(Vec::new()).is_err());
+        // A part that does not fill a frame: refused, held nothing.
+        let mut short = Reassembly::default();
+        assert!(short.push(vec![KIND_PART, 1, 2]).is_err());
+        assert_eq!(short.held_bytes(), 0);
     }
 }

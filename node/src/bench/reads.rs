@@ -172,18 +172,18 @@ pub(super) async fn bench(
     let cpu = cpu_seconds(pids) - cpu_before;
     let results = [document, documents];
 
-    println!(
+    crate::out(format_args!(
         "{:<10} {:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}",
         "query", "queries", "answered", "failed", "per s", "p50 ms", "p99 ms", "max ms"
-    );
+    ))?;
     let mut kinds = Vec::new();
     for r in &results {
         let per_s = r.answered as f64 / r.wall.as_secs_f64().max(f64::EPSILON);
         let (p50, p99, max) = latency_summary(&r.latencies_ms);
-        println!(
+        crate::out(format_args!(
             "{:<10} {:>8} {:>9} {:>7} {:>9.0} {:>9.1} {:>9.1} {:>9.1}",
             r.kind, r.queries, r.answered, r.failed, per_s, p50, p99, max
-        );
+        ))?;
         kinds.push(json!({
             "query": r.kind, "queries": r.queries, "answered": r.answered, "failed": r.failed,
             "failedShare": r.failed as f64 / r.queries.max(1) as f64,
@@ -193,21 +193,21 @@ pub(super) async fn bench(
             "requestsWaited": r.waited,
         }));
     }
-    println!(
+    crate::out(format_args!(
         "sample: {} documents ({} distinct) from {blocks_read} blocks of 1 to {height}, seed {}; pages of {PAGE_SIZE} after a sampled document; linearizable reads as {READER}",
         keys.len(),
         distinct.len(),
         args.seed
-    );
+    ))?;
     if let Some(rate) = args.rate_per_s {
         let waited: usize = results.iter().map(|r| r.waited).sum();
-        println!(
+        crate::out(format_args!(
             "open loop: {rate:.1} queries/s offered per kind; {waited} of {} queries found no free client (--concurrency {})",
             2 * args.queries,
             args.concurrency
-        );
+        ))?;
     }
-    println!("nodes' CPU: {cpu:.1} s in all");
+    crate::out(format_args!("nodes' CPU: {cpu:.1} s in all"))?;
     let peak_rss = peak_rss_mib(pids);
     let report = json!({
         "workload": "reads", "queries": args.queries, "concurrency": args.concurrency,
@@ -222,7 +222,7 @@ pub(super) async fn bench(
     });
     std::fs::write(&args.out, serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("write {}", args.out.display()))?;
-    println!("report: {}", args.out.display());
+    crate::out(format_args!("report: {}", args.out.display()))?;
     Ok(())
 }
 
