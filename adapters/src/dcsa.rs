@@ -12,7 +12,8 @@
 //!   optional places), and the issuance request's `issueTo` party.
 //! - Export ([`export`]): a document and its history as the transport document plus DCSA's
 //!   endorsement chain (`GET /endorsement-chains/{transportDocumentReference}`), each link
-//!   carrying the block height and transaction hash that prove it.
+//!   carrying the block height and transaction hash that prove it. [`ChainAction`] holds the one
+//!   table of which ledger action is which code in the endorsement chain and in PINT.
 
 use std::collections::BTreeMap;
 
@@ -41,10 +42,11 @@ pub const CHARGES_MAX: usize = 100;
 /// Silkline is not on that list, so this is a private code, not a DCSA-registered one.
 pub const EBL_PLATFORM: &str = "SLKN";
 
-/// Action codes an exported chain may carry that DCSA's endorsement-chain list does not define.
-/// DCSA lets each platform's rulebook add its own; Silkline records every committed action, so
-/// rejections and voiding appear in the chain rather than leaving gaps in who held the bill.
-pub const SILKLINE_ACTION_CODES: [&str; 3] = ["REJECT_TRANSFER", "SURRENDER_REJECTED", "VOID"];
+/// Action codes an exported chain may carry that no DCSA API defines. DCSA lets each
+/// platform's rulebook add its own; Silkline records every committed action, so a rejected
+/// transfer and the voiding of a surrendered bill appear in the chain rather than leaving gaps in
+/// who held the bill.
+pub const SILKLINE_ACTION_CODES: [&str; 2] = ["REJECT_TRANSFER", "VOID"];
 
 /// Why a document could not be exported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -554,11 +556,110 @@ impl PartyNames {
     }
 }
 
-/// One entry of the endorsement chain, in Silkline's terms: the DCSA action code, the parties and
-/// the ledger coordinates that prove it. [`export`] turns these into DCSA JSON; the PDF prints
-/// them.
+/// What one link of a bill's chain records, in Silkline's terms. DCSA names the same actions in
+/// two vocabularies that differ only for the carrier's answer to a surrender; each action's code
+/// in both is fixed here, in one place:
+///
+/// | ledger event                        | [`ChainAction`]         | endorsement chain (`actionCode`) | PINT 3.0 transaction |
+/// |-------------------------------------|-------------------------|----------------------------------|----------------------|
+/// | `ISSUED`                            | `Issue`                 | `ISSUE`                          | `ISSUE`              |
+/// | `TRANSFERRED`                       | `Transfer`              | `TRANSFER`                       | `TRANSFER`           |
+/// | `ENDORSED` (may not endorse further)| `Endorse`               | `ENDORSE`                        | `ENDORSE`            |
+/// | `ENDORSED` (may endorse further)    | `EndorseToOrder`        | `ENDORSE_TO_ORDER`               | `ENDORSE_TO_ORDER`   |
+/// | `BLANK_ENDORSED`                    | `BlankEndorse`          | `BLANK_ENDORSE`                  | `BLANK_ENDORSE`      |
+/// | `SIGNED`                            | `Sign`                  | `SIGN`                           | `SIGN`               |
+/// | `SURRENDERED_FOR_DELIVERY`          | `SurrenderForDelivery`  | `SURRENDER_FOR_DELIVERY`         | `SURRENDER_FOR_DELIVERY` |
+/// | `SURRENDERED_FOR_AMENDMENT`         | `SurrenderForAmendment` | `SURRENDER_FOR_AMENDMENT`        | `SURRENDER_FOR_AMENDMENT` |
+/// | `SURRENDER_ACCEPTED`                | `SurrenderAccepted`     | `SURRENDERED`                    | `SACC`               |
+/// | `SURRENDER_REJECTED`                | `SurrenderRejected`     | `SREJ`                           | `SREJ`               |
+/// | `TRANSFER_REJECTED`                 | `TransferRejected`      | `REJECT_TRANSFER` (Silkline's)   | none                 |
+/// | `VOIDED`                            | `Void`                  | `VOID` (Silkline's)              | none                 |
+///
+/// The endorsement-chain column is the eBL 3.0 Endorsement Chain API's `actionCode` list
+/// (`GET /endorsement-chains/{transportDocumentReference}`, EBL_END 3.0.4), whose shape
+/// [`export`] writes: it calls an accepted surrender `SURRENDERED` and has no code for a rejected
+/// one, so a rejection carries `SREJ`, the code both DCSA APIs that name it (PINT's transaction
+/// and the eBL Surrender API's answer) give it, rather than a code of Silkline's own. The PINT
+/// column is PINT 3.0's `Transaction.actionCode`; each exported link carries it as
+/// `pintActionCode`. PINT has no transaction for a rejected transfer (a platform refuses the
+/// envelope instead) nor for voiding (nothing may follow `SACC`), so those links carry none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChainAction {
+    Issue,
+    Transfer,
+    Endorse,
+    EndorseToOrder,
+    BlankEndorse,
+    Sign,
+    SurrenderForDelivery,
+    SurrenderForAmendment,
+    SurrenderAccepted,
+    SurrenderRejected,
+    TransferRejected,
+    Void,
+}
+
+impl ChainAction {
+    /// Every action, in the table's order.
+    pub const ALL: [ChainAction; 12] = [
+        ChainAction::Issue,
+        ChainAction::Transfer,
+        ChainAction::Endorse,
+        ChainAction::EndorseToOrder,
+        ChainAction::BlankEndorse,
+        ChainAction::Sign,
+        ChainAction::SurrenderForDelivery,
+        ChainAction::SurrenderForAmendment,
+        ChainAction::SurrenderAccepted,
+        ChainAction::SurrenderRejected,
+        ChainAction::TransferRejected,
+        ChainAction::Void,
+    ];
+
+    /// The `actionCode` of DCSA's endorsement chain (eBL 3.0 Endorsement Chain API), or one of
+    /// [`SILKLINE_ACTION_CODES`] where no DCSA API names the action.
+    pub fn endorsement_chain_code(self) -> &'static str {
+        match self {
+            ChainAction::Issue => "ISSUE",
+            ChainAction::Transfer => "TRANSFER",
+            ChainAction::Endorse => "ENDORSE",
+            ChainAction::EndorseToOrder => "ENDORSE_TO_ORDER",
+            ChainAction::BlankEndorse => "BLANK_ENDORSE",
+            ChainAction::Sign => "SIGN",
+            ChainAction::SurrenderForDelivery => "SURRENDER_FOR_DELIVERY",
+            ChainAction::SurrenderForAmendment => "SURRENDER_FOR_AMENDMENT",
+            ChainAction::SurrenderAccepted => "SURRENDERED",
+            ChainAction::SurrenderRejected => "SREJ",
+            ChainAction::TransferRejected => "REJECT_TRANSFER",
+            ChainAction::Void => "VOID",
+        }
+    }
+
+    /// PINT 3.0's `Transaction.actionCode` for the action, if PINT has one.
+    pub fn pint_code(self) -> Option<&'static str> {
+        Some(match self {
+            ChainAction::Issue => "ISSUE",
+            ChainAction::Transfer => "TRANSFER",
+            ChainAction::Endorse => "ENDORSE",
+            ChainAction::EndorseToOrder => "ENDORSE_TO_ORDER",
+            ChainAction::BlankEndorse => "BLANK_ENDORSE",
+            ChainAction::Sign => "SIGN",
+            ChainAction::SurrenderForDelivery => "SURRENDER_FOR_DELIVERY",
+            ChainAction::SurrenderForAmendment => "SURRENDER_FOR_AMENDMENT",
+            ChainAction::SurrenderAccepted => "SACC",
+            ChainAction::SurrenderRejected => "SREJ",
+            ChainAction::TransferRejected | ChainAction::Void => return None,
+        })
+    }
+}
+
+/// One entry of the endorsement chain, in Silkline's terms: the action, the parties and the
+/// ledger coordinates that prove it. [`export`] turns these into DCSA JSON; the PDF prints them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainLink {
+    pub action: ChainAction,
+    /// `action`'s endorsement-chain code ([`ChainAction::endorsement_chain_code`]), the code a
+    /// printed chain shows.
     pub action_code: &'static str,
     pub actor: PartyCode,
     pub recipient: Option<PartyCode>,
@@ -610,59 +711,69 @@ pub fn chain_links(
         }
         previous = entry.sequence;
         let actor = entry.event.actor.clone();
-        let (action_code, recipient, reason_code, comment) = match &entry.event.kind {
+        let (action, recipient, reason_code, comment) = match &entry.event.kind {
             EventKind::DraftPublished { .. } | EventKind::DraftApproved => continue,
             // Cargo-release events live on the release's own record; they name no title holder.
             EventKind::CargoReleased { .. } | EventKind::GatedOut { .. } => continue,
-            EventKind::Issued { possessor, .. } => ("ISSUE", Some(possessor.clone()), None, None),
-            EventKind::Transferred { to, .. } => ("TRANSFER", Some(to.clone()), None, None),
+            EventKind::Issued { possessor, .. } => {
+                (ChainAction::Issue, Some(possessor.clone()), None, None)
+            }
+            EventKind::Transferred { to, .. } => {
+                (ChainAction::Transfer, Some(to.clone()), None, None)
+            }
             EventKind::Endorsed {
                 to,
                 may_endorse_further,
                 ..
             } => (
                 if *may_endorse_further {
-                    "ENDORSE_TO_ORDER"
+                    ChainAction::EndorseToOrder
                 } else {
-                    "ENDORSE"
+                    ChainAction::Endorse
                 },
                 Some(to.clone()),
                 None,
                 None,
             ),
-            EventKind::BlankEndorsed => ("BLANK_ENDORSE", None, None, None),
-            EventKind::Signed => ("SIGN", None, None, None),
+            EventKind::BlankEndorsed => (ChainAction::BlankEndorse, None, None, None),
+            EventKind::Signed => (ChainAction::Sign, None, None, None),
             EventKind::TransferRejected {
                 restored_possessor,
                 reason,
             } => (
-                "REJECT_TRANSFER",
+                ChainAction::TransferRejected,
                 restored_possessor.clone(),
                 None,
                 reason.clone(),
             ),
-            EventKind::SurrenderedForDelivery => {
-                ("SURRENDER_FOR_DELIVERY", Some(carrier.clone()), None, None)
-            }
+            EventKind::SurrenderedForDelivery => (
+                ChainAction::SurrenderForDelivery,
+                Some(carrier.clone()),
+                None,
+                None,
+            ),
             EventKind::SurrenderedForAmendment { reason } => (
-                "SURRENDER_FOR_AMENDMENT",
+                ChainAction::SurrenderForAmendment,
                 Some(carrier.clone()),
                 Some(reason_code(*reason)),
                 None,
             ),
-            EventKind::SurrenderAccepted { .. } => ("SURRENDERED", None, None, None),
+            EventKind::SurrenderAccepted { .. } => {
+                (ChainAction::SurrenderAccepted, None, None, None)
+            }
             EventKind::SurrenderRejected {
                 comment, possessor, ..
             } => (
-                "SURRENDER_REJECTED",
+                ChainAction::SurrenderRejected,
                 Some(possessor.clone()),
                 None,
                 Some(comment.clone()),
             ),
-            EventKind::Voided { .. } => ("VOID", None, None, None),
+            EventKind::Voided { .. } => (ChainAction::Void, None, None, None),
         };
         links.push(ChainLink {
-            action_code,
+            action,
+            action_code: action.endorsement_chain_code(),
             actor,
             recipient,
             time_ms: entry.time_ms,
@@ -689,21 +800,40 @@ fn dcsa_party(code: &PartyCode, names: &PartyNames) -> Value {
     })
 }
 
+/// The code list of Standard Carrier Alpha Codes: NMFTA's. A transport document's `carrierCode`
+/// is a SCAC when its `carrierCodeListProvider` says `NMFTA`, and an SMDG liner code when it says
+/// `SMDG`.
+pub const SCAC_CODE_LIST_PROVIDER: &str = "NMFTA";
+
+/// The carrier's SCAC as DCSA's endorsement chain wants it (`carrierSCACCode`): the content's
+/// `carrierCode` when its list is NMFTA's. An SMDG code is not a SCAC and no table maps one to
+/// the other, so a document that names its carrier by SMDG code exports no `carrierSCACCode`
+/// (the field is optional); the code stays in the transport document itself.
+pub fn carrier_scac(content: &Value) -> Option<&str> {
+    let provider = content.get("carrierCodeListProvider")?.as_str()?;
+    let code = content.get("carrierCode")?.as_str()?;
+    (provider == SCAC_CODE_LIST_PROVIDER).then_some(code)
+}
+
 /// A document and its history as DCSA JSON:
 ///
 /// ```text
 /// { "transportDocument": <the content exactly as issued>,
 ///   "documentChecksum": checksum(transportDocument),
 ///   "transportDocumentStatus": "ISSUED" | ...,
-///   "endorsementChain": { "transportDocumentReference", "carrierSMDGCode"?, "endorsementChain": [links] },
+///   "endorsementChain": { "transportDocumentReference", "carrierSCACCode"?, "endorsementChain": [links] },
 ///   "silkline": { carrier, documentKind, mode, possessor, endorsee, amends, amendedBy, sequence, copyNotice } }
 /// ```
 ///
-/// Links follow DCSA's endorsement-chain API: newest first, each with `actionDateTime` (UTC,
-/// milliseconds), `actionCode`, `actor`, `recipient` where there is one, and `auditReference`
-/// (the transaction hash); Silkline adds `blockHeight`, `transactionHash`, `position`,
-/// `sequence` and `signerFingerprint`, plus `reasonCode` and `comments` where DCSA's PINT API
-/// has them. `names` supplies party names beyond those the content gives.
+/// `endorsementChain` is one `EndorsementChain` of DCSA's Endorsement Chain API (eBL 3.0,
+/// `GET /endorsement-chains/{transportDocumentReference}`): the reference, the carrier's SCAC
+/// where the content gives one ([`carrier_scac`]), and the links newest first, each with
+/// `actionDateTime` (UTC, milliseconds), `actionCode` ([`ChainAction`] says which), `actor`,
+/// `recipient` where there is one, and `auditReference` (the transaction hash). Silkline adds
+/// to each link `pintActionCode` (PINT 3.0's code for the action, where PINT has one),
+/// `blockHeight`, `transactionHash`, `position`, `sequence` and `signerFingerprint`, plus
+/// `reasonCode` and `comments` as PINT's transaction has them. `names` supplies party names
+/// beyond those the content gives.
 pub fn export(
     doc: &DocumentState,
     history: &[HistoryEntry],
@@ -732,6 +862,9 @@ pub fn export(
                 "transactionHash": link.tx_hash,
                 "signerFingerprint": link.signer_fingerprint,
             });
+            if let Some(code) = link.action.pint_code() {
+                v["pintActionCode"] = json!(code);
+            }
             if let Some(recipient) = &link.recipient {
                 v["recipient"] = dcsa_party(recipient, &all_names);
             }
@@ -748,13 +881,8 @@ pub fn export(
         "transportDocumentReference": doc.id.reference.as_str(),
         "endorsementChain": chain,
     });
-    if content
-        .get("carrierCodeListProvider")
-        .and_then(Value::as_str)
-        == Some("SMDG")
-        && let Some(code) = content.get("carrierCode")
-    {
-        endorsement_chain["carrierSMDGCode"] = code.clone();
+    if let Some(scac) = carrier_scac(&content) {
+        endorsement_chain["carrierSCACCode"] = json!(scac);
     }
     let opt = |p: &Option<PartyCode>| p.as_ref().map(|c| json!(c.as_str())).unwrap_or(Value::Null);
     Ok(json!({

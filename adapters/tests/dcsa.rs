@@ -170,6 +170,243 @@ fn codes(chain: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The eBL 3.0 Endorsement Chain API's `EndorsementChain` (EBL_END 3.0.4), written from the
+/// standard's schema as strict types: a field the standard does not define fails to parse,
+/// unless it is one of the link extensions Silkline documents (`dcsa::export`).
+mod standard {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct EndorsementChain {
+        pub transport_document_reference: String,
+        #[serde(default)]
+        pub transport_document_sub_reference: Option<String>,
+        #[serde(rename = "carrierSCACCode", default)]
+        pub carrier_scac_code: Option<String>,
+        #[serde(default)]
+        pub endorsement_chain: Vec<Link>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct Link {
+        pub action_date_time: String,
+        pub action_code: String,
+        pub actor: Party,
+        #[serde(default)]
+        pub recipient: Option<Party>,
+        #[serde(default)]
+        pub audit_reference: Option<String>,
+        // Silkline's extensions, each documented on `dcsa::export`.
+        #[serde(default)]
+        pub pint_action_code: Option<String>,
+        pub block_height: u64,
+        pub position: u32,
+        pub sequence: u64,
+        pub transaction_hash: String,
+        pub signer_fingerprint: String,
+        #[serde(default)]
+        pub reason_code: Option<String>,
+        #[serde(default)]
+        pub comments: Option<String>,
+    }
+
+    /// `ActorParty` and `RecipientParty` have the same shape.
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct Party {
+        pub party_name: String,
+        pub ebl_platform: String,
+        pub identifying_codes: Vec<IdentifyingCode>,
+        #[serde(default)]
+        pub tax_legal_references: Option<Vec<serde_json::Value>>,
+        #[serde(default)]
+        pub represented_party: Option<serde_json::Value>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct IdentifyingCode {
+        pub code_list_provider: String,
+        pub party_code: String,
+        #[serde(default)]
+        pub code_list_name: Option<String>,
+    }
+
+    /// The endorsement chain's `actionCode` list (EBL_END 3.0.4, `EndorsementChainLink`).
+    pub const ACTION_CODES: [&str; 9] = [
+        "ISSUE",
+        "ENDORSE",
+        "SIGN",
+        "SURRENDER_FOR_DELIVERY",
+        "SURRENDER_FOR_AMENDMENT",
+        "BLANK_ENDORSE",
+        "ENDORSE_TO_ORDER",
+        "TRANSFER",
+        "SURRENDERED",
+    ];
+
+    /// PINT 3.0's `Transaction.actionCode` list (EBL_PINT 3.0.0).
+    pub const PINT_ACTION_CODES: [&str; 10] = [
+        "ISSUE",
+        "TRANSFER",
+        "ENDORSE",
+        "ENDORSE_TO_ORDER",
+        "BLANK_ENDORSE",
+        "SURRENDER_FOR_DELIVERY",
+        "SURRENDER_FOR_AMENDMENT",
+        "SACC",
+        "SREJ",
+        "SIGN",
+    ];
+
+    /// The standard's pattern for names, references and comments: `^\S(?:.*\S)?$`.
+    pub fn trimmed(s: &str) -> bool {
+        !s.is_empty()
+            && !s.starts_with(char::is_whitespace)
+            && !s.ends_with(char::is_whitespace)
+            && !s.contains(['\n', '\r'])
+    }
+
+    /// RFC 3339 in UTC with milliseconds, as PINT asks of `actionDateTime`.
+    pub fn utc_millis(s: &str) -> bool {
+        let b = s.as_bytes();
+        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+        b.len() == 24
+            && digits(0..4)
+            && b[4] == b'-'
+            && digits(5..7)
+            && b[7] == b'-'
+            && digits(8..10)
+            && b[10] == b'T'
+            && digits(11..13)
+            && b[13] == b':'
+            && digits(14..16)
+            && b[16] == b':'
+            && digits(17..19)
+            && b[19] == b'.'
+            && digits(20..23)
+            && b[23] == b'Z'
+    }
+}
+
+/// Parses the export's chain as the standard's `EndorsementChain` and checks every length,
+/// pattern and code the standard gives; returns it.
+fn conforming_chain(export: &Value) -> standard::EndorsementChain {
+    let chain: standard::EndorsementChain =
+        serde_json::from_value(export["endorsementChain"].clone())
+            .unwrap_or_else(|e| panic!("not the standard's EndorsementChain: {e}"));
+    let reference = &chain.transport_document_reference;
+    assert!(
+        standard::trimmed(reference) && reference.chars().count() <= 20,
+        "{reference}"
+    );
+    if let Some(sub) = &chain.transport_document_sub_reference {
+        assert!(
+            standard::trimmed(sub) && sub.chars().count() <= 100,
+            "{sub}"
+        );
+    }
+    if let Some(scac) = &chain.carrier_scac_code {
+        assert!(
+            !scac.is_empty() && scac.len() <= 4 && !scac.contains(char::is_whitespace),
+            "{scac}"
+        );
+    }
+    assert!(!chain.endorsement_chain.is_empty());
+    for link in &chain.endorsement_chain {
+        assert!(standard::utc_millis(&link.action_date_time), "{link:?}");
+        assert!(link.action_code.len() <= 50);
+        assert!(
+            standard::ACTION_CODES.contains(&link.action_code.as_str())
+                || link.action_code == "SREJ"
+                || dcsa::SILKLINE_ACTION_CODES.contains(&link.action_code.as_str()),
+            "{}",
+            link.action_code
+        );
+        if let Some(code) = &link.pint_action_code {
+            assert!(
+                standard::PINT_ACTION_CODES.contains(&code.as_str()),
+                "{code}"
+            );
+        }
+        assert!(
+            link.audit_reference
+                .as_ref()
+                .is_some_and(|a| a.len() <= 100)
+        );
+        // Silkline's extensions: the ledger coordinates that prove the link.
+        let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        assert!(link.block_height > 0 && link.sequence > 0, "{link:?}");
+        assert!(link.position < 1_000_000, "{link:?}");
+        assert_eq!(link.audit_reference.as_ref(), Some(&link.transaction_hash));
+        assert!(hex64(&link.transaction_hash) && hex64(&link.signer_fingerprint));
+        for party in std::iter::once(&link.actor).chain(&link.recipient) {
+            assert!(
+                standard::trimmed(&party.party_name) && party.party_name.chars().count() <= 70,
+                "{party:?}"
+            );
+            assert!(
+                !party.ebl_platform.is_empty()
+                    && party.ebl_platform.len() <= 4
+                    && !party.ebl_platform.contains(char::is_whitespace),
+                "{party:?}"
+            );
+            assert!(!party.identifying_codes.is_empty());
+            for code in &party.identifying_codes {
+                assert!(code.code_list_provider.len() <= 100 && code.party_code.len() <= 150);
+                assert!(code.code_list_name.as_ref().is_none_or(|n| n.len() <= 100));
+            }
+            // Silkline records neither tax references nor parties acting on another's behalf.
+            assert!(party.tax_legal_references.is_none() && party.represented_party.is_none());
+        }
+        if let Some(reason) = &link.reason_code {
+            assert!(
+                ["SWTP", "COD", "SWI"].contains(&reason.as_str()),
+                "{reason}"
+            );
+        }
+        if let Some(comments) = &link.comments {
+            assert!(standard::trimmed(comments) && comments.chars().count() <= 255);
+        }
+    }
+    chain
+}
+
+#[test]
+fn every_chain_action_has_one_code_per_vocabulary() {
+    for action in dcsa::ChainAction::ALL {
+        let code = action.endorsement_chain_code();
+        match action.pint_code() {
+            // Where PINT names the action, the chain uses the endorsement chain's own code, or
+            // PINT's where the endorsement chain has none.
+            Some(pint) => {
+                assert!(standard::PINT_ACTION_CODES.contains(&pint), "{pint}");
+                assert!(
+                    standard::ACTION_CODES.contains(&code) || code == pint,
+                    "{action:?}: {code}"
+                );
+            }
+            None => assert!(dcsa::SILKLINE_ACTION_CODES.contains(&code), "{code}"),
+        }
+    }
+    use dcsa::ChainAction::*;
+    assert_eq!(SurrenderAccepted.endorsement_chain_code(), "SURRENDERED");
+    assert_eq!(SurrenderAccepted.pint_code(), Some("SACC"));
+    assert_eq!(SurrenderRejected.endorsement_chain_code(), "SREJ");
+    assert_eq!(SurrenderRejected.pint_code(), Some("SREJ"));
+    // Every PINT code is reached by some action.
+    for pint in standard::PINT_ACTION_CODES {
+        assert!(
+            dcsa::ChainAction::ALL
+                .iter()
+                .any(|a| a.pint_code() == Some(pint)),
+            "{pint}"
+        );
+    }
+}
+
 #[test]
 fn export_carries_the_document_and_its_endorsement_chain_newest_first() {
     let mut world = World::default();
@@ -193,11 +430,14 @@ fn export_carries_the_document_and_its_endorsement_chain_newest_first() {
         export["documentChecksum"],
         checksum(&export["transportDocument"])
     );
+    let chain = conforming_chain(&export);
+    assert_eq!(chain.transport_document_reference, "SLK-EXP-1");
+    // The fixture names its carrier by SMDG code, which is not a SCAC: no carrierSCACCode.
     assert_eq!(
-        export["endorsementChain"]["transportDocumentReference"],
-        "SLK-EXP-1"
+        export["transportDocument"]["carrierCodeListProvider"],
+        "SMDG"
     );
-    assert_eq!(export["endorsementChain"]["carrierSMDGCode"], "CARR");
+    assert_eq!(chain.carrier_scac_code, None);
     assert_eq!(
         codes(&export),
         [
@@ -212,7 +452,10 @@ fn export_carries_the_document_and_its_endorsement_chain_newest_first() {
     let links = export["endorsementChain"]["endorsementChain"]
         .as_array()
         .unwrap();
+    assert_eq!(links[0]["pintActionCode"], "SACC");
+    assert_eq!(links[1]["pintActionCode"], "SURRENDER_FOR_DELIVERY");
     let issue = &links[4];
+    assert_eq!(issue["pintActionCode"], "ISSUE");
     assert_eq!(issue["actor"]["partyName"], "Carrier Line A/S");
     assert_eq!(
         issue["actor"]["identifyingCodes"][0]["partyCode"],
@@ -239,6 +482,37 @@ fn export_carries_the_document_and_its_endorsement_chain_newest_first() {
     assert_eq!(links[0]["blockHeight"], 15);
     assert_eq!(links[0]["actionDateTime"], "2025-03-14T08:58:20.000Z");
     assert_eq!(export["silkline"]["copyNotice"], adapters::COPY_NOTICE);
+}
+
+#[test]
+fn export_gives_the_carriers_scac_when_the_content_names_it_by_nmfta_code() {
+    let mut world = World::default();
+    let id = id("SLK-EXP-SCAC");
+    let mut content = fixture_as("straight-bill", "SLK-EXP-SCAC");
+    content["carrierCode"] = json!("SLKU");
+    content["carrierCodeListProvider"] = json!("NMFTA");
+    world.ok(
+        &carrier(),
+        &id,
+        Command::Issue {
+            content: Some(content),
+            issue_to: party("SHIPPER"),
+        },
+    );
+    let export = dcsa::export(
+        world.bill(&id),
+        world.bill_history(&id),
+        &PartyNames::default(),
+    )
+    .unwrap();
+    let chain = conforming_chain(&export);
+    assert_eq!(chain.carrier_scac_code.as_deref(), Some("SLKU"));
+    assert_eq!(export["endorsementChain"]["carrierSCACCode"], "SLKU");
+    assert!(export["endorsementChain"].get("carrierSMDGCode").is_none());
+    assert_eq!(
+        dcsa::carrier_scac(&json!({"carrierCode": "CARR", "carrierCodeListProvider": "SMDG"})),
+        None
+    );
 }
 
 #[test]
@@ -298,6 +572,7 @@ fn export_names_rejections_and_amendment_reasons() {
         &PartyNames::default(),
     )
     .unwrap();
+    conforming_chain(&export);
     assert_eq!(
         codes(&export),
         [
@@ -305,7 +580,7 @@ fn export_names_rejections_and_amendment_reasons() {
             "SURRENDERED",
             "SURRENDER_FOR_AMENDMENT",
             "SIGN",
-            "SURRENDER_REJECTED",
+            "SREJ",
             "SURRENDER_FOR_AMENDMENT",
             "REJECT_TRANSFER",
             "TRANSFER",
@@ -315,6 +590,24 @@ fn export_names_rejections_and_amendment_reasons() {
     let links = export["endorsementChain"]["endorsementChain"]
         .as_array()
         .unwrap();
+    let pint: Vec<Option<&str>> = links
+        .iter()
+        .map(|l| l.get("pintActionCode").and_then(Value::as_str))
+        .collect();
+    assert_eq!(
+        pint,
+        [
+            None,
+            Some("SACC"),
+            Some("SURRENDER_FOR_AMENDMENT"),
+            Some("SIGN"),
+            Some("SREJ"),
+            Some("SURRENDER_FOR_AMENDMENT"),
+            None,
+            Some("TRANSFER"),
+            Some("ISSUE")
+        ]
+    );
     assert_eq!(links[2]["reasonCode"], "SWTP");
     assert_eq!(links[4]["comments"], "sign first");
     assert_eq!(
@@ -326,24 +619,6 @@ fn export_names_rejections_and_amendment_reasons() {
         links[6]["recipient"]["identifyingCodes"][0]["partyCode"],
         "SHIPPER"
     );
-    for code in codes(&export) {
-        let dcsa_code = [
-            "ISSUE",
-            "TRANSFER",
-            "ENDORSE",
-            "ENDORSE_TO_ORDER",
-            "BLANK_ENDORSE",
-            "SIGN",
-            "SURRENDER_FOR_DELIVERY",
-            "SURRENDER_FOR_AMENDMENT",
-            "SURRENDERED",
-        ]
-        .contains(&code);
-        assert!(
-            dcsa_code || dcsa::SILKLINE_ACTION_CODES.contains(&code),
-            "{code}"
-        );
-    }
     assert_eq!(export["transportDocumentStatus"], "VOIDED");
 }
 
