@@ -6,10 +6,11 @@
 //!   canonical text.
 //! - Import ([`parse_transport_document`], [`parse_issuance_request`]): bytes from a carrier's
 //!   system become content the workflow accepts, or the full list of problems, each with its JSON
-//!   pointer. The workflow's own validation ([`doc_workflow::content::validate`]) is the base; this
-//!   module adds only what it leaves out: the raw-byte and syntax checks, DCSA code lists the
-//!   workflow does not need (payment terms, charges, service types, packaging, equipment codes,
-//!   optional places), and the issuance request's `issueTo` party.
+//!   pointer. The rules are the workflow's own ([`doc_workflow::content::validate`]: the DCSA
+//!   standard's schema plus Silkline's rules), the very ones every node applies, so an import
+//!   that passes here is not refused for its content on the ledger; this module adds only the
+//!   raw-byte and syntax checks and the issuance request's `issueTo` party. Warnings (a container
+//!   number whose ISO 6346 check digit is wrong) come back in [`ValidContent::warnings`].
 //! - Export ([`export`]): a document and its history as the transport document plus DCSA's
 //!   endorsement chain (`GET /endorsement-chains/{transportDocumentReference}`), each link
 //!   carrying the block height and transaction hash that prove it. [`ChainAction`] holds the one
@@ -17,13 +18,13 @@
 
 use std::collections::BTreeMap;
 
-use doc_workflow::content::{self, SILKLINE_CODE_LIST_PROVIDER};
+use doc_workflow::content::{self, SILKLINE_CODE_LIST_PROVIDER, Stage};
 use doc_workflow::{
     AmendmentReason, Command, ContentProblem, DocumentId, DocumentKey, DocumentKind, DocumentRef,
     DocumentState, EventKind, PartyCode, ValidContent,
 };
 use ledger::chain::HistoryEntry;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::time::iso8601_utc;
@@ -32,10 +33,6 @@ use crate::time::iso8601_utc;
 /// [`content::CONTENT_BYTES_MAX`] (64 KiB); pretty-printed JSON with indentation is typically two
 /// to three times its canonical size, so four times leaves room without reading unbounded input.
 pub const IMPORT_BYTES_MAX: usize = 4 * content::CONTENT_BYTES_MAX;
-
-/// Most charges per document. A bill lists a handful (freight, bunker, terminal handling, ...);
-/// 100 bounds the problem list and the PDF.
-pub const CHARGES_MAX: usize = 100;
 
 /// The `eblPlatform` Silkline writes into exported actor and recipient parties. DCSA's schema
 /// asks for a platform code of at most 4 characters from its list of registered platforms;
@@ -102,14 +99,16 @@ impl Issuance {
     }
 }
 
-/// Parses and validates a bare DCSA 3.0 transport document for `carrier`. Every problem is listed
-/// with its JSON pointer; the list is empty only on success.
+/// Parses and validates a bare DCSA 3.0 transport document for `carrier`, to be stored at
+/// `stage` (its `transportDocumentStatus` must say so: `ISSUED` to issue, `DRAFT` for a draft).
+/// Every problem is listed with its JSON pointer; the list is empty only on success.
 pub fn parse_transport_document(
     bytes: &[u8],
     carrier: &PartyCode,
+    stage: Stage,
 ) -> Result<(Value, ValidContent), Vec<ContentProblem>> {
     let document = parse_json(bytes)?;
-    let valid = validate_document(&document, carrier, None, "")?;
+    let valid = validate_document(&document, carrier, None, stage, "")?;
     Ok((document, valid))
 }
 
@@ -119,14 +118,16 @@ pub fn parse_transport_document(
 pub fn parse_transport_document_for(
     bytes: &[u8],
     id: &DocumentId,
+    stage: Stage,
 ) -> Result<(Value, ValidContent), Vec<ContentProblem>> {
     let document = parse_json(bytes)?;
-    let valid = validate_document(&document, &id.carrier, Some(&id.reference), "")?;
+    let valid = validate_document(&document, &id.carrier, Some(&id.reference), stage, "")?;
     Ok((document, valid))
 }
 
 /// Parses and validates a DCSA 3.0 issuance request, `{"document": {...}, "issueTo": {...}}`,
-/// for `carrier`. Problems inside the document are reported under `/document`.
+/// for `carrier`. Problems inside the document are reported under `/document`; the document is
+/// issued, so its `transportDocumentStatus` must say `ISSUED`.
 pub fn parse_issuance_request(
     bytes: &[u8],
     carrier: &PartyCode,
@@ -146,13 +147,15 @@ pub fn parse_issuance_request(
             problems.push(problem("/document", "is required"));
             None
         }
-        Some(document) => match validate_document(document, carrier, None, "/document") {
-            Ok(valid) => Some(valid),
-            Err(found) => {
-                problems.extend(found);
-                None
+        Some(document) => {
+            match validate_document(document, carrier, None, Stage::Issued, "/document") {
+                Ok(valid) => Some(valid),
+                Err(found) => {
+                    problems.extend(found);
+                    None
+                }
             }
-        },
+        }
     };
     match (valid, issue_to, document) {
         (Some(content), Some(issue_to), Some(document)) if problems.is_empty() => Ok(Issuance {
@@ -205,27 +208,15 @@ fn parse_json(bytes: &[u8]) -> Result<Value, Vec<ContentProblem>> {
     })
 }
 
-/// The workflow's validation (for `reference` when given) plus the DCSA checks it leaves out, all
-/// under `prefix`.
+/// The workflow's validation (for `reference` when given), its problems under `prefix`.
 fn validate_document(
     document: &Value,
     carrier: &PartyCode,
     reference: Option<&DocumentRef>,
+    stage: Stage,
     prefix: &str,
 ) -> Result<ValidContent, Vec<ContentProblem>> {
-    let base = content::validate(document, carrier, reference);
-    let mut extra = Vec::new();
-    if let Some(root) = document.as_object() {
-        dcsa_fields(root, &mut extra);
-    }
-    match base {
-        Ok(valid) if extra.is_empty() => Ok(valid),
-        Ok(_) => Err(cap(prefixed(extra, prefix))),
-        Err(mut problems) => {
-            problems.extend(extra);
-            Err(cap(prefixed(problems, prefix)))
-        }
-    }
+    content::validate(document, carrier, reference, stage).map_err(|p| cap(prefixed(p, prefix)))
 }
 
 fn prefixed(problems: Vec<ContentProblem>, prefix: &str) -> Vec<ContentProblem> {
@@ -303,195 +294,6 @@ fn issue_to_party(value: Option<&Value>, problems: &mut Vec<ContentProblem>) -> 
         return None;
     }
     found.pop()
-}
-
-/// DCSA 3.0 code lists and shapes the workflow does not check, because it does not rely on them.
-/// Each is checked only where the field is present: the workflow decides what is required.
-fn dcsa_fields(root: &Map<String, Value>, problems: &mut Vec<ContentProblem>) {
-    let mut one_of = |path: String, value: Option<&Value>, allowed: &[&str]| {
-        if let Some(value) = value.filter(|v| !v.is_null())
-            && !value.as_str().is_some_and(|s| allowed.contains(&s))
-        {
-            problems.push(problem(
-                path,
-                format!("must be one of {}", allowed.join(", ")),
-            ));
-        }
-    };
-    one_of(
-        "/transportDocumentStatus".into(),
-        root.get("transportDocumentStatus"),
-        &["DRAFT", "APPROVED", "ISSUED"],
-    );
-    one_of(
-        "/freightPaymentTermCode".into(),
-        root.get("freightPaymentTermCode"),
-        &["PRE", "COL"],
-    );
-    one_of(
-        "/receiptTypeAtOrigin".into(),
-        root.get("receiptTypeAtOrigin"),
-        &["CY", "SD", "CFS"],
-    );
-    one_of(
-        "/deliveryTypeAtDestination".into(),
-        root.get("deliveryTypeAtDestination"),
-        &["CY", "SD", "CFS"],
-    );
-    one_of(
-        "/cargoMovementTypeAtOrigin".into(),
-        root.get("cargoMovementTypeAtOrigin"),
-        &["FCL", "LCL"],
-    );
-    one_of(
-        "/cargoMovementTypeAtDestination".into(),
-        root.get("cargoMovementTypeAtDestination"),
-        &["FCL", "LCL"],
-    );
-
-    if let Some(Value::Object(transports)) = root.get("transports") {
-        for place in ["placeOfReceipt", "placeOfDelivery"] {
-            let Some(location) = transports.get(place).filter(|v| !v.is_null()) else {
-                continue;
-            };
-            let path = format!("/transports/{place}");
-            match location.as_object() {
-                None => problems.push(problem(path, "must be an object")),
-                Some(map) => {
-                    if let Some(code) = map.get("UNLocationCode")
-                        && !code.as_str().is_some_and(is_un_locode)
-                    {
-                        problems.push(problem(
-                            format!("{path}/UNLocationCode"),
-                            "must be a UN/LOCODE: 2 letters and 3 of A-Z or 2-9",
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
-    if let Some(Value::Array(equipments)) = root.get("utilizedTransportEquipments") {
-        for (i, item) in equipments.iter().enumerate() {
-            let path = format!("/utilizedTransportEquipments/{i}");
-            if let Some(owned) = item.get("isShipperOwned")
-                && !owned.is_boolean()
-            {
-                problems.push(problem(
-                    format!("{path}/isShipperOwned"),
-                    "must be true or false",
-                ));
-            }
-            if let Some(code) = item.pointer("/equipment/ISOEquipmentCode")
-                && !code
-                    .as_str()
-                    .is_some_and(|s| s.len() == 4 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
-            {
-                problems.push(problem(
-                    format!("{path}/equipment/ISOEquipmentCode"),
-                    "must be an ISO 6346 size-type code of 4 letters or digits, e.g. 42G1",
-                ));
-            }
-        }
-    }
-
-    if let Some(Value::Array(items)) = root.get("consignmentItems") {
-        for (i, item) in items.iter().enumerate() {
-            let Some(Value::Array(cargo)) = item.get("cargoItems") else {
-                continue;
-            };
-            for (j, cargo) in cargo.iter().enumerate() {
-                let Some(packaging) = cargo.get("outerPackaging").filter(|v| !v.is_null()) else {
-                    continue;
-                };
-                let path = format!("/consignmentItems/{i}/cargoItems/{j}/outerPackaging");
-                if let Some(count) = packaging.get("numberOfPackages")
-                    && !matches!(count.as_u64(), Some(n) if n >= 1)
-                {
-                    problems.push(problem(
-                        format!("{path}/numberOfPackages"),
-                        "must be a positive integer",
-                    ));
-                }
-            }
-        }
-    }
-
-    match root.get("charges") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(charges)) if charges.len() > CHARGES_MAX => problems.push(problem(
-            "/charges",
-            format!(
-                "has {} items; at most {CHARGES_MAX} are allowed",
-                charges.len()
-            ),
-        )),
-        Some(Value::Array(charges)) => {
-            for (i, charge) in charges.iter().enumerate() {
-                charge_fields(charge, &format!("/charges/{i}"), problems);
-            }
-        }
-        Some(_) => problems.push(problem("/charges", "must be an array")),
-    }
-}
-
-fn charge_fields(charge: &Value, path: &str, problems: &mut Vec<ContentProblem>) {
-    let Some(map) = charge.as_object() else {
-        problems.push(problem(path, "must be an object"));
-        return;
-    };
-    match map.get("chargeName") {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 50 => {}
-        _ => problems.push(problem(
-            format!("{path}/chargeName"),
-            "is required: a non-blank string of at most 50 characters",
-        )),
-    }
-    match map.get("currencyCode") {
-        Some(Value::String(s)) if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) => {}
-        _ => problems.push(problem(
-            format!("{path}/currencyCode"),
-            "is required: an ISO 4217 code of 3 capital letters",
-        )),
-    }
-    match map.get("paymentTermCode") {
-        Some(Value::String(s)) if s == "PRE" || s == "COL" => {}
-        _ => problems.push(problem(
-            format!("{path}/paymentTermCode"),
-            "is required: PRE or COL",
-        )),
-    }
-    for field in ["currencyAmount", "unitPrice", "quantity"] {
-        match map.get(field) {
-            // Fractions are refused everywhere by the workflow's number rule; a string carries them.
-            None | Some(Value::Number(_)) => {}
-            Some(Value::String(s)) if is_decimal(s) => {}
-            Some(_) => problems.push(problem(
-                format!("{path}/{field}"),
-                "must be a non-negative integer or a decimal string such as \"1250.50\"",
-            )),
-        }
-    }
-}
-
-/// A non-negative decimal string: digits, optionally one point and more digits.
-fn is_decimal(s: &str) -> bool {
-    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
-    !int.is_empty()
-        && !frac.is_empty()
-        && int.len() <= 15
-        && frac.len() <= 6
-        && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-}
-
-/// UN/LOCODE: 2 letters (country) and 3 of A-Z or 2-9 (location).
-fn is_un_locode(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 5
-        && b[..2].iter().all(u8::is_ascii_uppercase)
-        && b[2..]
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || (b'2'..=b'9').contains(c))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -928,14 +730,5 @@ mod tests {
             checksum(&a),
             hex::encode(Sha256::digest(br#"{"a":[true,"x"],"b":1}"#))
         );
-    }
-
-    #[test]
-    fn decimal_strings() {
-        assert!(is_decimal("1250.50"));
-        assert!(is_decimal("7"));
-        assert!(!is_decimal("1,5"));
-        assert!(!is_decimal("-3"));
-        assert!(!is_decimal("."));
     }
 }

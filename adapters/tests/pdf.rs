@@ -63,10 +63,10 @@ fn leaves(value: &Value, out: &mut Vec<String>) {
 fn with_charges(reference: &str) -> Value {
     let mut doc = fixture_as("to-order-bill", reference);
     doc["charges"] = json!([
-        {"chargeName": "Ocean freight", "currencyAmount": "2450.75", "currencyCode": "USD",
-         "paymentTermCode": "PRE", "calculationBasis": "Per container", "unitPrice": "1225.375", "quantity": 2},
-        {"chargeName": "Bunker adjustment factor", "currencyAmount": "310", "currencyCode": "EUR",
-         "paymentTermCode": "COL", "calculationBasis": "Per shipment", "unitPrice": "310", "quantity": 1}
+        {"chargeName": "Ocean freight", "currencyAmount": 2450.75, "currencyCode": "USD",
+         "paymentTermCode": "PRE", "calculationBasis": "Per container", "unitPrice": 1225.375, "quantity": 2},
+        {"chargeName": "Bunker adjustment factor", "currencyAmount": 310, "currencyCode": "EUR",
+         "paymentTermCode": "COL", "calculationBasis": "Per shipment", "unitPrice": 310, "quantity": 1}
     ]);
     doc["transports"]["placeOfReceipt"] = json!({"UNLocationCode": "CNSGH"});
     doc["transports"]["placeOfDelivery"] = json!({"UNLocationCode": "DEDUS"});

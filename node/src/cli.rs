@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use adapters::dcsa;
 use anyhow::{Context as _, bail};
-use doc_workflow::{ContentProblem, DocumentId, DocumentRef, PartyCode};
+use doc_workflow::{ContentProblem, DocumentId, DocumentRef, PartyCode, Stage};
 use serde_json::{Value, json};
 
 use crate::client::{ApiClient, Target, data};
@@ -159,25 +159,38 @@ fn read_bounded(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A `--document` the ledger would accept, and what it is warned of.
+struct Imported {
+    document: Value,
+    /// Allowed but probably mistaken (a container number whose ISO 6346 check digit is wrong):
+    /// printed with the outcome, never a reason to refuse.
+    warnings: Vec<ContentProblem>,
+}
+
 /// The transport document of `--document FILE`, imported as `adapters::dcsa` imports a
-/// carrier's DCSA 3.0 JSON: every field checked before anything is signed. A draft or an issue
-/// is for the document `id` names (the file's reference must be its); a void's replacement names
-/// its own. `Ok(None)`: the action carries no document. `Ok(Some(Err(problems)))`: the file is not
-/// one the ledger would accept, each problem with its JSON pointer.
+/// carrier's DCSA 3.0 JSON: every field checked before anything is signed. A draft (which says
+/// `DRAFT`) or an issue (`ISSUED`) is for the document `id` names (the file's reference must be
+/// its); a void's replacement (`ISSUED`) names its own. `Ok(None)`: the action carries no
+/// document. `Ok(Some(Err(problems)))`: the file is not one the ledger would accept, each
+/// problem with its JSON pointer.
 fn import_document(
     args: &TxArgs,
     id: &DocumentId,
-) -> anyhow::Result<Option<Result<Value, Vec<ContentProblem>>>> {
+) -> anyhow::Result<Option<Result<Imported, Vec<ContentProblem>>>> {
     let Some(path) = &args.document_file else {
         return Ok(None);
     };
     let bytes = read_bounded(path)?;
     let imported = match args.action {
-        TxAction::Draft | TxAction::Issue => dcsa::parse_transport_document_for(&bytes, id),
-        TxAction::Void => dcsa::parse_transport_document(&bytes, &id.carrier),
+        TxAction::Draft => dcsa::parse_transport_document_for(&bytes, id, Stage::Draft),
+        TxAction::Issue => dcsa::parse_transport_document_for(&bytes, id, Stage::Issued),
+        TxAction::Void => dcsa::parse_transport_document(&bytes, &id.carrier, Stage::Issued),
         other => bail!("{other:?} takes no --document"),
     };
-    Ok(Some(imported.map(|(document, _)| document)))
+    Ok(Some(imported.map(|(document, valid)| Imported {
+        document,
+        warnings: valid.warnings,
+    })))
 }
 
 /// The workflow command an action means (`doc_workflow::Command`'s JSON); `content` is the
@@ -273,7 +286,7 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
         let governance = membership_command(args)?;
         let client = ApiClient::new(&args.target)?;
         let jws = client.sign(json!({ "governance": governance })).await?;
-        return submit(&client, args, jws).await;
+        return submit(&client, args, jws, &[]).await;
     }
     let document = args
         .document
@@ -285,9 +298,9 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
         DocumentRef::new(reference)
             .with_context(|| format!("`{reference}`: not a document reference"))?,
     );
-    let content = match import_document(args, &id)? {
-        None => None,
-        Some(Ok(document)) => Some(document),
+    let (content, warnings) = match import_document(args, &id)? {
+        None => (None, Vec::new()),
+        Some(Ok(imported)) => (Some(imported.document), imported.warnings),
         Some(Err(problems)) => {
             let file = args.document_file.as_deref().unwrap_or(Path::new(""));
             println!(
@@ -305,12 +318,22 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
             "command": command,
         }))
         .await?;
-    submit(&client, args, jws).await
+    submit(&client, args, jws, &warnings).await
 }
 
-/// Prints the signed transaction (`--sign-only`) or submits it and prints its outcome.
-async fn submit(client: &ApiClient, args: &TxArgs, jws: String) -> anyhow::Result<bool> {
+/// Prints the signed transaction (`--sign-only`; warnings then go to stderr, so that stdout is
+/// the JWS alone) or submits it and prints its outcome, with the `--document`'s `warnings` when
+/// it has any.
+async fn submit(
+    client: &ApiClient,
+    args: &TxArgs,
+    jws: String,
+    warnings: &[ContentProblem],
+) -> anyhow::Result<bool> {
     if args.sign_only {
+        for warning in warnings {
+            eprintln!("warning: {warning}");
+        }
         println!("{jws}");
         return Ok(true);
     }
@@ -318,7 +341,7 @@ async fn submit(client: &ApiClient, args: &TxArgs, jws: String) -> anyhow::Resul
         .graphql(SUBMIT, json!({ "envelopes": [jws] }))
         .await?;
     let result = &data(&response)?["submitTransactions"][0];
-    let out = json!({
+    let mut out = json!({
         "status": result["status"],
         "code": result["code"],
         "message": result["message"],
@@ -328,6 +351,9 @@ async fn submit(client: &ApiClient, args: &TxArgs, jws: String) -> anyhow::Resul
         "tx": result["txHash"],
         "documents": result["documents"],
     });
+    if !warnings.is_empty() {
+        out["warnings"] = json!(warnings);
+    }
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(result["status"] == "COMMITTED")
 }
