@@ -139,6 +139,10 @@ fn the_same_transaction_twice_commits_once(net: &DevNet, carrier: &Api) -> Resul
     ensure!(first[0]["documents"][0]["reference"] == ORDER, "{first:#?}");
     let tip = carrier.height(0)?;
     ensure!(tip >= height, "tip {tip} below {height}");
+    // Every node has applied it before it is sent again: a node that has not yet would propose
+    // it, and the copy would be refused `DUPLICATE` in a block of its own (committed once all
+    // the same, but the chain would grow).
+    net.converged(carrier, tip)?;
 
     let again = carrier.submit(0, std::slice::from_ref(&issue))?;
     ensure!(

@@ -6,23 +6,25 @@
 //!   canonical text.
 //! - Import ([`parse_transport_document`], [`parse_issuance_request`]): bytes from a carrier's
 //!   system become content the workflow accepts, or the full list of problems, each with its JSON
-//!   pointer. The workflow's own validation ([`doc_workflow::content::validate`]) is the base; this
-//!   module adds only what it leaves out: the raw-byte and syntax checks, DCSA code lists the
-//!   workflow does not need (payment terms, charges, service types, packaging, equipment codes,
-//!   optional places), and the issuance request's `issueTo` party.
+//!   pointer. The rules are the workflow's own ([`doc_workflow::content::validate`]: the DCSA
+//!   standard's schema plus Silkline's rules), the very ones every node applies, so an import
+//!   that passes here is not refused for its content on the ledger; this module adds only the
+//!   raw-byte and syntax checks and the issuance request's `issueTo` party. Warnings (a container
+//!   number whose ISO 6346 check digit is wrong) come back in [`ValidContent::warnings`].
 //! - Export ([`export`]): a document and its history as the transport document plus DCSA's
 //!   endorsement chain (`GET /endorsement-chains/{transportDocumentReference}`), each link
-//!   carrying the block height and transaction hash that prove it.
+//!   carrying the block height and transaction hash that prove it. [`ChainAction`] holds the one
+//!   table of which ledger action is which code in the endorsement chain and in PINT.
 
 use std::collections::BTreeMap;
 
-use doc_workflow::content::{self, SILKLINE_CODE_LIST_PROVIDER};
+use doc_workflow::content::{self, SILKLINE_CODE_LIST_PROVIDER, Stage};
 use doc_workflow::{
     AmendmentReason, Command, ContentProblem, DocumentId, DocumentKey, DocumentKind, DocumentRef,
     DocumentState, EventKind, PartyCode, ValidContent,
 };
 use ledger::chain::HistoryEntry;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::time::iso8601_utc;
@@ -32,19 +34,16 @@ use crate::time::iso8601_utc;
 /// to three times its canonical size, so four times leaves room without reading unbounded input.
 pub const IMPORT_BYTES_MAX: usize = 4 * content::CONTENT_BYTES_MAX;
 
-/// Most charges per document. A bill lists a handful (freight, bunker, terminal handling, ...);
-/// 100 bounds the problem list and the PDF.
-pub const CHARGES_MAX: usize = 100;
-
 /// The `eblPlatform` Silkline writes into exported actor and recipient parties. DCSA's schema
 /// asks for a platform code of at most 4 characters from its list of registered platforms;
 /// Silkline is not on that list, so this is a private code, not a DCSA-registered one.
 pub const EBL_PLATFORM: &str = "SLKN";
 
-/// Action codes an exported chain may carry that DCSA's endorsement-chain list does not define.
-/// DCSA lets each platform's rulebook add its own; Silkline records every committed action, so
-/// rejections and voiding appear in the chain rather than leaving gaps in who held the bill.
-pub const SILKLINE_ACTION_CODES: [&str; 3] = ["REJECT_TRANSFER", "SURRENDER_REJECTED", "VOID"];
+/// Action codes an exported chain may carry that no DCSA API defines. DCSA lets each
+/// platform's rulebook add its own; Silkline records every committed action, so a rejected
+/// transfer and the voiding of a surrendered bill appear in the chain rather than leaving gaps in
+/// who held the bill.
+pub const SILKLINE_ACTION_CODES: [&str; 2] = ["REJECT_TRANSFER", "VOID"];
 
 /// Why a document could not be exported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,14 +99,16 @@ impl Issuance {
     }
 }
 
-/// Parses and validates a bare DCSA 3.0 transport document for `carrier`. Every problem is listed
-/// with its JSON pointer; the list is empty only on success.
+/// Parses and validates a bare DCSA 3.0 transport document for `carrier`, to be stored at
+/// `stage` (its `transportDocumentStatus` must say so: `ISSUED` to issue, `DRAFT` for a draft).
+/// Every problem is listed with its JSON pointer; the list is empty only on success.
 pub fn parse_transport_document(
     bytes: &[u8],
     carrier: &PartyCode,
+    stage: Stage,
 ) -> Result<(Value, ValidContent), Vec<ContentProblem>> {
     let document = parse_json(bytes)?;
-    let valid = validate_document(&document, carrier, None, "")?;
+    let valid = validate_document(&document, carrier, None, stage, "")?;
     Ok((document, valid))
 }
 
@@ -117,14 +118,16 @@ pub fn parse_transport_document(
 pub fn parse_transport_document_for(
     bytes: &[u8],
     id: &DocumentId,
+    stage: Stage,
 ) -> Result<(Value, ValidContent), Vec<ContentProblem>> {
     let document = parse_json(bytes)?;
-    let valid = validate_document(&document, &id.carrier, Some(&id.reference), "")?;
+    let valid = validate_document(&document, &id.carrier, Some(&id.reference), stage, "")?;
     Ok((document, valid))
 }
 
 /// Parses and validates a DCSA 3.0 issuance request, `{"document": {...}, "issueTo": {...}}`,
-/// for `carrier`. Problems inside the document are reported under `/document`.
+/// for `carrier`. Problems inside the document are reported under `/document`; the document is
+/// issued, so its `transportDocumentStatus` must say `ISSUED`.
 pub fn parse_issuance_request(
     bytes: &[u8],
     carrier: &PartyCode,
@@ -144,13 +147,15 @@ pub fn parse_issuance_request(
             problems.push(problem("/document", "is required"));
             None
         }
-        Some(document) => match validate_document(document, carrier, None, "/document") {
-            Ok(valid) => Some(valid),
-            Err(found) => {
-                problems.extend(found);
-                None
+        Some(document) => {
+            match validate_document(document, carrier, None, Stage::Issued, "/document") {
+                Ok(valid) => Some(valid),
+                Err(found) => {
+                    problems.extend(found);
+                    None
+                }
             }
-        },
+        }
     };
     match (valid, issue_to, document) {
         (Some(content), Some(issue_to), Some(document)) if problems.is_empty() => Ok(Issuance {
@@ -203,27 +208,15 @@ fn parse_json(bytes: &[u8]) -> Result<Value, Vec<ContentProblem>> {
     })
 }
 
-/// The workflow's validation (for `reference` when given) plus the DCSA checks it leaves out, all
-/// under `prefix`.
+/// The workflow's validation (for `reference` when given), its problems under `prefix`.
 fn validate_document(
     document: &Value,
     carrier: &PartyCode,
     reference: Option<&DocumentRef>,
+    stage: Stage,
     prefix: &str,
 ) -> Result<ValidContent, Vec<ContentProblem>> {
-    let base = content::validate(document, carrier, reference);
-    let mut extra = Vec::new();
-    if let Some(root) = document.as_object() {
-        dcsa_fields(root, &mut extra);
-    }
-    match base {
-        Ok(valid) if extra.is_empty() => Ok(valid),
-        Ok(_) => Err(cap(prefixed(extra, prefix))),
-        Err(mut problems) => {
-            problems.extend(extra);
-            Err(cap(prefixed(problems, prefix)))
-        }
-    }
+    content::validate(document, carrier, reference, stage).map_err(|p| cap(prefixed(p, prefix)))
 }
 
 fn prefixed(problems: Vec<ContentProblem>, prefix: &str) -> Vec<ContentProblem> {
@@ -303,195 +296,6 @@ fn issue_to_party(value: Option<&Value>, problems: &mut Vec<ContentProblem>) -> 
     found.pop()
 }
 
-/// DCSA 3.0 code lists and shapes the workflow does not check, because it does not rely on them.
-/// Each is checked only where the field is present: the workflow decides what is required.
-fn dcsa_fields(root: &Map<String, Value>, problems: &mut Vec<ContentProblem>) {
-    let mut one_of = |path: String, value: Option<&Value>, allowed: &[&str]| {
-        if let Some(value) = value.filter(|v| !v.is_null())
-            && !value.as_str().is_some_and(|s| allowed.contains(&s))
-        {
-            problems.push(problem(
-                path,
-                format!("must be one of {}", allowed.join(", ")),
-            ));
-        }
-    };
-    one_of(
-        "/transportDocumentStatus".into(),
-        root.get("transportDocumentStatus"),
-        &["DRAFT", "APPROVED", "ISSUED"],
-    );
-    one_of(
-        "/freightPaymentTermCode".into(),
-        root.get("freightPaymentTermCode"),
-        &["PRE", "COL"],
-    );
-    one_of(
-        "/receiptTypeAtOrigin".into(),
-        root.get("receiptTypeAtOrigin"),
-        &["CY", "SD", "CFS"],
-    );
-    one_of(
-        "/deliveryTypeAtDestination".into(),
-        root.get("deliveryTypeAtDestination"),
-        &["CY", "SD", "CFS"],
-    );
-    one_of(
-        "/cargoMovementTypeAtOrigin".into(),
-        root.get("cargoMovementTypeAtOrigin"),
-        &["FCL", "LCL"],
-    );
-    one_of(
-        "/cargoMovementTypeAtDestination".into(),
-        root.get("cargoMovementTypeAtDestination"),
-        &["FCL", "LCL"],
-    );
-
-    if let Some(Value::Object(transports)) = root.get("transports") {
-        for place in ["placeOfReceipt", "placeOfDelivery"] {
-            let Some(location) = transports.get(place).filter(|v| !v.is_null()) else {
-                continue;
-            };
-            let path = format!("/transports/{place}");
-            match location.as_object() {
-                None => problems.push(problem(path, "must be an object")),
-                Some(map) => {
-                    if let Some(code) = map.get("UNLocationCode")
-                        && !code.as_str().is_some_and(is_un_locode)
-                    {
-                        problems.push(problem(
-                            format!("{path}/UNLocationCode"),
-                            "must be a UN/LOCODE: 2 letters and 3 of A-Z or 2-9",
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
-    if let Some(Value::Array(equipments)) = root.get("utilizedTransportEquipments") {
-        for (i, item) in equipments.iter().enumerate() {
-            let path = format!("/utilizedTransportEquipments/{i}");
-            if let Some(owned) = item.get("isShipperOwned")
-                && !owned.is_boolean()
-            {
-                problems.push(problem(
-                    format!("{path}/isShipperOwned"),
-                    "must be true or false",
-                ));
-            }
-            if let Some(code) = item.pointer("/equipment/ISOEquipmentCode")
-                && !code
-                    .as_str()
-                    .is_some_and(|s| s.len() == 4 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
-            {
-                problems.push(problem(
-                    format!("{path}/equipment/ISOEquipmentCode"),
-                    "must be an ISO 6346 size-type code of 4 letters or digits, e.g. 42G1",
-                ));
-            }
-        }
-    }
-
-    if let Some(Value::Array(items)) = root.get("consignmentItems") {
-        for (i, item) in items.iter().enumerate() {
-            let Some(Value::Array(cargo)) = item.get("cargoItems") else {
-                continue;
-            };
-            for (j, cargo) in cargo.iter().enumerate() {
-                let Some(packaging) = cargo.get("outerPackaging").filter(|v| !v.is_null()) else {
-                    continue;
-                };
-                let path = format!("/consignmentItems/{i}/cargoItems/{j}/outerPackaging");
-                if let Some(count) = packaging.get("numberOfPackages")
-                    && !matches!(count.as_u64(), Some(n) if n >= 1)
-                {
-                    problems.push(problem(
-                        format!("{path}/numberOfPackages"),
-                        "must be a positive integer",
-                    ));
-                }
-            }
-        }
-    }
-
-    match root.get("charges") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(charges)) if charges.len() > CHARGES_MAX => problems.push(problem(
-            "/charges",
-            format!(
-                "has {} items; at most {CHARGES_MAX} are allowed",
-                charges.len()
-            ),
-        )),
-        Some(Value::Array(charges)) => {
-            for (i, charge) in charges.iter().enumerate() {
-                charge_fields(charge, &format!("/charges/{i}"), problems);
-            }
-        }
-        Some(_) => problems.push(problem("/charges", "must be an array")),
-    }
-}
-
-fn charge_fields(charge: &Value, path: &str, problems: &mut Vec<ContentProblem>) {
-    let Some(map) = charge.as_object() else {
-        problems.push(problem(path, "must be an object"));
-        return;
-    };
-    match map.get("chargeName") {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 50 => {}
-        _ => problems.push(problem(
-            format!("{path}/chargeName"),
-            "is required: a non-blank string of at most 50 characters",
-        )),
-    }
-    match map.get("currencyCode") {
-        Some(Value::String(s)) if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) => {}
-        _ => problems.push(problem(
-            format!("{path}/currencyCode"),
-            "is required: an ISO 4217 code of 3 capital letters",
-        )),
-    }
-    match map.get("paymentTermCode") {
-        Some(Value::String(s)) if s == "PRE" || s == "COL" => {}
-        _ => problems.push(problem(
-            format!("{path}/paymentTermCode"),
-            "is required: PRE or COL",
-        )),
-    }
-    for field in ["currencyAmount", "unitPrice", "quantity"] {
-        match map.get(field) {
-            // Fractions are refused everywhere by the workflow's number rule; a string carries them.
-            None | Some(Value::Number(_)) => {}
-            Some(Value::String(s)) if is_decimal(s) => {}
-            Some(_) => problems.push(problem(
-                format!("{path}/{field}"),
-                "must be a non-negative integer or a decimal string such as \"1250.50\"",
-            )),
-        }
-    }
-}
-
-/// A non-negative decimal string: digits, optionally one point and more digits.
-fn is_decimal(s: &str) -> bool {
-    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
-    !int.is_empty()
-        && !frac.is_empty()
-        && int.len() <= 15
-        && frac.len() <= 6
-        && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-}
-
-/// UN/LOCODE: 2 letters (country) and 3 of A-Z or 2-9 (location).
-fn is_un_locode(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 5
-        && b[..2].iter().all(u8::is_ascii_uppercase)
-        && b[2..]
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || (b'2'..=b'9').contains(c))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Export
 // ---------------------------------------------------------------------------------------------
@@ -554,11 +358,110 @@ impl PartyNames {
     }
 }
 
-/// One entry of the endorsement chain, in Silkline's terms: the DCSA action code, the parties and
-/// the ledger coordinates that prove it. [`export`] turns these into DCSA JSON; the PDF prints
-/// them.
+/// What one link of a bill's chain records, in Silkline's terms. DCSA names the same actions in
+/// two vocabularies that differ only for the carrier's answer to a surrender; each action's code
+/// in both is fixed here, in one place:
+///
+/// | ledger event                        | [`ChainAction`]         | endorsement chain (`actionCode`) | PINT 3.0 transaction |
+/// |-------------------------------------|-------------------------|----------------------------------|----------------------|
+/// | `ISSUED`                            | `Issue`                 | `ISSUE`                          | `ISSUE`              |
+/// | `TRANSFERRED`                       | `Transfer`              | `TRANSFER`                       | `TRANSFER`           |
+/// | `ENDORSED` (may not endorse further)| `Endorse`               | `ENDORSE`                        | `ENDORSE`            |
+/// | `ENDORSED` (may endorse further)    | `EndorseToOrder`        | `ENDORSE_TO_ORDER`               | `ENDORSE_TO_ORDER`   |
+/// | `BLANK_ENDORSED`                    | `BlankEndorse`          | `BLANK_ENDORSE`                  | `BLANK_ENDORSE`      |
+/// | `SIGNED`                            | `Sign`                  | `SIGN`                           | `SIGN`               |
+/// | `SURRENDERED_FOR_DELIVERY`          | `SurrenderForDelivery`  | `SURRENDER_FOR_DELIVERY`         | `SURRENDER_FOR_DELIVERY` |
+/// | `SURRENDERED_FOR_AMENDMENT`         | `SurrenderForAmendment` | `SURRENDER_FOR_AMENDMENT`        | `SURRENDER_FOR_AMENDMENT` |
+/// | `SURRENDER_ACCEPTED`                | `SurrenderAccepted`     | `SURRENDERED`                    | `SACC`               |
+/// | `SURRENDER_REJECTED`                | `SurrenderRejected`     | `SREJ`                           | `SREJ`               |
+/// | `TRANSFER_REJECTED`                 | `TransferRejected`      | `REJECT_TRANSFER` (Silkline's)   | none                 |
+/// | `VOIDED`                            | `Void`                  | `VOID` (Silkline's)              | none                 |
+///
+/// The endorsement-chain column is the eBL 3.0 Endorsement Chain API's `actionCode` list
+/// (`GET /endorsement-chains/{transportDocumentReference}`, EBL_END 3.0.4), whose shape
+/// [`export`] writes: it calls an accepted surrender `SURRENDERED` and has no code for a rejected
+/// one, so a rejection carries `SREJ`, the code both DCSA APIs that name it (PINT's transaction
+/// and the eBL Surrender API's answer) give it, rather than a code of Silkline's own. The PINT
+/// column is PINT 3.0's `Transaction.actionCode`; each exported link carries it as
+/// `pintActionCode`. PINT has no transaction for a rejected transfer (a platform refuses the
+/// envelope instead) nor for voiding (nothing may follow `SACC`), so those links carry none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChainAction {
+    Issue,
+    Transfer,
+    Endorse,
+    EndorseToOrder,
+    BlankEndorse,
+    Sign,
+    SurrenderForDelivery,
+    SurrenderForAmendment,
+    SurrenderAccepted,
+    SurrenderRejected,
+    TransferRejected,
+    Void,
+}
+
+impl ChainAction {
+    /// Every action, in the table's order.
+    pub const ALL: [ChainAction; 12] = [
+        ChainAction::Issue,
+        ChainAction::Transfer,
+        ChainAction::Endorse,
+        ChainAction::EndorseToOrder,
+        ChainAction::BlankEndorse,
+        ChainAction::Sign,
+        ChainAction::SurrenderForDelivery,
+        ChainAction::SurrenderForAmendment,
+        ChainAction::SurrenderAccepted,
+        ChainAction::SurrenderRejected,
+        ChainAction::TransferRejected,
+        ChainAction::Void,
+    ];
+
+    /// The `actionCode` of DCSA's endorsement chain (eBL 3.0 Endorsement Chain API), or one of
+    /// [`SILKLINE_ACTION_CODES`] where no DCSA API names the action.
+    pub fn endorsement_chain_code(self) -> &'static str {
+        match self {
+            ChainAction::Issue => "ISSUE",
+            ChainAction::Transfer => "TRANSFER",
+            ChainAction::Endorse => "ENDORSE",
+            ChainAction::EndorseToOrder => "ENDORSE_TO_ORDER",
+            ChainAction::BlankEndorse => "BLANK_ENDORSE",
+            ChainAction::Sign => "SIGN",
+            ChainAction::SurrenderForDelivery => "SURRENDER_FOR_DELIVERY",
+            ChainAction::SurrenderForAmendment => "SURRENDER_FOR_AMENDMENT",
+            ChainAction::SurrenderAccepted => "SURRENDERED",
+            ChainAction::SurrenderRejected => "SREJ",
+            ChainAction::TransferRejected => "REJECT_TRANSFER",
+            ChainAction::Void => "VOID",
+        }
+    }
+
+    /// PINT 3.0's `Transaction.actionCode` for the action, if PINT has one.
+    pub fn pint_code(self) -> Option<&'static str> {
+        Some(match self {
+            ChainAction::Issue => "ISSUE",
+            ChainAction::Transfer => "TRANSFER",
+            ChainAction::Endorse => "ENDORSE",
+            ChainAction::EndorseToOrder => "ENDORSE_TO_ORDER",
+            ChainAction::BlankEndorse => "BLANK_ENDORSE",
+            ChainAction::Sign => "SIGN",
+            ChainAction::SurrenderForDelivery => "SURRENDER_FOR_DELIVERY",
+            ChainAction::SurrenderForAmendment => "SURRENDER_FOR_AMENDMENT",
+            ChainAction::SurrenderAccepted => "SACC",
+            ChainAction::SurrenderRejected => "SREJ",
+            ChainAction::TransferRejected | ChainAction::Void => return None,
+        })
+    }
+}
+
+/// One entry of the endorsement chain, in Silkline's terms: the action, the parties and the
+/// ledger coordinates that prove it. [`export`] turns these into DCSA JSON; the PDF prints them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainLink {
+    pub action: ChainAction,
+    /// `action`'s endorsement-chain code ([`ChainAction::endorsement_chain_code`]), the code a
+    /// printed chain shows.
     pub action_code: &'static str,
     pub actor: PartyCode,
     pub recipient: Option<PartyCode>,
@@ -610,59 +513,69 @@ pub fn chain_links(
         }
         previous = entry.sequence;
         let actor = entry.event.actor.clone();
-        let (action_code, recipient, reason_code, comment) = match &entry.event.kind {
+        let (action, recipient, reason_code, comment) = match &entry.event.kind {
             EventKind::DraftPublished { .. } | EventKind::DraftApproved => continue,
             // Cargo-release events live on the release's own record; they name no title holder.
             EventKind::CargoReleased { .. } | EventKind::GatedOut { .. } => continue,
-            EventKind::Issued { possessor, .. } => ("ISSUE", Some(possessor.clone()), None, None),
-            EventKind::Transferred { to, .. } => ("TRANSFER", Some(to.clone()), None, None),
+            EventKind::Issued { possessor, .. } => {
+                (ChainAction::Issue, Some(possessor.clone()), None, None)
+            }
+            EventKind::Transferred { to, .. } => {
+                (ChainAction::Transfer, Some(to.clone()), None, None)
+            }
             EventKind::Endorsed {
                 to,
                 may_endorse_further,
                 ..
             } => (
                 if *may_endorse_further {
-                    "ENDORSE_TO_ORDER"
+                    ChainAction::EndorseToOrder
                 } else {
-                    "ENDORSE"
+                    ChainAction::Endorse
                 },
                 Some(to.clone()),
                 None,
                 None,
             ),
-            EventKind::BlankEndorsed => ("BLANK_ENDORSE", None, None, None),
-            EventKind::Signed => ("SIGN", None, None, None),
+            EventKind::BlankEndorsed => (ChainAction::BlankEndorse, None, None, None),
+            EventKind::Signed => (ChainAction::Sign, None, None, None),
             EventKind::TransferRejected {
                 restored_possessor,
                 reason,
             } => (
-                "REJECT_TRANSFER",
+                ChainAction::TransferRejected,
                 restored_possessor.clone(),
                 None,
                 reason.clone(),
             ),
-            EventKind::SurrenderedForDelivery => {
-                ("SURRENDER_FOR_DELIVERY", Some(carrier.clone()), None, None)
-            }
+            EventKind::SurrenderedForDelivery => (
+                ChainAction::SurrenderForDelivery,
+                Some(carrier.clone()),
+                None,
+                None,
+            ),
             EventKind::SurrenderedForAmendment { reason } => (
-                "SURRENDER_FOR_AMENDMENT",
+                ChainAction::SurrenderForAmendment,
                 Some(carrier.clone()),
                 Some(reason_code(*reason)),
                 None,
             ),
-            EventKind::SurrenderAccepted { .. } => ("SURRENDERED", None, None, None),
+            EventKind::SurrenderAccepted { .. } => {
+                (ChainAction::SurrenderAccepted, None, None, None)
+            }
             EventKind::SurrenderRejected {
                 comment, possessor, ..
             } => (
-                "SURRENDER_REJECTED",
+                ChainAction::SurrenderRejected,
                 Some(possessor.clone()),
                 None,
                 Some(comment.clone()),
             ),
-            EventKind::Voided { .. } => ("VOID", None, None, None),
+            EventKind::Voided { .. } => (ChainAction::Void, None, None, None),
         };
         links.push(ChainLink {
-            action_code,
+            action,
+            action_code: action.endorsement_chain_code(),
             actor,
             recipient,
             time_ms: entry.time_ms,
@@ -689,21 +602,46 @@ fn dcsa_party(code: &PartyCode, names: &PartyNames) -> Value {
     })
 }
 
+/// The code list of Standard Carrier Alpha Codes: NMFTA's. A transport document's `carrierCode`
+/// is a SCAC when its `carrierCodeListProvider` says `NMFTA`, and an SMDG liner code when it says
+/// `SMDG`.
+pub const SCAC_CODE_LIST_PROVIDER: &str = "NMFTA";
+
+/// The carrier's SCAC as DCSA's endorsement chain wants it (`carrierSCACCode`): the content's
+/// `carrierCode` when its list is NMFTA's. An SMDG code is not a SCAC and no table maps one to
+/// the other, so a document that names its carrier by SMDG code exports no `carrierSCACCode`
+/// (the field is optional); the code stays in the transport document itself.
+pub fn carrier_scac(content: &Value) -> Option<&str> {
+    let provider = content.get("carrierCodeListProvider")?.as_str()?;
+    let code = content.get("carrierCode")?.as_str()?;
+    (provider == SCAC_CODE_LIST_PROVIDER).then_some(code)
+}
+
 /// A document and its history as DCSA JSON:
 ///
 /// ```text
-/// { "transportDocument": <the content exactly as issued>,
-///   "documentChecksum": checksum(transportDocument),
-///   "transportDocumentStatus": "ISSUED" | ...,
-///   "endorsementChain": { "transportDocumentReference", "carrierSMDGCode"?, "endorsementChain": [links] },
+/// { "transportDocument": <the content as issued, its transportDocumentStatus the ledger's>,
+///   "documentChecksum": checksum(the content as issued),
+///   "endorsementChain": { "transportDocumentReference", "carrierSCACCode"?, "endorsementChain": [links] },
 ///   "silkline": { carrier, documentKind, mode, possessor, endorsee, amends, amendedBy, sequence, copyNotice } }
 /// ```
 ///
-/// Links follow DCSA's endorsement-chain API: newest first, each with `actionDateTime` (UTC,
-/// milliseconds), `actionCode`, `actor`, `recipient` where there is one, and `auditReference`
-/// (the transaction hash); Silkline adds `blockHeight`, `transactionHash`, `position`,
-/// `sequence` and `signerFingerprint`, plus `reasonCode` and `comments` where DCSA's PINT API
-/// has them. `names` supplies party names beyond those the content gives.
+/// `endorsementChain` is one `EndorsementChain` of DCSA's Endorsement Chain API (eBL 3.0,
+/// `GET /endorsement-chains/{transportDocumentReference}`): the reference, the carrier's SCAC
+/// where the content gives one ([`carrier_scac`]), and the links newest first, each with
+/// `actionDateTime` (UTC, milliseconds), `actionCode` ([`ChainAction`] says which), `actor`,
+/// `recipient` where there is one, and `auditReference` (the transaction hash). Silkline adds
+/// to each link `pintActionCode` (PINT 3.0's code for the action, where PINT has one),
+/// `blockHeight`, `transactionHash`, `position`, `sequence` and `signerFingerprint`, plus
+/// `reasonCode` and `comments` as PINT's transaction has them. `names` supplies party names
+/// beyond those the content gives.
+///
+/// The status inside the exported transport document is the ledger's (`SURRENDERED_FOR_DELIVERY`,
+/// `VOIDED`, ...), never the one the content was issued with: the standard defines no status
+/// beside the document, and a reader of the document alone must not see `ISSUED` for a bill that
+/// was surrendered. `documentChecksum` stays the checksum of the content as issued (and so as
+/// stored, printed on the PDF and asked for by the verification page), which is the exported
+/// document with `transportDocumentStatus` set back to `ISSUED`.
 pub fn export(
     doc: &DocumentState,
     history: &[HistoryEntry],
@@ -732,6 +670,9 @@ pub fn export(
                 "transactionHash": link.tx_hash,
                 "signerFingerprint": link.signer_fingerprint,
             });
+            if let Some(code) = link.action.pint_code() {
+                v["pintActionCode"] = json!(code);
+            }
             if let Some(recipient) = &link.recipient {
                 v["recipient"] = dcsa_party(recipient, &all_names);
             }
@@ -748,19 +689,18 @@ pub fn export(
         "transportDocumentReference": doc.id.reference.as_str(),
         "endorsementChain": chain,
     });
-    if content
-        .get("carrierCodeListProvider")
-        .and_then(Value::as_str)
-        == Some("SMDG")
-        && let Some(code) = content.get("carrierCode")
-    {
-        endorsement_chain["carrierSMDGCode"] = code.clone();
+    if let Some(scac) = carrier_scac(&content) {
+        endorsement_chain["carrierSCACCode"] = json!(scac);
     }
     let opt = |p: &Option<PartyCode>| p.as_ref().map(|c| json!(c.as_str())).unwrap_or(Value::Null);
+    let checksum_as_issued = checksum(&content);
+    let mut document = content;
+    if let Some(fields) = document.as_object_mut() {
+        fields.insert("transportDocumentStatus".into(), json!(doc.status.code()));
+    }
     Ok(json!({
-        "documentChecksum": checksum(&content),
-        "transportDocumentStatus": doc.status.code(),
-        "transportDocument": content,
+        "documentChecksum": checksum_as_issued,
+        "transportDocument": document,
         "endorsementChain": endorsement_chain,
         "silkline": {
             "carrier": doc.carrier.as_str(),
@@ -800,14 +740,5 @@ mod tests {
             checksum(&a),
             hex::encode(Sha256::digest(br#"{"a":[true,"x"],"b":1}"#))
         );
-    }
-
-    #[test]
-    fn decimal_strings() {
-        assert!(is_decimal("1250.50"));
-        assert!(is_decimal("7"));
-        assert!(!is_decimal("1,5"));
-        assert!(!is_decimal("-3"));
-        assert!(!is_decimal("."));
     }
 }

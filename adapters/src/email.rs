@@ -5,8 +5,10 @@
 //! 1. [`notifications`] (pure): who must hear of a committed event, and why. The new possessor
 //!    or endorsee when a bill reaches it, the carrier when a surrender is requested, the
 //!    requester when the carrier accepts or rejects it, the port when cargo is released to it.
-//!    [`plan`] turns that into messages for the contacts this node's configuration lists: a
-//!    node mails only its own member's parties, so each party hears of an event once.
+//!    [`plan`] turns that into messages for the contacts this node's configuration lists, and
+//!    only for its own member's parties ([`EmailConfig::check_contacts`] refuses a contact of
+//!    another member's party). [`mails_block`] says which one of a member's nodes mails a
+//!    block, so that a member running several nodes sends each message once (below).
 //! 2. [`Outbox`] (one redb file): enqueue is idempotent by event id (height, position,
 //!    document, recipient address) and costs one local commit; it never waits on SMTP. Entries
 //!    move from `pending` to `sent` only after the SMTP server accepted the message, in one
@@ -16,14 +18,37 @@
 //! 3. [`spawn_sender`]: a tokio task that sends due messages, retries transient failures with
 //!    bounded exponential backoff, and sets permanently refused ones aside as `failed` for an
 //!    operator to see.
+//!
+//! # One sender per member and block
+//!
+//! Every node of a member follows the same chain, so each would plan the same messages for the
+//! member's parties. Which node sends a block's messages is decided from the chain alone, with no
+//! exchange between the nodes: the member's *mailing node* for block `h` is the lowest raft id
+//! among the member's voters as of block `h` ([`mailing_node`]). Every node computes the same
+//! answer whenever it looks, because a node's record only moves forward (learner, voter,
+//! removed) and records the height of its last change: a record changed at or before `h` shows
+//! its role at `h`; a learner or voter changed after `h` was no voter at `h`; a node removed
+//! after `h` is counted as a voter at `h` (true for a genesis node; a node added by governance
+//! and removed before it was ever promoted is counted too, which can only make the member send
+//! nothing for that block, never twice). A node that has itself been removed mails no further
+//! block.
+//!
+//! The failure mode is delay, not duplication. If the mailing node is down, its member's mail
+//! for the blocks it owns waits: it follows the chain from where it stopped when it comes back
+//! (its progress is on disk) and sends them then. Another node cannot take over without a record
+//! both agree on, since a slow node and a dead one look alike from outside; a node that never
+//! comes back is removed by its member's admin (`REMOVE_NODE`), and the next voter owns the blocks
+//! from that height on. Mail of blocks the removed node owned and had not sent is not sent, so
+//! an operator lets a node catch up before removing it. Every node of a member needs the same
+//! `email` section: a block owned by a node without one is not mailed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use doc_workflow::{DocumentKey, DocumentState, Event, EventKind, PartyCode};
-use ledger::chain::Hash32;
+use ledger::chain::{Hash32, NodeRecord, NodeRole, PartyRecord};
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials as SmtpCredentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -139,6 +164,15 @@ pub struct EmailConfig {
     pub retry: RetryPolicy,
 }
 
+/// What a check of the contacts against the ledger's parties found acceptable but worth a
+/// warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactWarnings {
+    /// Contacts of parties the ledger does not know (yet): an `ONBOARD_PARTY` may still come;
+    /// until then nothing is mailed to them.
+    pub unknown_parties: Vec<PartyCode>,
+}
+
 impl EmailConfig {
     /// Parses and checks a configuration: the sender and every contact must be a valid address.
     pub fn from_json(text: &str) -> Result<EmailConfig, EmailError> {
@@ -173,6 +207,74 @@ impl EmailConfig {
         }
         Ok(())
     }
+
+    /// Checks the contacts of a node of `member` against the ledger's `parties`: a contact of a
+    /// party that another member sponsors is refused, since that member's nodes tell it (and a
+    /// node that mailed it too would send each of its messages twice). Contacts of parties the
+    /// ledger does not know are returned as warnings.
+    pub fn check_contacts(
+        &self,
+        member: &PartyCode,
+        parties: &[PartyRecord],
+    ) -> Result<ContactWarnings, EmailError> {
+        let mut unknown_parties = Vec::new();
+        for party in self.contacts.keys() {
+            match parties.iter().find(|p| p.code == *party) {
+                Some(record) if record.sponsor != *member => {
+                    return Err(EmailError::Config(format!(
+                        "contacts list party {party}, which member {} sponsors; a node of {member} mails only {member}'s parties",
+                        record.sponsor
+                    )));
+                }
+                Some(_) => {}
+                None => unknown_parties.push(party.clone()),
+            }
+        }
+        Ok(ContactWarnings { unknown_parties })
+    }
+}
+
+/// The parties `member` sponsors: the only ones its nodes mail.
+pub fn member_parties(member: &PartyCode, parties: &[PartyRecord]) -> BTreeSet<PartyCode> {
+    parties
+        .iter()
+        .filter(|p| p.sponsor == *member)
+        .map(|p| p.code.clone())
+        .collect()
+}
+
+/// Whether `record` was a voter once block `height` had applied, judged from its current state
+/// (module docs, "One sender per member and block").
+fn voter_at(record: &NodeRecord, height: u64) -> bool {
+    match record.role {
+        // Promoted at `since_height`: a learner (or not yet added) before that.
+        NodeRole::Voter => record.since_height <= height,
+        // A learner has never voted.
+        NodeRole::Learner => false,
+        // Removed after `height`: counted as a voter then; removed by then: gone.
+        NodeRole::Removed => record.since_height > height,
+    }
+}
+
+/// The raft id of `member`'s mailing node for block `height`: the lowest raft id among its
+/// voters as of that block, judged from `nodes` (the ledger's node records, as of any block at
+/// or after `height`). `None` if the member had no voter then.
+pub fn mailing_node(member: &PartyCode, nodes: &[NodeRecord], height: u64) -> Option<u64> {
+    nodes
+        .iter()
+        .filter(|n| n.member == *member && voter_at(n, height))
+        .map(|n| n.raft_id)
+        .min()
+}
+
+/// Whether node `raft_id` mails the events of block `height`: it is its member's mailing node
+/// for that block and has not been removed since. `false` for a node the records do not know
+/// yet (a joining node before its first snapshot).
+pub fn mails_block(raft_id: u64, nodes: &[NodeRecord], height: u64) -> bool {
+    let Some(own) = nodes.iter().find(|n| n.raft_id == raft_id) else {
+        return false;
+    };
+    own.role != NodeRole::Removed && mailing_node(&own.member, nodes, height) == Some(raft_id)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,6 +311,18 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Who the told party is for this event, as the mail's `To:` line says it.
+    pub fn role(self) -> &'static str {
+        match self {
+            Reason::BillReceived => "the bill's new holder",
+            Reason::SurrenderRequested => "the carrier that issued the bill",
+            Reason::SurrenderAccepted | Reason::SurrenderRejected => {
+                "the party that requested the surrender"
+            }
+            Reason::CargoReleased => "the terminal the cargo is released to",
+        }
+    }
+
     fn subject(self) -> &'static str {
         match self {
             Reason::BillReceived => "is now in your control",
@@ -332,11 +446,18 @@ pub struct OutgoingMail {
 pub struct MailIdBytes(Vec<u8>);
 
 /// The messages `event` calls for under `config`: one per contact address of each notified
-/// party that this node's configuration lists. Parties of other members are other nodes' to
-/// tell; they are not in this node's contacts.
-pub fn plan(event: &CommittedEvent, config: &EmailConfig) -> Vec<OutgoingMail> {
+/// party that is one of `own_parties` (this node's member's, [`member_parties`]) and that the
+/// configuration lists. Parties of other members are their own nodes' to tell.
+pub fn plan(
+    event: &CommittedEvent,
+    config: &EmailConfig,
+    own_parties: &BTreeSet<PartyCode>,
+) -> Vec<OutgoingMail> {
     let mut out = Vec::new();
     for notification in notifications(event) {
+        if !own_parties.contains(&notification.party) {
+            continue;
+        }
         let Some(addresses) = config.contacts.get(&notification.party) else {
             continue;
         };
@@ -368,7 +489,7 @@ fn body(event: &CommittedEvent, notification: &Notification) -> String {
     let state = &event.state;
     let opt = |p: &Option<PartyCode>| p.as_ref().map_or("-".to_owned(), |p| p.to_string());
     let mut lines = vec![
-        format!("To: {} ({:?})", notification.party, notification.reason),
+        format!("To: {}, {}", notification.party, notification.reason.role()),
         format!("Document: {} {}", state.kind, state.id),
         format!(
             "Event: {} by {}",
@@ -534,8 +655,12 @@ impl Outbox {
         &self,
         events: &[CommittedEvent],
         config: &EmailConfig,
+        own_parties: &BTreeSet<PartyCode>,
     ) -> Result<usize, EmailError> {
-        let mails: Vec<OutgoingMail> = events.iter().flat_map(|e| plan(e, config)).collect();
+        let mails: Vec<OutgoingMail> = events
+            .iter()
+            .flat_map(|e| plan(e, config, own_parties))
+            .collect();
         self.enqueue(&mails)
     }
 

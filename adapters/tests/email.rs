@@ -4,19 +4,20 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use adapters::email::{
-    CommittedEvent, EmailConfig, EmailError, Outbox, Reason, RetryPolicy, TlsMode, notifications,
-    plan, spawn_sender,
+    CommittedEvent, EmailConfig, EmailError, Outbox, Reason, RetryPolicy, TlsMode, mailing_node,
+    mails_block, member_parties, notifications, plan, spawn_sender,
 };
 use anyhow::{Context, Result, bail, ensure};
 use common::*;
-use doc_workflow::{AmendmentReason, Command, PartyCode};
+use doc_workflow::{AmendmentReason, Command, PartyCode, Role};
+use ledger::chain::{NodeRecord, NodeRole, PartyRecord};
 
 fn event(c: &Committed) -> CommittedEvent {
     CommittedEvent {
@@ -183,9 +184,10 @@ fn a_node_mails_only_the_contacts_it_is_configured_with() {
         25,
         &[("BANK", &["desk@bank.example.test", "ops@bank.example.test"])],
     );
+    let bank_parties = parties(&["BANK"]);
     let mails: Vec<_> = events
         .iter()
-        .flat_map(|c| plan(&event(c), &config))
+        .flat_map(|c| plan(&event(c), &config, &bank_parties))
         .collect();
     assert_eq!(mails.len(), 2);
     assert_eq!(mails[0].to, "desk@bank.example.test");
@@ -195,15 +197,269 @@ fn a_node_mails_only_the_contacts_it_is_configured_with() {
         "[Silkline] bill of lading CARRIER/SLK-MAIL-3: is now in your control"
     );
     assert!(mails[0].body.contains("Event: ENDORSED by SHIPPER"));
+    // The told party and why, in words rather than an internal name.
+    assert!(
+        mails[0]
+            .body
+            .starts_with("To: BANK, the bill's new holder\n"),
+        "{}",
+        mails[0].body
+    );
+    assert!(!mails[0].body.contains("BillReceived"));
     assert!(mails[0].message_id.starts_with("<12.0."));
     assert!(mails[0].message_id.ends_with("@silkline>"));
     assert_ne!(mails[0].message_id, mails[1].message_id);
     // Planning again gives the same ids: they are the outbox's idempotency key.
     let again: Vec<_> = events
         .iter()
-        .flat_map(|c| plan(&event(c), &config))
+        .flat_map(|c| plan(&event(c), &config, &bank_parties))
         .collect();
     assert_eq!(mails, again);
+
+    // A contact of a party this node's member does not sponsor is never mailed, even if listed.
+    let listed_everyone = crate::config(
+        25,
+        &[
+            ("BANK", &["desk@bank.example.test"]),
+            ("SHIPPER", &["exports@shipper.example.test"]),
+        ],
+    );
+    let mails: Vec<_> = events
+        .iter()
+        .flat_map(|c| plan(&event(c), &listed_everyone, &bank_parties))
+        .collect();
+    let to: Vec<&str> = mails.iter().map(|m| m.to.as_str()).collect();
+    assert_eq!(to, ["desk@bank.example.test"]);
+}
+
+fn parties(codes: &[&str]) -> BTreeSet<PartyCode> {
+    codes.iter().map(|c| party(c)).collect()
+}
+
+#[test]
+fn each_reason_reads_as_words() {
+    let reasons = [
+        Reason::BillReceived,
+        Reason::SurrenderRequested,
+        Reason::SurrenderAccepted,
+        Reason::SurrenderRejected,
+        Reason::CargoReleased,
+    ];
+    for reason in reasons {
+        let role = reason.role();
+        assert!(role.starts_with("the "), "{role}");
+        assert!(!role.contains(&format!("{reason:?}")), "{role}");
+    }
+    assert_eq!(
+        Reason::SurrenderRequested.role(),
+        "the carrier that issued the bill"
+    );
+}
+
+fn party_record(code: &str, sponsor: &str) -> PartyRecord {
+    PartyRecord {
+        code: party(code),
+        name: format!("{code} Ltd"),
+        sponsor: party(sponsor),
+        role: if code == sponsor {
+            Role::Carrier
+        } else {
+            Role::Trader
+        },
+        since_height: 0,
+    }
+}
+
+#[test]
+fn contacts_must_be_the_members_own_parties() {
+    let ledger_parties = [
+        party_record("CARRIER", "CARRIER"),
+        party_record("SHIPPER", "CARRIER"),
+        party_record("BANK", "BANK"),
+    ];
+    let carriers = config(
+        25,
+        &[
+            ("CARRIER", &["docs@carrier.example.test"]),
+            ("SHIPPER", &["exports@shipper.example.test"]),
+            ("LATER", &["new@later.example.test"]),
+        ],
+    );
+    let warnings = carriers
+        .check_contacts(&party("CARRIER"), &ledger_parties)
+        .unwrap();
+    // A party not onboarded yet is a warning, not a refusal.
+    assert_eq!(warnings.unknown_parties, [party("LATER")]);
+    // The bank's node may not list the carrier's shipper.
+    match carriers.check_contacts(&party("BANK"), &ledger_parties) {
+        Err(EmailError::Config(message)) => {
+            assert!(message.contains("CARRIER"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        member_parties(&party("CARRIER"), &ledger_parties),
+        parties(&["CARRIER", "SHIPPER"])
+    );
+}
+
+fn node(raft_id: u64, member: &str, role: NodeRole, since_height: u64) -> NodeRecord {
+    NodeRecord {
+        raft_id,
+        node_id: None,
+        address: format!("127.0.0.1:{}", 7100 + raft_id),
+        member: party(member),
+        role,
+        since_height,
+    }
+}
+
+#[test]
+fn one_node_of_a_member_mails_each_block() {
+    // CARRIER runs genesis voters 1 and 4; BANK runs 3.
+    let nodes = [
+        node(1, "CARRIER", NodeRole::Voter, 0),
+        node(3, "BANK", NodeRole::Voter, 0),
+        node(4, "CARRIER", NodeRole::Voter, 0),
+    ];
+    for height in [1, 50] {
+        assert_eq!(mailing_node(&party("CARRIER"), &nodes, height), Some(1));
+        assert!(mails_block(1, &nodes, height));
+        assert!(!mails_block(4, &nodes, height));
+        assert!(mails_block(3, &nodes, height));
+    }
+    // A node the records do not know (joining, before its snapshot) mails nothing.
+    assert!(!mails_block(9, &nodes, 1));
+    // A member without nodes has no mailing node.
+    assert_eq!(mailing_node(&party("PORT"), &nodes, 1), None);
+
+    // Node 1 is removed at height 10: it owns the blocks before, node 4 those from 10 on, and
+    // node 1 itself mails nothing more.
+    let removed = [
+        node(1, "CARRIER", NodeRole::Removed, 10),
+        node(3, "BANK", NodeRole::Voter, 0),
+        node(4, "CARRIER", NodeRole::Voter, 0),
+    ];
+    assert_eq!(mailing_node(&party("CARRIER"), &removed, 9), Some(1));
+    assert_eq!(mailing_node(&party("CARRIER"), &removed, 10), Some(4));
+    assert!(!mails_block(1, &removed, 9));
+    assert!(!mails_block(4, &removed, 9));
+    assert!(mails_block(4, &removed, 10));
+}
+
+/// One node's life: added (a learner) at `added`, promoted at `promoted`, removed at `removed`;
+/// genesis voters are added and promoted at 0.
+#[derive(Debug, Clone, Copy)]
+struct Life {
+    raft_id: u64,
+    added: u64,
+    promoted: Option<u64>,
+    removed: Option<u64>,
+}
+
+impl Life {
+    /// The node's record as the ledger holds it once block `now` has applied, if it exists.
+    fn record_at(&self, now: u64) -> Option<NodeRecord> {
+        if self.added > now {
+            return None;
+        }
+        let (role, since) = match (self.promoted, self.removed) {
+            (_, Some(r)) if r <= now => (NodeRole::Removed, r),
+            (Some(p), _) if p <= now => (NodeRole::Voter, p),
+            _ => (NodeRole::Learner, self.added),
+        };
+        Some(node(self.raft_id, "CARRIER", role, since))
+    }
+
+    fn voter_at(&self, height: u64) -> bool {
+        self.promoted.is_some_and(|p| p <= height) && self.removed.is_none_or(|r| r > height)
+    }
+}
+
+/// Seeded xorshift, so that a failing case replays.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn nodes_that_judge_a_block_at_different_times_never_both_mail_it() {
+    const HEIGHTS: u64 = 40;
+    const SEEDS: u64 = 300;
+    for seed in 1..=SEEDS {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        // Two genesis voters, then up to three nodes added by governance, each maybe promoted
+        // and maybe removed later, with raft ids in any order.
+        let mut lives = vec![
+            Life {
+                raft_id: 2 + rng.below(5),
+                added: 0,
+                promoted: Some(0),
+                removed: None,
+            },
+            Life {
+                raft_id: 10 + rng.below(5),
+                added: 0,
+                promoted: Some(0),
+                removed: None,
+            },
+        ];
+        for raft_id in [1, 7, 20].into_iter().take(1 + rng.below(3) as usize) {
+            let added = 1 + rng.below(HEIGHTS);
+            let promoted = (rng.below(3) > 0).then(|| added + rng.below(HEIGHTS));
+            lives.push(Life {
+                raft_id,
+                added,
+                promoted,
+                removed: None,
+            });
+        }
+        for life in &mut lives {
+            if rng.below(3) == 0 {
+                life.removed = Some(life.promoted.unwrap_or(life.added) + 1 + rng.below(HEIGHTS));
+            }
+        }
+        for height in 1..=HEIGHTS {
+            let truth = lives
+                .iter()
+                .filter(|l| l.voter_at(height))
+                .map(|l| l.raft_id)
+                .min();
+            // Every node, judging the block at any later time, as the records then are.
+            let mut senders = BTreeSet::new();
+            for now in height..=3 * HEIGHTS {
+                let records: Vec<NodeRecord> =
+                    lives.iter().filter_map(|l| l.record_at(now)).collect();
+                for life in &lives {
+                    if mails_block(life.raft_id, &records, height) {
+                        senders.insert(life.raft_id);
+                    }
+                }
+                // Judged when the block has just applied, the answer is exact.
+                if now == height {
+                    assert_eq!(
+                        mailing_node(&party("CARRIER"), &records, height),
+                        truth,
+                        "seed {seed} height {height} {lives:?}"
+                    );
+                }
+            }
+            assert!(
+                senders.len() <= 1,
+                "seed {seed}: block {height} mailed by {senders:?}; {lives:?}"
+            );
+            // The one who mails is the true mailing node, whenever it judges.
+            if let Some(sender) = senders.first() {
+                assert_eq!(Some(*sender), truth, "seed {seed} height {height}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -357,6 +613,7 @@ async fn mail_arrives_exactly_once_across_smtp_and_outbox_restarts() -> Result<(
             ("SHIPPER", &["exports@shipper.example.test"]),
         ],
     );
+    let own = parties(&["BANK", "SHIPPER"]);
     let mut world = World::default();
     let id = id("SLK-MAIL-E2E");
     let issued: Vec<CommittedEvent> = world
@@ -384,7 +641,7 @@ async fn mail_arrives_exactly_once_across_smtp_and_outbox_restarts() -> Result<(
     // 1. The server is up: the shipper hears of the issue.
     let outbox = Outbox::open(&outbox_path)?;
     let sender = spawn_sender(outbox.clone(), &config)?;
-    assert_eq!(outbox.enqueue_events(&issued, &config)?, 1);
+    assert_eq!(outbox.enqueue_events(&issued, &config, &own)?, 1);
     let first = wait_for("the first message", || {
         let got = received(&mail_dir)?;
         Ok((got.len() == 1).then_some(got))
@@ -398,7 +655,7 @@ async fn mail_arrives_exactly_once_across_smtp_and_outbox_restarts() -> Result<(
         mail.headers["subject"],
         "[Silkline] bill of lading CARRIER/SLK-MAIL-E2E: is now in your control"
     );
-    let issue_id = plan(&issued[0], &config)[0].message_id.clone();
+    let issue_id = plan(&issued[0], &config, &own)[0].message_id.clone();
     assert_eq!(mail.headers["message-id"], issue_id);
     assert!(
         mail.body.contains("Event: ISSUED by CARRIER"),
@@ -420,8 +677,8 @@ async fn mail_arrives_exactly_once_across_smtp_and_outbox_restarts() -> Result<(
     // 2. The server goes away. The endorsement is queued (and the issue again: a no-op), and
     //    the sender keeps failing without losing anything.
     sink.stop()?;
-    assert_eq!(outbox.enqueue_events(&endorsed, &config)?, 2);
-    assert_eq!(outbox.enqueue_events(&issued, &config)?, 0);
+    assert_eq!(outbox.enqueue_events(&endorsed, &config, &own)?, 2);
+    assert_eq!(outbox.enqueue_events(&issued, &config, &own)?, 0);
     wait_for("failed attempts while the server is down", || {
         let pending = outbox.pending()?;
         Ok((pending.len() == 2 && pending.iter().all(|p| p.attempts >= 2)).then_some(()))
@@ -450,8 +707,8 @@ async fn mail_arrives_exactly_once_across_smtp_and_outbox_restarts() -> Result<(
     drop(outbox);
     let outbox = Outbox::open(&outbox_path)?;
     assert_eq!(outbox.sent()?.len(), 3);
-    assert_eq!(outbox.enqueue_events(&issued, &config)?, 0);
-    assert_eq!(outbox.enqueue_events(&endorsed, &config)?, 0);
+    assert_eq!(outbox.enqueue_events(&issued, &config, &own)?, 0);
+    assert_eq!(outbox.enqueue_events(&endorsed, &config, &own)?, 0);
 
     // ...and a message queued before a restart, with no sender running, is sent after it.
     let rejected: Vec<CommittedEvent> = world
@@ -465,7 +722,7 @@ async fn mail_arrives_exactly_once_across_smtp_and_outbox_restarts() -> Result<(
         .iter()
         .map(event)
         .collect();
-    assert_eq!(outbox.enqueue_events(&rejected, &config)?, 1);
+    assert_eq!(outbox.enqueue_events(&rejected, &config, &own)?, 1);
     drop(outbox);
     let outbox = Outbox::open(&outbox_path)?;
     assert_eq!(outbox.pending()?.len(), 1);

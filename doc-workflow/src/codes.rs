@@ -1,41 +1,60 @@
-//! Hand-written checks for the code formats a transport document uses: ISO 6346 container
-//! numbers, UN/LOCODEs and ISO 8601 calendar dates. Hand-written because the crate takes no
-//! dependency for a dozen lines, and none that could read a clock.
+//! Hand-written checks for the code formats a transport document uses: container references
+//! (and whether they are ISO 6346 numbers), UN/LOCODEs, ISO 8601 calendar dates and DCSA's free
+//! text pattern. Hand-written because the crate takes no dependency for a dozen lines, and none
+//! that could read a clock.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// An ISO 6346 container number whose check digit is correct, e.g. `CSQU3054383`: a three-letter
-/// owner code, the category letter `U`, `J` or `Z`, six digits and the check digit.
+/// Longest container reference: DCSA eBL 3.0 `equipmentReference` maxLength (an ISO 6346
+/// number is 11 characters).
+pub const CONTAINER_NUMBER_CHARS_MAX: usize = 11;
+
+/// A container as a transport document names it: DCSA's `equipmentReference`, at most 11
+/// characters with no whitespace at either end (pattern `^\S(?:.*\S)?$`), e.g. `CSQU3054383`.
+///
+/// Identity is the exact text: the bill's containers, its cargo release's and the gate's must
+/// be the same string, character for character. Whether the text is also a well-formed ISO 6346
+/// number with the right check digit is a separate question ([`ContainerNumber::iso6346`]): the
+/// standard does not ask it, and DCSA's own examples carry numbers whose check digit is wrong,
+/// so a failed check is reported as a warning, never a refusal.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ContainerNumber(String);
 
-/// Why a container number was not accepted.
+/// Why a container reference was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContainerNumberError {
-    #[error("must be 3 letters, U, J or Z, 6 digits and a check digit (11 characters)")]
+    #[error("is empty")]
+    Empty,
+    #[error("is {chars} characters long; at most {CONTAINER_NUMBER_CHARS_MAX} are allowed")]
+    TooLong { chars: usize },
+    #[error("must not start or end with whitespace nor hold a line break")]
+    Whitespace,
+}
+
+/// Why a container reference is not an ISO 6346 container number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Iso6346Error {
+    #[error("is not 3 letters, U, J or Z, 6 digits and a check digit (11 characters)")]
     Format,
-    #[error("check digit is {found} but ISO 6346 gives {expected}")]
+    #[error("has check digit {found} but ISO 6346 gives {expected}")]
     CheckDigit { found: u32, expected: u32 },
 }
 
 impl ContainerNumber {
     pub fn new(value: impl Into<String>) -> Result<Self, ContainerNumberError> {
         let value = value.into();
-        let bytes = value.as_bytes();
-        let well_formed = bytes.len() == 11
-            && bytes[..3].iter().all(u8::is_ascii_uppercase)
-            && matches!(bytes[3], b'U' | b'J' | b'Z')
-            && bytes[4..].iter().all(u8::is_ascii_digit);
-        if !well_formed {
-            return Err(ContainerNumberError::Format);
+        let chars = value.chars().count();
+        if chars == 0 {
+            return Err(ContainerNumberError::Empty);
         }
-        let expected = iso6346_check_digit(&bytes[..10]);
-        let found = u32::from(bytes[10] - b'0');
-        if found != expected {
-            return Err(ContainerNumberError::CheckDigit { found, expected });
+        if chars > CONTAINER_NUMBER_CHARS_MAX {
+            return Err(ContainerNumberError::TooLong { chars });
+        }
+        if !is_dcsa_text(&value) {
+            return Err(ContainerNumberError::Whitespace);
         }
         Ok(Self(value))
     }
@@ -43,6 +62,58 @@ impl ContainerNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this is a well-formed ISO 6346 container number with a correct check digit: an
+    /// owner code of three capital letters, the category letter `U`, `J` or `Z`, six digits and
+    /// the check digit.
+    pub fn iso6346(&self) -> Result<(), Iso6346Error> {
+        let bytes = self.0.as_bytes();
+        let well_formed = bytes.len() == 11
+            && bytes[..3].iter().all(u8::is_ascii_uppercase)
+            && matches!(bytes[3], b'U' | b'J' | b'Z')
+            && bytes[4..].iter().all(u8::is_ascii_digit);
+        if !well_formed {
+            return Err(Iso6346Error::Format);
+        }
+        let expected = iso6346_check_digit(&bytes[..10]);
+        let found = u32::from(bytes[10] - b'0');
+        if found != expected {
+            return Err(Iso6346Error::CheckDigit { found, expected });
+        }
+        Ok(())
+    }
+}
+
+/// ECMAScript's `\s` (ECMA-262 WhiteSpace and LineTerminator), which DCSA's patterns use.
+pub fn is_ecma_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+/// ECMAScript's line terminators, which `.` does not match.
+fn is_ecma_line_terminator(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}')
+}
+
+/// DCSA's pattern for free text, `^\S(?:.*\S)?$`, read as ECMAScript reads it: not empty, no
+/// whitespace first or last, and no line break anywhere (`.` matches anything but a line
+/// terminator).
+pub fn is_dcsa_text(value: &str) -> bool {
+    let (Some(first), Some(last)) = (value.chars().next(), value.chars().last()) else {
+        return false;
+    };
+    !is_ecma_whitespace(first)
+        && !is_ecma_whitespace(last)
+        && !value.chars().any(is_ecma_line_terminator)
 }
 
 /// ISO 6346 check digit of the first ten characters (already known to be well formed): letters
@@ -143,27 +214,70 @@ mod tests {
             "CARU1000003",
             "CARU1000019",
         ] {
-            assert!(ContainerNumber::new(good).is_ok(), "{good}");
+            assert_eq!(
+                ContainerNumber::new(good).unwrap().iso6346(),
+                Ok(()),
+                "{good}"
+            );
         }
+        let check = |s: &str| ContainerNumber::new(s).unwrap().iso6346();
         assert_eq!(
-            ContainerNumber::new("CSQU3054384"),
-            Err(ContainerNumberError::CheckDigit {
+            check("CSQU3054384"),
+            Err(Iso6346Error::CheckDigit {
                 found: 4,
                 expected: 3
             })
         );
+        // DCSA's dangerous-goods example: a valid equipment reference, a wrong check digit.
+        assert!(matches!(
+            check("HLXU1234567"),
+            Err(Iso6346Error::CheckDigit { .. })
+        ));
+        assert_eq!(check("CSQX3054383"), Err(Iso6346Error::Format));
+        assert_eq!(check("csqu3054383"), Err(Iso6346Error::Format));
+        assert_eq!(check("CSQU305438"), Err(Iso6346Error::Format));
+    }
+
+    #[test]
+    fn container_references_are_what_dcsa_allows_compared_exactly() {
+        assert!(ContainerNumber::new("HLXU1234567").is_ok());
+        assert!(ContainerNumber::new("TRAILER 7").is_ok());
         assert_eq!(
-            ContainerNumber::new("CSQX3054383"),
-            Err(ContainerNumberError::Format)
+            ContainerNumber::new("ABCDEFGHIJKL"),
+            Err(ContainerNumberError::TooLong { chars: 12 })
+        );
+        assert_eq!(ContainerNumber::new(""), Err(ContainerNumberError::Empty));
+        assert_eq!(
+            ContainerNumber::new(" CSQU305438"),
+            Err(ContainerNumberError::Whitespace)
         );
         assert_eq!(
-            ContainerNumber::new("csqu3054383"),
-            Err(ContainerNumberError::Format)
+            ContainerNumber::new("CSQU\n3054"),
+            Err(ContainerNumberError::Whitespace)
         );
-        assert_eq!(
-            ContainerNumber::new("CSQU305438"),
-            Err(ContainerNumberError::Format)
+        assert_ne!(
+            ContainerNumber::new("csqu3054383").unwrap(),
+            ContainerNumber::new("CSQU3054383").unwrap()
         );
+    }
+
+    #[test]
+    fn dcsa_text_reads_the_pattern_as_ecmascript_does() {
+        assert!(is_dcsa_text("A"));
+        assert!(is_dcsa_text("A B/C\tD"));
+        assert!(is_dcsa_text("\u{85}x"));
+        for bad in [
+            "",
+            " A",
+            "A ",
+            "A\nB",
+            "A\rB",
+            "A\u{2028}B",
+            "\u{feff}A",
+            "A\u{3000}",
+        ] {
+            assert!(!is_dcsa_text(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,12 +1,27 @@
 //! The DCSA eBL 3.0 Transport Document content a bill or waybill carries, and its validation.
 //!
-//! Silkline validates the subset of the standard that the workflow and the law depend on, and
-//! keeps the document exactly as submitted otherwise: the persisted form is the RFC 8785 (JCS)
-//! canonical text of the submitted JSON plus its SHA-256, never a re-serialization of these
-//! structs, so fields Silkline does not model survive untouched.
+//! Content is checked in two parts, and every problem of both is listed with its JSON pointer,
+//! so that a carrier can fix a document in one round trip:
 //!
-//! Validation lists every problem it finds, field by field, with a JSON-pointer path, so that a
-//! carrier can fix a document in one round trip.
+//! 1. **The standard's rules, as data** ([`schema`](crate::schema)): the DCSA eBL 3.0.4
+//!    `TransportDocument` schema with every reference resolved (required fields, types,
+//!    patterns, lengths, enumerations and the conditions the standard states in prose).
+//! 2. **What a schema cannot say**, here in Rust: the rules that depend on the ledger (the
+//!    document's reference and carrier, the status the content may carry when it is stored,
+//!    party codes), and the ones that compare fields with each other (exactly one on-board or
+//!    received-for-shipment date, at most one original, containers that cargo items name).
+//!
+//! Silkline keeps the document exactly as submitted: the persisted form is the RFC 8785 (JCS)
+//! canonical text of the submitted JSON plus its SHA-256, never a re-serialization of these
+//! structs, so fields Silkline does not read survive untouched.
+//!
+//! # Numbers
+//!
+//! Any JSON number the standard allows is accepted: weights, volumes, charges and declared
+//! values are decimals (`12000.5`). They never reach the workflow's state as numbers: the state
+//! holds the canonical text, in which RFC 8785 writes every number as ECMAScript prints the
+//! double it denotes (`0.1`, `1e+21`, `5e-324`, `0` for `-0`), so every replica stores, and
+//! hashes, the same bytes. The typed view below holds no number at all.
 //!
 //! # Party codes in DCSA content
 //!
@@ -17,11 +32,17 @@
 //! the carrier of the document's [`DocumentId`]. Other identifying codes (LEI, DID, ...) are kept
 //! but not interpreted. `carrierCode` stays the carrier's SCAC or SMDG code, as in DCSA.
 //!
-//! # Numbers
+//! # Where Silkline is deliberately stricter than the standard
 //!
-//! JSON numbers in content must be integers of magnitude below 2^53, so the canonical text is
-//! exact on every replica and no float is ever persisted. Write decimals as strings, e.g. a
-//! weight `{"value": "1234.5", "unit": "KGM"}`.
+//! - The content's `transportDocumentStatus` must be the status it is stored under: `DRAFT` when
+//!   published as a draft, `ISSUED` when issued (an approved draft is issued as the shipper
+//!   approved it, so its text keeps `DRAFT`). The ledger's status, which changes with every
+//!   surrender, is what an export shows.
+//! - A draft already carries the `issueDate` and the on-board or received-for-shipment date:
+//!   an approved draft becomes the issued bill without a change.
+//! - `isElectronic` is `true`; a bill has at most one original, a sea waybill none.
+//! - At most [`CONTENT_BYTES_MAX`] bytes, [`CONTENT_DEPTH_MAX`] levels and [`EQUIPMENTS_MAX`]
+//!   containers, listed once each.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -30,40 +51,26 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::codes::{ContainerNumber, is_iso_date, is_un_locode};
+use crate::codes::ContainerNumber;
 use crate::ids::{DocumentId, DocumentRef, PartyCode};
+use crate::schema;
 use crate::state::{DocumentKind, Mode};
 
 /// Largest content accepted, in bytes of canonical JSON. A transport document with a few dozen
 /// containers is well under 20 KiB; 64 KiB bounds the block and what every replica stores.
 pub const CONTENT_BYTES_MAX: usize = 64 * 1024;
-/// Deepest nesting accepted. The DCSA document nests about 6 levels; deeper input is abuse.
+/// Deepest nesting accepted. The DCSA document nests at most 9 levels (a dangerous good's
+/// limits inside a cargo item); deeper input is abuse.
 pub const CONTENT_DEPTH_MAX: usize = 16;
-/// Most consignment items per document; more belongs on several documents.
-pub const CONSIGNMENT_ITEMS_MAX: usize = 100;
-/// Most cargo items per consignment item.
-pub const CARGO_ITEMS_MAX: usize = 200;
-/// Most containers per document: a large shipment is a few dozen; 200 leaves room.
+/// Most containers per document: a large shipment is a few dozen; 200 leaves room. A cargo
+/// release holds one record per container, and a gate-out names at most this many.
 pub const EQUIPMENTS_MAX: usize = 200;
-/// Most seals per container: carrier, shipper, customs, veterinary and a few spares.
-pub const SEALS_MAX: usize = 10;
-/// Most notify parties per document.
-pub const NOTIFY_PARTIES_MAX: usize = 10;
-/// Most identifying codes per party.
-pub const IDENTIFYING_CODES_MAX: usize = 20;
-/// Most vessel voyages per document (feeder plus mother vessel, and some).
-pub const VESSEL_VOYAGES_MAX: usize = 10;
-/// Most lines of goods description or HS codes per consignment item.
-pub const LINES_MAX: usize = 50;
 /// Most problems listed in one refusal: enough to fix a document, bounded so a refusal is small.
 pub const PROBLEMS_MAX: usize = 100;
-/// Largest integer accepted in content: 2^53 - 1, the largest integer every JSON reader
-/// (JCS reads numbers as IEEE doubles) represents exactly.
-pub const CONTENT_INTEGER_MAX: u64 = (1 << 53) - 1;
 /// The `codeListProvider` whose `partyCode` is the party's Silkline party code.
 pub const SILKLINE_CODE_LIST_PROVIDER: &str = "SILKLINE";
 
-/// One thing wrong with submitted content.
+/// One thing wrong with submitted content, or one thing worth a warning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentProblem {
     /// JSON pointer to the field, e.g. `/documentParties/shipper/partyName`; empty for the whole.
@@ -99,7 +106,27 @@ impl ContentRecord {
     }
 }
 
-/// The typed view of the fields the workflow needs, read from valid content.
+/// The status content is stored under, which its own `transportDocumentStatus` must name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Published as a draft (`PUBLISH_DRAFT`): the content says `DRAFT`.
+    Draft,
+    /// Issued with content (`ISSUE`, or a `VOID`'s replacement): the content says `ISSUED`.
+    Issued,
+}
+
+impl Stage {
+    /// The `transportDocumentStatus` content stored at this stage carries.
+    pub fn status_code(self) -> &'static str {
+        match self {
+            Stage::Draft => "DRAFT",
+            Stage::Issued => "ISSUED",
+        }
+    }
+}
+
+/// The typed view of the fields the workflow needs, read from valid content. It holds no
+/// number: the workflow needs none, and numbers stay in the canonical text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportDocument {
     pub reference: DocumentRef,
@@ -110,7 +137,10 @@ pub struct TransportDocument {
     pub shipper: PartyCode,
     pub consignee: Option<PartyCode>,
     pub endorsee: Option<PartyCode>,
+    /// The port of loading: its UN/LOCODE, or, where the document gives none, its name and
+    /// city as written ([`location_label`]).
     pub port_of_loading: String,
+    /// The port of discharge, as [`port_of_loading`](Self::port_of_loading).
     pub port_of_discharge: String,
     pub containers: BTreeSet<ContainerNumber>,
 }
@@ -127,29 +157,38 @@ impl TransportDocument {
     }
 }
 
-/// Content that passed validation: the typed view and the record to persist.
+/// Content that passed validation: the typed view, the record to persist, and warnings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidContent {
     pub document: TransportDocument,
     pub record: ContentRecord,
+    /// What is allowed but probably a mistake (a container reference whose ISO 6346 check
+    /// digit is wrong). Shown to whoever submits the content; never stored, never a refusal.
+    pub warnings: Vec<ContentProblem>,
 }
 
 /// Reads only `transportDocumentTypeCode`, to choose the workflow before full validation.
 pub fn peek_kind(content: &Value) -> Option<DocumentKind> {
-    match content.get("transportDocumentTypeCode")?.as_str()? {
+    kind_of(content.as_object()?)
+}
+
+fn kind_of(root: &Map<String, Value>) -> Option<DocumentKind> {
+    match root.get("transportDocumentTypeCode")?.as_str()? {
         "BOL" => Some(DocumentKind::BillOfLading),
         "SWB" => Some(DocumentKind::SeaWaybill),
         _ => None,
     }
 }
 
-/// Canonicalizes and validates `content` for the carrier `carrier`. When `reference` is given,
-/// the content's `transportDocumentReference` must equal it. Every problem is listed (up to
-/// [`PROBLEMS_MAX`]).
+/// Canonicalizes and validates `content` for the carrier `carrier`, to be stored at `stage`.
+/// When `reference` is given, the content's `transportDocumentReference` must equal it. Every
+/// problem is listed (up to [`PROBLEMS_MAX`]): the standard's schema first, sorted by pointer,
+/// then Silkline's own rules in document order.
 pub fn validate(
     content: &Value,
     carrier: &PartyCode,
     reference: Option<&DocumentRef>,
+    stage: Stage,
 ) -> Result<ValidContent, Vec<ContentProblem>> {
     let canonical = canonical_json::to_string(content);
     if canonical.len() > CONTENT_BYTES_MAX {
@@ -162,8 +201,20 @@ pub fn validate(
         }]);
     }
     let mut c = Checker::default();
-    c.numbers(content, "", 0);
-    let document = c.document(content, carrier, reference);
+    if !c.depth(content, "", 0) {
+        return Err(c.finish());
+    }
+    for problem in schema::problems(content) {
+        c.push(problem);
+    }
+    let document = match content.as_object() {
+        Some(root) => {
+            c.silkline_rules(root, carrier, reference, stage);
+            c.document(root)
+        }
+        // The schema said so already.
+        None => None,
+    };
     if !c.problems.is_empty() {
         return Err(c.finish());
     }
@@ -175,13 +226,66 @@ pub fn validate(
             canonical_json: canonical,
             sha256,
         },
+        warnings: c.warnings,
     })
 }
 
-/// Collects problems while walking the document.
+/// Convenience for callers that hold an id.
+pub fn validate_for(
+    content: &Value,
+    id: &DocumentId,
+    stage: Stage,
+) -> Result<ValidContent, Vec<ContentProblem>> {
+    validate(content, &id.carrier, Some(&id.reference), stage)
+}
+
+/// The typed view of content already stored. Stored content was validated when it was stored,
+/// under the rules of its day; reading it again applies no rule, so a later, stricter rule
+/// never makes a stored bill unreadable. Problems mean the text lacks what the view needs.
+pub fn read_stored(record: &ContentRecord) -> Result<TransportDocument, Vec<ContentProblem>> {
+    let json: Value = serde_json::from_str(&record.canonical_json).map_err(|e| {
+        vec![ContentProblem {
+            path: String::new(),
+            message: format!("stored content is not JSON: {e}"),
+        }]
+    })?;
+    let mut c = Checker::default();
+    let document = json.as_object().and_then(|root| c.document(root));
+    match document {
+        Some(document) if c.problems.is_empty() => Ok(document),
+        _ => {
+            if c.problems.is_empty() {
+                c.problem("", "stored content is not a transport document");
+            }
+            Err(c.finish())
+        }
+    }
+}
+
+/// The label of a DCSA location: its UN/LOCODE when given, else its `locationName` and
+/// `city` (city name and country code) as written, joined by ", ".
+pub fn location_label(location: &Map<String, Value>) -> Option<String> {
+    if let Some(code) = location.get("UNLocationCode").and_then(Value::as_str) {
+        return Some(code.to_owned());
+    }
+    let city = location.get("city");
+    let parts: Vec<&str> = [
+        location.get("locationName"),
+        city.and_then(|c| c.get("city")),
+        city.and_then(|c| c.get("countryCode")),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(Value::as_str)
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Collects problems and warnings while walking the document.
 #[derive(Default)]
 struct Checker {
     problems: Vec<ContentProblem>,
+    warnings: Vec<ContentProblem>,
 }
 
 fn join(path: &str, field: &str) -> String {
@@ -189,10 +293,23 @@ fn join(path: &str, field: &str) -> String {
 }
 
 impl Checker {
-    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    fn push(&mut self, problem: ContentProblem) {
         // Keep one past the limit so `finish` knows the list was cut.
         if self.problems.len() <= PROBLEMS_MAX {
-            self.problems.push(ContentProblem {
+            self.problems.push(problem);
+        }
+    }
+
+    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.push(ContentProblem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn warning(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        if self.warnings.len() < PROBLEMS_MAX {
+            self.warnings.push(ContentProblem {
                 path: path.into(),
                 message: message.into(),
             });
@@ -213,221 +330,78 @@ impl Checker {
         self.problems
     }
 
-    /// Every number anywhere must be an exact integer; nesting is bounded.
-    fn numbers(&mut self, value: &Value, path: &str, depth: usize) {
+    /// Nesting is bounded, before anything walks the document further. `false` when too deep.
+    fn depth(&mut self, value: &Value, path: &str, depth: usize) -> bool {
         if depth > CONTENT_DEPTH_MAX {
             self.problem(
                 path,
                 format!("nested deeper than {CONTENT_DEPTH_MAX} levels"),
             );
-            return;
+            return false;
         }
         match value {
-            Value::Number(n) => {
-                let exact = n
-                    .as_u64()
-                    .map(|u| u <= CONTENT_INTEGER_MAX)
-                    .or_else(|| n.as_i64().map(|i| i.unsigned_abs() <= CONTENT_INTEGER_MAX));
-                if exact != Some(true) {
-                    self.problem(
-                        path,
-                        format!("{n} is not an integer below 2^53; write decimals as strings, e.g. \"1234.5\""),
-                    );
-                }
-            }
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    self.numbers(item, &join(path, &i.to_string()), depth + 1);
-                }
-            }
-            Value::Object(map) => {
-                for (key, item) in map {
-                    self.numbers(item, &join(path, key), depth + 1);
-                }
-            }
-            _ => {}
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .all(|(i, item)| self.depth(item, &join(path, &i.to_string()), depth + 1)),
+            Value::Object(map) => map
+                .iter()
+                .all(|(key, item)| self.depth(item, &join(path, key), depth + 1)),
+            _ => true,
         }
     }
 
-    fn object<'a>(
+    /// Silkline's rules beyond the schema. Each reads only fields of the right type: a field
+    /// missing or mistyped was reported by the schema already.
+    fn silkline_rules(
         &mut self,
-        parent: &'a Map<String, Value>,
-        field: &str,
-        path: &str,
-        required: bool,
-    ) -> Option<&'a Map<String, Value>> {
-        let here = join(path, field);
-        match parent.get(field) {
-            None | Some(Value::Null) => {
-                if required {
-                    self.problem(here, "is required");
-                }
-                None
-            }
-            Some(Value::Object(map)) => Some(map),
-            Some(_) => {
-                self.problem(here, "must be an object");
-                None
-            }
-        }
-    }
-
-    fn string<'a>(
-        &mut self,
-        parent: &'a Map<String, Value>,
-        field: &str,
-        path: &str,
-        required: bool,
-        chars_max: usize,
-    ) -> Option<&'a str> {
-        let here = join(path, field);
-        match parent.get(field) {
-            None | Some(Value::Null) => {
-                if required {
-                    self.problem(here, "is required");
-                }
-                None
-            }
-            Some(Value::String(s)) if s.trim().is_empty() => {
-                self.problem(here, "must not be blank");
-                None
-            }
-            Some(Value::String(s)) if s.chars().count() > chars_max => {
-                self.problem(
-                    here,
-                    format!(
-                        "is {} characters long; at most {chars_max} are allowed",
-                        s.chars().count()
-                    ),
-                );
-                None
-            }
-            Some(Value::String(s)) => Some(s),
-            Some(_) => {
-                self.problem(here, "must be a string");
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, parent: &Map<String, Value>, field: &str, path: &str) -> Option<bool> {
-        match parent.get(field) {
-            Some(Value::Bool(b)) => Some(*b),
-            None | Some(Value::Null) => {
-                self.problem(join(path, field), "is required");
-                None
-            }
-            Some(_) => {
-                self.problem(join(path, field), "must be true or false");
-                None
-            }
-        }
-    }
-
-    /// An optional count: a non-negative integer, 0 when absent.
-    fn count(&mut self, parent: &Map<String, Value>, field: &str, path: &str) -> u64 {
-        match parent.get(field) {
-            None | Some(Value::Null) => 0,
-            Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().unwrap_or(0),
-            Some(_) => {
-                self.problem(join(path, field), "must be a non-negative integer");
-                0
-            }
-        }
-    }
-
-    /// An array field; returns its items (none when absent or malformed).
-    fn array<'a>(
-        &mut self,
-        parent: &'a Map<String, Value>,
-        field: &str,
-        path: &str,
-        required: bool,
-        items_max: usize,
-    ) -> &'a [Value] {
-        let here = join(path, field);
-        match parent.get(field) {
-            None | Some(Value::Null) => {
-                if required {
-                    self.problem(here, "is required and must not be empty");
-                }
-                &[]
-            }
-            Some(Value::Array(items)) if items.is_empty() && required => {
-                self.problem(here, "must not be empty");
-                &[]
-            }
-            Some(Value::Array(items)) if items.len() > items_max => {
-                self.problem(
-                    here,
-                    format!("has {} items; at most {items_max} are allowed", items.len()),
-                );
-                &[]
-            }
-            Some(Value::Array(items)) => items,
-            Some(_) => {
-                self.problem(here, "must be an array");
-                &[]
-            }
-        }
-    }
-
-    fn as_object<'a>(&mut self, value: &'a Value, path: &str) -> Option<&'a Map<String, Value>> {
-        let map = value.as_object();
-        if map.is_none() {
-            self.problem(path, "must be an object");
-        }
-        map
-    }
-
-    fn document(
-        &mut self,
-        content: &Value,
+        root: &Map<String, Value>,
         carrier: &PartyCode,
         reference: Option<&DocumentRef>,
-    ) -> Option<TransportDocument> {
-        let root = self.as_object(content, "")?;
-        let p = "";
-
-        let doc_ref = self
-            .string(root, "transportDocumentReference", p, true, usize::MAX)
-            .and_then(|s| match DocumentRef::new(s) {
-                Err(e) => {
-                    self.problem("/transportDocumentReference", e.to_string());
-                    None
-                }
-                Ok(r) if reference.is_some_and(|want| *want != r) => {
-                    self.problem(
-                        "/transportDocumentReference",
-                        format!(
-                            "is {r} but the command names document {}",
-                            reference.map(DocumentRef::as_str).unwrap_or_default()
-                        ),
-                    );
-                    None
-                }
-                Ok(r) => Some(r),
-            });
-        let kind = match root.get("transportDocumentTypeCode") {
-            Some(Value::String(s)) if s == "BOL" => Some(DocumentKind::BillOfLading),
-            Some(Value::String(s)) if s == "SWB" => Some(DocumentKind::SeaWaybill),
-            _ => {
-                self.problem("/transportDocumentTypeCode", "must be BOL or SWB");
-                None
+        stage: Stage,
+    ) {
+        if let Some(text) = root
+            .get("transportDocumentReference")
+            .and_then(Value::as_str)
+        {
+            match DocumentRef::new(text) {
+                Err(e) => self.problem("/transportDocumentReference", e.to_string()),
+                Ok(r) if reference.is_some_and(|want| *want != r) => self.problem(
+                    "/transportDocumentReference",
+                    format!(
+                        "is {r} but the command names document {}",
+                        reference.map(DocumentRef::as_str).unwrap_or_default()
+                    ),
+                ),
+                Ok(_) => {}
             }
-        };
-        let is_to_order = self.boolean(root, "isToOrder", p);
-        if kind == Some(DocumentKind::SeaWaybill) && is_to_order == Some(true) {
-            self.problem("/isToOrder", "a sea waybill is never to order");
         }
-        if self.boolean(root, "isElectronic", p) == Some(false) {
+
+        if let Some(status) = root.get("transportDocumentStatus").and_then(Value::as_str)
+            && status != stage.status_code()
+        {
+            self.problem(
+                "/transportDocumentStatus",
+                format!(
+                    "is {status}, but content stored as {} must say {}: the content's status is the one it is stored under; the ledger's status, which changes later, is the document's status",
+                    stage.status_code().to_lowercase(),
+                    stage.status_code()
+                ),
+            );
+        }
+
+        self.dates(root);
+
+        let kind = kind_of(root);
+        if root.get("isElectronic") == Some(&Value::Bool(false)) {
             self.problem(
                 "/isElectronic",
                 "must be true: the ledger holds electronic records only (switching to paper voids the record)",
             );
         }
-        let originals = self.count(root, "numberOfOriginalsWithCharges", p)
-            + self.count(root, "numberOfOriginalsWithoutCharges", p);
+        let count = |field: &str| root.get(field).and_then(Value::as_u64).unwrap_or(0);
+        let originals =
+            count("numberOfOriginalsWithCharges") + count("numberOfOriginalsWithoutCharges");
         match kind {
             Some(DocumentKind::BillOfLading) if originals > 1 => self.problem(
                 "/numberOfOriginalsWithCharges",
@@ -441,20 +415,11 @@ impl Checker {
             ),
             _ => {}
         }
-        let carrier_code = self.string(root, "carrierCode", p, true, 4);
-        match self.string(root, "carrierCodeListProvider", p, true, 5) {
-            Some("SMDG" | "NMFTA") | None => {}
-            Some(_) => self.problem("/carrierCodeListProvider", "must be SMDG or NMFTA"),
-        }
-        self.dates(root);
 
-        // Parties.
-        let parties = self.object(root, "documentParties", p, true);
-        let (mut issuing, mut shipper, mut consignee, mut endorsee) = (None, None, None, None);
-        if let Some(parties) = parties {
-            let pp = "/documentParties";
-            issuing = self.party(parties, "issuingParty", pp, true, true);
-            if issuing.as_ref().is_some_and(|code| code != carrier) {
+        if let Some(Value::Object(parties)) = root.get("documentParties") {
+            if let Some(issuing) = self.party_code(parties, "issuingParty", true)
+                && issuing != *carrier
+            {
                 self.problem(
                     "/documentParties/issuingParty/identifyingCodes",
                     format!(
@@ -462,147 +427,105 @@ impl Checker {
                     ),
                 );
             }
-            shipper = self.party(parties, "shipper", pp, true, true);
-            let consignee_required = is_to_order == Some(false);
-            consignee = self.party(parties, "consignee", pp, consignee_required, true);
-            endorsee = self.party(parties, "endorsee", pp, false, true);
-            if endorsee.is_some() && is_to_order == Some(false) {
-                self.problem(
-                    "/documentParties/endorsee",
-                    "only a to-order document has an endorsee",
-                );
-            }
-            for (i, party) in self
-                .array(parties, "notifyParties", pp, false, NOTIFY_PARTIES_MAX)
-                .iter()
-                .enumerate()
-            {
-                let here = format!("{pp}/notifyParties/{i}");
-                if let Some(map) = self.as_object(party, &here) {
-                    self.party_fields(map, &here, false);
-                }
-            }
-        }
-
-        // Transports.
-        let (mut loading, mut discharge) = (None, None);
-        if let Some(transports) = self.object(root, "transports", p, true) {
-            let tp = "/transports";
-            for (i, voyage) in self
-                .array(transports, "vesselVoyages", tp, true, VESSEL_VOYAGES_MAX)
-                .iter()
-                .enumerate()
-            {
-                let here = format!("{tp}/vesselVoyages/{i}");
-                if let Some(map) = self.as_object(voyage, &here) {
-                    self.string(map, "vesselName", &here, true, 50);
-                    self.string(map, "carrierExportVoyageNumber", &here, true, 50);
-                    if let Some(uvr) =
-                        self.string(map, "universalExportVoyageReference", &here, false, 5)
-                        && !is_universal_voyage_reference(uvr)
-                    {
-                        self.problem(
-                            format!("{here}/universalExportVoyageReference"),
-                            "must be 2 digits, 2 of [0-9A-Z] and N, E, W, S or R",
-                        );
+            self.party_code(parties, "shipper", true);
+            self.party_code(parties, "consignee", true);
+            self.party_code(parties, "endorsee", true);
+            for list in ["notifyParties", "other"] {
+                if let Some(Value::Array(items)) = parties.get(list) {
+                    for (i, party) in items.iter().enumerate() {
+                        // `other` entries wrap the party in `party`.
+                        let (party, path) = match list {
+                            "other" => (
+                                party.get("party"),
+                                format!("/documentParties/other/{i}/party"),
+                            ),
+                            _ => (Some(party), format!("/documentParties/{list}/{i}")),
+                        };
+                        if let Some(Value::Object(map)) = party {
+                            self.silkline_codes(map, &path, false);
+                        }
                     }
                 }
             }
-            loading = self.location(transports, "portOfLoading", tp);
-            discharge = self.location(transports, "portOfDischarge", tp);
         }
 
-        let containers = self.equipments(root);
-        self.consignment_items(root, &containers);
-
-        Some(TransportDocument {
-            reference: doc_ref?,
-            kind: kind?,
-            is_to_order: is_to_order?,
-            carrier_code: carrier_code?.to_owned(),
-            issuing_party: issuing?,
-            shipper: shipper?,
-            consignee,
-            endorsee,
-            port_of_loading: loading?,
-            port_of_discharge: discharge?,
-            containers,
-        })
+        self.equipments(root);
     }
 
+    /// Exactly one of `shippedOnBoardDate` and `receivedForShipmentDate`, agreeing with
+    /// `isShippedOnBoardType`, and an `issueDate`: DCSA asks them of an issued bill, and an
+    /// approved draft is issued as it stands.
     fn dates(&mut self, root: &Map<String, Value>) {
-        let date = |c: &mut Self, field: &str, required: bool| -> bool {
-            match c.string(root, field, "", required, 10) {
-                Some(d) if !is_iso_date(d) => {
-                    c.problem(format!("/{field}"), "must be a calendar date yyyy-mm-dd");
-                    true
-                }
-                Some(_) => true,
-                // Present but malformed was reported already; it still counts as given.
-                None => root.get(field).is_some_and(|v| !v.is_null()),
-            }
-        };
-        date(self, "issueDate", true);
-        let shipped = date(self, "shippedOnBoardDate", false);
-        let received = date(self, "receivedForShipmentOnBoardDate", false);
+        if root.get("issueDate").is_none() {
+            self.problem(
+                "/issueDate",
+                "is required: DCSA asks it of an issued document, and a draft on the ledger is issued as approved",
+            );
+        }
+        let shipped = root.get("shippedOnBoardDate").is_some();
+        let received = root.get("receivedForShipmentDate").is_some();
         match (shipped, received) {
             (true, true) => self.problem(
-                "/receivedForShipmentOnBoardDate",
-                "give shippedOnBoardDate or receivedForShipmentOnBoardDate, not both",
+                "/receivedForShipmentDate",
+                "give shippedOnBoardDate or receivedForShipmentDate, not both (DCSA: exactly one on an issued B/L)",
             ),
             (false, false) => self.problem(
                 "/shippedOnBoardDate",
-                "shippedOnBoardDate or receivedForShipmentOnBoardDate is required",
+                "shippedOnBoardDate or receivedForShipmentDate is required (DCSA: exactly one on an issued B/L)",
             ),
             _ => {}
         }
+        if let Some(Value::Bool(on_board)) = root.get("isShippedOnBoardType")
+            && shipped != received
+            && *on_board != shipped
+        {
+            let date = if shipped {
+                "shippedOnBoardDate"
+            } else {
+                "receivedForShipmentDate"
+            };
+            self.problem(
+                "/isShippedOnBoardType",
+                format!("is {on_board} but the document gives {date}"),
+            );
+        }
     }
 
-    /// A document party; returns its Silkline party code when `needs_code`.
-    fn party(
+    /// The SILKLINE code of the party `field` of `documentParties`, reporting a missing or
+    /// duplicated one when `needs_code`. `None` when the party is absent.
+    fn party_code(
         &mut self,
         parties: &Map<String, Value>,
         field: &str,
-        path: &str,
-        required: bool,
         needs_code: bool,
     ) -> Option<PartyCode> {
-        let map = self.object(parties, field, path, required)?;
-        self.party_fields(map, &join(path, field), needs_code)
+        let Some(Value::Object(party)) = parties.get(field) else {
+            return None;
+        };
+        self.silkline_codes(party, &format!("/documentParties/{field}"), needs_code)
     }
 
-    fn party_fields(
+    fn silkline_codes(
         &mut self,
         party: &Map<String, Value>,
         path: &str,
         needs_code: bool,
     ) -> Option<PartyCode> {
-        self.string(party, "partyName", path, true, 70);
         let mut silkline = Vec::new();
-        for (i, code) in self
-            .array(
-                party,
-                "identifyingCodes",
-                path,
-                false,
-                IDENTIFYING_CODES_MAX,
-            )
-            .iter()
-            .enumerate()
-        {
-            let here = format!("{path}/identifyingCodes/{i}");
-            let Some(map) = self.as_object(code, &here) else {
-                continue;
-            };
-            let provider = self.string(map, "codeListProvider", &here, true, 100);
-            let value = self.string(map, "partyCode", &here, true, 150);
-            self.string(map, "codeListName", &here, false, 100);
-            if provider == Some(SILKLINE_CODE_LIST_PROVIDER)
-                && let Some(value) = value
-            {
-                match PartyCode::new(value) {
-                    Ok(code) => silkline.push(code),
-                    Err(e) => self.problem(format!("{here}/partyCode"), e.to_string()),
+        if let Some(Value::Array(codes)) = party.get("identifyingCodes") {
+            for (i, code) in codes.iter().enumerate() {
+                let provider = code.get("codeListProvider").and_then(Value::as_str);
+                let value = code.get("partyCode").and_then(Value::as_str);
+                if provider == Some(SILKLINE_CODE_LIST_PROVIDER)
+                    && let Some(value) = value
+                {
+                    match PartyCode::new(value) {
+                        Ok(code) => silkline.push(code),
+                        Err(e) => self.problem(
+                            format!("{path}/identifyingCodes/{i}/partyCode"),
+                            e.to_string(),
+                        ),
+                    }
                 }
             }
         }
@@ -626,209 +549,136 @@ impl Checker {
         }
     }
 
-    fn location(&mut self, parent: &Map<String, Value>, field: &str, path: &str) -> Option<String> {
-        let here = join(path, field);
-        let map = self.object(parent, field, path, true)?;
-        let code = self.string(map, "UNLocationCode", &here, true, 5)?;
-        if is_un_locode(code) {
-            Some(code.to_owned())
-        } else {
+    /// Containers are listed once, at most [`EQUIPMENTS_MAX`]; every cargo item names one of
+    /// them; a reference that is not a correct ISO 6346 number is a warning.
+    fn equipments(&mut self, root: &Map<String, Value>) {
+        let equipments = match root.get("utilizedTransportEquipments") {
+            Some(Value::Array(items)) => items.as_slice(),
+            _ => &[],
+        };
+        if equipments.len() > EQUIPMENTS_MAX {
             self.problem(
-                format!("{here}/UNLocationCode"),
-                "must be a UN/LOCODE: 2 letters and 3 of A-Z or 2-9",
+                "/utilizedTransportEquipments",
+                format!(
+                    "has {} containers; at most {EQUIPMENTS_MAX} are accepted",
+                    equipments.len()
+                ),
             );
-            None
+            return;
         }
-    }
-
-    fn equipments(&mut self, root: &Map<String, Value>) -> BTreeSet<ContainerNumber> {
-        let mut containers = BTreeSet::new();
-        for (i, item) in self
-            .array(
-                root,
-                "utilizedTransportEquipments",
-                "",
-                true,
-                EQUIPMENTS_MAX,
-            )
-            .iter()
-            .enumerate()
-        {
-            let here = format!("/utilizedTransportEquipments/{i}");
-            let Some(map) = self.as_object(item, &here) else {
+        let mut listed = BTreeSet::new();
+        for (i, item) in equipments.iter().enumerate() {
+            let path = format!("/utilizedTransportEquipments/{i}/equipment/equipmentReference");
+            let Some(text) = item
+                .pointer("/equipment/equipmentReference")
+                .and_then(Value::as_str)
+            else {
                 continue;
             };
-            if let Some(equipment) = self.object(map, "equipment", &here, true) {
-                let eq_path = format!("{here}/equipment");
-                if let Some(reference) =
-                    self.string(equipment, "equipmentReference", &eq_path, true, 11)
-                {
-                    match ContainerNumber::new(reference) {
-                        Ok(number) => {
-                            if !containers.insert(number) {
-                                self.problem(
-                                    format!("{eq_path}/equipmentReference"),
-                                    format!("container {reference} is listed twice"),
-                                );
-                            }
-                        }
-                        Err(e) => self.problem(
-                            format!("{eq_path}/equipmentReference"),
-                            format!("{reference} is not an ISO 6346 container number: {e}"),
-                        ),
+            match ContainerNumber::new(text) {
+                Ok(number) => {
+                    if let Err(e) = number.iso6346() {
+                        self.warning(
+                            &path,
+                            format!("{text} is not an ISO 6346 container number: it {e}"),
+                        );
+                    }
+                    if !listed.insert(number) {
+                        self.problem(&path, format!("container {text} is listed twice"));
                     }
                 }
-            }
-            for (j, seal) in self
-                .array(map, "seals", &here, true, SEALS_MAX)
-                .iter()
-                .enumerate()
-            {
-                let seal_path = format!("{here}/seals/{j}");
-                if let Some(seal) = self.as_object(seal, &seal_path) {
-                    self.string(seal, "number", &seal_path, true, 15);
-                }
+                // The schema reports the same pattern and length.
+                Err(_) => continue,
             }
         }
-        containers
-    }
-
-    fn consignment_items(
-        &mut self,
-        root: &Map<String, Value>,
-        containers: &BTreeSet<ContainerNumber>,
-    ) {
-        for (i, item) in self
-            .array(root, "consignmentItems", "", true, CONSIGNMENT_ITEMS_MAX)
-            .iter()
-            .enumerate()
-        {
-            let here = format!("/consignmentItems/{i}");
-            let Some(map) = self.as_object(item, &here) else {
-                continue;
-            };
-            for (j, line) in self
-                .array(map, "descriptionOfGoods", &here, true, LINES_MAX)
-                .iter()
-                .enumerate()
-            {
-                match line.as_str() {
-                    Some(s) if !s.trim().is_empty() && s.chars().count() <= 5000 => {}
-                    _ => self.problem(
-                        format!("{here}/descriptionOfGoods/{j}"),
-                        "must be a non-blank string of at most 5000 characters",
-                    ),
-                }
-            }
-            for (j, code) in self
-                .array(map, "HSCodes", &here, true, LINES_MAX)
-                .iter()
-                .enumerate()
-            {
-                let ok = code.as_str().is_some_and(|s| {
-                    (6..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-                });
-                if !ok {
-                    self.problem(format!("{here}/HSCodes/{j}"), "must be 6 to 10 digits");
-                }
-            }
-            for (j, cargo) in self
-                .array(map, "cargoItems", &here, true, CARGO_ITEMS_MAX)
-                .iter()
-                .enumerate()
-            {
-                let cargo_path = format!("{here}/cargoItems/{j}");
-                let Some(cargo) = self.as_object(cargo, &cargo_path) else {
+        if let Some(Value::Array(items)) = root.get("consignmentItems") {
+            for (i, item) in items.iter().enumerate() {
+                let Some(Value::Array(cargo)) = item.get("cargoItems") else {
                     continue;
                 };
-                if let Some(reference) =
-                    self.string(cargo, "equipmentReference", &cargo_path, true, 11)
-                    && !containers.iter().any(|c| c.as_str() == reference)
-                {
-                    self.problem(
-                        format!("{cargo_path}/equipmentReference"),
-                        format!("{reference} is not one of the utilizedTransportEquipments"),
-                    );
-                }
-                if let Some(weight) = self.object(cargo, "cargoGrossWeight", &cargo_path, true) {
-                    let weight_path = format!("{cargo_path}/cargoGrossWeight");
-                    match weight.get("value") {
-                        Some(Value::Number(n)) if n.as_u64().is_some() => {}
-                        // Non-integers were reported by `numbers` already.
-                        Some(Value::Number(n)) if n.as_i64().is_none() => {}
-                        Some(Value::String(s)) if is_decimal(s) => {}
-                        _ => self.problem(
-                            format!("{weight_path}/value"),
-                            "must be a non-negative integer or a decimal string such as \"1234.5\"",
-                        ),
-                    }
-                    match self.string(weight, "unit", &weight_path, true, 3) {
-                        Some("KGM" | "LBR") | None => {}
-                        Some(_) => {
-                            self.problem(format!("{weight_path}/unit"), "must be KGM or LBR")
-                        }
+                for (j, cargo) in cargo.iter().enumerate() {
+                    if let Some(text) = cargo.get("equipmentReference").and_then(Value::as_str)
+                        && !listed.iter().any(|c| c.as_str() == text)
+                    {
+                        self.problem(
+                            format!("/consignmentItems/{i}/cargoItems/{j}/equipmentReference"),
+                            format!("{text} is not one of the utilizedTransportEquipments"),
+                        );
                     }
                 }
             }
         }
     }
-}
 
-/// A non-negative decimal: up to 15 integer digits and up to 6 fraction digits.
-fn is_decimal(s: &str) -> bool {
-    let (int, frac) = s.split_once('.').unwrap_or((s, "1"));
-    (1..=15).contains(&int.len())
-        && (1..=6).contains(&frac.len())
-        && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-}
-
-/// DCSA universal voyage reference: `\d{2}[0-9A-Z]{2}[NEWSR]`.
-fn is_universal_voyage_reference(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 5
-        && b[..2].iter().all(u8::is_ascii_digit)
-        && b[2..4]
-            .iter()
-            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
-        && matches!(b[4], b'N' | b'E' | b'W' | b'S' | b'R')
-}
-
-/// Convenience for callers that hold an id.
-pub fn validate_for(content: &Value, id: &DocumentId) -> Result<ValidContent, Vec<ContentProblem>> {
-    validate(content, &id.carrier, Some(&id.reference))
+    /// The typed view. Reports only what it needs and cannot find, so on validated content it
+    /// reports nothing.
+    fn document(&mut self, root: &Map<String, Value>) -> Option<TransportDocument> {
+        let text = |field: &str| root.get(field).and_then(Value::as_str);
+        let reference = text("transportDocumentReference").and_then(|r| DocumentRef::new(r).ok());
+        let kind = kind_of(root);
+        let is_to_order = root.get("isToOrder").and_then(Value::as_bool);
+        let carrier_code = text("carrierCode").map(str::to_owned);
+        let parties = match root.get("documentParties") {
+            Some(Value::Object(parties)) => Some(parties),
+            _ => None,
+        };
+        // Codes were checked by `silkline_rules`; here they are only read.
+        let mut quiet = Checker::default();
+        let mut code = |field: &str| parties.and_then(|p| quiet.party_code(p, field, false));
+        let issuing = code("issuingParty");
+        let shipper = code("shipper");
+        let consignee = code("consignee");
+        let endorsee = code("endorsee");
+        let port = |field: &str| {
+            root.get("transports")
+                .and_then(|t| t.get(field))
+                .and_then(Value::as_object)
+                .and_then(location_label)
+        };
+        let (loading, discharge) = (port("portOfLoading"), port("portOfDischarge"));
+        let containers: BTreeSet<ContainerNumber> = match root.get("utilizedTransportEquipments") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|item| item.pointer("/equipment/equipmentReference")?.as_str())
+                .filter_map(|text| ContainerNumber::new(text).ok())
+                .collect(),
+            _ => BTreeSet::new(),
+        };
+        let missing = [
+            ("/transportDocumentReference", reference.is_none()),
+            ("/transportDocumentTypeCode", kind.is_none()),
+            ("/isToOrder", is_to_order.is_none()),
+            ("/carrierCode", carrier_code.is_none()),
+            ("/documentParties/issuingParty", issuing.is_none()),
+            ("/documentParties/shipper", shipper.is_none()),
+            ("/transports/portOfLoading", loading.is_none()),
+            ("/transports/portOfDischarge", discharge.is_none()),
+        ];
+        for (path, is_missing) in missing {
+            if is_missing && self.problems.is_empty() {
+                self.problem(path, "is needed by the workflow and could not be read");
+            }
+        }
+        Some(TransportDocument {
+            reference: reference?,
+            kind: kind?,
+            is_to_order: is_to_order?,
+            carrier_code: carrier_code?,
+            issuing_party: issuing?,
+            shipper: shipper?,
+            consignee,
+            endorsee,
+            port_of_loading: loading?,
+            port_of_discharge: discharge?,
+            containers,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimals() {
-        assert!(is_decimal("1234.5"));
-        assert!(is_decimal("0"));
-        assert!(!is_decimal("1."));
-        assert!(!is_decimal(".5"));
-        assert!(!is_decimal("-1"));
-        assert!(!is_decimal("1e3"));
-    }
-
-    #[test]
-    fn voyage_references() {
-        assert!(is_universal_voyage_reference("2301W"));
-        assert!(!is_universal_voyage_reference("2301X"));
-    }
-
-    #[test]
-    fn floats_and_huge_integers_are_problems_everywhere() {
-        let mut c = Checker::default();
-        c.numbers(
-            &serde_json::json!({"a": [1.5, 9007199254740992u64, -3, 7]}),
-            "",
-            0,
-        );
-        let paths: Vec<_> = c.problems.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(paths, ["/a/0", "/a/1"]);
-    }
+    use serde_json::json;
 
     #[test]
     fn problems_are_capped() {
@@ -839,5 +689,34 @@ mod tests {
         let problems = c.finish();
         assert_eq!(problems.len(), PROBLEMS_MAX);
         assert!(problems.last().unwrap().message.contains("more problems"));
+    }
+
+    #[test]
+    fn nesting_is_bounded_before_the_schema_runs() {
+        let mut deep = json!(1);
+        for _ in 0..=CONTENT_DEPTH_MAX {
+            deep = json!([deep]);
+        }
+        let err = validate(
+            &json!({"remarks": deep}),
+            &PartyCode::new("CARRIER").unwrap(),
+            None,
+            Stage::Issued,
+        )
+        .unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert!(err[0].message.contains("nested deeper"), "{err:?}");
+    }
+
+    #[test]
+    fn a_location_is_labelled_by_its_code_or_its_name_and_city() {
+        let code = json!({"UNLocationCode": "NLRTM", "locationName": "Rotterdam"});
+        assert_eq!(location_label(code.as_object().unwrap()).unwrap(), "NLRTM");
+        let named = json!({"locationName": "Europoort", "city": {"city": "Rotterdam", "countryCode": "NL"}});
+        assert_eq!(
+            location_label(named.as_object().unwrap()).unwrap(),
+            "Europoort, Rotterdam, NL"
+        );
+        assert_eq!(location_label(json!({}).as_object().unwrap()), None);
     }
 }

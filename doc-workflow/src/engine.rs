@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 
 use crate::command::{Action, COMMENT_CHARS_MAX, Command, GATE_OUT_CONTAINERS_MAX};
-use crate::content::{self, ContentProblem, TransportDocument, ValidContent};
+use crate::content::{self, ContentProblem, Stage, TransportDocument, ValidContent};
 use crate::definition::{Definition, DefinitionError, Effect, Guard, PartyRef, Transition};
 use crate::event::{Event, EventKind};
 use crate::ids::{Actor, BlockTime, DocumentClass, DocumentId, DocumentKey, PartyCode, Role};
@@ -270,12 +270,17 @@ fn kind_of_new_document(key: &DocumentKey, command: &Command) -> Result<Document
     if key.class == DocumentClass::CargoRelease {
         return Ok(DocumentKind::CargoRelease);
     }
-    let creates = matches!(command.action(), Action::PublishDraft | Action::Issue);
-    match command.content() {
-        Some(content) if creates => content::peek_kind(content).ok_or_else(|| {
-            let problems = content::validate(content, &key.id.carrier, Some(&key.id.reference))
-                .err()
-                .unwrap_or_default();
+    let stage = match command.action() {
+        Action::PublishDraft => Some(Stage::Draft),
+        Action::Issue => Some(Stage::Issued),
+        _ => None,
+    };
+    match (command.content(), stage) {
+        (Some(content), Some(stage)) => content::peek_kind(content).ok_or_else(|| {
+            let problems =
+                content::validate(content, &key.id.carrier, Some(&key.id.reference), stage)
+                    .err()
+                    .unwrap_or_default();
             Refusal::InvalidContent { problems }
         }),
         _ => Err(Refusal::DocumentNotFound {
@@ -347,15 +352,30 @@ impl<S: DocumentStore> Context<'_, S> {
             .get_or_init(|| {
                 let id = &self.key.id;
                 match self.command {
-                    Command::PublishDraft { content }
-                    | Command::Issue {
+                    Command::PublishDraft { content } => Some(content::validate(
+                        content,
+                        &id.carrier,
+                        Some(&id.reference),
+                        Stage::Draft,
+                    )),
+                    Command::Issue {
                         content: Some(content),
                         ..
-                    } => Some(content::validate(content, &id.carrier, Some(&id.reference))),
+                    } => Some(content::validate(
+                        content,
+                        &id.carrier,
+                        Some(&id.reference),
+                        Stage::Issued,
+                    )),
                     // A replacement names its own reference.
                     Command::Void {
                         replacement: Some(r),
-                    } => Some(content::validate(&r.content, &id.carrier, None)),
+                    } => Some(content::validate(
+                        &r.content,
+                        &id.carrier,
+                        None,
+                        Stage::Issued,
+                    )),
                     _ => None,
                 }
             })
@@ -893,23 +913,22 @@ fn set_title(state: &mut DocumentState, document: &TransportDocument) {
     state.endorsee_may_endorse = mode == Mode::ToOrder;
 }
 
-/// The typed view of a stored document's content. Stored content was valid when stored, so a
-/// failure here means the state was tampered with or the rules changed under it.
+/// The typed view of a stored document's content. Stored content was valid when stored and is
+/// read without applying today's rules again (`content::read_stored`), so a failure here means
+/// the state was tampered with.
 fn stored_document(state: &DocumentState) -> Result<TransportDocument, Refusal> {
     let record = state
         .content
         .as_ref()
         .ok_or_else(|| inconsistent("the document has no content"))?;
-    let json: serde_json::Value = serde_json::from_str(&record.canonical_json)
-        .map_err(|e| inconsistent(format!("stored content is not JSON: {e}")))?;
-    content::validate(&json, &state.carrier, Some(&state.id.reference))
-        .map(|valid| valid.document)
-        .map_err(|problems| {
-            inconsistent(format!(
-                "stored content is no longer valid: {} problems",
-                problems.len()
-            ))
-        })
+    content::read_stored(record).map_err(|problems| {
+        inconsistent(format!(
+            "stored content cannot be read: {}",
+            problems
+                .first()
+                .map_or_else(String::new, ContentProblem::to_string)
+        ))
+    })
 }
 
 /// The invariants every state the engine returns must hold. Public so the ledger and the tests

@@ -30,6 +30,8 @@ pub enum IdError {
         found: char,
         extra: &'static str,
     },
+    #[error("{what} must not start or end with whitespace nor hold a line break")]
+    Whitespace { what: &'static str },
 }
 
 fn check(what: &'static str, value: &str, max: usize, extra: &'static str) -> Result<(), IdError> {
@@ -49,8 +51,29 @@ fn check(what: &'static str, value: &str, max: usize, extra: &'static str) -> Re
     }
 }
 
+/// A transport document reference as DCSA eBL 3.0 allows it: 1 to 20 characters matching
+/// `^\S(?:.*\S)?$` (ECMAScript), so inner spaces, `/` and any other printable character too.
+fn check_reference(value: &str) -> Result<(), IdError> {
+    const WHAT: &str = "document reference";
+    if value.is_empty() {
+        return Err(IdError::Empty { what: WHAT });
+    }
+    let chars = value.chars().count();
+    if chars > DOCUMENT_REF_CHARS_MAX {
+        return Err(IdError::TooLong {
+            what: WHAT,
+            chars,
+            max: DOCUMENT_REF_CHARS_MAX,
+        });
+    }
+    if !crate::codes::is_dcsa_text(value) {
+        return Err(IdError::Whitespace { what: WHAT });
+    }
+    Ok(())
+}
+
 macro_rules! string_newtype {
-    ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr, $extra:literal) => {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -60,7 +83,7 @@ macro_rules! string_newtype {
             /// Validates and wraps `value`.
             pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
                 let value = value.into();
-                check($what, &value, $max, $extra)?;
+                $check(value.as_str())?;
                 Ok(Self(value))
             }
 
@@ -101,18 +124,16 @@ string_newtype!(
     /// A party's stable code on the network (an LEI, a DCSA party code, a SCAC...): 1 to 35
     /// characters of `[A-Za-z0-9._:-]`. Title and possession are held by parties.
     PartyCode,
-    "party code",
-    PARTY_CODE_CHARS_MAX,
-    ".-_:"
+    |value: &str| check("party code", value, PARTY_CODE_CHARS_MAX, ".-_:")
 );
 
 string_newtype!(
-    /// A `transportDocumentReference`: 1 to 20 characters of `[A-Za-z0-9._-]`. The DCSA pattern
-    /// allows inner spaces too; Silkline does not, so a reference never needs quoting in a key.
+    /// A `transportDocumentReference`: whatever DCSA eBL 3.0 allows, 1 to 20 characters with no
+    /// whitespace at either end and no line break (`^\S(?:.*\S)?$`). It may hold `/`, spaces,
+    /// `%` or a NUL: [`DocumentId`]'s text stays unambiguous because a party code holds no `/`,
+    /// and the ledger escapes what its keys need (`ledger::chain::state::keys`).
     DocumentRef,
-    "document reference",
-    DOCUMENT_REF_CHARS_MAX,
-    ".-_"
+    check_reference
 );
 
 /// A transport document's identity: the issuing carrier's party code and the reference the
@@ -183,7 +204,8 @@ impl DocumentKey {
 }
 
 impl fmt::Display for DocumentKey {
-    /// `CLASS/carrier/reference`; unambiguous because neither code may contain `/`.
+    /// `CLASS/carrier/reference`; unambiguous because neither the class nor the carrier's party
+    /// code may contain `/` (the reference, last, may).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.class.code(), self.id)
     }
@@ -289,11 +311,33 @@ mod tests {
     }
 
     #[test]
-    fn references_are_validated() {
-        assert!(DocumentRef::new("BL-0001").is_ok());
-        assert!(DocumentRef::new("A/B").is_err());
-        assert!(DocumentRef::new("X".repeat(21)).is_err());
-        let parsed: Result<DocumentRef, _> = serde_json::from_str("\"bad ref\"");
+    fn references_are_what_dcsa_allows() {
+        for good in [
+            "BL-0001",
+            "A/B",
+            "bad ref",
+            "HHL 718/00 #2",
+            "Ö-€ 1",
+            "A\u{0}B",
+            "%41",
+        ] {
+            assert!(DocumentRef::new(good).is_ok(), "{good:?}");
+        }
+        assert!(DocumentRef::new("X".repeat(20)).is_ok());
+        assert!(matches!(
+            DocumentRef::new("X".repeat(21)),
+            Err(IdError::TooLong { chars: 21, .. })
+        ));
+        for bad in [" A", "A ", "A\nB", "A\u{2028}B", "\u{a0}A"] {
+            assert_eq!(
+                DocumentRef::new(bad),
+                Err(IdError::Whitespace {
+                    what: "document reference"
+                }),
+                "{bad:?}"
+            );
+        }
+        let parsed: Result<DocumentRef, _> = serde_json::from_str("\"A\\nB\"");
         assert!(parsed.is_err());
     }
 

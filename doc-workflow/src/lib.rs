@@ -17,8 +17,9 @@
 //! - **No storage and no history.** The ledger stores states and appends [`Event`]s; the engine
 //!   only reads through a trait.
 //! - **No visibility rules.** Who may *read* a document is the API's concern.
-//! - **Not a DCSA schema validator.** [`content`] checks the subset of the eBL 3.0 Transport
-//!   Document the workflow and the law rely on, and keeps the rest verbatim.
+//! - **Not a hand-written DCSA validator.** The standard's eBL 3.0 Transport Document rules are
+//!   data ([`schema`]: a JSON Schema checked by the `jsonschema` crate); [`content`] adds in Rust
+//!   only what a schema cannot say, and keeps the document verbatim.
 //!
 //! Architecture invariant: this crate depends on no other crate of the workspace.
 
@@ -30,11 +31,12 @@ pub mod engine;
 pub mod event;
 pub mod ids;
 pub mod refusal;
+pub mod schema;
 pub mod state;
 
-pub use codes::ContainerNumber;
+pub use codes::{ContainerNumber, Iso6346Error};
 pub use command::{Action, AmendmentReason, Command, Replacement};
-pub use content::{ContentProblem, ContentRecord, TransportDocument, ValidContent};
+pub use content::{ContentProblem, ContentRecord, Stage, TransportDocument, ValidContent};
 pub use definition::{Definition, DefinitionError};
 pub use engine::{
     Decision, DocumentStore, Engine, PartyDirectory, STANDARD_DEFINITIONS, check_invariants,

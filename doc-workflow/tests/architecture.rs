@@ -4,14 +4,17 @@
 
 use std::path::Path;
 
-/// The only dependencies the engine may have: serialization, hashing, errors.
-const ALLOWED_DEPENDENCIES: [&str; 6] = [
+/// The only dependencies the engine may have: serialization, hashing, errors, and the JSON
+/// Schema validator that checks content against the DCSA standard's rules as data (with its
+/// reference-fetching features off: see `jsonschema_fetches_nothing`).
+const ALLOWED_DEPENDENCIES: [&str; 7] = [
     "serde",
     "serde_json",
     "canonical-json",
     "sha2",
     "hex",
     "thiserror",
+    "jsonschema",
 ];
 
 /// Paths whose use in the engine would make replicas disagree or block.
@@ -50,6 +53,23 @@ fn the_engine_depends_only_on_pure_crates() {
             "doc-workflow must stay pure, but depends on {name:?}"
         );
     }
+}
+
+/// `jsonschema`'s default features resolve `$ref`s over HTTP and from files; the engine's schema
+/// has no external reference and must never fetch one, so the workspace takes it without them.
+#[test]
+fn jsonschema_fetches_nothing() {
+    let workspace =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
+            .unwrap();
+    let line = workspace
+        .lines()
+        .find(|l| l.trim_start().starts_with("jsonschema "))
+        .expect("jsonschema is pinned in [workspace.dependencies]");
+    assert!(
+        line.contains("default-features = false") && !line.contains("features = ["),
+        "jsonschema must be taken without features: {line}"
+    );
 }
 
 #[test]

@@ -93,7 +93,7 @@ fn command(step: &Step, replacements: &mut usize) -> Command {
     };
     match Action::ALL[step.action] {
         Action::PublishDraft => Command::PublishDraft {
-            content: sample(reference, kind),
+            content: draft(reference, kind),
         },
         Action::ApproveDraft => Command::ApproveDraft,
         // Without content it issues an approved draft.

@@ -375,11 +375,11 @@ fn scenario_6_issuing_a_reference_twice_is_refused() {
         w.refused(&carrier(), &bl, again).code(),
         "REFERENCE_ALREADY_USED"
     );
-    let draft = Command::PublishDraft {
-        content: sample("BL-S6", Sample::Straight),
+    let again_draft = Command::PublishDraft {
+        content: draft("BL-S6", Sample::Straight),
     };
     assert_eq!(
-        w.refused(&carrier(), &bl, draft).code(),
+        w.refused(&carrier(), &bl, again_draft).code(),
         "REFERENCE_ALREADY_USED"
     );
 }
@@ -496,7 +496,7 @@ fn any_committed_action_closes_the_rejection_window() {
 fn draft_approve_issue_uses_the_approved_content() {
     let mut w = World::default();
     let bl = id("BL-DRAFT");
-    let content = sample("BL-DRAFT", Sample::ToOrder);
+    let content = draft("BL-DRAFT", Sample::ToOrder);
     w.ok(
         &carrier(),
         &bl,

@@ -61,7 +61,7 @@ fn state(name: &str) -> (World, DocumentId) {
                 &carrier(),
                 &id,
                 Command::PublishDraft {
-                    content: sample(reference, Sample::Straight),
+                    content: draft(reference, Sample::Straight),
                 },
             );
             if name == "APPROVED" {
@@ -196,7 +196,9 @@ fn relation_actor(w: &World, id: &DocumentId, relation: &str) -> Option<doc_work
 fn command(action: Action, id: &DocumentId) -> Command {
     let content = || sample(id.reference.as_str(), Sample::Straight);
     match action {
-        Action::PublishDraft => Command::PublishDraft { content: content() },
+        Action::PublishDraft => Command::PublishDraft {
+            content: draft(id.reference.as_str(), Sample::Straight),
+        },
         Action::ApproveDraft => Command::ApproveDraft,
         Action::Issue => Command::Issue {
             content: Some(content()),

@@ -696,7 +696,10 @@ async fn query_cost_answer_size_pdfs_and_cursors() -> anyhow::Result<()> {
             "",
             "TRANSPORT_DOCUMENT/CARRIER",
             "INVOICE/CARRIER/SLK-COST-001",
-            "TRANSPORT_DOCUMENT/CARRIER/SLK-COST-001/x",
+            // A reference may hold `/` (DCSA allows it), but never lead with a space, nor run
+            // past 20 characters.
+            "TRANSPORT_DOCUMENT/CARRIER/ SLK-COST-001",
+            "TRANSPORT_DOCUMENT/CARRIER/SLK-COST-001-TOO-LONG-A-REFERENCE",
             "TRANSPORT_DOCUMENT/carrier!/SLK-COST-001",
         ] {
             let page = run(&n.schema, &carrier, PAGE, json!({"a": bad})).await;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use adapters::dcsa;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
-use doc_workflow::{ContentProblem, DocumentId, DocumentRef, PartyCode};
+use doc_workflow::{ContentProblem, DocumentId, DocumentRef, PartyCode, Stage};
 use serde_json::{Value, json};
 
 use crate::client::{ApiClient, Target, data};
@@ -177,25 +177,38 @@ fn read_bounded(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A `--document` the ledger would accept, and what it is warned of.
+struct Imported {
+    document: Value,
+    /// Allowed but probably mistaken (a container number whose ISO 6346 check digit is wrong):
+    /// printed with the outcome, never a reason to refuse.
+    warnings: Vec<ContentProblem>,
+}
+
 /// The transport document of `--document FILE`, imported as `adapters::dcsa` imports a
-/// carrier's DCSA 3.0 JSON: every field checked before anything is signed. A draft or an issue
-/// is for the document `id` names (the file's reference must be its); a void's replacement names
-/// its own. `Ok(None)`: the action carries no document. `Ok(Some(Err(problems)))`: the file is not
-/// one the ledger would accept, each problem with its JSON pointer.
+/// carrier's DCSA 3.0 JSON: every field checked before anything is signed. A draft (which says
+/// `DRAFT`) or an issue (`ISSUED`) is for the document `id` names (the file's reference must be
+/// its); a void's replacement (`ISSUED`) names its own. `Ok(None)`: the action carries no
+/// document. `Ok(Some(Err(problems)))`: the file is not one the ledger would accept, each
+/// problem with its JSON pointer.
 fn import_document(
     args: &TxArgs,
     id: &DocumentId,
-) -> anyhow::Result<Option<Result<Value, Vec<ContentProblem>>>> {
+) -> anyhow::Result<Option<Result<Imported, Vec<ContentProblem>>>> {
     let Some(path) = &args.document_file else {
         return Ok(None);
     };
     let bytes = read_bounded(path)?;
     let imported = match args.action {
-        TxAction::Draft | TxAction::Issue => dcsa::parse_transport_document_for(&bytes, id),
-        TxAction::Void => dcsa::parse_transport_document(&bytes, &id.carrier),
+        TxAction::Draft => dcsa::parse_transport_document_for(&bytes, id, Stage::Draft),
+        TxAction::Issue => dcsa::parse_transport_document_for(&bytes, id, Stage::Issued),
+        TxAction::Void => dcsa::parse_transport_document(&bytes, &id.carrier, Stage::Issued),
         other => bail!("{other:?} takes no --document"),
     };
-    Ok(Some(imported.map(|(document, _)| document)))
+    Ok(Some(imported.map(|(document, valid)| Imported {
+        document,
+        warnings: valid.warnings,
+    })))
 }
 
 /// The workflow command an action means (`doc_workflow::Command`'s JSON); `content` is the
@@ -294,7 +307,7 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
         let governance = membership_command(args)?;
         let client = ApiClient::new(&args.target)?;
         let jws = client.sign(json!({ "governance": governance })).await?;
-        return submit(&client, args, jws, json!({})).await;
+        return submit(&client, args, jws, json!({}), &[]).await;
     }
     let document = args
         .document
@@ -306,9 +319,9 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
         DocumentRef::new(reference)
             .with_context(|| format!("`{reference}`: not a document reference"))?,
     );
-    let content = match import_document(args, &id)? {
-        None => None,
-        Some(Ok(document)) => Some(document),
+    let (content, warnings) = match import_document(args, &id)? {
+        None => (None, Vec::new()),
+        Some(Ok(imported)) => (Some(imported.document), imported.warnings),
         Some(Err(problems)) => {
             let file = args.document_file.as_deref().unwrap_or(Path::new(""));
             crate::out(serde_json::to_string_pretty(&invalid_document(
@@ -325,7 +338,7 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
             "command": command,
         }))
         .await?;
-    submit(&client, args, jws, json!({})).await
+    submit(&client, args, jws, json!({}), &warnings).await
 }
 
 const REVOCATION_LIST: &str = "{ revocationList }";
@@ -411,18 +424,23 @@ async fn revoke(args: &TxArgs) -> anyhow::Result<bool> {
         "revoked": next.added.iter().map(Serial::to_hex).collect::<Vec<_>>(),
         "revokedTotal": next.revoked.len(),
     });
-    submit(&client, args, jws, extra).await
+    submit(&client, args, jws, extra, &[]).await
 }
 
-/// Prints the signed transaction (`--sign-only`) or submits it and prints its outcome, with the
-/// members of `extra` added.
+/// Prints the signed transaction (`--sign-only`; the `--document`'s warnings then go to stderr,
+/// so that stdout is the JWS alone) or submits it and prints its outcome, with the members of
+/// `extra` added and the warnings when there are any.
 async fn submit(
     client: &ApiClient,
     args: &TxArgs,
     jws: String,
     extra: Value,
+    warnings: &[ContentProblem],
 ) -> anyhow::Result<bool> {
     if args.sign_only {
+        for warning in warnings {
+            eprintln!("warning: {warning}");
+        }
         crate::out(jws)?;
         return Ok(true);
     }
@@ -442,6 +460,9 @@ async fn submit(
     });
     if let (Some(out), Value::Object(extra)) = (out.as_object_mut(), extra) {
         out.extend(extra);
+    }
+    if !warnings.is_empty() {
+        out["warnings"] = json!(warnings);
     }
     crate::out(serde_json::to_string_pretty(&out)?)?;
     Ok(result["status"] == "COMMITTED")

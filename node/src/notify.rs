@@ -7,11 +7,18 @@
 //! last block queued (`DATA/notified-height`), written after the outbox commit: a crash between
 //! the two re-queues that block, which the outbox ignores (enqueue is idempotent), so no mail is
 //! lost or sent twice across a restart.
+//!
+//! A node mails only its own member's parties, and only the blocks it is its member's mailing
+//! node for (`adapters::email::mails_block`: the lowest raft id among the member's voters as of
+//! the block), so a member running several nodes, each with the `email` section, sends each
+//! message once. The module docs of `adapters::email` say what happens when that node is down.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use adapters::email::{CommittedEvent, EmailConfig, Outbox, SenderHandle, spawn_sender};
+use adapters::email::{
+    CommittedEvent, EmailConfig, Outbox, SenderHandle, mails_block, member_parties, spawn_sender,
+};
 use anyhow::Context as _;
 use ledger::chain::{Block, LedgerReader, Outcome};
 use ledger::runtime::ReplicaStatus;
@@ -43,15 +50,27 @@ impl Notifier {
     }
 }
 
-/// Starts the notifier of a node whose data directory is `data_dir`. On its first start it
-/// begins at the current tip: the history before e-mail was configured is not mailed.
+/// Starts the notifier of node `raft_id`, whose data directory is `data_dir`. On its first
+/// start it begins at the current tip: the history before e-mail was configured is not mailed.
+/// Refuses a configuration whose contacts name another member's party, once the ledger knows
+/// this node's member (a joining node learns it from its first snapshot; until then, and for
+/// parties not onboarded yet, `plan` leaves out every party its member does not sponsor).
 pub fn start(
     config: EmailConfig,
+    raft_id: u64,
     data_dir: &Path,
     reader: LedgerReader,
     status: watch::Receiver<ReplicaStatus>,
 ) -> anyhow::Result<Notifier> {
     config.check().context("the e-mail configuration")?;
+    if let Some(own) = reader.nodes().into_iter().find(|n| n.raft_id == raft_id) {
+        let warnings = config
+            .check_contacts(&own.member, &reader.parties())
+            .context("the e-mail configuration")?;
+        for party in warnings.unknown_parties {
+            tracing::warn!(%party, "e-mail contacts list a party the ledger does not know yet; it is mailed once its member onboards it");
+        }
+    }
     let outbox = Outbox::open(&data_dir.join(OUTBOX_FILE)).context("open the outbox")?;
     let sender = spawn_sender(outbox.clone(), &config).context("start the mail sender")?;
     let progress = data_dir.join(PROGRESS_FILE);
@@ -63,9 +82,14 @@ pub fn start(
         Err(_) => reader.tip().height,
     };
     let (stop, stopped) = watch::channel(false);
-    let follower = tokio::spawn(follow(
-        config, outbox, reader, status, progress, done, stopped,
-    ));
+    let queue = Queue {
+        config,
+        raft_id,
+        outbox,
+        reader,
+        progress,
+    };
+    let follower = tokio::spawn(follow(queue, status, done, stopped));
     Ok(Notifier {
         follower,
         sender,
@@ -73,29 +97,31 @@ pub fn start(
     })
 }
 
-async fn follow(
+/// What queueing a round of blocks needs; cloned into each blocking round.
+#[derive(Clone)]
+struct Queue {
     config: EmailConfig,
+    /// This node's raft id: which blocks it mails depends on it.
+    raft_id: u64,
     outbox: Outbox,
     reader: LedgerReader,
-    mut status: watch::Receiver<ReplicaStatus>,
+    /// The file that holds the last block queued.
     progress: PathBuf,
+}
+
+async fn follow(
+    queue: Queue,
+    mut status: watch::Receiver<ReplicaStatus>,
     mut done: u64,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
-        let tip = reader.tip().height;
+        let tip = queue.reader.tip().height;
         if tip > done {
             let until = tip.min(done + BLOCKS_PER_ROUND_MAX);
             let job = {
-                let (config, outbox, reader, progress) = (
-                    config.clone(),
-                    outbox.clone(),
-                    reader.clone(),
-                    progress.clone(),
-                );
-                tokio::task::spawn_blocking(move || {
-                    queue_blocks(&config, &outbox, &reader, &progress, done + 1, until)
-                })
+                let queue = queue.clone();
+                tokio::task::spawn_blocking(move || queue.blocks(done + 1, until))
             };
             match job.await {
                 Ok(Ok(())) => done = until,
@@ -117,27 +143,32 @@ async fn follow(
     }
 }
 
-/// Queues the mails of blocks `from..=until` in one outbox commit, then records `until`.
-fn queue_blocks(
-    config: &EmailConfig,
-    outbox: &Outbox,
-    reader: &LedgerReader,
-    progress: &Path,
-    from: u64,
-    until: u64,
-) -> anyhow::Result<()> {
-    let mut events = Vec::new();
-    for height in from..=until {
-        let block = reader
-            .block(height)?
-            .with_context(|| format!("block {height} is missing"))?;
-        events.extend(events_of(reader, &block)?);
+impl Queue {
+    /// Queues the mails of blocks `from..=until` that this node mails, in one outbox commit,
+    /// then records `until`. `until` is at most the tip, and the node set and parties are read
+    /// after it, so they are as of a block at or after every block judged here, which is what
+    /// `mails_block` needs to answer as every other node does.
+    fn blocks(&self, from: u64, until: u64) -> anyhow::Result<()> {
+        let nodes = self.reader.nodes();
+        let own_parties = match nodes.iter().find(|n| n.raft_id == self.raft_id) {
+            Some(own) => member_parties(&own.member, &self.reader.parties()),
+            None => Default::default(),
+        };
+        let mut events = Vec::new();
+        for height in (from..=until).filter(|h| mails_block(self.raft_id, &nodes, *h)) {
+            let block = self
+                .reader
+                .block(height)?
+                .with_context(|| format!("block {height} is missing"))?;
+            events.extend(events_of(&self.reader, &block)?);
+        }
+        self.outbox
+            .enqueue_events(&events, &self.config, &own_parties)?;
+        let tmp = self.progress.with_extension("tmp");
+        std::fs::write(&tmp, until.to_string())?;
+        std::fs::rename(&tmp, &self.progress)?;
+        Ok(())
     }
-    outbox.enqueue_events(&events, config)?;
-    let tmp = progress.with_extension("tmp");
-    std::fs::write(&tmp, until.to_string())?;
-    std::fs::rename(&tmp, progress)?;
-    Ok(())
 }
 
 /// The committed events of a block, each with the document's state as it is now.

@@ -145,6 +145,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let notifier = match config.email.clone() {
         Some(email) => Some(crate::notify::start(
             email,
+            config.raft_id,
             &config.data_dir,
             reader.clone(),
             handle.status.clone(),

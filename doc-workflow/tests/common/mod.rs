@@ -98,10 +98,14 @@ fn party_json(name: &str, code: &str) -> Value {
     json!({"partyName": name, "identifyingCodes": [{"codeListProvider": "SILKLINE", "partyCode": code}]})
 }
 
-/// A valid DCSA eBL 3.0 transport document for carrier CARRIER.
+/// A valid DCSA eBL 3.0 transport document for carrier CARRIER, as issued (`ISSUED`).
 pub fn sample(reference: &str, kind: Sample) -> Value {
     let mut parties = json!({
-        "issuingParty": party_json("Carrier Line A/S", "CARRIER"),
+        "issuingParty": {
+            "partyName": "Carrier Line A/S",
+            "address": {"street": "Havnegade", "city": "Copenhagen", "countryCode": "DK"},
+            "identifyingCodes": [{"codeListProvider": "SILKLINE", "partyCode": "CARRIER"}]
+        },
         "shipper": party_json("Shipper Exports Ltd", "SHIPPER"),
     });
     if matches!(kind, Sample::Straight | Sample::Waybill) {
@@ -112,33 +116,54 @@ pub fn sample(reference: &str, kind: Sample) -> Value {
     }
     let mut doc = json!({
         "transportDocumentReference": reference,
+        "transportDocumentStatus": "ISSUED",
         "transportDocumentTypeCode": if kind == Sample::Waybill { "SWB" } else { "BOL" },
+        "isShippedOnBoardType": true,
         "isToOrder": matches!(kind, Sample::ToOrder | Sample::Blank),
         "isElectronic": true,
+        "receiptTypeAtOrigin": "CY",
+        "deliveryTypeAtDestination": "CY",
+        "cargoMovementTypeAtOrigin": "FCL",
+        "cargoMovementTypeAtDestination": "FCL",
+        "termsAndConditions": "Sample terms.",
         "carrierCode": "CARR",
         "carrierCodeListProvider": "SMDG",
         "issueDate": "2025-03-14",
         "shippedOnBoardDate": "2025-03-13",
+        "invoicePayableAt": {"UNLocationCode": "CNSHA"},
+        "partyContactDetails": [{"name": "Documentation desk", "email": "docs@carrier.example"}],
         "documentParties": parties,
         "transports": {
+            "plannedDepartureDate": "2025-03-13",
+            "plannedArrivalDate": "2025-04-18",
             "vesselVoyages": [{"vesselName": "Silkline Voyager", "carrierExportVoyageNumber": "2511W"}],
             "portOfLoading": {"UNLocationCode": "CNSHA"},
             "portOfDischarge": {"UNLocationCode": "NLRTM"}
         },
         "utilizedTransportEquipments": CONTAINERS.iter().map(|c| json!({
-            "equipment": {"equipmentReference": c}, "seals": [{"number": "SEAL1"}]
+            "equipment": {"equipmentReference": c}, "isShipperOwned": false, "seals": [{"number": "SEAL1"}]
         })).collect::<Vec<_>>(),
         "consignmentItems": [{
+            "carrierBookingReference": "BKG1",
             "descriptionOfGoods": ["Bicycles"],
             "HSCodes": ["871200"],
             "cargoItems": CONTAINERS.iter().map(|c| json!({
-                "equipmentReference": c, "cargoGrossWeight": {"value": "1000.5", "unit": "KGM"}
+                "equipmentReference": c,
+                "cargoGrossWeight": {"value": 1000.5, "unit": "KGM"},
+                "outerPackaging": {"numberOfPackages": 10, "description": "Cartons"}
             })).collect::<Vec<_>>()
         }]
     });
     if kind != Sample::Waybill {
         doc["numberOfOriginalsWithCharges"] = json!(1);
     }
+    doc
+}
+
+/// [`sample`] as a draft (`DRAFT`), for `PUBLISH_DRAFT`.
+pub fn draft(reference: &str, kind: Sample) -> Value {
+    let mut doc = sample(reference, kind);
+    doc["transportDocumentStatus"] = json!("DRAFT");
     doc
 }
 

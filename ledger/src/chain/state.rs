@@ -124,39 +124,60 @@ pub(super) mod keys {
         parts.concat()
     }
 
+    /// A document key as it appears inside store keys: `CLASS/carrier/reference`, with `%` and
+    /// NUL written `%25` and `%00`. A DCSA reference may hold any character but a line break,
+    /// NUL included, and NUL ends a document's part of a history key (`history_prefix`): left
+    /// as it is, reference `A` would own reference `A<NUL>B`'s history. Neither character was
+    /// allowed in a reference before, so no stored key changes.
+    pub fn doc_text(key: &DocumentKey) -> String {
+        let text = key.to_string();
+        if !text.contains(['%', '\0']) {
+            return text;
+        }
+        let mut out = String::with_capacity(text.len() + 4);
+        for c in text.chars() {
+            match c {
+                '%' => out.push_str("%25"),
+                '\0' => out.push_str("%00"),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
     pub fn doc(key: &DocumentKey) -> Vec<u8> {
-        cat(&[DOC, key.to_string().as_bytes()])
+        cat(&[DOC, doc_text(key).as_bytes()])
     }
     pub fn doc_from_suffix(suffix: &[u8]) -> Vec<u8> {
         cat(&[DOC, suffix])
     }
     pub fn history_prefix(key: &DocumentKey) -> Vec<u8> {
-        cat(&[HISTORY, key.to_string().as_bytes(), b"\0"])
+        cat(&[HISTORY, doc_text(key).as_bytes(), b"\0"])
     }
     pub fn history(key: &DocumentKey, sequence: u64) -> Vec<u8> {
         cat(&[&history_prefix(key), &sequence.to_be_bytes()])
     }
     pub fn parties_ever(key: &DocumentKey) -> Vec<u8> {
-        cat(&[b"dpt/", key.to_string().as_bytes()])
+        cat(&[b"dpt/", doc_text(key).as_bytes()])
     }
     /// Documents by their content's SHA-256 (lowercase hex).
     pub fn checksum_prefix(sha256_hex: &str) -> Vec<u8> {
         cat(&[CHECKSUM, sha256_hex.as_bytes(), b"\0"])
     }
     pub fn by_checksum(sha256_hex: &str, key: &DocumentKey) -> Vec<u8> {
-        cat(&[&checksum_prefix(sha256_hex), key.to_string().as_bytes()])
+        cat(&[&checksum_prefix(sha256_hex), doc_text(key).as_bytes()])
     }
     pub fn status_prefix(status: Status) -> Vec<u8> {
         cat(&[STATUS, status.code().as_bytes(), b"\0"])
     }
     pub fn by_status(status: Status, key: &DocumentKey) -> Vec<u8> {
-        cat(&[&status_prefix(status), key.to_string().as_bytes()])
+        cat(&[&status_prefix(status), doc_text(key).as_bytes()])
     }
     pub fn party_prefix(party: &PartyCode) -> Vec<u8> {
         cat(&[PARTY_DOCS, party.as_str().as_bytes(), b"\0"])
     }
     pub fn by_party(party: &PartyCode, key: &DocumentKey) -> Vec<u8> {
-        cat(&[&party_prefix(party), key.to_string().as_bytes()])
+        cat(&[&party_prefix(party), doc_text(key).as_bytes()])
     }
     pub fn party_status_prefix(party: &PartyCode, status: Status) -> Vec<u8> {
         cat(&[
@@ -170,7 +191,7 @@ pub(super) mod keys {
     pub fn by_party_status(party: &PartyCode, status: Status, key: &DocumentKey) -> Vec<u8> {
         cat(&[
             &party_status_prefix(party, status),
-            key.to_string().as_bytes(),
+            doc_text(key).as_bytes(),
         ])
     }
     pub fn nonce(party: &PartyCode, nonce: &str) -> Vec<u8> {
@@ -205,6 +226,47 @@ pub(super) mod keys {
     /// whose outcomes the block hash already covers (and whose messages must stay rewordable).
     pub fn is_hashed(key: &[u8]) -> bool {
         !key.starts_with(META) && !key.starts_with(BLOCK) && !key.starts_with(TX)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use doc_workflow::{DocumentId, DocumentRef};
+
+        use super::*;
+
+        fn bill(reference: &str) -> DocumentKey {
+            DocumentKey::transport_document(DocumentId::new(
+                PartyCode::new("CARRIER").unwrap(),
+                DocumentRef::new(reference).unwrap(),
+            ))
+        }
+
+        #[test]
+        fn a_documents_history_prefix_covers_no_other_document() {
+            for (a, b) in [
+                ("A", "A\0B"),
+                ("A", "A/B"),
+                ("A B", "A B%"),
+                ("A%00", "A\0"),
+            ] {
+                let (a, b) = (bill(a), bill(b));
+                assert!(!history(&b, 1).starts_with(&history_prefix(&a)), "{a} {b}");
+                assert!(!history(&a, 1).starts_with(&history_prefix(&b)), "{a} {b}");
+                assert_ne!(doc(&a), doc(&b));
+            }
+        }
+
+        #[test]
+        fn references_that_were_allowed_before_keep_their_keys() {
+            assert_eq!(
+                doc(&bill("SLK-ORDER-001.a_1")),
+                b"doc/TRANSPORT_DOCUMENT/CARRIER/SLK-ORDER-001.a_1"
+            );
+            assert_eq!(
+                doc(&bill("A%\0/B")),
+                b"doc/TRANSPORT_DOCUMENT/CARRIER/A%25%00/B"
+            );
+        }
     }
 }
 
