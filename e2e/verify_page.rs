@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
 use base64::Engine as _;
-use common::{DEADLINE, DevNet, POLL, fixture_as};
+use common::{DEADLINE, DevNet, fixture_as, try_wait_for};
 use graphql::public::limits::REQUESTS_PER_SOURCE_BURST;
 use serde_json::Value;
 
@@ -927,17 +927,13 @@ fn run(cmd: &mut Command, what: &str) -> Result<String> {
         .stderr(err.reopen()?)
         .spawn()
         .with_context(|| format!("{what} must be installed"))?;
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
+    let status = match try_wait_for(what, || Ok(child.try_wait()?)) {
+        Ok(status) => status,
+        Err(timed_out) => {
             let _ = child.kill();
             let _ = child.wait();
-            bail!("{what} did not finish within {DEADLINE:?}");
+            return Err(timed_out);
         }
-        std::thread::sleep(POLL);
     };
     let stdout = std::fs::read_to_string(out.path())?;
     ensure!(

@@ -538,13 +538,7 @@ mod tests {
         use tower::ServiceExt as _;
         let dir = tempfile::tempdir().unwrap();
         let (_state, reader) = test_ledger(dir.path());
-        let site = Arc::new(Site {
-            reader,
-            limiter: Mutex::new(RateLimiter::new(0)),
-            clock: Clock::Frozen(0),
-            form_action: "/verify".to_owned(),
-            uploads: Semaphore::new(UPLOADS_CONCURRENT_MAX),
-        });
+        let site = test_site(reader);
         let request = |ip: &str| {
             let peer: SocketAddr = format!("{ip}:40000").parse().unwrap();
             router(site.clone())
@@ -574,13 +568,7 @@ mod tests {
         use tower::ServiceExt as _;
         let dir = tempfile::tempdir().unwrap();
         let (_state, reader) = test_ledger(dir.path());
-        let site = Arc::new(Site {
-            reader,
-            limiter: Mutex::new(RateLimiter::new(0)),
-            clock: Clock::Frozen(0),
-            form_action: "/verify".to_owned(),
-            uploads: Semaphore::new(UPLOADS_CONCURRENT_MAX),
-        });
+        let site = test_site(reader);
         let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
         let get = |uri: &str| {
             router(site.clone())
@@ -599,6 +587,17 @@ mod tests {
     }
 
     /// An empty ledger of the dev consortium's genesis, for router tests.
+    /// A site on `reader` whose clock stands still at 0 and whose limiter starts empty.
+    fn test_site(reader: LedgerReader) -> Arc<Site> {
+        Arc::new(Site {
+            reader,
+            limiter: Mutex::new(RateLimiter::new(0)),
+            clock: Clock::Frozen(0),
+            form_action: "/verify".to_owned(),
+            uploads: Semaphore::new(UPLOADS_CONCURRENT_MAX),
+        })
+    }
+
     fn test_ledger(dir: &std::path::Path) -> (ledger::chain::LedgerState, LedgerReader) {
         let consortium = pki::dev::generate_consortium(
             &pki::dev::ConsortiumSpec::dev(1),
