@@ -23,7 +23,7 @@ use doc_workflow::{
     AmendmentReason, Command, ContentProblem, DocumentId, DocumentKey, DocumentKind, DocumentRef,
     DocumentState, EventKind, PartyCode, ValidContent,
 };
-use ledger::chain::HistoryEntry;
+use ledger::HistoryEntry;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

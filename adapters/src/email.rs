@@ -48,7 +48,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use doc_workflow::{DocumentKey, DocumentState, Event, EventKind, PartyCode};
-use ledger::chain::{Hash32, NodeRecord, NodeRole, PartyRecord};
+use ledger::{Hash32, NodeRecord, NodeRole, PartyRecord};
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials as SmtpCredentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};

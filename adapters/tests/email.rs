@@ -17,7 +17,7 @@ use adapters::email::{
 use anyhow::{Context, Result, bail, ensure};
 use common::*;
 use doc_workflow::{AmendmentReason, Command, PartyCode, Role};
-use ledger::chain::{NodeRecord, NodeRole, PartyRecord};
+use ledger::{NodeRecord, NodeRole, PartyRecord};
 
 fn event(c: &Committed) -> CommittedEvent {
     CommittedEvent {

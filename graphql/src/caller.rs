@@ -2,7 +2,7 @@
 //!
 //! The caller is the client certificate of the TLS connection. The certificate acts for the
 //! party it names only if that party is on the network and its sponsor is the member whose CA
-//! issued the certificate: `ledger::chain::validate::acting_party`, the rule every node applies
+//! issued the certificate: `ledger::validate::acting_party`, the rule every node applies
 //! to a transaction's signer, applied here to the same certificate's queries, mutations and
 //! subscriptions, so that one rule decides for whom a certificate may act. A node certificate
 //! acts for its member's own party. Members with the `OBSERVER` role read everything.
@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_graphql::ErrorExtensions as _;
 use doc_workflow::PartyCode;
 use futures_util::{Stream, StreamExt as _};
-use ledger::chain::validate::identity_refusal;
-use ledger::chain::{LedgerReader, MemberRole, TxRefusal};
+use ledger::validate::identity_refusal;
+use ledger::{LedgerReader, MemberRole, TxRefusal};
 use pki::{Identity, IdentityKind, Purpose};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use tokio::sync::{broadcast, watch};
@@ -356,7 +356,7 @@ mod tests {
 
     use base64::Engine as _;
     use futures_util::FutureExt as _;
-    use ledger::chain::{Genesis, LedgerState};
+    use ledger::{Genesis, LedgerState};
     use pki::dev::{Consortium, ConsortiumSpec, IdentityRequest, generate_consortium};
     use pki::{MemberCode, PartyCode as PkiPartyCode};
     use serde_json::{Value, json};
@@ -448,12 +448,12 @@ mod tests {
             let block = self.state.apply_block(
                 self.state.applied_index() + 1,
                 now_ms,
-                ledger::Attestation::NONE,
+                replication::Attestation::NONE,
                 &[envelope.as_bytes()],
             )?;
             let outcome = &block.transactions[0].outcome;
             anyhow::ensure!(
-                matches!(outcome, ledger::chain::Outcome::Committed { .. }),
+                matches!(outcome, ledger::Outcome::Committed { .. }),
                 "the revocation list was not committed: {outcome:?}"
             );
             Ok(())

@@ -33,7 +33,7 @@ use async_graphql::extensions::{
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Context, Request, Response, ServerError, ServerResult, ValidationResult};
-use ledger::chain::state::PAGE_SIZE_MAX;
+use ledger::state::PAGE_SIZE_MAX;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 

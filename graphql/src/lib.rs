@@ -30,8 +30,6 @@
 //! The schema's text is `graphql/schema.graphql`; a test fails when the code and the file
 //! differ.
 
-#![forbid(unsafe_code)]
-
 pub mod caller;
 pub mod cost;
 pub mod error;

@@ -12,11 +12,11 @@ use doc_workflow::{
     Status,
 };
 use futures_util::Stream;
-use ledger::StateRole;
-use ledger::chain::state::{BLOCK_TRANSACTIONS_MAX, PAGE_SIZE_MAX};
-use ledger::chain::{Block, HistoryEntry, LedgerReader, NodeRecord, Outcome};
 use ledger::client::{LedgerClient, SubmitError, Submitted};
-use ledger::runtime::ReplicaStatus;
+use ledger::state::{BLOCK_TRANSACTIONS_MAX, PAGE_SIZE_MAX};
+use ledger::{Block, HistoryEntry, LedgerReader, NodeRecord, Outcome};
+use replication::StateRole;
+use replication::runtime::ReplicaStatus;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -1003,7 +1003,7 @@ impl Query {
     ) -> async_graphql::Result<SubmitResult> {
         let caller = caller(ctx)?;
         let reader = api(ctx).reader();
-        let hash = ledger::chain::Hash32::from_hex(&tx_hash)
+        let hash = ledger::Hash32::from_hex(&tx_hash)
             .map_err(|_| api_error(BAD_REQUEST, "txHash: 64 lowercase hex characters"))?;
         let Some(record) = reader.transaction(&hash).map_err(internal)? else {
             return Err(not_found(&format!("transaction {tx_hash}")));

@@ -8,15 +8,16 @@ use anyhow::Context as _;
 use async_graphql::{Request, Variables};
 use futures_util::StreamExt as _;
 use graphql::{Api, ApiSchema, Caller, build_schema};
-use ledger::chain::{Genesis, LedgerReader, LedgerState};
 use ledger::client::LedgerClient;
-use ledger::logging::tracing_logger;
-use ledger::runtime::{self, ChannelTransport, ReplicaHandle, RuntimeConfig};
-use ledger::{LogStore, RedbLog, Replica, ReplicaConfig};
+use ledger::{Genesis, LedgerReader, LedgerState};
 use pki::IdentityKind;
 use pki::dev::{Consortium, ConsortiumSpec, KeyAlgorithm, MemberSpec, generate_consortium};
+use replication::logging::tracing_logger;
+use replication::runtime::{self, ReplicaHandle, RuntimeConfig};
+use replication::{LogStore, RedbLog, Replica, ReplicaConfig};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
+use sim::ChannelTransport;
 use tokio::sync::mpsc;
 
 mod queries;
@@ -35,7 +36,7 @@ struct Node {
     reader: LedgerReader,
     handle: ReplicaHandle,
     /// Held so the runtime's peer channel stays open (a closed one stops the driver).
-    _peers: mpsc::Sender<ledger::eraftpb::Message>,
+    _peers: mpsc::Sender<replication::eraftpb::Message>,
 }
 
 fn node() -> anyhow::Result<Node> {

@@ -12,8 +12,8 @@ mod chain_common;
 use std::time::Instant;
 
 use chain_common::{GENESIS_MS, apply, codes, fixture, net};
-use ledger::batch::BATCH_PAYLOADS_MAX as BLOCK_TRANSACTIONS_MAX;
-use ledger::chain::{LedgerReader, LedgerState};
+use ledger::{LedgerReader, LedgerState};
+use replication::batch::BATCH_PAYLOADS_MAX as BLOCK_TRANSACTIONS_MAX;
 use serde_json::json;
 
 /// The allocator the `silkline` binary runs with, so the figures are a node's.

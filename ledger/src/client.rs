@@ -21,11 +21,11 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::chain::state::LedgerReader;
-use crate::chain::trust::Envelope;
-use crate::chain::{ChainError, Hash32, Outcome, TxLocation, validate};
-use crate::runtime::{self, ClientProposal, ProposalFailed, ReadRequest, ReplicaStatus};
-use crate::state_machine::LogIndex;
+use crate::state::LedgerReader;
+use crate::trust::Envelope;
+use crate::{ChainError, Hash32, Outcome, TxLocation, validate};
+use replication::runtime::{self, ClientProposal, ProposalFailed, ReadRequest, ReplicaStatus};
+use replication::state_machine::LogIndex;
 
 /// How long [`LedgerClient::submit`] keeps trying to get a transaction committed. Covers an
 /// election (1-2 s) and a proposal's own timeout; a client then checks the transaction by hash

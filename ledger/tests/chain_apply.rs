@@ -7,9 +7,9 @@ mod chain {
     use super::chain_common::*;
     use base64::Engine as _;
     use doc_workflow::{Action, Status};
-    use ledger::chain::{ChainError, Hash32, LedgerState, Outcome, TxLocation};
-    use ledger::{Attestation, StateMachineError};
+    use ledger::{ChainError, Hash32, LedgerState, Outcome, TxLocation};
     use pki::identity::MemberCode;
+    use replication::{Attestation, StateMachineError};
     use serde_json::json;
 
     const ORDER: &str = "SLK-ORDER-001";
@@ -20,7 +20,7 @@ mod chain {
     fn scenario_6_1(
         net: &mut Net,
         state: &mut LedgerState,
-    ) -> anyhow::Result<Vec<(ledger::chain::Block, Vec<Vec<u8>>)>> {
+    ) -> anyhow::Result<Vec<(ledger::Block, Vec<Vec<u8>>)>> {
         let content = fixture("to-order-bill.json")?;
         let mut t = GENESIS_MS + 1_000;
         let steps = [
@@ -545,7 +545,7 @@ mod chain {
         } else {
             b'A'
         };
-        let oversized = vec![b'a'; ledger::chain::tx::ENVELOPE_BYTES_MAX + 1];
+        let oversized = vec![b'a'; ledger::tx::ENVELOPE_BYTES_MAX + 1];
         let block = apply(
             &mut state,
             t,
@@ -845,7 +845,7 @@ mod chain {
         let added = a.nodes().find(|n| n.raft_id == 4).expect("node 4").clone();
         assert_eq!(added.node_id.as_deref(), Some("node4"));
         assert_eq!(added.member.as_str(), "CARRIER");
-        assert_eq!(added.role, ledger::chain::NodeRole::Learner);
+        assert_eq!(added.role, ledger::NodeRole::Learner);
         assert_eq!(added.since_height, 1);
 
         let t2 = t + 1_000;
@@ -874,7 +874,7 @@ mod chain {
         );
         assert_eq!(membership(&a), (vec![2, 3, 4], vec![]));
         assert_eq!(
-            ledger::StateMachine::membership(&a).map(|m| m.voters.len()),
+            replication::StateMachine::membership(&a).map(|m| m.voters.len()),
             Some(3)
         );
 
@@ -959,7 +959,7 @@ mod chain {
     #[test]
     fn chain_a_replica_whose_block_differs_from_the_proposers_stops_diverged() -> anyhow::Result<()>
     {
-        use ledger::{CommittedEntry, EntryKind, Proposal, ProposalId, StateMachine};
+        use replication::{CommittedEntry, EntryKind, Proposal, ProposalId, StateMachine};
         let mut net = net()?;
         let mut a = net.state("a")?;
         let mut b = net.state("b")?;
@@ -1129,14 +1129,14 @@ mod chain {
     fn chain_genesis_hash_is_stable_and_checked_on_open() -> anyhow::Result<()> {
         let net = net()?;
         let json = serde_json::to_string(&net.genesis)?;
-        let again = ledger::chain::Genesis::from_json(&json)?;
+        let again = ledger::Genesis::from_json(&json)?;
         assert_eq!(again.genesis_hash(), net.genesis.genesis_hash());
         drop(net.state("a")?);
         let mut other = net.genesis.clone();
         other.network_id = "another".into();
         assert!(matches!(
             LedgerState::open(net.dir.path().join("a"), &other),
-            Err(ledger::chain::ChainError::GenesisMismatch { .. })
+            Err(ledger::ChainError::GenesisMismatch { .. })
         ));
         Ok(())
     }
@@ -1170,7 +1170,7 @@ mod chain {
 
     #[test]
     fn chain_state_machine_adapter_applies_batches_at_their_time() -> anyhow::Result<()> {
-        use ledger::{CommittedEntry, EntryKind, Proposal, ProposalId, StateMachine};
+        use replication::{CommittedEntry, EntryKind, Proposal, ProposalId, StateMachine};
         let mut net = net()?;
         let mut a = net.state("a")?;
         let t = GENESIS_MS + 5_000;

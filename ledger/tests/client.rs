@@ -10,15 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chain_common::*;
-use ledger::chain::{LedgerState, Outcome};
 use ledger::client::{LedgerClient, Submitted};
-use ledger::eraftpb::MessageType;
-use ledger::logging::tracing_logger;
-use ledger::runtime::{
-    self, ChannelTransport, PEER_CHANNEL_CAPACITY, ReplicaHandle, RuntimeConfig,
-};
-use ledger::{LogStore, RedbLog, Replica, ReplicaConfig};
+use ledger::{LedgerState, Outcome};
+use replication::eraftpb::MessageType;
+use replication::logging::tracing_logger;
+use replication::runtime::{self, PEER_CHANNEL_CAPACITY, ReplicaHandle, RuntimeConfig};
+use replication::{LogStore, RedbLog, Replica, ReplicaConfig};
 use serde_json::json;
+use sim::ChannelTransport;
 use tokio::sync::{mpsc, watch};
 
 /// The fixture's reference.
@@ -46,7 +45,7 @@ fn cluster(net: &Net) -> anyhow::Result<Cluster> {
     let mut gates = Vec::new();
     let lose_proposals = Arc::new(AtomicUsize::new(0));
     for id in ids {
-        let (tx, mut held) = mpsc::channel::<ledger::eraftpb::Message>(PEER_CHANNEL_CAPACITY);
+        let (tx, mut held) = mpsc::channel::<replication::eraftpb::Message>(PEER_CHANNEL_CAPACITY);
         let (forward, rx) = mpsc::channel(PEER_CHANNEL_CAPACITY);
         let (gate, mut open) = watch::channel(true);
         let lose = lose_proposals.clone();

@@ -7,11 +7,11 @@
 mod chain_common;
 
 use chain_common::*;
-use ledger::chain::LedgerState;
-use ledger::error::ReplicaError;
-use ledger::logging::discard_logger;
-use ledger::{CollectEffects, LogStore, ProposalId, RedbLog, Replica, ReplicaConfig};
+use ledger::LedgerState;
 use raft::Storage as _;
+use replication::error::ReplicaError;
+use replication::logging::discard_logger;
+use replication::{CollectEffects, LogStore, ProposalId, RedbLog, Replica, ReplicaConfig};
 use serde_json::json;
 
 const BLOCKS: u64 = 9;

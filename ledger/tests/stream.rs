@@ -1,4 +1,4 @@
-//! Streamed snapshots of the document ledger (`ledger::chain::stream`): a view read in small
+//! Streamed snapshots of the document ledger (`ledger::stream`): a view read in small
 //! chunks while blocks keep changing, creating and removing the keys it covers still yields
 //! exactly the state at its index; the import on another store restores that state and both
 //! continue identically; and an import that is incomplete, out of order, for another network,
@@ -7,10 +7,10 @@
 mod chain_common;
 
 use chain_common::*;
-use ledger::StateMachine as _;
-use ledger::chain::LedgerState;
-use ledger::chain::stream::Descriptor;
-use ledger::stream::ChunkReader;
+use ledger::LedgerState;
+use ledger::stream::Descriptor;
+use replication::StateMachine as _;
+use replication::stream::ChunkReader;
 use serde_json::json;
 
 /// Small chunks, so that a view of a few bills is read in many steps.
@@ -63,7 +63,7 @@ fn endorse(
 }
 
 /// What two states must agree on.
-fn fingerprint(state: &LedgerState) -> anyhow::Result<(u64, ledger::chain::Tip, String)> {
+fn fingerprint(state: &LedgerState) -> anyhow::Result<(u64, ledger::Tip, String)> {
     Ok((
         state.applied_index(),
         state.tip(),

@@ -275,7 +275,7 @@ fn command(args: &TxArgs, content: Option<Value>) -> anyhow::Result<Value> {
     })
 }
 
-/// The governance command of a membership action (`ledger::chain::Governance`'s JSON).
+/// The governance command of a membership action (`ledger::Governance`'s JSON).
 fn membership_command(args: &TxArgs) -> anyhow::Result<Value> {
     let a = args.action;
     if args.document.is_some() {

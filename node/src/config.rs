@@ -49,11 +49,11 @@ pub struct NodeFileConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_private_key: Option<PathBuf>,
     /// Compaction: a local snapshot every this many applied entries (default
-    /// `ledger::replica::SNAPSHOT_INTERVAL_ENTRIES`). Lower it to see snapshot catch-up sooner.
+    /// `replication::replica::SNAPSHOT_INTERVAL_ENTRIES`). Lower it to see snapshot catch-up sooner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_interval_entries: Option<u64>,
     /// Compaction keeps this many entries behind a snapshot for slow followers (default
-    /// `ledger::replica::LOG_RETAIN_ENTRIES`).
+    /// `replication::replica::LOG_RETAIN_ENTRIES`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_retain_entries: Option<u64>,
     /// E-mail notifications to this member's parties (`adapters::email::EmailConfig`: SMTP
@@ -67,7 +67,7 @@ pub struct NodeFileConfig {
     pub certificate_chain: PathBuf,
     /// The private key of the leaf certificate, PKCS#8 PEM.
     pub private_key: PathBuf,
-    /// The network's genesis (`ledger::chain::Genesis` JSON). Its hash is exchanged in the
+    /// The network's genesis (`ledger::Genesis` JSON). Its hash is exchanged in the
     /// transport hello: a peer with another genesis is refused.
     pub genesis: PathBuf,
 }

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail, ensure};
-use ledger::chain::Genesis;
+use ledger::Genesis;
 use pki::dev::{Consortium, ConsortiumSpec, IdentityRequest, generate_consortium};
 use pki::{IdentityKind, MemberCode, NodeId, PartyCode};
 

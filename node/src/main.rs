@@ -1,9 +1,9 @@
 //! # silkline: the node binary
 //!
 //! The only crate that knows all the others: it reads a node's configuration and its genesis,
-//! opens the Raft log (`ledger::RedbLog`) and the ledger state (`ledger::chain::LedgerState`),
+//! opens the Raft log (`replication::RedbLog`) and the ledger state (`ledger::LedgerState`),
 //! bootstraps or reopens the replica, starts the mutual-TLS transport with a trust store built
-//! from the genesis members' CAs and CRLs, and drives it all with `ledger::runtime`.
+//! from the genesis members' CAs and CRLs, and drives it all with `replication::runtime`.
 //!
 //! - `silkline node run --config FILE`: run one node ([`config`], [`run`]).
 //! - `silkline dev init --dir DIR [--nodes N]`: generate a dev network ([`dev`]).
@@ -20,8 +20,6 @@
 //! What it deliberately is not: no consensus, apply or verification logic lives here; it wires
 //! the libraries together and reports what they do. Each node serves the GraphQL API (crate
 //! `graphql`) and rewrites a `status.json` in its data directory for scripts and tests.
-
-#![forbid(unsafe_code)]
 
 mod bench;
 mod cli;

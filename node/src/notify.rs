@@ -20,8 +20,8 @@ use adapters::email::{
     CommittedEvent, EmailConfig, Outbox, SenderHandle, mails_block, member_parties, spawn_sender,
 };
 use anyhow::Context as _;
-use ledger::chain::{Block, LedgerReader, Outcome};
-use ledger::runtime::ReplicaStatus;
+use ledger::{Block, LedgerReader, Outcome};
+use replication::runtime::ReplicaStatus;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

@@ -17,21 +17,21 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::BTreeMap;
 
-use ledger::chain::{Genesis, LedgerReader, LedgerState, NodeRole};
 use ledger::client::LedgerClient;
-use ledger::error::StateMachineError;
-use ledger::logging::tracing_logger;
-use ledger::runtime::{self, PEER_CHANNEL_CAPACITY, ReplicaStatus, RuntimeConfig};
-use ledger::state_machine::{
+use ledger::{Genesis, LedgerReader, LedgerState, NodeRole};
+use pki::{MemberCode, NodeId, TrustStore};
+use replication::error::StateMachineError;
+use replication::logging::tracing_logger;
+use replication::runtime::{self, PEER_CHANNEL_CAPACITY, ReplicaStatus, RuntimeConfig};
+use replication::state_machine::{
     CommittedEntry, LogIndex, Membership, StateHash, StateMachine, StateSnapshot,
 };
-use ledger::stream::SnapshotStreams;
-use ledger::transport::{
+use replication::stream::SnapshotStreams;
+use replication::transport::{
     NodeCredentials, PEER_QUEUE_MESSAGES_MAX, PeerAddress, TlsTransport, TransportConfig,
     TransportStats,
 };
-use ledger::{Attestation, LogStore, RedbLog, Replica, ReplicaConfig, StateRole};
-use pki::{MemberCode, NodeId, TrustStore};
+use replication::{Attestation, LogStore, RedbLog, Replica, ReplicaConfig, StateRole};
 use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};

@@ -19,10 +19,10 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
 use common::{DEADLINE, POLL, wait_for};
-use ledger::transport::wire::{self, Hello};
-use ledger::transport::{Counters, NodeCredentials, tls};
 use pki::dev::{Consortium, ConsortiumSpec, generate_consortium};
 use pki::{NodeId, TrustStore};
+use replication::transport::wire::{self, Hello};
+use replication::transport::{Counters, NodeCredentials, tls};
 use serde_json::{Value, json};
 
 fn silkline() -> Command {
@@ -268,7 +268,7 @@ fn raft_address(net: &e2e::DevNet, i: usize) -> Result<SocketAddr> {
 
 /// The network's genesis hash, as the transport hello carries it.
 fn genesis_hash(net: &e2e::DevNet) -> Result<[u8; 32]> {
-    let genesis: ledger::chain::Genesis =
+    let genesis: ledger::Genesis =
         serde_json::from_slice(&std::fs::read(net.dir().join("genesis.json"))?)?;
     Ok(genesis.genesis_hash().0)
 }

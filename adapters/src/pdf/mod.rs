@@ -28,7 +28,7 @@ mod layout;
 mod paper;
 
 use doc_workflow::{DocumentId, DocumentKey, DocumentKind, DocumentState};
-use ledger::chain::HistoryEntry;
+use ledger::HistoryEntry;
 use printpdf::{PdfDocument, PdfPage, PdfParseErrorSeverity, PdfSaveOptions, Pt};
 use qrcode::QrCode;
 use sha2::{Digest, Sha256};

@@ -3,7 +3,7 @@
 //! accepted by the carrier, as both the state and the history show.
 
 use doc_workflow::{AmendmentReason, DocumentKey, DocumentKind, DocumentState, EventKind, Status};
-use ledger::chain::HistoryEntry;
+use ledger::HistoryEntry;
 
 use super::PdfError;
 use crate::dcsa;

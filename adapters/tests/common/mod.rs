@@ -10,7 +10,7 @@ use doc_workflow::{
     Actor, BlockTime, Command, DocumentId, DocumentKey, DocumentRef, DocumentState, Engine,
     PartyCode, Role,
 };
-use ledger::chain::{Hash32, HistoryEntry};
+use ledger::{Hash32, HistoryEntry};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

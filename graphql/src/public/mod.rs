@@ -41,7 +41,7 @@ use axum::{Extension, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use ledger::chain::LedgerReader;
+use ledger::LedgerReader;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -248,7 +248,7 @@ async fn not_a_page(State(site): State<Arc<Site>>) -> Response {
 /// The page for a verdict: 200 for a match, 404 (the constant page) for none.
 fn verdict_page(
     site: &Site,
-    verdict: Result<Verdict, ledger::chain::ChainError>,
+    verdict: Result<Verdict, ledger::ChainError>,
     upload: Option<verify::UploadKind>,
 ) -> Response {
     match verdict {
@@ -598,21 +598,21 @@ mod tests {
         })
     }
 
-    fn test_ledger(dir: &std::path::Path) -> (ledger::chain::LedgerState, LedgerReader) {
+    fn test_ledger(dir: &std::path::Path) -> (ledger::LedgerState, LedgerReader) {
         let consortium = pki::dev::generate_consortium(
             &pki::dev::ConsortiumSpec::dev(1),
             &dir.join("pki"),
             1_700_000_000,
         )
         .unwrap();
-        let genesis = ledger::chain::Genesis::of_dev_consortium(
+        let genesis = ledger::Genesis::of_dev_consortium(
             &consortium,
             "silkline-test",
             &["127.0.0.1:1".to_owned()],
             1_700_000_000_000,
         )
         .unwrap();
-        let state = ledger::chain::LedgerState::open(dir.join("state"), &genesis).unwrap();
+        let state = ledger::LedgerState::open(dir.join("state"), &genesis).unwrap();
         let reader = state.reader();
         (state, reader)
     }

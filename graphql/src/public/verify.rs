@@ -16,8 +16,8 @@ use doc_workflow::{
     AmendmentReason, DocumentId, DocumentKind, DocumentRef, DocumentState, EventKind, Mode,
     PartyCode, Status,
 };
-use ledger::chain::ChainError;
-use ledger::chain::{HistoryEntry, LedgerReader};
+use ledger::ChainError;
+use ledger::{HistoryEntry, LedgerReader};
 use serde_json::Value;
 
 /// Most bytes the `transport-document.json` attached to an uploaded PDF may decompress to: the

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use doc_workflow::{DocumentId, DocumentKey, DocumentRef, PartyCode};
-use ledger::chain::{Block, Genesis, LedgerState, Outcome};
+use ledger::{Block, Genesis, LedgerState, Outcome};
 use pki::dev::{Consortium, ConsortiumSpec, IdentityRequest, generate_consortium};
 use pki::identity::{IdentityKind, MemberCode};
 use serde_json::{Value, json};
@@ -89,7 +89,7 @@ impl Net {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             match LedgerState::open_existing(&path) {
-                Err(ledger::chain::ChainError::Storage(sled::Error::Io(e)))
+                Err(ledger::ChainError::Storage(sled::Error::Io(e)))
                     if e.kind() == std::io::ErrorKind::WouldBlock
                         && std::time::Instant::now() < deadline =>
                 {
@@ -210,7 +210,7 @@ pub fn apply(
     envelopes: &[&Vec<u8>],
 ) -> anyhow::Result<Block> {
     let slices: Vec<&[u8]> = envelopes.iter().map(|e| e.as_slice()).collect();
-    let attestation = ledger::Attestation::NONE;
+    let attestation = replication::Attestation::NONE;
     Ok(state.apply_block(state.applied_index() + 1, time_ms, attestation, &slices)?)
 }
 

@@ -3,13 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ledger::logging::tracing_logger;
-use ledger::runtime::{
-    self, ChannelTransport, PEER_CHANNEL_CAPACITY, ProposalFailed, ReplicaHandle, ReplicaStatus,
-    RuntimeConfig,
+use replication::logging::tracing_logger;
+use replication::runtime::{
+    self, PEER_CHANNEL_CAPACITY, ProposalFailed, ReplicaHandle, ReplicaStatus, RuntimeConfig,
 };
-use ledger::sim::ChainMachine;
-use ledger::{LogStore, RedbLog, Replica, ReplicaConfig};
+use replication::{LogStore, RedbLog, Replica, ReplicaConfig};
+use sim::{ChainMachine, ChannelTransport};
 use tokio::sync::mpsc;
 
 /// Upper bound on the whole scenario. Elections take 100-200 ms at a 10 ms tick; the rest is

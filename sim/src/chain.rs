@@ -3,7 +3,7 @@
 //! `exactly_one_possessor` checker judges the real rules under replication faults.
 //!
 //! Payloads starting with [`WORKFLOW_PREFIX`] carry a [`SimCommand`] as JSON: a party acting on
-//! one of a few bills. They are unsigned (signatures are `ledger::chain`'s business, tested on
+//! one of a few bills. They are unsigned (signatures are `ledger`'s business, tested on
 //! their own); what the simulator checks is that every replica applies the same decisions at
 //! the same index and that no bill ever has two possessors or none while issued.
 
@@ -17,10 +17,10 @@ use doc_workflow::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::batch::Attestation;
-use crate::error::StateMachineError;
-use crate::replica::expect_next_index;
-use crate::state_machine::{
+use replication::batch::Attestation;
+use replication::error::StateMachineError;
+use replication::replica::expect_next_index;
+use replication::state_machine::{
     CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine, StateSnapshot, sha256,
 };
 
@@ -67,7 +67,7 @@ impl SimCommand {
         static FIXTURE: OnceLock<serde_json::Value> = OnceLock::new();
         let mut content = FIXTURE
             .get_or_init(|| {
-                serde_json::from_str(include_str!("../../../fixtures/documents/blank-bill.json"))
+                serde_json::from_str(include_str!("../../fixtures/documents/blank-bill.json"))
                     .expect("the fixture is JSON")
             })
             .clone();
@@ -377,7 +377,7 @@ impl StateMachine for ChainMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::{Proposal, ProposalId};
+    use replication::batch::{Proposal, ProposalId};
 
     fn apply(m: &mut ChainMachine, index: u64, payloads: &[&str]) {
         let proposals: Vec<Proposal> = payloads

@@ -36,7 +36,7 @@ use doc_workflow::{Command, DocumentId, PartyCode};
 /// the header's `x5c` chain adds a few KiB. 128 KiB holds that with room, also holds a CRL of
 /// some 3,000 revoked certificates, and keeps a block of 64 transactions under 8 MiB.
 pub const ENVELOPE_BYTES_MAX: usize = 128 * 1024;
-const _: () = assert!(ENVELOPE_BYTES_MAX <= crate::batch::PAYLOAD_BYTES_MAX);
+const _: () = assert!(ENVELOPE_BYTES_MAX <= replication::batch::PAYLOAD_BYTES_MAX);
 
 /// Longest validity window (`notAfter - notBefore`). A nonce must be remembered until its
 /// transaction's window has passed, so the window bounds the nonce store: 24 hours covers a

@@ -7,7 +7,7 @@
 //! every loop is bounded. A failing seed therefore replays exactly:
 //!
 //! ```text
-//! SILKLINE_SIM_SEED=1234 SILKLINE_SIM_REPLICAS=3 cargo test -p ledger --test sim sim_replay -- --nocapture
+//! SILKLINE_SIM_SEED=1234 SILKLINE_SIM_REPLICAS=3 cargo test -p sim --test sim sim_replay -- --nocapture
 //! ```
 //!
 //! The replicas run the real [`Replica`] (the same `handle_ready` as the tokio runtime) over the
@@ -23,6 +23,7 @@
 //!   everything committed within a bounded number of steps.
 
 pub mod chain;
+pub mod channel;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,14 +31,15 @@ use std::fmt;
 use raft::eraftpb::{ConfChangeType, Message};
 
 pub use chain::ChainMachine;
+pub use channel::ChannelTransport;
 
-use crate::batch::ProposalId;
-use crate::error::{ReplicaError, StorageError};
-use crate::logging::discard_logger;
-use crate::replica::{CollectEffects, Replica, ReplicaConfig, conf_change};
-use crate::rng::SplitMix64;
-use crate::state_machine::{LogIndex, StateHash, StateMachine, sha256};
-use crate::storage::{LogStore, SimDisk, conf_state_contains};
+use replication::batch::ProposalId;
+use replication::error::{ReplicaError, StorageError};
+use replication::logging::discard_logger;
+use replication::replica::{CollectEffects, Replica, ReplicaConfig, conf_change};
+use replication::rng::SplitMix64;
+use replication::state_machine::{LogIndex, StateHash, StateMachine, sha256};
+use replication::storage::{LogStore, SimDisk, conf_state_contains};
 
 /// Virtual milliseconds per Raft tick.
 const TICK_MS: u64 = 10;
@@ -181,7 +183,7 @@ impl fmt::Display for SimFailure {
         write!(
             f,
             "simulation seed {} ({} replicas) violated `{}` at {}: {}\n  replay exactly: \
-             {}={} {}={} cargo test -p ledger --test sim sim_replay -- --nocapture",
+             {}={} {}={} cargo test -p sim --test sim sim_replay -- --nocapture",
             self.seed,
             self.replicas,
             self.property,

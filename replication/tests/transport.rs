@@ -12,20 +12,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
-use ledger::eraftpb::{Message, MessageType};
-use ledger::logging::tracing_logger;
-use ledger::runtime::{self, PEER_CHANNEL_CAPACITY, ProposalFailed, ReplicaHandle, RuntimeConfig};
-use ledger::runtime::{ReplicaStatus, Transport as _};
-use ledger::sim::ChainMachine;
-use ledger::stream::{ChunkImporter, ChunkReader, SnapshotStreams, StreamReport};
-use ledger::transport::wire::{self, Hello};
-use ledger::transport::{
+use pki::dev::{Consortium, ConsortiumSpec, KeyAlgorithm, generate_consortium};
+use pki::{MemberCode, NodeId, TrustStore};
+use replication::eraftpb::{Message, MessageType};
+use replication::logging::tracing_logger;
+use replication::runtime::{
+    self, PEER_CHANNEL_CAPACITY, ProposalFailed, ReplicaHandle, RuntimeConfig,
+};
+use replication::runtime::{ReplicaStatus, Transport as _};
+use replication::stream::{ChunkImporter, ChunkReader, SnapshotStreams, StreamReport};
+use replication::transport::wire::{self, Hello};
+use replication::transport::{
     Counters, NodeCredentials, PEER_BUFFERED_BYTES_MAX, PEER_QUEUE_MESSAGES_MAX,
     PEER_SILENT_CONNECTIONS_MAX, PeerAddress, TlsTransport, TransportConfig, TransportStats, tls,
 };
-use ledger::{LogStore, RedbLog, Replica, ReplicaConfig};
-use pki::dev::{Consortium, ConsortiumSpec, KeyAlgorithm, generate_consortium};
-use pki::{MemberCode, NodeId, TrustStore};
+use replication::{LogStore, RedbLog, Replica, ReplicaConfig};
+use sim::ChainMachine;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;

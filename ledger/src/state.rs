@@ -68,12 +68,12 @@ use super::stream::{self as streamed, Descriptor, Streams};
 use super::tx::{Governance, PARTY_NAME_CHARS_MAX, TxBody};
 use super::validate::{self, Checked, Envelope, IdentityKind, Trust, TxRefusal};
 use super::{ChainError, Hash32, merkle, sha256};
-use crate::batch::Attestation;
 use pki::TrustStore;
+use replication::batch::Attestation;
 
 /// Most transactions one block may carry: a block is one Raft entry, which the batcher closes
 /// at this many payloads.
-pub const BLOCK_TRANSACTIONS_MAX: usize = crate::batch::BATCH_PAYLOADS_MAX;
+pub const BLOCK_TRANSACTIONS_MAX: usize = replication::batch::BATCH_PAYLOADS_MAX;
 
 /// Largest page a read returns. A document is at most about 70 KiB of JSON; 100 of them keep a
 /// response under 8 MiB and a sled scan short, and a UI page shows far fewer.
@@ -1538,7 +1538,7 @@ fn own_node(gov: &Gov, raft_id: u64, member: &PartyCode) -> Result<NodeRecord, T
 
 impl Gov {
     /// The Raft membership the nodes prescribe.
-    fn membership(&self) -> crate::state_machine::Membership {
+    fn membership(&self) -> replication::state_machine::Membership {
         let ids = |role| {
             self.nodes
                 .values()
@@ -1546,7 +1546,7 @@ impl Gov {
                 .map(|n| n.raft_id)
                 .collect()
         };
-        crate::state_machine::Membership {
+        replication::state_machine::Membership {
             voters: ids(NodeRole::Voter),
             learners: ids(NodeRole::Learner),
         }
@@ -1600,7 +1600,7 @@ impl LedgerState {
     }
 
     /// The Raft membership the ledger prescribes (its voters and learners).
-    pub fn membership(&self) -> crate::state_machine::Membership {
+    pub fn membership(&self) -> replication::state_machine::Membership {
         self.gov.membership()
     }
 }
@@ -2007,7 +2007,7 @@ impl LedgerState {
         Ok(applied)
     }
 
-    /// From now on [`StateMachine::snapshot`](crate::StateMachine::snapshot) opens a view of
+    /// From now on [`StateMachine::snapshot`](replication::StateMachine::snapshot) opens a view of
     /// the store and returns its descriptor, to be streamed by a transport that has
     /// [`LedgerState::snapshot_streams`], instead of serializing the whole state.
     pub fn enable_streamed_snapshots(&self) {
@@ -2015,7 +2015,7 @@ impl LedgerState {
     }
 
     /// This store's views and imports, for the transport.
-    pub fn snapshot_streams(&self) -> Arc<dyn crate::stream::SnapshotStreams> {
+    pub fn snapshot_streams(&self) -> Arc<dyn replication::stream::SnapshotStreams> {
         self.streams.clone()
     }
 

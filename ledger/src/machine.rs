@@ -1,15 +1,15 @@
 //! [`LedgerState`] as the replication core's [`StateMachine`].
 //!
 //! A block's time is the proposer's clock when it opened the batch, carried in the log entry
-//! ([`crate::Batch::time_ms`]) and never read at apply (TigerBeetle's rule); `apply_block`
+//! ([`replication::Batch::time_ms`]) and never read at apply (TigerBeetle's rule); `apply_block`
 //! keeps it from going backwards. The entry's attestation (the proposer's last block) is
 //! checked against this replica's block at that height; a mismatch is
 //! [`StateMachineError::Diverged`], logged at error level with both hashes, and stops the
 //! replica.
 
-use crate::batch::Attestation;
-use crate::error::StateMachineError;
-use crate::state_machine::{
+use replication::batch::Attestation;
+use replication::error::StateMachineError;
+use replication::state_machine::{
     CommittedEntry, EntryKind, LogIndex, Membership, StateHash, StateMachine, StateSnapshot,
 };
 

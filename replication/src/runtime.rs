@@ -4,12 +4,13 @@
 //! Architecture invariant: this module adds *no* consensus or apply logic. It only turns
 //! channels and timers into calls on [`Replica`], and effects into transport sends and client
 //! replies. The network lives behind [`Transport`]: [`crate::transport::TlsTransport`] between
-//! nodes (mutual TLS over TCP); [`ChannelTransport`] connects replicas of one process, for tests.
+//! nodes (mutual TLS over TCP); the `sim` crate's `ChannelTransport` connects replicas of one
+//! process, for tests.
 //!
 //! The replica's durable write (one `fdatasync`, about 0.2 ms here) runs on the task's worker
 //! thread: one replica per process, so it blocks nothing else that matters.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use raft::StateRole;
@@ -81,28 +82,6 @@ pub trait Transport: Send + 'static {
     /// call: the driver asks at every tick. A transport that streams nothing reports nothing.
     fn snapshot_reports(&mut self) -> Vec<(u64, crate::stream::StreamReport)> {
         Vec::new()
-    }
-}
-
-/// A [`Transport`] over in-process channels, one per peer.
-#[derive(Debug, Clone, Default)]
-pub struct ChannelTransport {
-    peers: BTreeMap<u64, mpsc::Sender<Message>>,
-}
-
-impl ChannelTransport {
-    /// A transport that reaches the given peers.
-    pub fn new(peers: BTreeMap<u64, mpsc::Sender<Message>>) -> ChannelTransport {
-        ChannelTransport { peers }
-    }
-}
-
-impl Transport for ChannelTransport {
-    fn send(&mut self, message: Message) {
-        if let Some(peer) = self.peers.get(&message.to) {
-            // Full or closed: drop, like a congested or broken link.
-            let _ = peer.try_send(message);
-        }
     }
 }
 

@@ -1,14 +1,14 @@
 //! The replica core on its own: one node, real `handle_ready`, simulated and real disks.
 
-use ledger::error::{ReplicaError, StorageError};
-use ledger::logging::discard_logger;
-use ledger::sim::ChainMachine;
-use ledger::sim::chain::SimCommand;
-use ledger::state_machine::Membership;
-use ledger::{
+use replication::error::{ReplicaError, StorageError};
+use replication::logging::discard_logger;
+use replication::state_machine::Membership;
+use replication::{
     CollectEffects, LogStore, ProposalId, ProposeError, RedbLog, Replica, ReplicaConfig, SimDisk,
     StateMachine,
 };
+use sim::ChainMachine;
+use sim::chain::SimCommand;
 
 /// `handle_ready` until quiet, bounded; returns everything it produced.
 fn drain(replica: &mut Replica<ChainMachine>) -> CollectEffects<[u8; 32]> {
@@ -30,7 +30,7 @@ fn config(id: u64) -> ReplicaConfig {
     }
 }
 
-fn open(disk: Box<dyn ledger::DurableLog>, sm: ChainMachine) -> Replica<ChainMachine> {
+fn open(disk: Box<dyn replication::DurableLog>, sm: ChainMachine) -> Replica<ChainMachine> {
     let mut store = LogStore::open(disk).unwrap();
     Replica::bootstrap(&mut store, ChainMachine::default(), &[1]).unwrap();
     Replica::open(config(1), store, sm, &discard_logger()).unwrap()
@@ -130,10 +130,10 @@ fn state_machine_ahead_of_the_log_is_refused_at_start() {
     let mut ahead = ChainMachine::default();
     for index in 1..=5 {
         ahead
-            .apply(ledger::CommittedEntry {
+            .apply(replication::CommittedEntry {
                 index,
                 term: 1,
-                kind: ledger::EntryKind::Noop,
+                kind: replication::EntryKind::Noop,
             })
             .unwrap();
     }
@@ -199,29 +199,31 @@ impl StateMachine for Prescribed {
     type Output = <ChainMachine as StateMachine>::Output;
     fn apply(
         &mut self,
-        entry: ledger::CommittedEntry<'_>,
-    ) -> Result<Self::Output, ledger::StateMachineError> {
+        entry: replication::CommittedEntry<'_>,
+    ) -> Result<Self::Output, replication::StateMachineError> {
         self.inner.apply(entry)
     }
-    fn snapshot(&self) -> Result<ledger::state_machine::StateSnapshot, ledger::StateMachineError> {
+    fn snapshot(
+        &self,
+    ) -> Result<replication::state_machine::StateSnapshot, replication::StateMachineError> {
         self.inner.snapshot()
     }
     fn restore(
         &mut self,
-        snapshot: &ledger::state_machine::StateSnapshot,
-    ) -> Result<(), ledger::StateMachineError> {
+        snapshot: &replication::state_machine::StateSnapshot,
+    ) -> Result<(), replication::StateMachineError> {
         self.inner.restore(snapshot)
     }
     fn can_restore(&self, data: &[u8]) -> bool {
         self.inner.can_restore(data)
     }
-    fn applied_index(&self) -> ledger::LogIndex {
+    fn applied_index(&self) -> replication::LogIndex {
         self.inner.applied_index()
     }
-    fn state_hash(&self) -> ledger::StateHash {
+    fn state_hash(&self) -> replication::StateHash {
         self.inner.state_hash()
     }
-    fn attestation(&self) -> ledger::Attestation {
+    fn attestation(&self) -> replication::Attestation {
         self.inner.attestation()
     }
     fn membership(&self) -> Option<Membership> {
@@ -230,7 +232,7 @@ impl StateMachine for Prescribed {
     fn is_durable(&self) -> bool {
         self.inner.is_durable()
     }
-    fn sync(&mut self) -> Result<(), ledger::StateMachineError> {
+    fn sync(&mut self) -> Result<(), replication::StateMachineError> {
         self.inner.sync()
     }
 }
@@ -250,7 +252,7 @@ fn sorted(ids: &[u64]) -> Vec<u64> {
 
 #[test]
 fn next_conf_change_adds_learners_then_promotes_then_removes() {
-    use ledger::eraftpb::{ConfChangeType, ConfState};
+    use replication::eraftpb::{ConfChangeType, ConfState};
     let conf = |voters: &[u64], learners: &[u64]| ConfState {
         voters: voters.to_vec(),
         learners: learners.to_vec(),
@@ -287,7 +289,7 @@ fn next_conf_change_adds_learners_then_promotes_then_removes() {
     ];
     for (current, want, expected) in cases {
         assert_eq!(
-            ledger::replica::next_conf_change(&current, &want),
+            replication::replica::next_conf_change(&current, &want),
             expected,
             "{current:?} -> {want:?}"
         );
@@ -460,8 +462,8 @@ fn a_new_leader_proposes_the_membership_change_its_predecessor_did_not() {
     // The same change proposed again is applied as a no-op.
     assert!(trio.replicas[leader].is_leader());
     trio.replicas[leader]
-        .propose_conf_change(ledger::replica::conf_change(
-            ledger::eraftpb::ConfChangeType::AddLearnerNode,
+        .propose_conf_change(replication::replica::conf_change(
+            replication::eraftpb::ConfChangeType::AddLearnerNode,
             4,
         ))
         .unwrap();

@@ -1,7 +1,7 @@
 //! Deterministic simulation: 700 seeds per `cargo test` (400 with 3 replicas, 300 with 5),
 //! and exact replay of any one seed.
 
-use ledger::sim::{self, REPLICAS_ENV, SEED_ENV, SimReport};
+use sim::{self, REPLICAS_ENV, SEED_ENV, SimReport};
 
 /// Runs `seeds` and panics with the replay line of the first failing seed.
 fn run_range(seeds: std::ops::Range<u64>, replicas: u64) -> Vec<SimReport> {
