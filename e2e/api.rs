@@ -10,7 +10,7 @@
 //! One network for the whole file (a start costs seconds on the test machine): the checks run
 //! as phases of one test.
 
-mod common;
+use crate::common;
 
 use anyhow::{Context as _, Result, ensure};
 use base64::Engine as _;
@@ -23,6 +23,7 @@ const ORDER: &str = "SLK-ORDER-001";
 
 #[test]
 fn graphql_api_resists_replays_probes_garbage_and_bad_certificates() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let net = DevNet::start(3)?;
     let carrier = net.api("carrier")?;
     let started = std::time::Instant::now();

@@ -10,7 +10,7 @@
 //! One network for the whole file (a start costs seconds on the test machine): the checks run
 //! as phases of one test, revocation last since it takes users away.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -28,6 +28,7 @@ const BILL: &str = "CARRIER/SLK-CLI-001";
 
 #[test]
 fn the_cli_revokes_prints_and_fails_as_a_user_expects() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let net = DevNet::start(3)?;
     let carrier = net.api("carrier")?;
     let started = std::time::Instant::now();

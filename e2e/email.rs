@@ -10,7 +10,7 @@
 //! once. Stopped, every node's outbox is read back: nothing pending, nothing planned twice. A node
 //! whose contacts name another member's party refuses to start.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -169,6 +169,7 @@ fn mails(dir: &Path, count: usize) -> Result<Vec<Mail>> {
 
 #[test]
 fn a_member_with_two_nodes_sends_each_notification_once() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let mail_dir = tempfile::tempdir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?

@@ -6,7 +6,7 @@
 //! hash). Then a node is stopped, its data wiped, the others go on far enough to compact their
 //! logs, and the wiped node must catch up through a Raft snapshot to the same state.
 
-mod common;
+use crate::common;
 
 use anyhow::{Context as _, Result, ensure};
 use common::{Api, DevNet, NodeProcess, doc_body, fixture, fixture_as, wait_for};
@@ -28,6 +28,7 @@ struct Acked {
 #[test]
 fn acknowledged_transactions_survive_a_leader_kill_and_a_wiped_node_catches_up_by_snapshot()
 -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let net = DevNet::start_with(3, |dir| {
         for k in 1..=3 {
             let path = dir.join(format!("nodes/node{k}/config.json"));

@@ -8,7 +8,7 @@
 //! transactions keep committing through the remaining three, which agree on every hash, while
 //! the removed node still runs (without peers).
 
-mod common;
+use crate::common;
 
 use anyhow::{Context as _, Result, ensure};
 use common::{Api, CliOut, DevNet, NodeProcess, doc_body, fixture_as, wait_for};
@@ -56,6 +56,7 @@ fn agree(api: &Api, nodes: &[usize], min_height: u64) -> Result<u64> {
 #[test]
 fn a_node_joins_as_learner_is_promoted_and_another_is_removed_by_admin_transactions() -> Result<()>
 {
+    let _one_at_a_time = common::exclusive();
     let net = DevNet::start(3)?;
     let docs = tempfile::tempdir()?;
     let issue = |k: usize| -> Result<u64> {

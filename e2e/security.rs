@@ -16,7 +16,7 @@
 //! phases of one test. The HTTP of the first two phases is written by hand on one TLS stream, so
 //! that "the same connection" is a fact of the test, not an assumption about a client's pool.
 
-mod common;
+use crate::common;
 
 use std::io::Read as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -43,6 +43,7 @@ const EVENTS: &str = "subscription { documentEvents { height status possessor do
 
 #[test]
 fn certificates_are_checked_per_request_and_idle_connections_cannot_stall_the_api() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let net = DevNet::start(1)?;
     let carrier = net.api("carrier")?;
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -17,7 +17,7 @@
 //! The main test runs its phases on one three-node network (a network start costs seconds); a
 //! second, one-node network is configured as a dev directory made before the page existed.
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -43,6 +43,7 @@ const RATE_PHASE_REQUESTS_MAX: u64 = REQUESTS_PER_SOURCE_BURST * 2;
 
 #[test]
 fn the_verification_page_in_a_browser_by_qr_code_and_by_upload() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let net = DevNet::start(3)?;
     let docs = tempfile::tempdir()?;
     let bills = issue_bills(&net, docs.path())?;
@@ -64,6 +65,7 @@ fn the_verification_page_in_a_browser_by_qr_code_and_by_upload() -> Result<()> {
 /// QR code of `doc pdf` carries the reference and checksum instead of a URL.
 #[test]
 fn a_network_configured_before_the_page_runs_without_one() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let net = DevNet::start_with(1, |dir| {
         let path = dir.join("nodes/node1/config.json");
         let mut config: Value = serde_json::from_slice(&std::fs::read(&path)?)?;

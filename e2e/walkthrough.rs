@@ -6,7 +6,7 @@
 //! One network for the whole file: a network start costs seconds on the test machine, so the
 //! scenarios run as phases of one test, each on its own references.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -99,6 +99,7 @@ fn pdf_text(path: &Path) -> Result<String> {
 
 #[test]
 fn walkthrough_and_domain_scenarios_through_the_cli() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let net = DevNet::start(3)?;
     let docs = tempfile::tempdir()?;
     let started = std::time::Instant::now();

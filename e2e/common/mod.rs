@@ -7,8 +7,6 @@
 //! nothing running. Set `SILKLINE_E2E_KEEP=1` to keep the network's directory (logs, data) after
 //! a run; its path is printed.
 
-#![allow(dead_code)] // Each test target uses a part of this module.
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -30,6 +28,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// after.
 const NOT_BEFORE_SLACK_MS: u64 = 5 * 60 * 1000;
 const VALIDITY_MS: u64 = 60 * 60 * 1000;
+
+/// One scenario at a time: each starts its own network of node processes, and two of them on
+/// the 2-core machine would only slow each other down towards their deadlines. Every test takes
+/// this first; a test that failed (a poisoned lock) does not stop the next.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static SCENARIO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SCENARIO
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Polls `condition` until it returns `Some`, or fails after [`DEADLINE`] naming `what`.
 pub fn wait_for<T>(what: &str, mut condition: impl FnMut() -> Option<T>) -> Result<T> {
@@ -590,6 +598,13 @@ impl NodeProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill9(&mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
     }
 
     /// An `Err` naming the exit status if the process has exited.

@@ -6,89 +6,27 @@
 //! JWS and a foreign member's transaction through GraphQL; each refused with a clear line in
 //! the node's log while the network keeps serving.
 
-mod common;
-#[path = "../../e2e/common/mod.rs"]
-mod e2e;
+use crate::common;
+use crate::common as e2e;
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
-use common::{DEADLINE, POLL, wait_for};
+use common::{DEADLINE, NodeProcess, silkline, wait_for};
+use nix::sys::signal::Signal;
 use pki::dev::{Consortium, ConsortiumSpec, generate_consortium};
 use pki::{NodeId, TrustStore};
 use replication::transport::wire::{self, Hello};
 use replication::transport::{Counters, NodeCredentials, tls};
 use serde_json::{Value, json};
 
-fn silkline() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_silkline"))
-}
-
-/// A running node: killed (SIGKILL) and reaped when dropped, so a failing test leaves no process.
-struct NodeProcess {
-    child: Child,
-    data_dir: PathBuf,
-}
-
-impl NodeProcess {
-    fn start(config: &Path) -> Result<NodeProcess> {
-        let child = silkline()
-            .args(["node", "run", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info,raft=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("spawn silkline node run")?;
-        let data_dir = config.parent().context("config dir")?.join("data");
-        Ok(NodeProcess { child, data_dir })
-    }
-
-    /// This process's status, if it has written one yet (a file left by an earlier process of
-    /// the same node is ignored).
-    fn status(&self) -> Option<Value> {
-        let text = std::fs::read_to_string(self.data_dir.join("status.json")).ok()?;
-        let v: Value = serde_json::from_str(&text).ok()?;
-        (v["pid"].as_u64() == Some(u64::from(self.child.id()))).then_some(v)
-    }
-
-    fn kill9(&mut self) -> Result<()> {
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-
-    fn signal(&self, name: &str) -> Result<()> {
-        let ok = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()?
-            .success();
-        ensure!(ok, "kill -{name} failed");
-        Ok(())
-    }
-
-    fn wait_exit(&mut self) -> Result<ExitStatus> {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            ensure!(start.elapsed() < DEADLINE, "no exit within {DEADLINE:?}");
-            std::thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `silkline node run` of a node of a `dev init` directory, its output in `node.log` beside its
+/// configuration.
+fn node_process(config: &Path) -> Result<NodeProcess> {
+    NodeProcess::start(config, &config.with_file_name("node.log"))
 }
 
 fn dev_init(dir: &Path, nodes: usize) -> Result<()> {
@@ -135,10 +73,11 @@ fn agreement(nodes: &[&NodeProcess]) -> Option<(u64, u64, u64, String)> {
 
 #[test]
 fn three_nodes_agree_survive_a_leader_kill_rejoin_and_stop_on_sigterm() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let dir = tempfile::tempdir()?;
     dev_init(dir.path(), 3)?;
     let mut nodes = (1..=3)
-        .map(|k| NodeProcess::start(&config_of(dir.path(), k)))
+        .map(|k| node_process(&config_of(dir.path(), k)))
         .collect::<Result<Vec<_>>>()?;
 
     let (leader, term, applied, _) = wait_for("a leader and agreement of 3 nodes", || {
@@ -157,7 +96,7 @@ fn three_nodes_agree_survive_a_leader_kill_rejoin_and_stop_on_sigterm() -> Resul
         })?;
     assert_ne!(new_leader, leader);
 
-    nodes[leader_at] = NodeProcess::start(&config_of(dir.path(), leader_at + 1))?;
+    nodes[leader_at] = node_process(&config_of(dir.path(), leader_at + 1))?;
     let (_, _, rejoined_applied, rejoined_hash) =
         wait_for("the restarted node to rejoin and agree", || {
             agreement(&nodes.iter().collect::<Vec<_>>()).filter(|(_, _, a, _)| *a >= new_applied)
@@ -169,7 +108,7 @@ fn three_nodes_agree_survive_a_leader_kill_rejoin_and_stop_on_sigterm() -> Resul
     assert!(restarted["blockHeight"].is_u64(), "{restarted}");
 
     for node in &mut nodes {
-        node.signal("TERM")?;
+        common::signal(node.pid(), Signal::SIGTERM)?;
         let status = node.wait_exit()?;
         assert!(status.success(), "exit status {status:?}");
     }
@@ -178,11 +117,12 @@ fn three_nodes_agree_survive_a_leader_kill_rejoin_and_stop_on_sigterm() -> Resul
 
 #[test]
 fn a_node_with_another_genesis_is_refused_by_its_peers() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let dir = tempfile::tempdir()?;
     dev_init(dir.path(), 3)?;
     // Nodes 1 and 2 are a quorum of 3.
     let nodes = (1..=2)
-        .map(|k| NodeProcess::start(&config_of(dir.path(), k)))
+        .map(|k| node_process(&config_of(dir.path(), k)))
         .collect::<Result<Vec<_>>>()?;
     wait_for("a leader between nodes 1 and 2", || {
         agreement(&nodes.iter().collect::<Vec<_>>())
@@ -207,7 +147,7 @@ fn a_node_with_another_genesis_is_refused_by_its_peers() -> Result<()> {
     let free = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     config["listen"] = free.to_string().into();
     std::fs::write(rogue_dir.join("config.json"), config.to_string())?;
-    let rogue = NodeProcess::start(&rogue_dir.join("config.json"))?;
+    let rogue = node_process(&rogue_dir.join("config.json"))?;
 
     wait_for("both peers to refuse the rogue's genesis", || {
         nodes
@@ -230,6 +170,7 @@ fn a_node_with_another_genesis_is_refused_by_its_peers() -> Result<()> {
 
 #[test]
 fn dev_init_refuses_a_directory_that_holds_a_genesis() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let dir = tempfile::tempdir()?;
     dev_init(dir.path(), 1)?;
     let before = std::fs::read(dir.path().join("genesis.json"))?;
@@ -385,6 +326,7 @@ fn now_unix_s() -> i64 {
 #[test]
 fn a_peer_with_a_certificate_from_a_foreign_ca_is_refused_and_the_network_keeps_serving()
 -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let net = e2e::DevNet::start(3)?;
     let api = net.api("carrier")?;
     let before = issue_committed(&net, &api, 0, "SLK-FOREIGN-PEER-1")?;
@@ -457,6 +399,7 @@ fn a_peer_with_a_certificate_from_a_foreign_ca_is_refused_and_the_network_keeps_
 #[test]
 fn bad_frames_a_garbage_jws_and_a_foreign_transaction_are_refused_and_the_node_keeps_serving()
 -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let net = e2e::DevNet::start(3)?;
     let api = net.api("carrier")?;
     let before = issue_committed(&net, &api, 0, "SLK-BAD-INPUT-1")?;

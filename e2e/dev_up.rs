@@ -2,7 +2,7 @@
 //! writes `network.json` once they serve, stops them all on SIGTERM, and resumes the same
 //! network (same genesis, same data) when run again on the same directory.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -108,6 +108,7 @@ fn up_and_down(dir: &Path, previous: &[u64]) -> Result<Value> {
 
 #[test]
 fn dev_up_runs_a_network_stops_it_on_sigterm_and_resumes_it() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
     let dir = tempfile::tempdir()?;
     let first = up_and_down(dir.path(), &[])?;
     let genesis = std::fs::read(dir.path().join("genesis.json"))?;
