@@ -525,3 +525,33 @@ fn map_webpki_error(e: webpki::Error, leaf: &X509Certificate<'_>, at: u64) -> Id
         other => IdentityError::Other(format!("{other:?}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dev::{ConsortiumSpec, generate_consortium};
+
+    /// A clone (what a TLS verifier takes on every handshake) shares the trust material; a
+    /// change copies it for the changed store only.
+    #[test]
+    fn clones_share_the_material_until_one_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c =
+            generate_consortium(&ConsortiumSpec::dev(1), dir.path(), 1_767_225_600).unwrap();
+        let store = c.trust_store().unwrap();
+        let clone = store.clone();
+        assert!(Arc::ptr_eq(&store.members, &clone.members));
+
+        let carrier = MemberCode::new("CARRIER").unwrap();
+        let before = store.revocations(&carrier).unwrap().to_vec();
+        let list = c.revoke("shipper", 1_767_225_600 + 60).unwrap();
+        let mut changed = clone.clone();
+        changed
+            .set_revocations(&carrier, vec![list.clone()])
+            .unwrap();
+        assert!(!Arc::ptr_eq(&store.members, &changed.members));
+        assert!(Arc::ptr_eq(&store.members, &clone.members));
+        assert_eq!(store.revocations(&carrier).unwrap(), before.as_slice());
+        assert_eq!(changed.revocations(&carrier).unwrap(), [list].as_slice());
+    }
+}
