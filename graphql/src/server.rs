@@ -33,13 +33,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use ledger::LedgerReader;
-use pki::{Purpose, TrustStore};
-use replication::transport::tls::{SIGNATURE_ALGORITHMS, provider};
-use rustls::DigitallySignedStruct;
-use rustls::client::danger::HandshakeSignatureValid;
+use pki::Purpose;
+use pki::tls::{ChainCheck, ClientVerifier, provider};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{CertificateError, DistinguishedName, OtherError, SignatureScheme};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -98,75 +94,28 @@ pub enum ServeError {
     Tls(#[from] rustls::Error),
 }
 
-/// Verifies API clients against the ledger's trust store as it is at each handshake, so a
-/// revocation committed on the ledger shuts a certificate out of new connections at once.
+/// Checks API clients against the ledger's trust store as it is at each handshake, so a
+/// revocation committed on the ledger shuts a certificate out of new connections at once. The
+/// store is the ledger's current one, shared, not copied (`pki::trust_store`).
 #[derive(Debug)]
 struct LedgerClientVerifier {
     reader: LedgerReader,
 }
 
-impl LedgerClientVerifier {
-    fn identify(
-        trust: &TrustStore,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<pki::Identity, pki::IdentityError> {
-        let mut chain = Vec::with_capacity(1 + intermediates.len());
-        chain.push(end_entity.clone());
-        chain.extend(intermediates.iter().cloned());
-        trust.verify_identity(&chain, now.as_secs(), Purpose::TlsClient)
-    }
-}
-
-impl ClientCertVerifier for LedgerClientVerifier {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
+impl ChainCheck for LedgerClientVerifier {
+    fn check(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
+    ) -> Result<(), rustls::Error> {
         let trust = self.reader.trust_store();
-        match Self::identify(&trust, end_entity, intermediates, now) {
-            Ok(_) => Ok(ClientCertVerified::assertion()),
-            Err(e) => {
+        pki::tls::verify_presented(&trust, end_entity, intermediates, now, Purpose::TlsClient)
+            .map(|_| ())
+            .map_err(|e| {
                 tracing::info!(reason = %e, "refused an API client certificate");
-                let error = match e {
-                    pki::IdentityError::UnknownIssuer => CertificateError::UnknownIssuer,
-                    pki::IdentityError::Expired { .. } => CertificateError::Expired,
-                    pki::IdentityError::NotYetValid { .. } => CertificateError::NotValidYet,
-                    pki::IdentityError::Revoked { .. } => CertificateError::Revoked,
-                    other => CertificateError::Other(OtherError(Arc::new(other))),
-                };
-                Err(rustls::Error::InvalidCertificate(error))
-            }
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &SIGNATURE_ALGORITHMS)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &SIGNATURE_ALGORITHMS)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        SIGNATURE_ALGORITHMS.supported_schemes()
+                pki::tls::refused(Some(&e.clone()), e)
+            })
     }
 }
 
@@ -181,7 +130,7 @@ pub fn tls_config(
 ) -> Result<Arc<rustls::ServerConfig>, ServeError> {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
-        .with_client_cert_verifier(Arc::new(LedgerClientVerifier { reader }))
+        .with_client_cert_verifier(Arc::new(ClientVerifier(LedgerClientVerifier { reader })))
         .with_single_cert(chain, key)?;
     config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     config.send_tls13_tickets = 0;

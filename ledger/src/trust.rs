@@ -221,11 +221,14 @@ impl Trust {
     }
 
     /// [`check_crl`](Self::check_crl), also accepting a list issued by one of `presented` that
-    /// is an intermediate of the member: a CA certificate issued and signed by the member's root
-    /// whose subject O is the member's code (PROFILE.md). A member that issues its users from an
-    /// intermediate revokes them with the intermediate's list; without this, its users could
-    /// never be revoked. The O rule keeps one member's list from naming another member's CA
-    /// (which would make every chain of that member fail its revocation check).
+    /// is an intermediate of the member (`pki::crl::verify_member_list`: a CA certificate
+    /// issued and signed by the member's root whose subject O is the member's code). A member
+    /// that issues its users from an intermediate revokes them with the intermediate's list;
+    /// without this, its users could never be revoked.
+    ///
+    /// The ledger's part is which member's root to check against and what to record; parsing,
+    /// the accepted signature algorithms and the signature are `pki::crl`'s, the same rules the
+    /// trust store applies, so a list committed here is one every chain check can use.
     fn check_crl_from(
         &self,
         member: &PartyCode,
@@ -235,11 +238,6 @@ impl Trust {
         let der = STANDARD
             .decode(der_base64)
             .map_err(|e| TxRefusal::CrlInvalid(format!("not standard base64: {e}")))?;
-        let (rest, crl) = x509_parser::parse_x509_crl(&der)
-            .map_err(|e| TxRefusal::CrlInvalid(format!("not a DER X.509 CRL: {e}")))?;
-        if !rest.is_empty() {
-            return Err(TxRefusal::CrlInvalid("trailing bytes after the CRL".into()));
-        }
         let wrong = |reason: String| TxRefusal::CrlWrongIssuer {
             member: member.clone(),
             reason,
@@ -248,43 +246,22 @@ impl Trust {
             .roots
             .get(member)
             .ok_or_else(|| wrong("not a member of this network".into()))?;
-        let (_, ca) = x509_parser::parse_x509_certificate(root)
-            .map_err(|e| wrong(format!("member CA does not parse: {e}")))?;
-        let intermediate = presented.iter().find_map(|der| {
-            let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-            let of_member = cert.is_ca()
-                && cert.issuer() == ca.subject()
-                && cert.verify_signature(Some(ca.public_key())).is_ok()
-                && cert
-                    .subject()
-                    .iter_organization()
-                    .next()
-                    .and_then(|o| o.as_str().ok())
-                    == Some(member.as_str());
-            (of_member && crl.issuer() == cert.subject()).then_some(cert)
-        });
-        let issuer = match &intermediate {
-            Some(cert) => cert,
-            None if crl.issuer() == ca.subject() => &ca,
-            None => {
-                return Err(wrong(format!(
-                    "issued by {}, not by {} or an intermediate it certifies",
-                    crl.issuer(),
-                    ca.subject()
-                )));
-            }
-        };
-        crl.verify_signature(issuer.public_key())
-            .map_err(|e| wrong(format!("signature does not verify: {e}")))?;
+        let code = member_code(member).map_err(TxRefusal::CrlInvalid)?;
+        let crl =
+            pki::crl::verify_member_list(&der, &code, root, presented).map_err(|e| match e {
+                pki::crl::CrlError::WrongIssuer(_) | pki::crl::CrlError::BadSignature { .. } => {
+                    wrong(e.to_string())
+                }
+                pki::crl::CrlError::Malformed(_) | pki::crl::CrlError::UnsupportedAlgorithm(_) => {
+                    TxRefusal::CrlInvalid(e.to_string())
+                }
+            })?;
         // The trust store must accept it too, or installing it would stop the replica.
         self.store
             .clone()
-            .set_revocations(
-                &member_code(member).map_err(TxRefusal::CrlInvalid)?,
-                vec![der.clone()],
-            )
+            .set_revocations(&code, vec![der.clone()])
             .map_err(|e| TxRefusal::CrlInvalid(e.to_string()))?;
-        let seconds = crl.last_update().timestamp();
+        let seconds = crl.this_update();
         let this_update_ms = u64::try_from(seconds)
             .ok()
             .and_then(|s| s.checked_mul(1000))

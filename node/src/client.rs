@@ -148,15 +148,14 @@ impl ApiClient {
                 .add(ca)
                 .with_context(|| format!("a CA of {}", r.ca.display()))?;
         }
-        let tls =
-            rustls::ClientConfig::builder_with_provider(replication::transport::tls::provider())
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(roots)
-                .with_client_auth_cert(
-                    chain,
-                    rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
-                )
-                .context("the client certificate and key")?;
+        let tls = rustls::ClientConfig::builder_with_provider(pki::tls::provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(
+                chain,
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
+            )
+            .context("the client certificate and key")?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(REQUEST_TIMEOUT)

@@ -37,6 +37,9 @@ use crate::identity::{
 };
 use crate::jws::Signer;
 
+mod unaccepted;
+pub use unaccepted::UnacceptedAlgorithm;
+
 /// Name of the manifest file in a consortium directory.
 pub const MANIFEST_FILE: &str = "consortium.json";
 /// Default validity of generated certificates: long enough for any dev network's life.

@@ -513,7 +513,7 @@ pub fn leaf_public_key(cert: &CertificateDer<'_>) -> Result<LeafKey, JwsError> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref())
         .map_err(|e| JwsError::BadChain(format!("leaf certificate does not parse: {e}")))?;
     let spki = parsed.public_key();
-    let alg = crate::identity::key_algorithm(spki).map_err(|what| JwsError::AlgKeyMismatch {
+    let alg = crate::signature::key_algorithm(spki).map_err(|what| JwsError::AlgKeyMismatch {
         alg: "-",
         key: what,
     })?;

@@ -18,9 +18,9 @@ use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::ParsedExtension;
-use x509_parser::revocation_list::CertificateRevocationList;
 
-use crate::identity::{CRL_ENTRIES_MAX, x509_signature_verifies};
+use crate::crl::{CRL_ENTRIES_MAX, Crl};
+use crate::signature;
 
 /// Longest serial number, in bytes: RFC 5280 section 4.1.2.2 allows certificate users to refuse
 /// longer ones, and no conforming CA issues them.
@@ -218,11 +218,13 @@ impl RevocationSigner {
             .cert()
             .ok_or_else(|| RevocationError::BadCa("does not parse".into()))?;
         Ok(cert.issuer().as_raw() == ca.subject().as_raw()
-            && x509_signature_verifies(
+            && signature::verify_x509(
                 ca.public_key(),
+                &cert.signature_algorithm,
                 cert.tbs_certificate.as_ref(),
                 &cert.signature_value.data,
-            ))
+            )
+            .is_ok())
     }
 
     /// The list that follows `current` (DER; `None`: the member has none yet) with `add`
@@ -244,12 +246,9 @@ impl RevocationSigner {
         let mut this_update = at_unix_s;
         if let Some(der) = current {
             let bad = |reason: String| RevocationError::BadCurrentList(reason);
-            let (rest, list) = x509_parser::parse_x509_crl(der)
-                .map_err(|e| bad(format!("does not parse: {e}")))?;
-            if !rest.is_empty() {
-                return Err(bad("trailing bytes after the list".into()));
-            }
-            check_signed_by(&list, &ca)?;
+            let crl = Crl::parse(der).map_err(|e| bad(e.to_string()))?;
+            check_signed_by(&crl, &ca)?;
+            let list = crl.list();
             crl_number = match list.crl_number() {
                 Some(n) => {
                     let bytes = n.to_bytes_be();
@@ -344,25 +343,14 @@ impl RevocationSigner {
 /// The current list must be this CA's own: the ledger keeps one list per member, and carrying
 /// another CA's entries over would revoke this CA's certificates that happen to share their
 /// serial numbers.
-fn check_signed_by(
-    list: &CertificateRevocationList<'_>,
-    ca: &X509Certificate<'_>,
-) -> Result<(), RevocationError> {
-    let ours = list.issuer().as_raw() == ca.subject().as_raw()
-        && x509_signature_verifies(
-            ca.public_key(),
-            list.tbs_cert_list.as_ref(),
-            &list.signature_value.data,
-        );
-    if ours {
-        Ok(())
-    } else {
-        Err(RevocationError::BadCurrentList(format!(
-            "it is issued by {}, not signed by {}; sign with the key of the CA that issued it",
-            list.issuer(),
+fn check_signed_by(crl: &Crl<'_>, ca: &X509Certificate<'_>) -> Result<(), RevocationError> {
+    crl.check_signed_by(ca).map_err(|e| {
+        RevocationError::BadCurrentList(format!(
+            "it is issued by {}, not signed by {} ({e}); sign with the key of the CA that issued it",
+            crl.issuer_name(),
             ca.subject()
-        )))
-    }
+        ))
+    })
 }
 
 /// The list's authorityKeyIdentifier: the CA certificate's subjectKeyIdentifier, as RFC 5280

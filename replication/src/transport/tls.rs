@@ -1,7 +1,7 @@
-//! Mutual TLS between nodes: rustls configurations on the aws-lc-rs provider, and certificate
-//! verifiers built on [`pki::TrustStore`] that pin the peer's node identity.
+//! Mutual TLS between nodes: rustls configurations on `pki::tls`'s provider, and the checks on
+//! a presented chain that pin the peer's node identity.
 //!
-//! Both verifiers check the presented chain with [`TrustStore::verify_identity`] at the current
+//! Both checks verify the presented chain with [`pki::tls::verify_presented`] at the current
 //! time (rustls passes its clock in; the transport may read the clock, the apply path may not):
 //! chain to a member's root, validity, revocation by the members' CRLs, extended key usage, the
 //! Silkline profile. Then they require a node certificate and pin its node id:
@@ -10,51 +10,28 @@
 //! - accepting, the client must be one of the configured peers (which one, by raft id, is
 //!   pinned after the hello, see `transport`).
 //!
-//! Handshake signatures are verified with Ed25519 and ECDSA P-256/SHA-256 only, the profile's
-//! two algorithms; only TLS 1.3 is offered, since both ends are Silkline nodes; sessions are
-//! never resumed, so every connection's certificates are verified afresh.
+//! The provider, the handshake signature algorithms (Ed25519 and ECDSA P-256/SHA-256 only, the
+//! profile's two) and the rustls verifier plumbing are `pki::tls`'s, shared with the API's
+//! servers and the CLI's client. This module keeps the transport's own choices: only TLS 1.3 is
+//! offered, since both ends are Silkline nodes; sessions are never resumed, so every
+//! connection's certificates are verified afresh.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use pki::tls::{ChainCheck, ClientVerifier, ServerVerifier};
 use pki::{Identity, IdentityError, IdentityKind, MemberCode, NodeId, Purpose, TrustStore};
-use rustls::DigitallySignedStruct;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{CertificateError, DistinguishedName, OtherError, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 
 use super::{Counters, NodeCredentials, PeerAddress, TransportError};
 
-/// The handshake signature algorithms accepted: the certificate profile's two (`PROFILE.md`).
-/// Also used by the API's TLS server.
-pub static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
-    all: &[
-        webpki::aws_lc_rs::ED25519,
-        webpki::aws_lc_rs::ECDSA_P256_SHA256,
-    ],
-    mapping: &[
-        (SignatureScheme::ED25519, &[webpki::aws_lc_rs::ED25519]),
-        (
-            SignatureScheme::ECDSA_NISTP256_SHA256,
-            &[webpki::aws_lc_rs::ECDSA_P256_SHA256],
-        ),
-    ],
-};
+/// The workspace's one provider, re-exported for callers that reach it through the transport
+/// (the e2e tests); its home is `pki::tls`.
+pub use pki::tls::provider;
 
 /// Only TLS 1.3: both ends are Silkline nodes, so there is no older peer to serve.
 static PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
-
-/// The aws-lc-rs provider, installed explicitly (never a process default), with signature
-/// verification narrowed to the profile's algorithms. Also used by the API's TLS server.
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(CryptoProvider {
-        signature_verification_algorithms: SIGNATURE_ALGORITHMS,
-        ..rustls::crypto::aws_lc_rs::default_provider()
-    })
-}
 
 /// Why a peer's certificate was refused.
 #[derive(Debug, thiserror::Error)]
@@ -79,18 +56,11 @@ pub enum PeerRefusal {
 
 impl PeerRefusal {
     fn into_rustls(self) -> rustls::Error {
-        let e = match &self {
-            PeerRefusal::Certificate(IdentityError::UnknownIssuer) => {
-                CertificateError::UnknownIssuer
-            }
-            PeerRefusal::Certificate(IdentityError::Expired { .. }) => CertificateError::Expired,
-            PeerRefusal::Certificate(IdentityError::NotYetValid { .. }) => {
-                CertificateError::NotValidYet
-            }
-            PeerRefusal::Certificate(IdentityError::Revoked { .. }) => CertificateError::Revoked,
-            _ => CertificateError::Other(OtherError(Arc::new(self))),
+        let cause = match &self {
+            PeerRefusal::Certificate(e) => Some(e.clone()),
+            _ => None,
         };
-        rustls::Error::InvalidCertificate(e)
+        pki::tls::refused(cause.as_ref(), self)
     }
 }
 
@@ -102,10 +72,7 @@ fn node_identity(
     now: UnixTime,
     purpose: Purpose,
 ) -> Result<(Identity, NodeId), PeerRefusal> {
-    let mut chain = Vec::with_capacity(1 + intermediates.len());
-    chain.push(end_entity.clone());
-    chain.extend(intermediates.iter().cloned());
-    let identity = trust.verify_identity(&chain, now.as_secs(), purpose)?;
+    let identity = pki::tls::verify_presented(trust, end_entity, intermediates, now, purpose)?;
     if identity.kind != IdentityKind::Node {
         return Err(PeerRefusal::NotANode(identity.kind));
     }
@@ -116,10 +83,9 @@ fn node_identity(
     Ok((identity, node_id))
 }
 
-/// Verifies the server when dialing one peer: a node certificate of exactly `expected`.
-///
-/// The server name (the peer's address) is not matched against the certificate's IP/DNS names:
-/// the node id URI is the stronger, address-independent name, and it is pinned.
+/// Checks the server when dialing one peer: a node certificate of exactly `expected`. The
+/// server name (the peer's address) is not matched (see [`ServerVerifier`]): the node id is
+/// pinned instead.
 #[derive(Debug)]
 pub struct PinnedServerVerifier {
     trust: TrustStore,
@@ -129,15 +95,13 @@ pub struct PinnedServerVerifier {
     counters: Arc<Counters>,
 }
 
-impl ServerCertVerifier for PinnedServerVerifier {
-    fn verify_server_cert(
+impl ChainCheck for PinnedServerVerifier {
+    fn check(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
         now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+    ) -> Result<(), rustls::Error> {
         let result = node_identity(
             &self.trust,
             end_entity,
@@ -154,40 +118,15 @@ impl ServerCertVerifier for PinnedServerVerifier {
             }
             check_member(&found, self.expected_member.as_ref(), &identity.member)
         });
-        match result {
-            Ok(()) => Ok(ServerCertVerified::assertion()),
-            Err(refusal) => {
-                self.counters.record_refusal(&refusal);
-                tracing::warn!(peer = %self.expected, reason = %refusal, "refused the server we dialed");
-                Err(refusal.into_rustls())
-            }
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &SIGNATURE_ALGORITHMS)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &SIGNATURE_ALGORITHMS)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        SIGNATURE_ALGORITHMS.supported_schemes()
+        result.map_err(|refusal| {
+            self.counters.record_refusal(&refusal);
+            tracing::warn!(peer = %self.expected, reason = %refusal, "refused the server we dialed");
+            refusal.into_rustls()
+        })
     }
 }
 
-/// Verifies a client that dials us: a node certificate naming one of the configured peers.
+/// Checks a client that dials us: a node certificate naming one of the configured peers.
 #[derive(Debug)]
 pub struct PeerClientVerifier {
     trust: TrustStore,
@@ -215,18 +154,13 @@ fn check_member(
     }
 }
 
-impl ClientCertVerifier for PeerClientVerifier {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        // No hints: a node has exactly one certificate to present.
-        &[]
-    }
-
-    fn verify_client_cert(
+impl ChainCheck for PeerClientVerifier {
+    fn check(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
+    ) -> Result<(), rustls::Error> {
         let result = node_identity(
             &self.trust,
             end_entity,
@@ -241,36 +175,11 @@ impl ClientCertVerifier for PeerClientVerifier {
                 None => Err(PeerRefusal::NotAPeer(found)),
             }
         });
-        match result {
-            Ok(()) => Ok(ClientCertVerified::assertion()),
-            Err(refusal) => {
-                self.counters.record_refusal(&refusal);
-                tracing::warn!(reason = %refusal, "refused a connecting client");
-                Err(refusal.into_rustls())
-            }
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &SIGNATURE_ALGORITHMS)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &SIGNATURE_ALGORITHMS)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        SIGNATURE_ALGORITHMS.supported_schemes()
+        result.map_err(|refusal| {
+            self.counters.record_refusal(&refusal);
+            tracing::warn!(reason = %refusal, "refused a connecting client");
+            refusal.into_rustls()
+        })
     }
 }
 
@@ -317,7 +226,7 @@ pub fn server_config(
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(PROTOCOL_VERSIONS)
         .map_err(TransportError::Tls)?
-        .with_client_cert_verifier(Arc::new(verifier))
+        .with_client_cert_verifier(Arc::new(ClientVerifier(verifier)))
         .with_single_cert(credentials.chain.clone(), credentials.key.clone_key())
         .map_err(TransportError::Tls)?;
     // No session resumption: a resumed session skips certificate verification, and every
@@ -347,7 +256,7 @@ pub fn client_config(
         .with_protocol_versions(PROTOCOL_VERSIONS)
         .map_err(TransportError::Tls)?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_custom_certificate_verifier(Arc::new(ServerVerifier(verifier)))
         .with_client_auth_cert(credentials.chain.clone(), credentials.key.clone_key())
         .map_err(TransportError::Tls)?;
     // No session resumption (see `server_config`): the pin is checked on every connection.
