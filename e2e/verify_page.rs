@@ -836,7 +836,7 @@ impl Visitor {
             roots.add(ca)?;
         }
         let mut tls =
-            rustls::ClientConfig::builder_with_provider(replication::transport::tls::provider())
+            rustls::ClientConfig::builder_with_provider(pki::tls::provider())
                 .with_safe_default_protocol_versions()?
                 .with_root_certificates(roots)
                 .with_no_client_auth();

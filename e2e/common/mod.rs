@@ -676,7 +676,7 @@ impl Api {
         let chain = pki::pem::certificates(cert_pem).map_err(anyhow::Error::msg)?;
         let key = pki::pem::private_key_der(key_pem).map_err(anyhow::Error::msg)?;
         let tls =
-            rustls::ClientConfig::builder_with_provider(replication::transport::tls::provider())
+            rustls::ClientConfig::builder_with_provider(pki::tls::provider())
                 .with_safe_default_protocol_versions()?
                 .with_root_certificates(roots)
                 .with_client_auth_cert(

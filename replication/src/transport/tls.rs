@@ -26,9 +26,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 
 use super::{Counters, NodeCredentials, PeerAddress, TransportError};
 
-/// The workspace's one provider, re-exported for callers that reach it through the transport
-/// (the e2e tests); its home is `pki::tls`.
-pub use pki::tls::provider;
+use pki::tls::provider;
 
 /// Only TLS 1.3: both ends are Silkline nodes, so there is no older peer to serve.
 static PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
