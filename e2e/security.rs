@@ -350,11 +350,10 @@ fn client_tls(
     }
     let chain = pki::pem::certificates(&cert).map_err(anyhow::Error::msg)?;
     let key = pki::pem::private_key_der(&key).map_err(anyhow::Error::msg)?;
-    let mut config =
-        rustls::ClientConfig::builder_with_provider(pki::tls::provider())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(pki::tls::provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -835,11 +835,10 @@ impl Visitor {
         {
             roots.add(ca)?;
         }
-        let mut tls =
-            rustls::ClientConfig::builder_with_provider(pki::tls::provider())
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+        let mut tls = rustls::ClientConfig::builder_with_provider(pki::tls::provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         // HTTP/2, as browsers speak it over TLS: a refused upload's answer arrives while the
         // rest of its body is still on its way (HTTP/1.1 would see the connection close).
         tls.alpn_protocols = vec![b"h2".to_vec()];

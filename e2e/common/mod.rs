@@ -675,14 +675,10 @@ impl Api {
         }
         let chain = pki::pem::certificates(cert_pem).map_err(anyhow::Error::msg)?;
         let key = pki::pem::private_key_der(key_pem).map_err(anyhow::Error::msg)?;
-        let tls =
-            rustls::ClientConfig::builder_with_provider(pki::tls::provider())
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(roots)
-                .with_client_auth_cert(
-                    chain,
-                    rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
-                )?;
+        let tls = rustls::ClientConfig::builder_with_provider(pki::tls::provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()))?;
         // A WebSocket upgrade is an HTTP/1.1 request.
         let mut ws_tls = tls.clone();
         ws_tls.alpn_protocols = vec![b"http/1.1".to_vec()];

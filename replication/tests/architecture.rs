@@ -27,7 +27,12 @@ fn dependencies(crate_dir: &Path) -> Vec<(String, Option<PathBuf>)> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|line| {
-            let name = line.split(['=', '.', ' ']).next().unwrap().trim().to_owned();
+            let name = line
+                .split(['=', '.', ' '])
+                .next()
+                .unwrap()
+                .trim()
+                .to_owned();
             let path = line
                 .split("path = \"")
                 .nth(1)
