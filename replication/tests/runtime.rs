@@ -182,16 +182,19 @@ impl StateMachine for Probe {
     }
 }
 
+/// A running [`Probe`] replica and what the test watches of it.
+struct Probed {
+    handle: ReplicaHandle,
+    /// The names of the threads entries were applied on.
+    threads: Arc<Mutex<Vec<String>>>,
+    /// Held by the probe while it exists.
+    alive: Arc<()>,
+    /// Keeps the replica's peer channel open (the driver ends when it closes).
+    _peers: mpsc::Sender<Message>,
+}
+
 /// One replica of a one-voter cluster with a [`Probe`], driven by [`runtime::spawn`].
-fn spawn_probe(
-    dir: &tempfile::TempDir,
-    fail: bool,
-) -> (
-    ReplicaHandle,
-    Arc<Mutex<Vec<String>>>,
-    Arc<()>,
-    mpsc::Sender<Message>,
-) {
+fn spawn_probe(dir: &tempfile::TempDir, fail: bool) -> Probed {
     let log = RedbLog::open(dir.path().join("replica-7.redb")).unwrap();
     let mut store = LogStore::open(Box::new(log)).unwrap();
     Replica::bootstrap(&mut store, ChainMachine::default(), &[7]).unwrap();
@@ -215,7 +218,12 @@ fn spawn_probe(
             epoch_ms: 0,
         },
     );
-    (handle, threads, alive, peers)
+    Probed {
+        handle,
+        threads,
+        alive,
+        _peers: peers,
+    }
 }
 
 /// Proposes `payload` until a leader accepts it (the lone voter elects itself within a few
@@ -244,7 +252,12 @@ async fn propose_until_led(
 #[tokio::test]
 async fn the_ready_loop_runs_on_its_own_thread_and_shutdown_joins_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (handle, threads, alive, _peers) = spawn_probe(&dir, false);
+    let Probed {
+        handle,
+        threads,
+        alive,
+        _peers,
+    } = spawn_probe(&dir, false);
     let committed = propose_until_led(&handle, b"set:bl-1:party-1")
         .await
         .expect("committed");
@@ -265,7 +278,12 @@ async fn the_ready_loop_runs_on_its_own_thread_and_shutdown_joins_it() {
 #[tokio::test]
 async fn a_fatal_apply_error_stops_the_thread_and_shutdown_reports_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (handle, _, alive, _peers) = spawn_probe(&dir, true);
+    let Probed {
+        handle,
+        alive,
+        _peers,
+        ..
+    } = spawn_probe(&dir, true);
     let outcome = propose_until_led(&handle, b"set:bl-1:party-1").await;
     assert_eq!(outcome, Err(ProposalFailed::Stopped));
     let ended = handle.shutdown().await;
