@@ -10,7 +10,10 @@
 //!   simulator. All the writes of one `Ready` go to disk in ONE transaction (one `fdatasync`).
 //! - [`replica`]: [`Replica`], the one and only `Ready` handling, shared by the simulator and the
 //!   tokio runtime; proposal batching; snapshots and log compaction.
-//! - [`runtime`]: a thin tokio driver around a [`Replica`], with the transport behind a trait.
+//! - [`runtime`]: a thin driver around a [`Replica`], its Ready loop on a thread of its own
+//!   (`raft-<id>`), with the transport behind a trait; [`runtime::requests`] is the sans-IO
+//!   bookkeeping of the clients' proposals and reads (ids, deadlines, read contexts, retries)
+//!   that the simulator drives too.
 //! - [`stream`]: streamed snapshots: a snapshot that names the state, and the state sent
 //!   beside it in chunks, for a state too large for one message.
 //! - [`transport`]: [`transport::TlsTransport`], the runtime's transport between nodes: TCP with

@@ -1,13 +1,20 @@
-//! Three replicas in one tokio runtime over in-memory channels, each on a real redb log.
+//! Three replicas in one tokio runtime over in-memory channels, each on a real redb log; and
+//! one replica whose Ready loop is watched: on its own thread, joined and reporting its errors.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use replication::eraftpb::Message;
 use replication::logging::tracing_logger;
 use replication::runtime::{
     self, PEER_CHANNEL_CAPACITY, ProposalFailed, ReplicaHandle, ReplicaStatus, RuntimeConfig,
 };
-use replication::{LogStore, RedbLog, Replica, ReplicaConfig};
+use replication::state_machine::StateSnapshot;
+use replication::{
+    Attestation, CommittedEntry, EntryKind, LogIndex, LogStore, RedbLog, Replica, ReplicaConfig,
+    ReplicaError, StateHash, StateMachine, StateMachineError,
+};
 use sim::{ChainMachine, ChannelTransport};
 use tokio::sync::mpsc;
 
@@ -128,4 +135,161 @@ async fn three_replicas_over_channels_apply_everything() {
     for handle in handles {
         handle.shutdown().await.expect("replica ended cleanly");
     }
+}
+
+/// A [`ChainMachine`] that records the name of the thread each entry is applied on, can be
+/// told to fail on the next batch of proposals, and holds `alive` until it is dropped.
+struct Probe {
+    inner: ChainMachine,
+    threads: Arc<Mutex<Vec<String>>>,
+    fail: bool,
+    _alive: Arc<()>,
+}
+
+impl StateMachine for Probe {
+    type Output = <ChainMachine as StateMachine>::Output;
+    fn apply(&mut self, entry: CommittedEntry<'_>) -> Result<Self::Output, StateMachineError> {
+        let name = std::thread::current().name().unwrap_or("").to_string();
+        self.threads.lock().unwrap().push(name);
+        if self.fail && matches!(entry.kind, EntryKind::Proposals { .. }) {
+            return Err(StateMachineError::Storage("the probe fails as told".into()));
+        }
+        self.inner.apply(entry)
+    }
+    fn snapshot(&self) -> Result<StateSnapshot, StateMachineError> {
+        self.inner.snapshot()
+    }
+    fn restore(&mut self, snapshot: &StateSnapshot) -> Result<(), StateMachineError> {
+        self.inner.restore(snapshot)
+    }
+    fn can_restore(&self, data: &[u8]) -> bool {
+        self.inner.can_restore(data)
+    }
+    fn applied_index(&self) -> LogIndex {
+        self.inner.applied_index()
+    }
+    fn is_durable(&self) -> bool {
+        self.inner.is_durable()
+    }
+    fn sync(&mut self) -> Result<(), StateMachineError> {
+        self.inner.sync()
+    }
+    fn state_hash(&self) -> StateHash {
+        self.inner.state_hash()
+    }
+    fn attestation(&self) -> Attestation {
+        self.inner.attestation()
+    }
+}
+
+/// A running [`Probe`] replica and what the test watches of it.
+struct Probed {
+    handle: ReplicaHandle,
+    /// The names of the threads entries were applied on.
+    threads: Arc<Mutex<Vec<String>>>,
+    /// Held by the probe while it exists.
+    alive: Arc<()>,
+    /// Keeps the replica's peer channel open (the driver ends when it closes).
+    _peers: mpsc::Sender<Message>,
+}
+
+/// One replica of a one-voter cluster with a [`Probe`], driven by [`runtime::spawn`].
+fn spawn_probe(dir: &tempfile::TempDir, fail: bool) -> Probed {
+    let log = RedbLog::open(dir.path().join("replica-7.redb")).unwrap();
+    let mut store = LogStore::open(Box::new(log)).unwrap();
+    Replica::bootstrap(&mut store, ChainMachine::default(), &[7]).unwrap();
+    let threads = Arc::new(Mutex::new(Vec::new()));
+    let alive = Arc::new(());
+    let probe = Probe {
+        inner: ChainMachine::default(),
+        threads: threads.clone(),
+        fail,
+        _alive: alive.clone(),
+    };
+    let replica = Replica::open(ReplicaConfig::new(7), store, probe, &tracing_logger(7)).unwrap();
+    // Nobody sends to it; the sender stays open (the driver ends when its peer channel closes).
+    let (peers, peer_messages) = mpsc::channel(PEER_CHANNEL_CAPACITY);
+    let handle = runtime::spawn(
+        replica,
+        ChannelTransport::new(BTreeMap::new()),
+        peer_messages,
+        RuntimeConfig {
+            tick_interval: Duration::from_millis(10),
+            epoch_ms: 0,
+        },
+    );
+    Probed {
+        handle,
+        threads,
+        alive,
+        _peers: peers,
+    }
+}
+
+/// Proposes `payload` until a leader accepts it (the lone voter elects itself within a few
+/// ticks), within [`DEADLINE`].
+async fn propose_until_led(
+    handle: &ReplicaHandle,
+    payload: &[u8],
+) -> Result<runtime::Committed, ProposalFailed> {
+    let attempt = async {
+        loop {
+            match handle.propose(payload.to_vec()).await {
+                Err(ProposalFailed::Dropped) => {
+                    let mut w = handle.status.clone();
+                    let _ = w.changed().await;
+                }
+                outcome => return outcome,
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, attempt)
+        .await
+        .expect("an outcome before the deadline")
+}
+
+// A current-thread test runtime: the replica must make progress on a thread of its own.
+#[tokio::test]
+async fn the_ready_loop_runs_on_its_own_thread_and_shutdown_joins_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let Probed {
+        handle,
+        threads,
+        alive,
+        _peers,
+    } = spawn_probe(&dir, false);
+    let committed = propose_until_led(&handle, b"set:bl-1:party-1")
+        .await
+        .expect("committed");
+    assert!(committed.index >= 2);
+    let index = handle.read_index().await.expect("a read point");
+    assert!(index >= committed.index);
+    handle.shutdown().await.expect("replica ended cleanly");
+    let threads = threads.lock().unwrap().clone();
+    assert!(!threads.is_empty());
+    assert!(
+        threads.iter().all(|t| t == "raft-7"),
+        "applied on {threads:?}"
+    );
+    // The thread ended (and dropped the replica with its state machine) before shutdown returned.
+    assert_eq!(Arc::strong_count(&alive), 1);
+}
+
+#[tokio::test]
+async fn a_fatal_apply_error_stops_the_thread_and_shutdown_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let Probed {
+        handle,
+        alive,
+        _peers,
+        ..
+    } = spawn_probe(&dir, true);
+    let outcome = propose_until_led(&handle, b"set:bl-1:party-1").await;
+    assert_eq!(outcome, Err(ProposalFailed::Stopped));
+    let ended = handle.shutdown().await;
+    assert!(
+        matches!(ended, Err(ReplicaError::StateMachine { id: 7, .. })),
+        "{ended:?}"
+    );
+    assert_eq!(Arc::strong_count(&alive), 1);
 }

@@ -49,8 +49,18 @@
 //!
 //! Architecture invariant: this module only moves opaque Raft messages; it never calls into the
 //! replica, and the replica never waits on it.
+//!
+//! The module's files: this one holds the public types, [`TlsTransport`] (start, `set_peers`,
+//! `send`, shutdown) and the hello shared by both directions; `dialer` the outbound side (one
+//! queue and one redialing task per peer); `listener` the inbound side (accept, handshake,
+//! identity pinning, hello, frames to the runtime); `inbound` each peer's inbound connections
+//! and their buffer budget; `stream` streamed snapshots; `stats` the counters; `tls` the
+//! verifiers; `wire` the frames.
 
+mod dialer;
 mod inbound;
+mod listener;
+mod stats;
 pub mod stream;
 pub mod tls;
 pub mod wire;
@@ -59,24 +69,27 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
 
 use pki::{MemberCode, NodeId, Purpose, TrustStore};
 use raft::eraftpb::Message;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::runtime::Transport;
 use crate::stream::{SnapshotStreams, StreamReport};
-use inbound::{InboundPeers, PushError};
+use dialer::{Dialer, PeerQueue};
+use inbound::InboundPeers;
+use listener::{AcceptContext, listen};
+use stats::bump;
+pub use stats::{Counters, TransportStats};
 use tls::{PeerRefusal, SharedPeers};
-use wire::{FRAME_BYTES_MAX, FrameError, HELLO_BYTES_MAX, Hello};
+use wire::{FrameError, HELLO_BYTES_MAX, Hello};
 
 /// Messages waiting for one peer before the oldest is dropped. A leader keeps at most
 /// `replica::RAFT_INFLIGHT_MESSAGES_MAX` (256) appends in flight to a follower; four windows'
@@ -261,138 +274,6 @@ enum ConnectionError {
     GenesisMismatch { ours: String, theirs: String },
     #[error("hello names {claimed}, but {reason}")]
     IdentityMismatch { claimed: String, reason: String },
-}
-
-/// Counters shared by the transport's tasks; read them with [`Counters::snapshot`].
-#[derive(Debug, Default)]
-pub struct Counters {
-    queued: AtomicU64,
-    dropped_queue_full: AtomicU64,
-    dropped_unknown_peer: AtomicU64,
-    dropped_oversized: AtomicU64,
-    sent: AtomicU64,
-    received: AtomicU64,
-    dropped_inbound_full: AtomicU64,
-    dropped_misaddressed: AtomicU64,
-    connections_outbound: AtomicU64,
-    connections_inbound: AtomicU64,
-    dial_failures: AtomicU64,
-    handshakes_failed: AtomicU64,
-    refused_certificate: AtomicU64,
-    refused_identity: AtomicU64,
-    refused_genesis: AtomicU64,
-    closed_bad_frame: AtomicU64,
-    closed_over_budget: AtomicU64,
-    closed_replaced: AtomicU64,
-    buffered_bytes: AtomicU64,
-}
-
-/// A snapshot of a transport's counters, since it started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TransportStats {
-    /// Messages accepted by `send` into a peer's queue.
-    pub queued: u64,
-    /// Messages dropped from a full peer queue (the oldest goes).
-    pub dropped_queue_full: u64,
-    /// Messages to a raft id that is not a configured peer.
-    pub dropped_unknown_peer: u64,
-    /// Messages larger than [`wire::LARGE_MESSAGE_BYTES_MAX`], not sent.
-    pub dropped_oversized: u64,
-    /// Messages written to a peer's connection.
-    pub sent: u64,
-    /// Messages received and handed to the runtime.
-    pub received: u64,
-    /// Messages received but dropped because the runtime's channel was full.
-    pub dropped_inbound_full: u64,
-    /// Messages received whose `from` is not the authenticated peer or `to` is not this node.
-    pub dropped_misaddressed: u64,
-    /// Outbound connections established (TLS and hellos done).
-    pub connections_outbound: u64,
-    /// Inbound connections established (TLS and hellos done).
-    pub connections_inbound: u64,
-    /// Dials that did not end in an established connection.
-    pub dial_failures: u64,
-    /// Inbound connections that failed before being established, refusals included.
-    pub handshakes_failed: u64,
-    /// Peer certificates refused: foreign CA, expired, revoked, not a node certificate...
-    pub refused_certificate: u64,
-    /// Valid node certificates refused for naming the wrong node, or a hello whose raft id or
-    /// node id does not match the certificate.
-    pub refused_identity: u64,
-    /// Peers refused for announcing another network's genesis hash.
-    pub refused_genesis: u64,
-    /// Connections closed for a truncated, oversized or undecodable frame.
-    pub closed_bad_frame: u64,
-    /// Connections closed for a part frame that would have taken their peer's partial messages
-    /// over [`PEER_BUFFERED_BYTES_MAX`].
-    pub closed_over_budget: u64,
-    /// Inbound connections closed because a newer one of the same peer replaced them: as its
-    /// main connection, or as the oldest of more than [`PEER_SILENT_CONNECTIONS_MAX`] silent
-    /// ones.
-    pub closed_replaced: u64,
-    /// Bytes of partial messages held now, all peers together (a gauge: it goes back to 0 as
-    /// messages complete and connections close).
-    pub buffered_bytes: u64,
-}
-
-impl Counters {
-    /// The current values.
-    pub fn snapshot(&self) -> TransportStats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        TransportStats {
-            queued: get(&self.queued),
-            dropped_queue_full: get(&self.dropped_queue_full),
-            dropped_unknown_peer: get(&self.dropped_unknown_peer),
-            dropped_oversized: get(&self.dropped_oversized),
-            sent: get(&self.sent),
-            received: get(&self.received),
-            dropped_inbound_full: get(&self.dropped_inbound_full),
-            dropped_misaddressed: get(&self.dropped_misaddressed),
-            connections_outbound: get(&self.connections_outbound),
-            connections_inbound: get(&self.connections_inbound),
-            dial_failures: get(&self.dial_failures),
-            handshakes_failed: get(&self.handshakes_failed),
-            refused_certificate: get(&self.refused_certificate),
-            refused_identity: get(&self.refused_identity),
-            refused_genesis: get(&self.refused_genesis),
-            closed_bad_frame: get(&self.closed_bad_frame),
-            closed_over_budget: get(&self.closed_over_budget),
-            closed_replaced: get(&self.closed_replaced),
-            buffered_bytes: get(&self.buffered_bytes),
-        }
-    }
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-/// One peer's outgoing queue: bounded, drop-oldest, shared by `send` and the peer's task.
-#[derive(Debug)]
-struct PeerQueue {
-    messages: Mutex<VecDeque<Message>>,
-    ready: Notify,
-    capacity: usize,
-}
-
-impl PeerQueue {
-    /// Queues `message`; returns whether an older message was dropped to make room.
-    fn push(&self, message: Message) -> bool {
-        let dropped = {
-            let mut q = self.messages.lock().unwrap_or_else(PoisonError::into_inner);
-            let dropped = q.len() >= self.capacity && q.pop_front().is_some();
-            q.push_back(message);
-            dropped
-        };
-        self.ready.notify_one();
-        dropped
-    }
-
-    fn take(&self, max: usize) -> Vec<Message> {
-        let mut q = self.messages.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = q.len().min(max);
-        q.drain(..n).collect()
-    }
 }
 
 /// Resolves when shutdown is signalled or every sender of the signal is gone.
@@ -748,164 +629,6 @@ fn validate(config: &TransportConfig) -> Result<(), TransportError> {
     Ok(())
 }
 
-/// The task that owns the outbound connection to one peer (and, cloned, a snapshot stream to
-/// it).
-#[derive(Clone)]
-struct Dialer {
-    peer_raft_id: u64,
-    peer: PeerAddress,
-    queue: Arc<PeerQueue>,
-    connector: TlsConnector,
-    own_hello: Hello,
-    counters: Arc<Counters>,
-    streams: Option<Arc<dyn SnapshotStreams>>,
-    reports: stream::Reports,
-    /// A snapshot stream to this peer is running.
-    streaming: Arc<AtomicBool>,
-}
-
-impl Dialer {
-    async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let backoff_min = Duration::from_millis(RECONNECT_BACKOFF_MIN_MS);
-        let backoff_max = Duration::from_millis(RECONNECT_BACKOFF_MAX_MS);
-        let mut backoff = backoff_min;
-        let mut failures: u64 = 0;
-        loop {
-            let attempt = tokio::select! {
-                _ = cancelled(&mut shutdown) => return,
-                r = tokio::time::timeout(
-                    Duration::from_millis(HANDSHAKE_TIMEOUT_MS),
-                    self.connect(),
-                ) => r.unwrap_or(Err(ConnectionError::HandshakeTimeout)),
-            };
-            match attempt {
-                Ok(stream) => {
-                    bump(&self.counters.connections_outbound);
-                    tracing::info!(peer = %self.peer.node_id, raft_id = self.peer_raft_id, addr = %self.peer.addr, "connected to peer");
-                    backoff = backoff_min;
-                    failures = 0;
-                    match self.pump(stream, &mut shutdown).await {
-                        None => return,
-                        Some(reason) => {
-                            tracing::info!(peer = %self.peer.node_id, raft_id = self.peer_raft_id, addr = %self.peer.addr, %reason, "connection to peer lost; redialing");
-                        }
-                    }
-                }
-                Err(e) => {
-                    bump(&self.counters.dial_failures);
-                    // Warn once per outage; a peer that stays down is not news every 2 s.
-                    if failures == 0
-                        || matches!(
-                            e,
-                            ConnectionError::Refused(_)
-                                | ConnectionError::GenesisMismatch { .. }
-                                | ConnectionError::IdentityMismatch { .. }
-                        )
-                    {
-                        tracing::warn!(peer = %self.peer.node_id, raft_id = self.peer_raft_id, addr = %self.peer.addr, reason = %e, "cannot connect to peer; retrying with backoff");
-                    } else {
-                        tracing::debug!(peer = %self.peer.node_id, addr = %self.peer.addr, reason = %e, failures, "still cannot connect to peer");
-                    }
-                    failures += 1;
-                }
-            }
-            tokio::select! {
-                _ = cancelled(&mut shutdown) => return,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(backoff_max);
-        }
-    }
-
-    async fn connect(&self) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ConnectionError> {
-        let tcp = TcpStream::connect(self.peer.addr).await?;
-        tcp.set_nodelay(true)?;
-        let name = ServerName::IpAddress(self.peer.addr.ip().into());
-        let mut stream = self.connector.connect(name, tcp).await?;
-        let hello = exchange_hello(&mut stream, &self.own_hello).await?;
-        check_genesis(&self.own_hello.genesis_hash, &hello, &self.counters)?;
-        if hello.raft_id != self.peer_raft_id || hello.node_id != self.peer.node_id {
-            bump(&self.counters.refused_identity);
-            return Err(ConnectionError::IdentityMismatch {
-                claimed: format!("raft id {} / node {}", hello.raft_id, hello.node_id),
-                reason: format!(
-                    "we dialed raft id {} / node {}",
-                    self.peer_raft_id, self.peer.node_id
-                ),
-            });
-        }
-        Ok(stream)
-    }
-
-    /// Writes queued messages until the connection fails (`Some(reason)`) or shutdown (`None`).
-    async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        stream: S,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> Option<String> {
-        let (mut reader, mut writer) = tokio::io::split(stream);
-        let mut probe = [0u8; 1];
-        loop {
-            let batch = self.queue.take(SEND_BATCH_MESSAGES_MAX);
-            if batch.is_empty() {
-                tokio::select! {
-                    _ = cancelled(shutdown) => {
-                        let _ = tokio::time::timeout(
-                            Duration::from_millis(CLOSE_TIMEOUT_MS),
-                            writer.shutdown(),
-                        ).await;
-                        return None;
-                    }
-                    _ = self.queue.ready.notified() => continue,
-                    // Nothing is ever sent back on an outbound connection: a read that returns
-                    // means the peer closed it (or broke the protocol).
-                    r = reader.read(&mut probe) => return Some(match r {
-                        Ok(0) => "peer closed the connection".to_string(),
-                        Ok(_) => "peer sent data on our outbound connection".to_string(),
-                        Err(e) => format!("i/o: {e}"),
-                    }),
-                }
-            }
-            let mut encoded = Vec::with_capacity(batch.len());
-            for message in batch {
-                if self.stream_if_named(&message, shutdown) {
-                    continue;
-                }
-                match wire::encode_frames(&message) {
-                    Ok(frames) => encoded.push(frames),
-                    Err(FrameError::Oversized { len, max }) => {
-                        bump(&self.counters.dropped_oversized);
-                        tracing::warn!(peer = %self.peer.node_id, bytes = len, max, msg_type = ?message.msg_type, "raft message larger than the transport carries; dropped");
-                    }
-                    Err(e) => {
-                        tracing::warn!(peer = %self.peer.node_id, error = %e, "cannot encode a raft message; dropped");
-                    }
-                }
-            }
-            // A snapshot sent in parts may take a while: the deadline grows with the bytes.
-            let bytes: usize = encoded.iter().flatten().map(Vec::len).sum();
-            let deadline_ms = WRITE_TIMEOUT_MS + (bytes / 1024) as u64 * WRITE_MS_PER_KIB;
-            let write = async {
-                for frames in encoded {
-                    for frame in frames {
-                        wire::write_frame(&mut writer, &frame).await?;
-                    }
-                    bump(&self.counters.sent);
-                }
-                writer.flush().await
-            };
-            tokio::select! {
-                _ = cancelled(shutdown) => return None,
-                r = tokio::time::timeout(Duration::from_millis(deadline_ms), write) => match r {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Some(format!("write failed: {e}")),
-                    Err(_) => return Some(format!("write stalled for {deadline_ms} ms")),
-                },
-            }
-        }
-    }
-}
-
 /// A peer set must not name this node, raft id 0, or one node id twice.
 fn validate_peers(
     raft_id: u64,
@@ -923,222 +646,4 @@ fn validate_peers(
         }
     }
     Ok(())
-}
-
-/// What every inbound connection task shares.
-struct AcceptContext {
-    raft_id: u64,
-    acceptor: TlsAcceptor,
-    trust: TrustStore,
-    /// Raft id to the node its certificate must name; changes with the membership.
-    peers: SharedPeers,
-    own_hello: Hello,
-    counters: Arc<Counters>,
-    inbound: mpsc::Sender<Message>,
-    streams: Option<Arc<dyn SnapshotStreams>>,
-    /// Held by the snapshot stream being imported.
-    importing: tokio::sync::Mutex<()>,
-    /// Each peer's main and silent connections and the partial messages they hold.
-    inbound_peers: Arc<InboundPeers>,
-}
-
-async fn listen(
-    listener: TcpListener,
-    ctx: Arc<AcceptContext>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let slots = Arc::new(Semaphore::new(INBOUND_CONNECTIONS_MAX));
-    let mut connections = JoinSet::new();
-    loop {
-        // Reap finished connection tasks so the set stays bounded.
-        while let Some(done) = connections.try_join_next() {
-            if let Err(e) = done
-                && e.is_panic()
-            {
-                tracing::error!(error = %e, "an inbound connection task panicked");
-            }
-        }
-        let accepted = tokio::select! {
-            _ = cancelled(&mut shutdown) => break,
-            a = listener.accept() => a,
-        };
-        match accepted {
-            Ok((tcp, addr)) => {
-                let Ok(permit) = slots.clone().try_acquire_owned() else {
-                    tracing::warn!(%addr, max = INBOUND_CONNECTIONS_MAX, "too many inbound connections; closing this one");
-                    continue;
-                };
-                connections.spawn(serve(ctx.clone(), tcp, addr, permit, shutdown.clone()));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::select! {
-                    _ = cancelled(&mut shutdown) => break,
-                    _ = tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_PAUSE_MS)) => {}
-                }
-            }
-        }
-    }
-    // Every connection task watches the same signal; wait for them to end.
-    while connections.join_next().await.is_some() {}
-}
-
-/// One inbound connection: handshake, hellos, then frames until it ends.
-async fn serve(
-    ctx: Arc<AcceptContext>,
-    tcp: TcpStream,
-    addr: SocketAddr,
-    _permit: OwnedSemaphorePermit,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let established = tokio::select! {
-        _ = cancelled(&mut shutdown) => return,
-        r = tokio::time::timeout(Duration::from_millis(HANDSHAKE_TIMEOUT_MS), handshake(&ctx, tcp)) => {
-            r.unwrap_or(Err(ConnectionError::HandshakeTimeout))
-        }
-    };
-    let (mut stream, peer_raft_id, peer_node) = match established {
-        Ok(e) => e,
-        Err(e) => {
-            bump(&ctx.counters.handshakes_failed);
-            tracing::warn!(%addr, reason = %e, "refused an inbound connection");
-            return;
-        }
-    };
-    // Dropped whenever this task ends: the partial message goes, and its charge with it.
-    // Registered before it is counted, so that whoever sees the count sees it registered.
-    let mut connection = ctx.inbound_peers.register(peer_raft_id);
-    bump(&ctx.counters.connections_inbound);
-    tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "peer connected");
-    let replaced = || {
-        tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "closing connection from peer: a newer connection from the same peer replaced it");
-    };
-    let mut first = true;
-    loop {
-        let frame = tokio::select! {
-            _ = cancelled(&mut shutdown) => return,
-            _ = connection.replaced() => return replaced(),
-            f = wire::read_frame(&mut stream, FRAME_BYTES_MAX) => f,
-        };
-        let body = match frame {
-            Ok(Some(body)) => body,
-            Ok(None) => {
-                tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "peer closed the connection");
-                return;
-            }
-            Err(FrameError::Io(e)) => {
-                tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, error = %e, "connection from peer failed");
-                return;
-            }
-            Err(e) => {
-                bump(&ctx.counters.closed_bad_frame);
-                tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, reason = %e, "closing connection from peer: bad frame");
-                return;
-            }
-        };
-        if std::mem::take(&mut first) {
-            if body.first() == Some(&wire::KIND_STREAM_BEGIN) {
-                if !connection.become_stream() {
-                    return replaced();
-                }
-                let peer = stream::StreamPeer {
-                    raft_id: peer_raft_id,
-                    node: peer_node,
-                    addr,
-                };
-                return stream::receive(&ctx, stream, &body, peer, shutdown).await;
-            }
-            let Some(mut held) = connection.become_main() else {
-                return replaced();
-            };
-            // The connection this one replaced frees its partial message before this one
-            // holds anything, so that the peer's budget is this connection's alone.
-            let released = tokio::time::timeout(
-                Duration::from_millis(REPLACED_RELEASE_TIMEOUT_MS),
-                held.wait_for(|bytes| *bytes == 0),
-            );
-            tokio::select! {
-                _ = cancelled(&mut shutdown) => return,
-                _ = connection.replaced() => return replaced(),
-                _ = released => {}
-            }
-        }
-        let message = match connection.push(body) {
-            Ok(Some(m)) => m,
-            Ok(None) => continue,
-            Err(e @ PushError::OverBudget { .. }) => {
-                bump(&ctx.counters.closed_over_budget);
-                tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, reason = %e, "closing connection from peer: a part frame over the peer's buffer budget");
-                return;
-            }
-            Err(PushError::Frame(e)) => {
-                bump(&ctx.counters.closed_bad_frame);
-                tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, reason = %e, "closing connection from peer: bad frame");
-                return;
-            }
-        };
-        let still_peer = ctx
-            .peers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&peer_raft_id)
-            .is_some_and(|p| p.node_id == peer_node);
-        if !still_peer {
-            tracing::info!(peer = %peer_node, raft_id = peer_raft_id, %addr, "closing connection from a node that is no longer a peer");
-            return;
-        }
-        if message.from != peer_raft_id || message.to != ctx.raft_id {
-            bump(&ctx.counters.dropped_misaddressed);
-            tracing::warn!(peer = %peer_node, raft_id = peer_raft_id, %addr, from = message.from, to = message.to, "dropped a message not from this peer or not to this node");
-            continue;
-        }
-        match ctx.inbound.try_send(message) {
-            Ok(()) => bump(&ctx.counters.received),
-            Err(mpsc::error::TrySendError::Full(_)) => bump(&ctx.counters.dropped_inbound_full),
-            // The runtime is gone: nobody will read what this peer sends.
-            Err(mpsc::error::TrySendError::Closed(_)) => return,
-        }
-    }
-}
-
-async fn handshake(
-    ctx: &AcceptContext,
-    tcp: TcpStream,
-) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, u64, NodeId), ConnectionError> {
-    tcp.set_nodelay(true)?;
-    let mut stream = ctx.acceptor.accept(tcp).await?;
-    // The verifier accepted a configured peer's node certificate; read which node it named.
-    let node = tls::peer_node_id(
-        &ctx.trust,
-        stream.get_ref().1.peer_certificates(),
-        UnixTime::now(),
-        Purpose::TlsClient,
-    )?;
-    let hello = exchange_hello(&mut stream, &ctx.own_hello).await?;
-    check_genesis(&ctx.own_hello.genesis_hash, &hello, &ctx.counters)?;
-    // Pin the raft id: a valid certificate of one node cannot speak for another raft id.
-    let expected = ctx
-        .peers
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&hello.raft_id)
-        .map(|p| p.node_id.clone());
-    let expected = expected.as_ref();
-    if expected != Some(&node) || hello.node_id != node {
-        bump(&ctx.counters.refused_identity);
-        return Err(ConnectionError::IdentityMismatch {
-            claimed: format!("raft id {} / node {}", hello.raft_id, hello.node_id),
-            reason: match expected {
-                Some(e) => format!(
-                    "raft id {} belongs to node {e} and the certificate names node {node}",
-                    hello.raft_id
-                ),
-                None => format!(
-                    "raft id {} is not a peer (certificate names node {node})",
-                    hello.raft_id
-                ),
-            },
-        });
-    }
-    Ok((stream, hello.raft_id, node))
 }

@@ -1,28 +1,42 @@
-//! A thin tokio driver around a [`Replica`]: ticks on an interval, feeds peer messages and
-//! client proposals from bounded channels, and calls the same `handle_ready` as the simulator.
+//! A thin driver around a [`Replica`]: ticks on an interval, feeds peer messages, client
+//! proposals and read requests from bounded channels, calls the same `handle_ready` as the
+//! simulator, and answers clients through oneshot channels and a watch of [`ReplicaStatus`].
 //!
 //! Architecture invariant: this module adds *no* consensus or apply logic. It only turns
 //! channels and timers into calls on [`Replica`], and effects into transport sends and client
-//! replies. The network lives behind [`Transport`]: [`crate::transport::TlsTransport`] between
-//! nodes (mutual TLS over TCP); the `sim` crate's `ChannelTransport` connects replicas of one
-//! process, for tests.
+//! replies; which request is answered what, and when, is decided by [`requests`], a sans-IO
+//! state machine the simulator drives too. The network lives behind [`Transport`]:
+//! [`crate::transport::TlsTransport`] between nodes (mutual TLS over TCP); the `sim` crate's
+//! `ChannelTransport` connects replicas of one process, for tests.
 //!
-//! The replica's durable write (one `fdatasync`, about 0.2 ms here) runs on the task's worker
-//! thread: one replica per process, so it blocks nothing else that matters.
+//! The Ready loop runs on a thread of its own (`raft-<id>`), not on a worker of the caller's
+//! tokio runtime: the durable write (one `fdatasync`) and the state machine's apply (signature
+//! checks, the state store's writes) block, and on a shared worker they held up the API's and
+//! the transport's tasks, and were held up by them. The thread runs a current-thread tokio
+//! runtime with the timer only, so that the driver waits on the same bounded tokio channels as
+//! before (their senders live on the caller's runtime) and on its ticker, in one `select!`.
+//! [`Transport::send`] is called on that thread: it must not block, and must not spawn tasks
+//! (they would run on the Ready loop's thread).
 
-use std::collections::HashMap;
+pub mod requests;
+
 use std::time::Duration;
 
 use raft::StateRole;
 use raft::eraftpb::{Message, MessageType};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::batch::{BATCH_PAYLOADS_MAX, ProposalId};
-use crate::error::{ProposeError, ReplicaError};
+use crate::batch::BATCH_PAYLOADS_MAX;
+use crate::error::ReplicaError;
 use crate::replica::{Applied, PeerProgress, ReadyEffects, Replica};
 use crate::state_machine::{LogIndex, StateHash, StateMachine};
+use requests::{Answer, ReadAttempts, ReadStep, Requests};
+
+pub use requests::{
+    Committed, PENDING_PROPOSALS_MAX, PENDING_READS_MAX, PROPOSAL_TIMEOUT_MS, ProposalFailed,
+    READ_ATTEMPT_TIMEOUT_MS, READ_INDEX_TIMEOUT_MS,
+};
 
 /// Real time per Raft tick. With `replica::ELECTION_TICKS` = 10, a failed leader is replaced
 /// after 1-2 s; heartbeats every 300 ms cost nothing on a consortium network.
@@ -37,14 +51,6 @@ pub const PEER_CHANNEL_CAPACITY: usize = 4096;
 /// busy while bounding memory.
 pub const CLIENT_CHANNEL_CAPACITY: usize = 16 * BATCH_PAYLOADS_MAX;
 
-/// Proposals waiting for their outcome before new ones are refused with `QueueFull`.
-pub const PENDING_PROPOSALS_MAX: usize = 16 * 1024;
-
-/// A proposal not committed within this time is answered `TimedOut`: it may still commit (the
-/// client must check before retrying), but a client never waits forever, e.g. when its entry was
-/// forwarded to a leader that lost leadership before appending it.
-pub const PROPOSAL_TIMEOUT_MS: u64 = 10_000;
-
 /// Messages or proposals taken from a channel per wake-up, so that a flood on one channel
 /// cannot starve ticks and `Ready` handling.
 pub const DRAIN_PER_WAKEUP_MAX: usize = 4 * BATCH_PAYLOADS_MAX;
@@ -52,26 +58,6 @@ pub const DRAIN_PER_WAKEUP_MAX: usize = 4 * BATCH_PAYLOADS_MAX;
 /// `handle_ready` rounds per wake-up. raft-rs needs at most two or three in a row; more means
 /// a livelock, which stops the replica loudly.
 pub const READY_ROUNDS_MAX: usize = 64;
-
-/// Linearizable read requests waiting for their read point before new ones are refused.
-pub const PENDING_READS_MAX: usize = 4096;
-
-/// A read point not confirmed within this time is answered `TimedOut` (no quorum reachable).
-/// [`read_index`] asks again, within this same bound, for a read raft-rs would drop or
-/// dropped: one asked of a node that knows no leader or of a leader that has not committed in
-/// its term yet, one in flight across a change of term, and one not answered within
-/// [`READ_ATTEMPT_TIMEOUT_MS`] (a leader drops, silently, a read a follower forwarded to it
-/// before its first commit).
-pub const READ_INDEX_TIMEOUT_MS: u64 = 5_000;
-
-/// A read request not answered within this time is answered `Dropped`, and asked again.
-pub const READ_ATTEMPT_TIMEOUT_MS: u64 = 1_000;
-
-/// Pause before [`read_index`] asks again for a read point that was dropped.
-const READ_RETRY_PAUSE_MS: u64 = 20;
-
-/// Bits of a [`ProposalId`] left for the per-replica counter; the replica id fills the rest.
-const PROPOSAL_COUNTER_BITS: u32 = 48;
 
 /// Sends Raft messages to peers. Must not block; may drop (Raft retransmits what matters).
 pub trait Transport: Send + 'static {
@@ -83,32 +69,6 @@ pub trait Transport: Send + 'static {
     fn snapshot_reports(&mut self) -> Vec<(u64, crate::stream::StreamReport)> {
         Vec::new()
     }
-}
-
-/// Where a committed proposal landed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Committed {
-    /// Log index of the entry (the batch) holding the proposal.
-    pub index: LogIndex,
-    /// Its term.
-    pub term: u64,
-}
-
-/// Why a proposal has no [`Committed`] answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProposalFailed {
-    /// Refused before being proposed.
-    #[error("refused: {0}")]
-    Refused(#[from] ProposeError),
-    /// raft-rs dropped it (no leader known, or back-pressure): it was never committed.
-    #[error("dropped by raft (no leader, or back-pressure); safe to retry")]
-    Dropped,
-    /// No outcome within `PROPOSAL_TIMEOUT_MS`: it may or may not commit later.
-    #[error("no outcome within {PROPOSAL_TIMEOUT_MS} ms; it may still commit")]
-    TimedOut,
-    /// The replica stopped.
-    #[error("replica stopped")]
-    Stopped,
 }
 
 /// A client's request to append a payload.
@@ -205,7 +165,11 @@ pub struct ReplicaHandle {
     /// Watch progress here.
     pub status: watch::Receiver<ReplicaStatus>,
     shutdown: watch::Sender<bool>,
-    task: JoinHandle<Result<(), ReplicaError>>,
+    /// The Ready loop's thread; it returns how the loop ended.
+    thread: std::thread::JoinHandle<Result<(), ReplicaError>>,
+    /// Resolves (with `Ok` or, if the thread panicked, `Err`) when the thread is about to end,
+    /// so that `shutdown` awaits it instead of blocking in `join`.
+    finished: oneshot::Receiver<()>,
 }
 
 impl ReplicaHandle {
@@ -225,12 +189,18 @@ impl ReplicaHandle {
         read_index(&self.reads, &self.status).await
     }
 
-    /// Stops the driver and returns how it ended (`Err` if the replica had stopped on a fatal
-    /// error).
+    /// Stops the driver, waits for its thread to end, and returns how it ended (`Err` if the
+    /// replica had stopped on a fatal error). A panic of the thread is resumed here.
     pub async fn shutdown(self) -> Result<(), ReplicaError> {
         let _ = self.shutdown.send(true);
-        match self.task.await {
-            Ok(result) => result,
+        // Either the thread's last act, or its sender dropped by a panic: either way it is
+        // ending, and `join` below waits for no more than that.
+        let _ = self.finished.await;
+        let thread = self.thread;
+        let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+        match joined {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         }
     }
@@ -243,20 +213,22 @@ pub async fn read_index(
     reads: &mpsc::Sender<ReadRequest>,
     status: &watch::Receiver<ReplicaStatus>,
 ) -> Result<LogIndex, ProposalFailed> {
-    let deadline = Instant::now() + Duration::from_millis(READ_INDEX_TIMEOUT_MS);
+    let start = Instant::now();
+    let elapsed_ms = || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let attempts = ReadAttempts::new(0);
     let index = loop {
         let (reply, point) = oneshot::channel();
         reads
             .send(ReadRequest { reply })
             .await
             .map_err(|_| ProposalFailed::Stopped)?;
-        match point.await.map_err(|_| ProposalFailed::Stopped)? {
-            Ok(index) => break index,
-            Err(ProposalFailed::Dropped) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(READ_RETRY_PAUSE_MS)).await;
+        let outcome = point.await.map_err(|_| ProposalFailed::Stopped)?;
+        match attempts.next(outcome, elapsed_ms()) {
+            ReadStep::Done(index) => break index,
+            ReadStep::RetryAfter { pause_ms } => {
+                tokio::time::sleep(Duration::from_millis(pause_ms)).await;
             }
-            Err(ProposalFailed::Dropped) => return Err(ProposalFailed::TimedOut),
-            Err(e) => return Err(e),
+            ReadStep::Fail(e) => return Err(e),
         }
     };
     let mut status = status.clone();
@@ -275,8 +247,9 @@ pub async fn read_index(
 type Reply = oneshot::Sender<Result<Committed, ProposalFailed>>;
 type ReadReply = oneshot::Sender<Result<LogIndex, ProposalFailed>>;
 
-/// Spawns the driver of `replica` on the current tokio runtime. `peer_messages` is fed by the
-/// transport's receiving side.
+/// Starts the driver of `replica` on a thread of its own, named `raft-<id>` (see the module
+/// docs). `peer_messages` is fed by the transport's receiving side. Panics if the thread or its
+/// timer cannot be created, as `std::thread::spawn` does.
 pub fn spawn<S, T>(
     replica: Replica<S>,
     transport: T,
@@ -288,14 +261,17 @@ where
     S::Output: Send,
     T: Transport,
 {
+    let id = replica.id();
     let (proposals_tx, proposals_rx) = mpsc::channel(CLIENT_CHANNEL_CAPACITY);
     let (reads_tx, reads_rx) = mpsc::channel(PENDING_READS_MAX);
     let (status_tx, status_rx) = watch::channel(ReplicaStatus {
-        id: replica.id(),
+        id,
         ..ReplicaStatus::default()
     });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (finished_tx, finished_rx) = oneshot::channel();
     let driver = Driver {
+        requests: Requests::new(id, config.epoch_ms),
         replica,
         transport,
         peer_messages,
@@ -303,23 +279,32 @@ where
         reads: reads_rx,
         status: status_tx,
         shutdown: shutdown_rx,
-        pending: HashMap::new(),
-        pending_reads: HashMap::new(),
-        next_proposal: 0,
-        // A leader may still hold a read of this node's previous run: start past its numbers.
-        next_read: config.epoch_ms << 20,
-        reads_term: 0,
         proposals_refused: 0,
         proposals_refused_said: Instant::now(),
         config,
         start: Instant::now(),
     };
+    // The timer only: the thread waits on channels and a ticker, and does no network I/O.
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("build the Ready loop's timer runtime");
+    let thread = std::thread::Builder::new()
+        .name(format!("raft-{id}"))
+        .spawn(move || {
+            let result = timer.block_on(driver.run());
+            drop(timer);
+            let _ = finished_tx.send(());
+            result
+        })
+        .expect("spawn the Ready loop's thread");
     ReplicaHandle {
         proposals: proposals_tx,
         reads: reads_tx,
         status: status_rx,
         shutdown: shutdown_tx,
-        task: tokio::spawn(driver.run()),
+        thread,
+        finished: finished_rx,
     }
 }
 
@@ -331,15 +316,8 @@ struct Driver<S: StateMachine, T> {
     reads: mpsc::Receiver<ReadRequest>,
     status: watch::Sender<ReplicaStatus>,
     shutdown: watch::Receiver<bool>,
-    /// Proposals waiting for an outcome: deadline (ms since `start`) and reply.
-    pending: HashMap<ProposalId, (u64, Reply)>,
-    /// Read requests waiting for their read point, by the sequence number in the context sent
-    /// to raft (see [`read_context`]).
-    pending_reads: HashMap<u64, (u64, ReadReply)>,
-    next_proposal: u64,
-    next_read: u64,
-    /// The term the pending reads were asked in.
-    reads_term: u64,
+    /// The proposals and reads waiting for an answer (sans-IO: [`requests`]).
+    requests: Requests<Reply, ReadReply>,
     /// Forwarded proposals refused since the last time it was logged, and when that was.
     proposals_refused: u64,
     proposals_refused_said: Instant,
@@ -365,11 +343,8 @@ where
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let result = self.run_loop(&mut ticker).await;
         // Whatever ended the loop, nobody will answer the waiting clients any more.
-        for (_, (_, reply)) in self.pending.drain() {
-            let _ = reply.send(Err(ProposalFailed::Stopped));
-        }
-        for (_, (_, reply)) in self.pending_reads.drain() {
-            let _ = reply.send(Err(ProposalFailed::Stopped));
+        for answer in self.requests.stop() {
+            deliver(answer);
         }
         result
     }
@@ -427,7 +402,9 @@ where
             let now = self.now_ms();
             self.replica.flush_proposals(now);
             self.handle_readies()?;
-            self.drop_reads_of_an_old_term();
+            for answer in self.requests.term_seen(self.replica.term()) {
+                deliver(answer);
+            }
             self.publish();
         }
     }
@@ -452,110 +429,32 @@ where
     }
 
     fn accept(&mut self, p: ClientProposal) {
-        if self.pending.len() >= PENDING_PROPOSALS_MAX {
-            let _ = p
-                .reply
-                .send(Err(ProposalFailed::Refused(ProposeError::QueueFull {
-                    pending: self.pending.len(),
-                    max: PENDING_PROPOSALS_MAX,
-                })));
-            return;
-        }
-        self.next_proposal += 1;
-        assert!(self.next_proposal < 1 << PROPOSAL_COUNTER_BITS);
-        let id = ProposalId((self.replica.id() << PROPOSAL_COUNTER_BITS) | self.next_proposal);
         let now = self.now_ms();
-        match self.replica.propose(id, p.payload, now) {
-            Ok(()) => {
-                self.pending
-                    .insert(id, (now + PROPOSAL_TIMEOUT_MS, p.reply));
-            }
-            Err(e) => {
-                let _ = p.reply.send(Err(ProposalFailed::Refused(e)));
-            }
+        if let Err((reply, failed)) =
+            self.requests
+                .propose(&mut self.replica, p.payload, p.reply, now)
+        {
+            let _ = reply.send(Err(failed));
         }
     }
 
     fn accept_read(&mut self, r: ReadRequest) {
-        // raft-rs drops, silently, a read asked of a follower that knows no leader or of a
-        // leader that has not committed in its term: say so at once, and the caller asks again.
-        if !self.replica.can_read() {
-            let _ = r.reply.send(Err(ProposalFailed::Dropped));
-            return;
-        }
-        if self.pending_reads.len() >= PENDING_READS_MAX {
-            let _ = r
-                .reply
-                .send(Err(ProposalFailed::Refused(ProposeError::QueueFull {
-                    pending: self.pending_reads.len(),
-                    max: PENDING_READS_MAX,
-                })));
-            return;
-        }
-        self.next_read += 1;
-        let sequence = self.next_read;
-        match self
-            .replica
-            .read_index(read_context(self.replica.id(), sequence).to_vec())
-        {
-            Ok(()) => {
-                let deadline = self.now_ms() + READ_ATTEMPT_TIMEOUT_MS;
-                self.pending_reads.insert(sequence, (deadline, r.reply));
-            }
-            Err(_) => {
-                let _ = r.reply.send(Err(ProposalFailed::Stopped));
-            }
-        }
-    }
-
-    /// raft-rs forgets the reads in flight when the term changes (a leader that steps down, a
-    /// follower whose leader did): answer them `Dropped` now, and the callers ask again, instead
-    /// of letting them wait out their timeout.
-    fn drop_reads_of_an_old_term(&mut self) {
-        let term = self.replica.term();
-        if term == self.reads_term {
-            return;
-        }
-        self.reads_term = term;
-        for (_, (_, reply)) in self.pending_reads.drain() {
-            let _ = reply.send(Err(ProposalFailed::Dropped));
+        let now = self.now_ms();
+        if let Err((reply, failed)) = self.requests.read(&mut self.replica, r.reply, now) {
+            let _ = reply.send(Err(failed));
         }
     }
 
     fn expire_pending(&mut self) {
-        let now = self.now_ms();
-        let expired: Vec<ProposalId> = self
-            .pending
-            .iter()
-            .filter(|(_, (deadline, _))| *deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            if let Some((_, reply)) = self.pending.remove(&id) {
-                let _ = reply.send(Err(ProposalFailed::TimedOut));
-            }
-        }
-        // raft-rs may forget a read request silently (a forwarded one its leader dropped, a
-        // lost message): answer it `Dropped`, and `read_index` asks again within its bound.
-        let expired: Vec<u64> = self
-            .pending_reads
-            .iter()
-            .filter(|(_, (deadline, _))| *deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            if let Some((_, reply)) = self.pending_reads.remove(&id) {
-                let _ = reply.send(Err(ProposalFailed::Dropped));
-            }
+        for answer in self.requests.expire(self.now_ms()) {
+            deliver(answer);
         }
     }
 
     fn handle_readies(&mut self) -> Result<(), ReplicaError> {
         let mut fx = DriverEffects {
-            raft_id: self.replica.id(),
             transport: &mut self.transport,
-            pending: &mut self.pending,
-            pending_reads: &mut self.pending_reads,
+            requests: &mut self.requests,
         };
         // One call even without a Ready: a peer may be waiting for a fresher snapshot.
         self.replica.handle_ready(&mut fx)?;
@@ -609,12 +508,23 @@ async fn until(deadline: Option<Instant>) {
     }
 }
 
+/// Sends `answer` to the client waiting for it (gone clients are ignored).
+fn deliver(answer: Answer<Reply, ReadReply>) {
+    match answer {
+        Answer::Proposal(reply, outcome) => {
+            let _ = reply.send(outcome);
+        }
+        Answer::Read(reply, outcome) => {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// The runtime's [`ReadyEffects`]: messages to the transport, and the clients' answers, which
+/// [`requests`] decides, sent as soon as they are known.
 struct DriverEffects<'a, T> {
-    /// This replica's raft id: the first half of its read contexts.
-    raft_id: u64,
     transport: &'a mut T,
-    pending: &'a mut HashMap<ProposalId, (u64, Reply)>,
-    pending_reads: &'a mut HashMap<u64, (u64, ReadReply)>,
+    requests: &'a mut Requests<Reply, ReadReply>,
 }
 
 impl<O, T: Transport> ReadyEffects<O> for DriverEffects<'_, T> {
@@ -625,51 +535,24 @@ impl<O, T: Transport> ReadyEffects<O> for DriverEffects<'_, T> {
     }
 
     fn applied(&mut self, applied: Applied<O>) {
-        for id in &applied.proposals {
-            if let Some((_, reply)) = self.pending.remove(id) {
-                let _ = reply.send(Ok(Committed {
-                    index: applied.index,
-                    term: applied.term,
-                }));
-            }
+        let committed = Committed {
+            index: applied.index,
+            term: applied.term,
+        };
+        for answer in self.requests.applied(&applied.proposals, committed) {
+            deliver(answer);
         }
     }
 
-    fn proposals_dropped(&mut self, ids: Vec<ProposalId>) {
-        for id in ids {
-            if let Some((_, reply)) = self.pending.remove(&id) {
-                let _ = reply.send(Err(ProposalFailed::Dropped));
-            }
+    fn proposals_dropped(&mut self, ids: Vec<crate::batch::ProposalId>) {
+        for answer in self.requests.dropped(&ids) {
+            deliver(answer);
         }
     }
 
     fn read_states(&mut self, states: Vec<raft::ReadState>) {
-        for state in states {
-            let Some(sequence) = read_sequence(self.raft_id, &state.request_ctx) else {
-                continue;
-            };
-            if let Some((_, reply)) = self.pending_reads.remove(&sequence) {
-                let _ = reply.send(Ok(state.index));
-            }
+        for answer in self.requests.read_states(&states) {
+            deliver(answer);
         }
     }
-}
-
-/// The context of a ReadIndex request: the requesting replica's raft id, then its sequence
-/// number. The leader keeps one pending read per context and silently drops a request whose
-/// context it already holds (raft-rs's `ReadOnly::add_request`), so contexts must be unique
-/// across the cluster, not only within a node: with bare per-node counters, two nodes' reads
-/// in flight at once collided and one of them waited out its timeout.
-fn read_context(raft_id: u64, sequence: u64) -> [u8; 16] {
-    let mut context = [0u8; 16];
-    context[..8].copy_from_slice(&raft_id.to_be_bytes());
-    context[8..].copy_from_slice(&sequence.to_be_bytes());
-    context
-}
-
-/// The sequence number of a context [`read_context`] made for `raft_id`; `None` for any other.
-fn read_sequence(raft_id: u64, context: &[u8]) -> Option<u64> {
-    let context = <[u8; 16]>::try_from(context).ok()?;
-    let (id, sequence) = context.split_at(8);
-    (id == raft_id.to_be_bytes()).then(|| u64::from_be_bytes(sequence.try_into().expect("8 bytes")))
 }
