@@ -4,8 +4,9 @@
 //! may not read is answered exactly like one that does not exist ([`error::not_found`]).
 //!
 //! One module per root (`query`, `mutation`, `subscription`) and per group of types
-//! (`document`, `block`, `network`, `outcome`); `input` parses and checks the arguments. This module builds the schema and holds what every resolver shares: the limits,
-//! the [`Api`] data, and the caller of the request.
+//! (`document`, `block`, `network`, `outcome`); `input` parses and checks the arguments. This
+//! module builds the schema and holds what every resolver shares: the limits, the [`Api`] data,
+//! and the caller of the request.
 //!
 //! [`error::not_found`]: crate::error::not_found
 
