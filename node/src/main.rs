@@ -242,7 +242,16 @@ fn main() -> ExitCode {
         } => verdict(
             runtime().and_then(|rt| rt.block_on(cli::status(&network, as_identity.as_deref()))),
         ),
-        other => run_node_or_dev(other).map(|()| None),
+        Command::Node(NodeCommand::Run { config }) => runtime()
+            .and_then(|rt| rt.block_on(run::run(&config)))
+            .map(|()| None),
+        Command::Dev(DevCommand::Init { dir, nodes }) => dev::init(&dir, nodes).map(|()| None),
+        Command::Dev(DevCommand::AddNode { dir, member }) => {
+            dev::add_node(&dir, &member).map(|()| None)
+        }
+        Command::Dev(DevCommand::Up { dir, nodes }) => runtime()
+            .and_then(|rt| rt.block_on(dev_up::up(&dir, nodes)))
+            .map(|()| None),
     };
     match result {
         Ok(None) => ExitCode::SUCCESS,
@@ -251,26 +260,6 @@ fn main() -> ExitCode {
             // Once, as a message: not also as a log line (stderr is where both would go).
             eprintln!("silkline: {e:#}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-fn run_node_or_dev(command: Command) -> anyhow::Result<()> {
-    match command {
-        Command::Node(NodeCommand::Run { config }) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(run::run(&config))),
-        Command::Dev(DevCommand::Init { dir, nodes }) => dev::init(&dir, nodes),
-        Command::Dev(DevCommand::AddNode { dir, member }) => dev::add_node(&dir, &member),
-        Command::Dev(DevCommand::Up { dir, nodes }) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(dev_up::up(&dir, nodes))),
-        Command::Tx(_) | Command::Doc(_) | Command::Status { .. } | Command::Bench(_) => {
-            unreachable!("handled in main")
         }
     }
 }

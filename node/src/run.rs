@@ -54,6 +54,41 @@ pub const STATUS_FILE: &str = "status.json";
 /// Scratch state used once, to compute the genesis snapshot of a new replica.
 const GENESIS_SCRATCH_DIR: &str = "genesis.scratch";
 
+/// Why a running node stops: a signal asks it to (a clean shutdown), or its replica stopped by
+/// itself (an error, even if the replica's own result is `Ok`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    Sigterm,
+    Sigint,
+    /// The runtime task ended: the status channel's sender is gone.
+    ReplicaStopped,
+}
+
+impl StopReason {
+    /// The reason as the shutdown log line gives it.
+    fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Sigterm => "SIGTERM",
+            StopReason::Sigint => "SIGINT",
+            StopReason::ReplicaStopped => "replica stopped",
+        }
+    }
+
+    /// Whether the node was asked to stop; otherwise `run` fails after shutting down.
+    fn requested(self) -> bool {
+        match self {
+            StopReason::Sigterm | StopReason::Sigint => true,
+            StopReason::ReplicaStopped => false,
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Runs a node until SIGTERM or SIGINT. `Ok` after a clean shutdown.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = NodeFileConfig::load(config_path)?;
@@ -167,12 +202,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let mut ticker = tokio::time::interval(Duration::from_millis(STATUS_INTERVAL_MS));
     let stopped_by = loop {
         tokio::select! {
-            _ = sigterm.recv() => break "SIGTERM",
-            _ = sigint.recv() => break "SIGINT",
+            _ = sigterm.recv() => break StopReason::Sigterm,
+            _ = sigint.recv() => break StopReason::Sigint,
             changed = status.changed() => {
                 // The sender lives in the runtime task: gone means the replica stopped.
                 if changed.is_err() {
-                    break "replica stopped";
+                    break StopReason::ReplicaStopped;
                 }
             }
             _ = ticker.tick() => {
@@ -190,7 +225,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             }
         }
     };
-    tracing::info!(reason = stopped_by, "shutting down");
+    // As a string, so the log line reads as it always has (`reason="SIGTERM"`).
+    tracing::info!(reason = stopped_by.as_str(), "shutting down");
     let _ = api_stop.send(true);
     if let Some(notifier) = notifier {
         notifier.stop().await;
@@ -207,7 +243,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let replica_result = handle.shutdown().await;
     transport.shutdown().await;
     replica_result.context("the replica stopped on a fatal error")?;
-    if stopped_by == "replica stopped" {
+    if !stopped_by.requested() {
         bail!("the replica stopped unexpectedly");
     }
     tracing::info!("stopped cleanly");
@@ -625,5 +661,26 @@ impl StatusFile {
         std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
         std::fs::rename(&tmp, path)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StopReason;
+
+    #[test]
+    fn stop_reasons_read_as_before_and_only_signals_are_requested() {
+        let all = [
+            StopReason::Sigterm,
+            StopReason::Sigint,
+            StopReason::ReplicaStopped,
+        ];
+        let texts: Vec<String> = all.iter().map(ToString::to_string).collect();
+        assert_eq!(texts, ["SIGTERM", "SIGINT", "replica stopped"]);
+        for reason in all {
+            assert_eq!(reason.as_str(), reason.to_string());
+        }
+        let requested: Vec<bool> = all.iter().map(|r| r.requested()).collect();
+        assert_eq!(requested, [true, true, false]);
     }
 }
