@@ -33,7 +33,7 @@ use doc_workflow::{PartyCode, Refusal};
 
 use super::Hash32;
 use super::block::{Outcome, TxLocation};
-use super::state::PartyRecord;
+use super::records::PartyRecord;
 use super::tx::{Transaction, TxBody, VALIDITY_WINDOW_MS_MAX, nonce_is_well_formed};
 
 pub use super::trust::{CrlInfo, Envelope, Signatory, Trust, identity_refusal};
