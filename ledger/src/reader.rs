@@ -327,6 +327,12 @@ fn live_tree(live: &RwLock<sled::Tree>) -> sled::Tree {
 
 /// One page of an index whose keys are `prefix || document key`, starting after the cursor
 /// `after`, at most `limit` documents (capped at [`PAGE_SIZE_MAX`]).
+///
+/// The page is read from one tree, the live one when it starts: each index entry and the
+/// document it names come from the same state. Were the live tree taken again per row, a
+/// restore that switches it mid-page would pair an index entry of the old state with the new
+/// state's documents: a document missing there reads as a corrupt store ("indexed document
+/// missing"), and one that moved on is listed under an index it has left.
 fn index_page(
     live: &RwLock<sled::Tree>,
     prefix: &[u8],
@@ -341,7 +347,8 @@ fn index_page(
     let mut documents = Vec::new();
     let mut next_cursor = None;
     let mut last_suffix: Option<Vec<u8>> = None;
-    for item in live_tree(live).range((start, Bound::Unbounded)) {
+    let tree = live_tree(live);
+    for item in tree.range((start, Bound::Unbounded)) {
         let (k, _) = item?;
         if !k.starts_with(prefix) {
             break;
@@ -355,7 +362,7 @@ fn index_page(
         }
         let suffix = &k[prefix.len()..];
         let doc_key = keys::doc_from_suffix(suffix);
-        let bytes = live_tree(live)
+        let bytes = tree
             .get(&doc_key)?
             .ok_or_else(|| corrupt(String::from_utf8_lossy(&k), "indexed document missing"))?;
         documents.push(decode(&doc_key, &bytes)?);
@@ -367,24 +374,168 @@ fn index_page(
     })
 }
 
-/// The documents indexed under a content checksum, at most [`PAGE_SIZE_MAX`].
+/// The documents indexed under a content checksum, at most [`PAGE_SIZE_MAX`], read from one
+/// tree as [`index_page`] is.
 fn checksum_documents(
     live: &RwLock<sled::Tree>,
     sha256_hex: &str,
 ) -> Result<Vec<DocumentState>, ChainError> {
     let prefix = keys::checksum_prefix(sha256_hex);
     let mut out = Vec::new();
-    for item in live_tree(live)
-        .scan_prefix(&prefix)
-        .keys()
-        .take(PAGE_SIZE_MAX)
-    {
+    let tree = live_tree(live);
+    for item in tree.scan_prefix(&prefix).keys().take(PAGE_SIZE_MAX) {
         let k = item?;
         let doc_key = keys::doc_from_suffix(&k[prefix.len()..]);
-        let bytes = live_tree(live)
+        let bytes = tree
             .get(&doc_key)?
             .ok_or_else(|| corrupt(String::from_utf8_lossy(&k), "indexed document missing"))?;
         out.push(decode(&doc_key, &bytes)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use doc_workflow::{BlockTime, DocumentId, DocumentKind, DocumentRef, Mode};
+
+    use super::*;
+
+    /// Pages read while the live tree keeps switching, at most.
+    const PAGES_MAX: usize = 20_000;
+    /// Pages of each tree a run must have seen: proof that the switch happened between pages,
+    /// so that it also fell inside some.
+    const PAGES_OF_EACH_MIN: usize = 200;
+    const DOCS_PER_TREE: usize = 20;
+
+    fn bill(reference: &str) -> DocumentState {
+        let carrier = PartyCode::new("CARRIER").unwrap();
+        DocumentState {
+            kind: DocumentKind::BillOfLading,
+            id: DocumentId::new(carrier.clone(), DocumentRef::new(reference).unwrap()),
+            status: Status::Issued,
+            mode: Some(Mode::Blank),
+            carrier: carrier.clone(),
+            shipper: None,
+            consignee: None,
+            possessor: Some(carrier),
+            endorsee: None,
+            endorsee_may_endorse: false,
+            pending_transfer: None,
+            surrender: None,
+            content: None,
+            amends: None,
+            amended_by: None,
+            release: None,
+            signatures: Vec::new(),
+            sequence: 1,
+            created_at: BlockTime(1),
+            updated_at: BlockTime(1),
+        }
+    }
+
+    /// A state of `DOCS_PER_TREE` issued bills `<prefix>-NN`, each in the status index and
+    /// under the content checksum `sum`.
+    fn state_tree(db: &sled::Db, prefix: &str, sum: &str) -> sled::Tree {
+        let tree = db.open_tree(prefix).unwrap();
+        for n in 0..DOCS_PER_TREE {
+            let state = bill(&format!("{prefix}-{n:02}"));
+            let key = DocumentKey::transport_document(state.id.clone());
+            tree.insert(keys::doc(&key), state.canonical_json().into_bytes())
+                .unwrap();
+            tree.insert(keys::by_status(Status::Issued, &key), b"")
+                .unwrap();
+            tree.insert(keys::by_checksum(sum, &key), b"").unwrap();
+        }
+        tree
+    }
+
+    /// Which tree a page came from; fails if it mixes both.
+    fn origin(documents: &[DocumentState]) -> &'static str {
+        let of = |d: &DocumentState| {
+            if d.id.reference.as_str().starts_with("OLD-") {
+                "OLD"
+            } else {
+                "NEW"
+            }
+        };
+        let first = of(&documents[0]);
+        assert!(
+            documents.iter().all(|d| of(d) == first),
+            "a page mixes two states: {:?}",
+            documents
+                .iter()
+                .map(|d| d.id.reference.as_str())
+                .collect::<Vec<_>>()
+        );
+        first
+    }
+
+    /// A restore from a streamed snapshot switches the live tree while readers page. Every page
+    /// is read from one tree: it lists the documents of one state, never reports an indexed
+    /// document missing because its index entry and its document were read from two states.
+    #[test]
+    fn a_page_reads_one_tree_while_a_restore_switches_it() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let sum = "ab".repeat(32);
+        let old = state_tree(&db, "OLD", &sum);
+        let new = state_tree(&db, "NEW", &sum);
+        let live = Arc::new(RwLock::new(old.clone()));
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let switches = Arc::new(AtomicU64::new(0));
+        let switcher = {
+            let (live, stop, switches) = (live.clone(), stop.clone(), switches.clone());
+            std::thread::spawn(move || {
+                // Bounded by the reader's pages: it stops this once it is done.
+                while !stop.load(Ordering::Relaxed) {
+                    let next = if switches.load(Ordering::Relaxed) % 2 == 0 {
+                        new.clone()
+                    } else {
+                        old.clone()
+                    };
+                    *live.write().unwrap() = next;
+                    switches.fetch_add(1, Ordering::Relaxed);
+                    std::thread::yield_now();
+                }
+            })
+        };
+
+        let prefix = keys::status_prefix(Status::Issued);
+        let (mut olds, mut news) = (0, 0);
+        let mut result = Ok(());
+        for _ in 0..PAGES_MAX {
+            let page = index_page(&live, &prefix, None, DOCS_PER_TREE);
+            let by_sum = checksum_documents(&live, &sum);
+            let (page, by_sum) = match (page, by_sum) {
+                (Ok(p), Ok(s)) => (p, s),
+                (Err(e), _) | (_, Err(e)) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            assert_eq!(page.documents.len(), DOCS_PER_TREE);
+            assert_eq!(by_sum.len(), DOCS_PER_TREE);
+            origin(&by_sum);
+            match origin(&page.documents) {
+                "OLD" => olds += 1,
+                _ => news += 1,
+            }
+            if olds >= PAGES_OF_EACH_MIN && news >= PAGES_OF_EACH_MIN {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        switcher.join().unwrap();
+        if let Err(e) = result {
+            panic!("a page read while the tree switched failed: {e}");
+        }
+        assert!(
+            olds >= PAGES_OF_EACH_MIN && news >= PAGES_OF_EACH_MIN,
+            "the tree did not switch between pages often enough: {olds} old and {news} new \
+             pages in {} switches",
+            switches.load(Ordering::Relaxed)
+        );
+    }
 }
