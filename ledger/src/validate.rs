@@ -208,6 +208,11 @@ pub struct Checked {
     pub party: PartyRecord,
     /// The envelope as text (JWS compact is ASCII), kept in the document history.
     pub jws: String,
+    /// The certificates of the signer's `x5c` after its leaf, as the envelope carried them:
+    /// where `UPDATE_REVOCATIONS` finds a member's issuing intermediate, the signer of its
+    /// users' revocation list. Taken from the parse these checks verified, so that nothing
+    /// after them parses the envelope again.
+    pub presented_cas: Vec<pki::CertificateDer<'static>>,
 }
 
 /// Who a certificate may act for: the party it names (`signer_party`), if that party is on the
@@ -247,6 +252,9 @@ pub fn check(
     network_id: &str,
     time_ms: u64,
 ) -> Result<Checked, TxRefusal> {
+    // `verify` consumes the parse; the CA certificates are kept for a CRL update to name its
+    // issuer by (a user's chain holds one or two: a small copy beside a signature check).
+    let presented_cas = parsed.chain.iter().skip(1).cloned().collect();
     let (signer, payload) = trust.verify(parsed, time_ms)?;
     let tx = Transaction::from_payload(&payload)
         .map_err(|e| TxRefusal::MalformedTransaction(e.to_string()))?;
@@ -316,5 +324,6 @@ pub fn check(
         signer,
         party: party.clone(),
         jws: jws.to_owned(),
+        presented_cas,
     })
 }

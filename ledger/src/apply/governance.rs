@@ -71,12 +71,11 @@ impl Rules {
             }
             Governance::UpdateRevocations { crl } => {
                 let current = work.gov().crls.get(&member_code).map(|c| c.this_update_ms);
-                // The admin's x5c after its leaf: where a member's issuing intermediate, the
-                // signer of its users' revocation list, is found. The envelope parsed before.
-                let chain = pki::jws::parse(&checked.jws)
-                    .map(|p| p.chain)
-                    .unwrap_or_default();
-                let presented: Vec<&[u8]> = chain.iter().skip(1).map(|c| c.as_ref()).collect();
+                // The admin's x5c after its leaf, as validation parsed and verified it: where a
+                // member's issuing intermediate, the signer of its users' revocation list, is
+                // found.
+                let presented: Vec<&[u8]> =
+                    checked.presented_cas.iter().map(|c| c.as_ref()).collect();
                 let info = match work.gov().trust.check_crl_update(
                     &member_code,
                     crl,
@@ -210,4 +209,95 @@ fn own_node(gov: &Gov, raft_id: u64, member: &PartyCode) -> Result<NodeRecord, T
         });
     }
     Ok(record.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use pki::dev::{ConsortiumSpec, generate_consortium};
+    use pki::identity::IdentityKind as Kind;
+    use serde_json::json;
+
+    use super::*;
+    use crate::block::TxLocation;
+    use crate::tx::TxBody;
+    use crate::validate::{self, Envelope};
+    use crate::{Genesis, LedgerState};
+
+    /// When the consortium's certificates start being valid (2026-01-01T00:00:00Z).
+    const T0_S: i64 = 1_767_225_600;
+    const NETWORK: &str = "silkline-test";
+    const HOUR_MS: u64 = 3_600_000;
+
+    /// `UPDATE_REVOCATIONS` by a member that issues from an intermediate finds the list's
+    /// issuer among the CA certificates validation parsed and verified, not by parsing the
+    /// envelope's text again: with that text gone, the update still applies. (Before, a parse
+    /// that failed here became an empty chain, and the list was refused `CRL_WRONG_ISSUER`.)
+    #[test]
+    fn a_crl_update_names_its_issuer_from_what_validation_parsed() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let mut spec = ConsortiumSpec::dev(3);
+        spec.members
+            .iter_mut()
+            .find(|m| m.code.as_str() == "CARRIER")
+            .expect("CARRIER")
+            .intermediate = true;
+        let mut consortium = generate_consortium(&spec, &dir.path().join("pki"), T0_S)?;
+        let nodes = consortium
+            .manifest()
+            .identities
+            .iter()
+            .filter(|i| i.kind == Kind::Node)
+            .count();
+        let addresses: Vec<String> = (0..nodes)
+            .map(|n| format!("127.0.0.1:{}", 7101 + n))
+            .collect();
+        let genesis_ms = (T0_S as u64 + 60) * 1000;
+        let genesis = Genesis::of_dev_consortium(&consortium, NETWORK, &addresses, genesis_ms)?;
+        let state = LedgerState::open(dir.path().join("state"), &genesis)?;
+
+        let t = genesis_ms + 10_000;
+        let crl = consortium.revoke("shipper", (t / 1000) as i64)?;
+        let payload = json!({
+            "network": NETWORK,
+            "nonce": format!("{:032x}", 1),
+            "notBefore": t - HOUR_MS,
+            "notAfter": t + HOUR_MS,
+            "governance": {"action": "UPDATE_REVOCATIONS", "crl": STANDARD.encode(&crl)},
+        });
+        let envelope = pki::jws::sign(&payload, &consortium.signer("carrier-admin")?)?;
+        let Envelope { tx_hash, parsed } = Envelope::parse(envelope.as_bytes());
+        let (jws, parsed) = parsed?;
+        let gov = &state.gov;
+        let mut checked = validate::check(jws, parsed, &gov.trust, &gov.parties, NETWORK, t)?;
+        assert!(
+            !checked.presented_cas.is_empty(),
+            "CARRIER's admin presents its intermediate"
+        );
+        checked.jws = String::new();
+        let TxBody::Governance(command) = checked.tx.body.clone() else {
+            panic!("a governance transaction: {:?}", checked.tx.body);
+        };
+
+        let mut work = Work::new(&state.tree, gov);
+        let ctx = TxContext {
+            tx_hash,
+            time_ms: t,
+            location: TxLocation {
+                height: 1,
+                position: 0,
+            },
+        };
+        let result = state
+            .rules
+            .apply_governance(&mut work, ctx, &checked, &command)?;
+        assert_eq!(result, Ok(Vec::new()));
+        let carrier = PartyCode::new("CARRIER").unwrap();
+        assert_eq!(
+            work.gov().crls.get(&carrier).map(|c| c.since_height),
+            Some(1)
+        );
+        Ok(())
+    }
 }
