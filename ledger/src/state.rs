@@ -295,7 +295,7 @@ impl LedgerState {
         *self.published.write().unwrap_or_else(|p| p.into_inner()) = view;
     }
 
-    /// Makes everything applied so far durable (sled's flush; see the module docs).
+    /// Makes everything applied so far durable (sled's flush, not an fsync: see `apply`'s docs).
     pub fn flush(&self) -> Result<(), ChainError> {
         self.db.flush()?;
         Ok(())
@@ -340,7 +340,7 @@ impl LedgerState {
         self.tip
     }
 
-    /// The state hash after the last block (module docs).
+    /// The state hash after the last block (`state_hash`'s docs).
     pub fn state_hash(&self) -> Hash32 {
         self.tip.state_hash
     }

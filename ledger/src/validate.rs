@@ -3,7 +3,7 @@
 //!
 //! Order (each step assumes the ones before it passed; the first failure is the outcome):
 //!
-//! 1. `DUPLICATE`: the same envelope bytes already committed (checked by `state`, first, so a
+//! 1. `DUPLICATE`: the same envelope bytes already committed (checked by `apply`, first, so a
 //!    resubmission always points at its original).
 //! 2. Envelope size ([`ENVELOPE_BYTES_MAX`](super::tx::ENVELOPE_BYTES_MAX)): `ENVELOPE_EMPTY`, `ENVELOPE_TOO_LARGE`.
 //! 3. JWS structure and signature (`pki`): `MALFORMED_ENVELOPE`, `BAD_SIGNATURE`.
@@ -18,7 +18,7 @@
 //! 8. `WRONG_NETWORK`.
 //! 9. Validity window: `MALFORMED_NONCE`, `INVALID_WINDOW` (`notAfter < notBefore`),
 //!    `WINDOW_TOO_LONG`, `TRANSACTION_NOT_YET_VALID`, `TRANSACTION_EXPIRED`.
-//! 10. Replay (checked by `state` against the nonce store): `NONCE_REUSED`.
+//! 10. Replay (checked by `apply` against the nonce store): `NONCE_REUSED`.
 //! 11. The command: `doc_workflow::Refusal::code()` for document commands; for governance
 //!     `OBSERVER_CANNOT_SPONSOR`, `PARTY_ALREADY_EXISTS`, `INVALID_PARTY_NAME`, `CRL_INVALID`,
 //!     `CRL_WRONG_ISSUER`, `CRL_OUTDATED`, `CRL_NOT_YET_VALID`; membership: `NODE_ALREADY_EXISTS`,
