@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::state::LedgerReader;
+use crate::reader::LedgerReader;
 use crate::trust::Envelope;
 use crate::{ChainError, Hash32, Outcome, TxLocation, validate};
 use replication::runtime::{self, ClientProposal, ProposalFailed, ReadRequest, ReplicaStatus};

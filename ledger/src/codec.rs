@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 
 use super::ChainError;
-use super::state::keys;
+use super::keys;
 
 /// zstd's fastest level: the values are small and written once per transaction on every
 /// replica, on the apply path.

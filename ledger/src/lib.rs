@@ -19,14 +19,27 @@
 //! mismatch is [`ChainError::Diverged`], which stops the replica. Every failure is a deterministic [`Outcome::Refused`] with a stable code,
 //! recorded in the block; the other transactions of the block still apply. The resulting
 //! documents, histories, indexes, nonces, the block and the applied index are written to sled in
-//! ONE atomic batch ([`state`]), so a crash leaves the state exactly at a block boundary.
+//! ONE atomic batch (`apply`), so a crash leaves the state exactly at a block boundary.
 //!
 //! - [`tx`]: the transaction payload format and its limits.
 //! - [`genesis`]: the network configuration and its hash.
 //! - [`merkle`]: RFC 6962 Merkle root of a block's transaction hashes.
 //! - [`block`]: headers, their hash encoding, outcomes, block time.
-//! - [`validate`]: the checks, their refusal codes, and the identity seam to `pki`.
-//! - [`state`]: [`LedgerState`]: apply, persistence, snapshots, reads.
+//! - [`validate`]: the checks, their refusal codes, and the identity seam to `pki` ([`trust`]).
+//! - `keys`: the store layout, every key of the sled tree; [`records`]: what is stored under
+//!   them and its encoding ([`codec`] compresses documents and histories); `state_hash`: the
+//!   chained hash of each block's writes.
+//! - [`state`]: [`LedgerState`]: the store opened and loaded, and the view it publishes.
+//! - `apply`: a block (`apply/mod.rs`), a document transaction (`apply/document.rs`), a
+//!   governance transaction (`apply/governance.rs`), into one batch.
+//! - [`reader`]: [`LedgerReader`], the reads and the precheck other tasks make meanwhile.
+//! - `snapshot`: the state's Raft snapshots and their restore; [`stream`]: streamed ones.
+//! - [`machine`]: `impl StateMachine for LedgerState`; [`client`]: one node's write path.
+//!
+//! Module dependencies point one way: `keys` <- `codec` <- `records` <- `validate`, `stream` <-
+//! `state` <- `apply`, `reader`, `snapshot`, `machine`. Nothing below `state` imports it; `state`
+//! only re-exports, under the paths other crates use (`ledger::state::PAGE_SIZE_MAX`, ...), names
+//! that now live in `apply`, `reader` and `records`.
 //!
 //! What this module deliberately is not:
 //!
@@ -40,24 +53,32 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod apply;
 pub mod block;
 pub mod client;
 pub mod codec;
 pub mod genesis;
+mod keys;
 pub mod machine;
 pub mod merkle;
+pub mod reader;
+pub mod records;
+mod snapshot;
 pub mod state;
+mod state_hash;
 pub mod stream;
 pub mod trust;
 pub mod tx;
 pub mod validate;
 
+pub use apply::VOTERS_MIN;
 pub use block::{Block, BlockHeader, Outcome, TxLocation, TxResult};
 pub use genesis::{Genesis, MemberConfig, MemberRole, NodeConfig, PartyConfig};
-pub use state::{
-    CrlRecord, DocumentPage, HistoryEntry, LedgerReader, LedgerState, NodeRecord, NodeRole,
-    PartyRecord, Tip, TxRecord, VOTERS_MIN,
+pub use reader::LedgerReader;
+pub use records::{
+    CrlRecord, DocumentPage, HistoryEntry, NodeRecord, NodeRole, PartyRecord, Tip, TxRecord,
 };
+pub use state::LedgerState;
 pub use tx::{Governance, Transaction, TxBody};
 pub use validate::TxRefusal;
 

@@ -13,8 +13,9 @@ use replication::state_machine::{
     CommittedEntry, EntryKind, LogIndex, Membership, StateHash, StateMachine, StateSnapshot,
 };
 
+use super::apply::BLOCK_TRANSACTIONS_MAX;
 use super::block::Block;
-use super::state::{BLOCK_TRANSACTIONS_MAX, LedgerState};
+use super::state::LedgerState;
 use super::{ChainError, sha256};
 
 fn storage(e: ChainError) -> StateMachineError {

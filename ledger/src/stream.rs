@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use serde::{Deserialize, Serialize};
 
-use super::state::keys;
+use super::keys;
 use super::{ChainError, Hash32};
 use replication::stream::{ChunkImporter, ChunkReader, SnapshotStreams};
 

@@ -14,7 +14,7 @@ use pki::identity::{IdentityError, IdentityKind, MemberCode, Purpose, TrustStore
 use pki::jws::{JwsError, ParsedJws};
 
 use super::genesis::{Genesis, MemberConfig};
-use super::state::CrlRecord;
+use super::records::CrlRecord;
 use super::tx::ENVELOPE_BYTES_MAX;
 use super::validate::TxRefusal;
 use super::{Hash32, sha256};

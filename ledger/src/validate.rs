@@ -3,7 +3,7 @@
 //!
 //! Order (each step assumes the ones before it passed; the first failure is the outcome):
 //!
-//! 1. `DUPLICATE`: the same envelope bytes already committed (checked by `state`, first, so a
+//! 1. `DUPLICATE`: the same envelope bytes already committed (checked by `apply`, first, so a
 //!    resubmission always points at its original).
 //! 2. Envelope size ([`ENVELOPE_BYTES_MAX`](super::tx::ENVELOPE_BYTES_MAX)): `ENVELOPE_EMPTY`, `ENVELOPE_TOO_LARGE`.
 //! 3. JWS structure and signature (`pki`): `MALFORMED_ENVELOPE`, `BAD_SIGNATURE`.
@@ -18,7 +18,7 @@
 //! 8. `WRONG_NETWORK`.
 //! 9. Validity window: `MALFORMED_NONCE`, `INVALID_WINDOW` (`notAfter < notBefore`),
 //!    `WINDOW_TOO_LONG`, `TRANSACTION_NOT_YET_VALID`, `TRANSACTION_EXPIRED`.
-//! 10. Replay (checked by `state` against the nonce store): `NONCE_REUSED`.
+//! 10. Replay (checked by `apply` against the nonce store): `NONCE_REUSED`.
 //! 11. The command: `doc_workflow::Refusal::code()` for document commands; for governance
 //!     `OBSERVER_CANNOT_SPONSOR`, `PARTY_ALREADY_EXISTS`, `INVALID_PARTY_NAME`, `CRL_INVALID`,
 //!     `CRL_WRONG_ISSUER`, `CRL_OUTDATED`, `CRL_NOT_YET_VALID`; membership: `NODE_ALREADY_EXISTS`,
@@ -33,7 +33,7 @@ use doc_workflow::{PartyCode, Refusal};
 
 use super::Hash32;
 use super::block::{Outcome, TxLocation};
-use super::state::PartyRecord;
+use super::records::PartyRecord;
 use super::tx::{Transaction, TxBody, VALIDITY_WINDOW_MS_MAX, nonce_is_well_formed};
 
 pub use super::trust::{CrlInfo, Envelope, Signatory, Trust, identity_refusal};
@@ -208,6 +208,11 @@ pub struct Checked {
     pub party: PartyRecord,
     /// The envelope as text (JWS compact is ASCII), kept in the document history.
     pub jws: String,
+    /// The certificates of the signer's `x5c` after its leaf, as the envelope carried them:
+    /// where `UPDATE_REVOCATIONS` finds a member's issuing intermediate, the signer of its
+    /// users' revocation list. Taken from the parse these checks verified, so that nothing
+    /// after them parses the envelope again.
+    pub presented_cas: Vec<pki::CertificateDer<'static>>,
 }
 
 /// Who a certificate may act for: the party it names (`signer_party`), if that party is on the
@@ -247,6 +252,9 @@ pub fn check(
     network_id: &str,
     time_ms: u64,
 ) -> Result<Checked, TxRefusal> {
+    // `verify` consumes the parse; the CA certificates are kept for a CRL update to name its
+    // issuer by (a user's chain holds one or two: a small copy beside a signature check).
+    let presented_cas = parsed.chain.iter().skip(1).cloned().collect();
     let (signer, payload) = trust.verify(parsed, time_ms)?;
     let tx = Transaction::from_payload(&payload)
         .map_err(|e| TxRefusal::MalformedTransaction(e.to_string()))?;
@@ -316,5 +324,6 @@ pub fn check(
         signer,
         party: party.clone(),
         jws: jws.to_owned(),
+        presented_cas,
     })
 }

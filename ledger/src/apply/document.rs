@@ -1,0 +1,272 @@
+//! A document transaction: the engine (`doc_workflow::Engine::decide`) on the block's documents
+//! and parties, then the document's new state, its history entry and its index entries written
+//! into the block's [`Work`].
+//!
+//! What this module is not: it decides nothing itself -- every rule of a document's life is the
+//! workflow engine's -- except who may learn that a document exists (a party that never was
+//! party to it is refused as if it did not).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use doc_workflow::{
+    DocumentClass, DocumentKey, DocumentState, DocumentStore, Event, EventKind, PartyCode,
+};
+
+use super::{TxContext, Work};
+use crate::genesis::Genesis;
+use crate::records::{HistoryEntry, PartyRecord, corrupt, decode, encode};
+use crate::state::Rules;
+use crate::tx::TxBody;
+use crate::validate::{Checked, TxRefusal};
+use crate::{ChainError, keys};
+
+/// How many times one transaction's decision may be retried after the engine asked for a
+/// document that was not loaded yet. The engine reads at most three documents (the target, the
+/// bill a cargo release reads, a replacement's reference), and each retry loads at least one.
+const DECIDE_ATTEMPTS_MAX: usize = 4;
+
+/// The engine's view of the block's documents; records what it asked for and did not find
+/// loaded, so the caller can load it and decide again.
+struct DocView<'w> {
+    docs: &'w BTreeMap<DocumentKey, Option<DocumentState>>,
+    misses: RefCell<BTreeSet<DocumentKey>>,
+}
+
+impl DocumentStore for DocView<'_> {
+    fn get(&self, key: &DocumentKey) -> Option<&DocumentState> {
+        match self.docs.get(key) {
+            Some(state) => state.as_ref(),
+            None => {
+                self.misses.borrow_mut().insert(key.clone());
+                None
+            }
+        }
+    }
+}
+
+/// The engine's view of the parties on the network at this block (DOMAIN.md section 6,
+/// scenario 8). A party is on the network while its record exists and its sponsor is a member.
+///
+/// Party records are never deleted, so a party that holds a document stays a party and keeps
+/// what it holds. When members can leave (governance), a member's departure makes its parties
+/// *unsponsored*: they are then off the network for this check (nothing new is handed to a
+/// party no certificate can act for) and their users cannot act, until governance gives them a
+/// new sponsor; what they already hold stays theirs and is never reassigned by anyone else.
+struct PartyView<'g> {
+    parties: &'g BTreeMap<PartyCode, PartyRecord>,
+    genesis: &'g Genesis,
+}
+
+impl doc_workflow::PartyDirectory for PartyView<'_> {
+    fn role_of(&self, party: &PartyCode) -> Option<doc_workflow::Role> {
+        let record = self.parties.get(party)?;
+        self.genesis.member(&record.sponsor)?;
+        Some(record.role)
+    }
+}
+
+/// The parties a document state names: all of them are, from now on, parties to it.
+fn parties_of(state: &DocumentState, event: &Event, into: &mut BTreeSet<PartyCode>) {
+    let mut add = |p: &Option<PartyCode>| {
+        if let Some(p) = p {
+            into.insert(p.clone());
+        }
+    };
+    add(&Some(state.carrier.clone()));
+    add(&state.shipper);
+    add(&state.consignee);
+    add(&state.possessor);
+    add(&state.endorsee);
+    if let Some(t) = &state.pending_transfer {
+        add(&Some(t.appointee.clone()));
+        add(&t.previous_possessor);
+        add(&t.previous_endorsee);
+    }
+    if let Some(s) = &state.surrender {
+        add(&Some(s.requester.clone()));
+    }
+    if let Some(r) = &state.release {
+        add(&Some(r.port.clone()));
+    }
+    for s in &state.signatures {
+        add(&Some(s.party.clone()));
+    }
+    add(&Some(event.actor.clone()));
+    match &event.kind {
+        EventKind::Issued { possessor, .. } | EventKind::SurrenderRejected { possessor, .. } => {
+            add(&Some(possessor.clone()))
+        }
+        EventKind::Transferred { from, to } | EventKind::Endorsed { from, to, .. } => {
+            add(&Some(from.clone()));
+            add(&Some(to.clone()));
+        }
+        EventKind::CargoReleased { port, .. } => add(&Some(port.clone())),
+        EventKind::TransferRejected {
+            restored_possessor, ..
+        } => add(restored_possessor),
+        _ => {}
+    }
+}
+
+impl Rules {
+    pub(super) fn apply_document(
+        &self,
+        work: &mut Work<'_>,
+        ctx: TxContext,
+        checked: &Checked,
+    ) -> Result<Result<Vec<DocumentKey>, TxRefusal>, ChainError> {
+        let TxBody::Document { document, command } = &checked.tx.body else {
+            unreachable!("called for document transactions only");
+        };
+        let actor = doc_workflow::Actor::new(checked.party.code.clone(), [checked.party.role]);
+        let time = doc_workflow::BlockTime(ctx.time_ms);
+        let key = DocumentKey {
+            class: command.class(),
+            id: document.clone(),
+        };
+        work.load_doc(&key)?;
+        // A party that is not, and never was, party to an existing document learns nothing of
+        // it: it is refused exactly as if the document did not exist, before any rule could
+        // tell it who holds the document or what state it is in. A cargo release that does not
+        // exist yet is guarded by the bill it would release.
+        let guard = if work.docs[&key].is_none() && key.class == DocumentClass::CargoRelease {
+            DocumentKey::transport_document(document.clone())
+        } else {
+            key.clone()
+        };
+        work.load_doc(&guard)?;
+        if work.docs[&guard].is_some() {
+            let ever_key = keys::parties_ever(&guard);
+            let parties: BTreeSet<PartyCode> = match work.get(&ever_key)? {
+                Some(bytes) => decode(&ever_key, &bytes)?,
+                None => BTreeSet::new(),
+            };
+            if !parties.contains(&checked.party.code) {
+                return Ok(Err(TxRefusal::Workflow(
+                    doc_workflow::Refusal::DocumentNotFound { document: guard },
+                )));
+            }
+        }
+        let mut attempts = 0;
+        let decision = loop {
+            attempts += 1;
+            let view = DocView {
+                docs: &work.docs,
+                misses: RefCell::new(BTreeSet::new()),
+            };
+            let parties = PartyView {
+                parties: &work.gov().parties,
+                genesis: &self.genesis,
+            };
+            let result = self
+                .engine
+                .decide(&view, &parties, &actor, time, document, command);
+            let misses = view.misses.into_inner();
+            if misses.is_empty() {
+                break result;
+            }
+            if attempts >= DECIDE_ATTEMPTS_MAX {
+                return Err(corrupt(
+                    "decide",
+                    format!("the engine kept asking for unloaded documents: {misses:?}"),
+                ));
+            }
+            for key in &misses {
+                work.load_doc(key)?;
+            }
+        };
+        let decision = match decision {
+            Ok(d) => d,
+            Err(refusal) => return Ok(Err(TxRefusal::Workflow(refusal))),
+        };
+
+        let mut touched = Vec::with_capacity(decision.changes.len());
+        for (key, new_state) in decision.changes {
+            let event = decision
+                .events
+                .iter()
+                .find(|e| e.document == key)
+                .cloned()
+                .ok_or_else(|| corrupt("decide", format!("no event for changed {key}")))?;
+            let entry = HistoryEntry {
+                sequence: new_state.sequence,
+                tx_hash: ctx.tx_hash,
+                height: ctx.location.height,
+                position: ctx.location.position,
+                time_ms: ctx.time_ms,
+                actor: checked.party.code.clone(),
+                member: checked.signer.member.clone(),
+                signer_fingerprint: checked.signer.fingerprint.clone(),
+                action: command.action(),
+                recipient: command.recipient().cloned(),
+                event,
+                jws: checked.jws.clone(),
+            };
+            self.write_document(work, &key, new_state, entry)?;
+            touched.push(key);
+        }
+        Ok(Ok(touched))
+    }
+
+    /// Writes a document's new state, its history entry and its index entries.
+    fn write_document(
+        &self,
+        work: &mut Work<'_>,
+        key: &DocumentKey,
+        state: DocumentState,
+        entry: HistoryEntry,
+    ) -> Result<(), ChainError> {
+        work.load_doc(key)?;
+        let old_status = work.docs[key].as_ref().map(|s| s.status);
+        let old_checksum = work.docs[key]
+            .as_ref()
+            .and_then(|s| s.content.as_ref())
+            .map(|c| c.sha256.clone());
+        let new_checksum = state.content.as_ref().map(|c| c.sha256.clone());
+        if old_checksum != new_checksum {
+            if let Some(old) = &old_checksum {
+                work.remove(keys::by_checksum(old, key));
+            }
+            if let Some(new) = &new_checksum {
+                work.put(keys::by_checksum(new, key), Vec::new());
+            }
+        }
+        let ever_key = keys::parties_ever(key);
+        let old_parties: BTreeSet<PartyCode> = match work.get(&ever_key)? {
+            Some(bytes) => decode(&ever_key, &bytes)?,
+            None => BTreeSet::new(),
+        };
+        let mut parties = old_parties.clone();
+        parties_of(&state, &entry.event, &mut parties);
+        let status = state.status;
+
+        // Only the index entries that change are written: a transfer or an endorsement keeps the
+        // status, so it touches the entries of new parties alone. (Each write costs a sled node
+        // rewrite; rewriting an entry with the bytes it holds would change nothing stored.)
+        let status_changed = old_status != Some(status);
+        if status_changed {
+            if let Some(old) = old_status {
+                work.remove(keys::by_status(old, key));
+                for p in &old_parties {
+                    work.remove(keys::by_party_status(p, old, key));
+                }
+            }
+            work.put(keys::by_status(status, key), Vec::new());
+        }
+        for p in parties
+            .iter()
+            .filter(|p| status_changed || !old_parties.contains(*p))
+        {
+            work.put(keys::by_party_status(p, status, key), Vec::new());
+            work.put(keys::by_party(p, key), status.code().as_bytes().to_vec());
+        }
+        if parties != old_parties {
+            work.put(ever_key, encode(&parties));
+        }
+        work.put(keys::history(key, entry.sequence), encode(&entry));
+        work.put(keys::doc(key), state.canonical_json().into_bytes());
+        work.docs.insert(key.clone(), Some(state));
+        Ok(())
+    }
+}

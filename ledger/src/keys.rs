@@ -1,0 +1,194 @@
+//! The store layout: every key of the ledger's sled tree, and which of them the state hash
+//! covers. Nothing here reads or writes the store; it only spells keys.
+//!
+//! One sled tree; every key starts with a keyspace tag. `<doc>` is a document key's display form
+//! (`CLASS/carrier/reference`) and `<party>`, `<STATUS>` are codes; none of them can contain
+//! `\0`, so `\0` ends a variable-length component and prefix scans are exact.
+//!
+//! | key | value |
+//! |---|---|
+//! | `m:applied`, `m:tip`, `m:genesis` | applied index (u64 BE), [`Tip`], genesis JSON |
+//! | `doc/<doc>` | `DocumentState`, RFC 8785 canonical JSON (so its SHA-256 is its state hash), zstd-compressed ([`crate::codec`]) |
+//! | `his/<doc>\0<sequence u64 BE>` | [`HistoryEntry`], zstd-compressed |
+//! | `dpt/<doc>` | every party that is or was party to the document |
+//! | `sta/<STATUS>\0<doc>`, `pty/<party>\0<doc>`, `pst/<party>\0<STATUS>\0<doc>` | indexes |
+//! | `non/<party>\0<nonce>`, `nex/<notAfter u64 BE><party>\0<nonce>` | nonce, its expiry |
+//! | `txn/<tx hash>` | [`TxRecord`] |
+//! | `blk/<height u64 BE>` | [`Block`](crate::Block) |
+//! | `crl/<member>`, `par/<party>` | [`CrlRecord`], [`PartyRecord`] |
+//! | `nod/<raft id u64 BE>` | [`NodeRecord`] of a node added, promoted or removed by governance |
+//! | `sum/<content sha256 hex>\0<doc>` | index: documents by content checksum (verification) |
+//!
+//! The records are in [`crate::records`]; who writes them, and in one batch per block, is
+//! [`crate::apply`].
+
+use doc_workflow::{DocumentKey, PartyCode, Status};
+
+#[cfg(doc)]
+use crate::records::{CrlRecord, HistoryEntry, NodeRecord, PartyRecord, Tip, TxRecord};
+
+pub const APPLIED: &[u8] = b"m:applied";
+pub const TIP: &[u8] = b"m:tip";
+pub const GENESIS: &[u8] = b"m:genesis";
+pub const META: &[u8] = b"m:";
+pub const DOC: &[u8] = b"doc/";
+pub const HISTORY: &[u8] = b"his/";
+pub const STATUS: &[u8] = b"sta/";
+pub const PARTY_DOCS: &[u8] = b"pty/";
+pub const PARTY_STATUS: &[u8] = b"pst/";
+pub const NONCE_EXPIRY: &[u8] = b"nex/";
+pub const BLOCK: &[u8] = b"blk/";
+pub const TX: &[u8] = b"txn/";
+pub const CRL: &[u8] = b"crl/";
+pub const PARTY: &[u8] = b"par/";
+pub const CHECKSUM: &[u8] = b"sum/";
+pub const NODE: &[u8] = b"nod/";
+
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+/// A document key as it appears inside store keys: `CLASS/carrier/reference`, with `%` and
+/// NUL written `%25` and `%00`. A DCSA reference may hold any character but a line break,
+/// NUL included, and NUL ends a document's part of a history key (`history_prefix`): left
+/// as it is, reference `A` would own reference `A<NUL>B`'s history. Neither character was
+/// allowed in a reference before, so no stored key changes.
+pub fn doc_text(key: &DocumentKey) -> String {
+    let text = key.to_string();
+    if !text.contains(['%', '\0']) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\0' => out.push_str("%00"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn doc(key: &DocumentKey) -> Vec<u8> {
+    cat(&[DOC, doc_text(key).as_bytes()])
+}
+pub fn doc_from_suffix(suffix: &[u8]) -> Vec<u8> {
+    cat(&[DOC, suffix])
+}
+pub fn history_prefix(key: &DocumentKey) -> Vec<u8> {
+    cat(&[HISTORY, doc_text(key).as_bytes(), b"\0"])
+}
+pub fn history(key: &DocumentKey, sequence: u64) -> Vec<u8> {
+    cat(&[&history_prefix(key), &sequence.to_be_bytes()])
+}
+pub fn parties_ever(key: &DocumentKey) -> Vec<u8> {
+    cat(&[b"dpt/", doc_text(key).as_bytes()])
+}
+/// Documents by their content's SHA-256 (lowercase hex).
+pub fn checksum_prefix(sha256_hex: &str) -> Vec<u8> {
+    cat(&[CHECKSUM, sha256_hex.as_bytes(), b"\0"])
+}
+pub fn by_checksum(sha256_hex: &str, key: &DocumentKey) -> Vec<u8> {
+    cat(&[&checksum_prefix(sha256_hex), doc_text(key).as_bytes()])
+}
+pub fn status_prefix(status: Status) -> Vec<u8> {
+    cat(&[STATUS, status.code().as_bytes(), b"\0"])
+}
+pub fn by_status(status: Status, key: &DocumentKey) -> Vec<u8> {
+    cat(&[&status_prefix(status), doc_text(key).as_bytes()])
+}
+pub fn party_prefix(party: &PartyCode) -> Vec<u8> {
+    cat(&[PARTY_DOCS, party.as_str().as_bytes(), b"\0"])
+}
+pub fn by_party(party: &PartyCode, key: &DocumentKey) -> Vec<u8> {
+    cat(&[&party_prefix(party), doc_text(key).as_bytes()])
+}
+pub fn party_status_prefix(party: &PartyCode, status: Status) -> Vec<u8> {
+    cat(&[
+        PARTY_STATUS,
+        party.as_str().as_bytes(),
+        b"\0",
+        status.code().as_bytes(),
+        b"\0",
+    ])
+}
+pub fn by_party_status(party: &PartyCode, status: Status, key: &DocumentKey) -> Vec<u8> {
+    cat(&[
+        &party_status_prefix(party, status),
+        doc_text(key).as_bytes(),
+    ])
+}
+pub fn nonce(party: &PartyCode, nonce: &str) -> Vec<u8> {
+    cat(&[b"non/", party.as_str().as_bytes(), b"\0", nonce.as_bytes()])
+}
+pub fn nonce_expiry(not_after_ms: u64, party: &PartyCode, nonce: &str) -> Vec<u8> {
+    cat(&[
+        NONCE_EXPIRY,
+        &not_after_ms.to_be_bytes(),
+        party.as_str().as_bytes(),
+        b"\0",
+        nonce.as_bytes(),
+    ])
+}
+pub fn tx(hash: &crate::Hash32) -> Vec<u8> {
+    cat(&[TX, &hash.0])
+}
+pub fn block(height: u64) -> Vec<u8> {
+    cat(&[BLOCK, &height.to_be_bytes()])
+}
+pub fn crl(member: &PartyCode) -> Vec<u8> {
+    cat(&[CRL, member.as_str().as_bytes()])
+}
+pub fn party(code: &PartyCode) -> Vec<u8> {
+    cat(&[PARTY, code.as_str().as_bytes()])
+}
+pub fn node(raft_id: u64) -> Vec<u8> {
+    cat(&[NODE, &raft_id.to_be_bytes()])
+}
+/// Whether a key is part of the hashed replicated state. Left out: meta; the blocks, which
+/// carry the state hash themselves; and the transaction records, an index of the blocks
+/// whose outcomes the block hash already covers (and whose messages must stay rewordable).
+pub fn is_hashed(key: &[u8]) -> bool {
+    !key.starts_with(META) && !key.starts_with(BLOCK) && !key.starts_with(TX)
+}
+
+#[cfg(test)]
+mod tests {
+    use doc_workflow::{DocumentId, DocumentRef};
+
+    use super::*;
+
+    fn bill(reference: &str) -> DocumentKey {
+        DocumentKey::transport_document(DocumentId::new(
+            PartyCode::new("CARRIER").unwrap(),
+            DocumentRef::new(reference).unwrap(),
+        ))
+    }
+
+    #[test]
+    fn a_documents_history_prefix_covers_no_other_document() {
+        for (a, b) in [
+            ("A", "A\0B"),
+            ("A", "A/B"),
+            ("A B", "A B%"),
+            ("A%00", "A\0"),
+        ] {
+            let (a, b) = (bill(a), bill(b));
+            assert!(!history(&b, 1).starts_with(&history_prefix(&a)), "{a} {b}");
+            assert!(!history(&a, 1).starts_with(&history_prefix(&b)), "{a} {b}");
+            assert_ne!(doc(&a), doc(&b));
+        }
+    }
+
+    #[test]
+    fn references_that_were_allowed_before_keep_their_keys() {
+        assert_eq!(
+            doc(&bill("SLK-ORDER-001.a_1")),
+            b"doc/TRANSPORT_DOCUMENT/CARRIER/SLK-ORDER-001.a_1"
+        );
+        assert_eq!(
+            doc(&bill("A%\0/B")),
+            b"doc/TRANSPORT_DOCUMENT/CARRIER/A%25%00/B"
+        );
+    }
+}

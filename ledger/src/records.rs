@@ -1,0 +1,164 @@
+//! The records the ledger stores (their keys are in `keys`), and how every one of them is
+//! encoded: [`Tip`], [`PartyRecord`], [`CrlRecord`], [`NodeRecord`] with [`NodeRole`],
+//! [`HistoryEntry`], [`TxRecord`], the nonce record, and [`DocumentPage`], the page a read
+//! returns.
+//!
+//! Types and their bytes only: nothing here opens the store, applies a transaction or decides
+//! anything.
+
+use serde::{Deserialize, Serialize};
+
+use doc_workflow::{Action, DocumentState, Event, PartyCode, Role};
+
+use crate::block::{Outcome, TxLocation};
+use crate::{ChainError, Hash32, codec};
+
+/// The end of the chain: the last block (or genesis, at height 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tip {
+    pub height: u64,
+    /// The last block's hash; the genesis hash at height 0.
+    pub hash: Hash32,
+    pub time_ms: u64,
+    pub state_hash: Hash32,
+}
+
+/// A party on the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartyRecord {
+    pub code: PartyCode,
+    pub name: String,
+    /// The member whose CA certifies its users.
+    pub sponsor: PartyCode,
+    /// The workflow role it acts with: the member's role for a member's own party, `TRADER`
+    /// for an onboarded party.
+    pub role: Role,
+    /// The block that onboarded it; 0 for genesis.
+    pub since_height: u64,
+}
+
+/// A member's current CRL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrlRecord {
+    pub member: PartyCode,
+    /// DER, standard base64.
+    pub der_base64: String,
+    /// The CRL's `thisUpdate`, ms since the Unix epoch.
+    pub this_update_ms: u64,
+    /// The block that installed it; 0 for genesis.
+    pub since_height: u64,
+}
+
+/// What a node is in the Raft configuration the ledger prescribes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NodeRole {
+    /// Votes and counts for the quorum.
+    Voter,
+    /// Receives the log but does not vote (`ADD_NODE`, until `PROMOTE_NODE`).
+    Learner,
+    /// Removed (`REMOVE_NODE`); kept so that its raft id and node id are never reused.
+    Removed,
+}
+
+/// A node of the network: a genesis node, or one added by `ADD_NODE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeRecord {
+    pub raft_id: u64,
+    /// The node id its TLS certificate names. `None` for a genesis node: genesis pins a node
+    /// by its certificate's hash, and each node's configuration file names its peers' ids.
+    pub node_id: Option<String>,
+    /// `ip:port` of its Raft transport.
+    pub address: String,
+    /// The member that runs it (whose CA its certificate chains to).
+    pub member: PartyCode,
+    pub role: NodeRole,
+    /// The block that last changed it; 0 for a genesis node never changed.
+    pub since_height: u64,
+}
+
+/// One committed transaction in a document's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// The document's sequence number after this entry (1 for the first).
+    pub sequence: u64,
+    pub tx_hash: Hash32,
+    pub height: u64,
+    pub position: u32,
+    pub time_ms: u64,
+    /// The acting party (the certificate's party).
+    pub actor: PartyCode,
+    /// The member whose CA issued the signer's certificate.
+    pub member: PartyCode,
+    /// SHA-256 of the signer's certificate DER, lowercase hex.
+    pub signer_fingerprint: String,
+    pub action: Action,
+    /// The party the command handed something to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<PartyCode>,
+    /// What happened to this document.
+    pub event: Event,
+    /// The signed transaction itself (JWS compact), so anyone can re-verify the record.
+    pub jws: String,
+}
+
+/// Where a transaction went and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TxRecord {
+    pub tx_hash: Hash32,
+    pub location: TxLocation,
+    pub time_ms: u64,
+    pub outcome: Outcome,
+}
+
+/// A page of documents and the cursor of the next page, if there may be one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentPage {
+    pub documents: Vec<DocumentState>,
+    /// Pass it back as `after` for the next page; opaque to callers.
+    pub next_cursor: Option<String>,
+}
+
+/// What the nonce store remembers: which transaction used the nonce, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NonceRecord {
+    pub(crate) tx_hash: Hash32,
+    pub(crate) not_after_ms: u64,
+}
+
+pub(crate) fn corrupt(what: impl Into<String>, reason: impl ToString) -> ChainError {
+    ChainError::Corrupt {
+        what: what.into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// A ledger record's stored bytes: serde_json's encoding of the record's type. It is
+/// deterministic without canonicalization -- struct fields in declaration order, maps ordered
+/// (`BTreeMap`/`BTreeSet`), no floats, no free-form JSON values -- so every replica writes the
+/// same bytes, and canonicalizing (several times slower) would buy nothing. Documents are the
+/// exception: they are stored in RFC 8785 form, whose SHA-256 is their workflow state hash.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("ledger records serialize to JSON")
+}
+
+/// Decodes the value stored (or about to be stored) under the key `what`.
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
+    what: &[u8],
+    bytes: &[u8],
+) -> Result<T, ChainError> {
+    let bytes = codec::decode(what, bytes)?;
+    serde_json::from_slice(&bytes).map_err(|e| corrupt(String::from_utf8_lossy(what), e))
+}
+
+pub(crate) fn u64_value(what: &str, bytes: &[u8]) -> Result<u64, ChainError> {
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| corrupt(what, "not 8 bytes"))?;
+    Ok(u64::from_be_bytes(arr))
+}
