@@ -6,7 +6,7 @@
 //!
 //! - [`state_machine`]: the apply-side contract (`StateMachine`) every replica runs identically.
 //! - [`storage`]: the Raft log store. [`storage::LogStore`] implements `raft::Storage`; its
-//!   durable layer is [`storage::RedbLog`] in production and [`storage::SimDisk`] in the
+//!   durable layer is [`storage::RedbLog`] in production and `storage::SimDisk` (feature `sim-disk`) in the
 //!   simulator. All the writes of one `Ready` go to disk in ONE transaction (one `fdatasync`).
 //! - [`replica`]: [`Replica`], the one and only `Ready` handling, shared by the simulator and the
 //!   tokio runtime; proposal batching; snapshots and log compaction.
@@ -45,7 +45,9 @@ pub use batch::{Attestation, Batch, Proposal, ProposalId};
 pub use error::{ProposeError, ReplicaError, StateMachineError, StorageError};
 pub use replica::{Applied, CollectEffects, PeerProgress, ReadyEffects, Replica, ReplicaConfig};
 pub use state_machine::{CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine};
-pub use storage::{DurableLog, LogStore, RedbLog, SimDisk};
+pub use storage::{DurableLog, LogStore, RedbLog};
+#[cfg(any(test, feature = "sim-disk"))]
+pub use storage::SimDisk;
 
 /// A replica's Raft role, as [`runtime::ReplicaStatus`] reports it.
 pub use raft::StateRole;

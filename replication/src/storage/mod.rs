@@ -17,9 +17,13 @@
 //! so every compacted entry is covered by the snapshot.
 
 mod redb_log;
+// The simulator's disk: built for this crate's tests and for the `sim` crate (feature
+// `sim-disk`), never into the `silkline` binary.
+#[cfg(any(test, feature = "sim-disk"))]
 mod sim_disk;
 
 pub use redb_log::RedbLog;
+#[cfg(any(test, feature = "sim-disk"))]
 pub use sim_disk::SimDisk;
 
 use std::cell::Cell;
@@ -38,7 +42,7 @@ pub const GENESIS_INDEX: u64 = 1;
 pub const GENESIS_TERM: u64 = 1;
 
 /// The durable layer under a [`LogStore`]. Implementations: [`RedbLog`] (production) and
-/// [`SimDisk`] (simulator, with crashes).
+/// `SimDisk` (simulator, with crashes; feature `sim-disk`).
 pub trait DurableLog: Send {
     /// Reads back everything that was durably written.
     fn load(&mut self) -> Result<LogCore, StorageError>;
