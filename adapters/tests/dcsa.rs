@@ -1,7 +1,7 @@
 //! DCSA eBL 3.0 JSON: checksum, import with problems by JSON pointer, export of the endorsement
 //! chain from a lifecycle run through the real workflow engine.
 
-mod common;
+use crate::common;
 
 use adapters::dcsa::{
     self, ExportError, IMPORT_BYTES_MAX, PartyNames, checksum, parse_issuance_request,

@@ -2,7 +2,7 @@
 //! real SMTP server (Python's aiosmtpd, `tests/support/smtp_sink.py`) on 127.0.0.1, stopped and
 //! restarted mid-way. No sleeps decide anything: every wait polls a condition with a deadline.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -217,7 +217,7 @@ fn a_node_mails_only_the_contacts_it_is_configured_with() {
     assert_eq!(mails, again);
 
     // A contact of a party this node's member does not sponsor is never mailed, even if listed.
-    let listed_everyone = crate::config(
+    let listed_everyone = self::config(
         25,
         &[
             ("BANK", &["desk@bank.example.test"]),

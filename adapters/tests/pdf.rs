@@ -6,9 +6,9 @@
 //! marking, determinism and the switch-to-paper rule.
 //!
 //! Regenerate the reference images after a deliberate layout change with
-//! `SILKLINE_UPDATE_REFERENCES=1 cargo test -p adapters --test pdf -- reference`.
+//! `SILKLINE_UPDATE_REFERENCES=1 cargo test -p adapters --test integration -- reference_images`.
 
-mod common;
+use crate::common;
 #[path = "support/sample_bill.rs"]
 mod sample_bill;
 
@@ -621,7 +621,7 @@ fn compare_with_references(dir: &Path, pdf: &Path, name: &str, test: &str) -> Re
         }
         return Ok(());
     }
-    let regenerate = "if the change is intended, run SILKLINE_UPDATE_REFERENCES=1 cargo test -p adapters --test pdf -- reference and review the images";
+    let regenerate = "if the change is intended, run SILKLINE_UPDATE_REFERENCES=1 cargo test -p adapters --test integration -- reference_images and review the images";
     ensure!(
         !reference(pages + 1).exists(),
         "{name} now has {pages} pages; the references have more ({regenerate})"

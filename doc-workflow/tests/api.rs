@@ -1,6 +1,6 @@
 //! The API surface the ledger relies on: stable codes, serialized forms and hashes.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

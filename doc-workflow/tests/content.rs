@@ -2,7 +2,7 @@
 //! issues, the standard's schema refuses what it refuses with the field's JSON pointer, and
 //! Silkline's own rules are the only ones added in Rust.
 
-mod common;
+use crate::common;
 
 use anyhow::Context as _;
 use common::*;

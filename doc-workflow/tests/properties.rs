@@ -1,7 +1,7 @@
 //! Property tests: random command sequences by random actors. Each failure prints a minimal
 //! sequence (proptest shrinks it) and reproduces from the seed proptest records.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! The scenarios of DOMAIN.md section 6 that are workflow matters (1-6), each as its own test,
 //! plus the draft path, sea waybills and cargo-release edge cases.
 
-mod common;
+use crate::common;
 
 use common::*;
 use doc_workflow::{

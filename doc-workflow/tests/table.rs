@@ -4,7 +4,7 @@
 //! Columns are the actor's relation to the document in that state; `-` marks a relation the
 //! state does not have. Cells are `ok` or a refusal's short name from `LEGEND`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use doc_workflow::{Action, AmendmentReason, Command, ContainerNumber, DocumentId, Role};

@@ -20,7 +20,7 @@ use sha2::{Digest as _, Sha256};
 use sim::ChannelTransport;
 use tokio::sync::mpsc;
 
-mod queries;
+use crate::queries;
 
 /// 2026-01-01T00:00:00Z: when the certificates start being valid.
 const T0_S: i64 = 1_767_225_600;

@@ -11,7 +11,7 @@ use graphql::cost::{PDF_COMPLEXITY, PDF_RENDERS_PER_REQUEST_MAX, QUERY_COMPLEXIT
 use graphql::schema::{Mutation, Query, SubscriptionRoot};
 use serde_json::{Value, json};
 
-mod queries;
+use crate::queries;
 
 /// Records the price async-graphql computes for a query, then stops it: nothing runs, so no
 /// ledger is needed.

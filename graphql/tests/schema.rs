@@ -1,6 +1,6 @@
 //! `graphql/schema.graphql` is the schema's published text: this test fails when the code and
 //! the file drift apart. After a deliberate change, regenerate the file with
-//! `SILKLINE_WRITE_SCHEMA=1 cargo test -p graphql --test schema` and commit it.
+//! `SILKLINE_WRITE_SCHEMA=1 cargo test -p graphql --test integration -- schema::` and commit it.
 
 use std::path::Path;
 
@@ -15,7 +15,7 @@ fn schema_file_matches_the_code() {
     assert!(
         file == sdl,
         "graphql/schema.graphql differs from the schema the code builds; if the change is \
-         deliberate, run `SILKLINE_WRITE_SCHEMA=1 cargo test -p graphql --test schema` and \
+         deliberate, run `SILKLINE_WRITE_SCHEMA=1 cargo test -p graphql --test integration -- schema::` and \
          commit the file"
     );
 }

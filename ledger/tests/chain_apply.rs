@@ -1,7 +1,7 @@
 //! The document apply path end to end: signed envelopes -> blocks -> state, on sled.
 //! Test names live under `chain::` so that `cargo test -p ledger chain` selects them.
 
-mod chain_common;
+use crate::chain_common;
 
 mod chain {
     use super::chain_common::*;

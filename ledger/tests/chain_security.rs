@@ -1,7 +1,7 @@
 //! Adversarial checks of the apply path: who may make a transaction take effect.
 //! Test names live under `chain::` so that `cargo test -p ledger chain` selects them.
 
-mod chain_common;
+use crate::chain_common;
 
 mod chain {
     use super::chain_common::*;

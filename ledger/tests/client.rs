@@ -2,7 +2,7 @@
 //! replicas of the real document ledger (redb logs, sled states) in one tokio runtime, joined
 //! by in-memory channels.
 
-mod chain_common;
+use crate::chain_common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! that needs the state gets one that holds it; and a state store that lost what the
 //! compacted log no longer holds is refused at start, naming the cause.
 
-mod chain_common;
+use crate::chain_common;
 
 use chain_common::*;
 use ledger::LedgerState;

@@ -4,7 +4,7 @@
 //! continue identically; and an import that is incomplete, out of order, for another network,
 //! or cut short by a crash is refused and leaves the live state as it was.
 
-mod chain_common;
+use crate::chain_common;
 
 use chain_common::*;
 use ledger::LedgerState;

@@ -2,7 +2,7 @@
 //! profile is refused by every door, with the algorithm named, even when its signature is a
 //! genuine one of the member's CA; an ordinary list still passes every door.
 
-mod common;
+use crate::common;
 
 use common::{DAY, T0, chain, consortium};
 use pki::crl::{Crl, CrlError, verify_member_list};

@@ -1,7 +1,7 @@
 //! Generated certificates checked at an explicit time: valid, expired, not yet valid, revoked,
 //! foreign CA, wrong kind, broken profile, unsupported algorithm.
 
-mod common;
+use crate::common;
 
 use common::{DAY, T0, chain, consortium};
 use pki::dev::IdentityRequest;

@@ -2,7 +2,7 @@
 //! tampered one does not. CI installs the package (scripts/test); if it is missing, this test
 //! fails and says so rather than passing silently.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

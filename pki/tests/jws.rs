@@ -1,6 +1,6 @@
 //! JWS: the RFC 8037 Ed25519 example, round trips with both algorithms, and every refusal.
 
-mod common;
+use crate::common;
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;

@@ -1,7 +1,7 @@
 //! A member's next revocation list made from its current one: entries kept, serials added,
 //! cRLNumber increasing, signed by the member's issuing CA, and read by the trust store.
 
-mod common;
+use crate::common;
 
 use common::{DAY, T0, chain, consortium};
 use pki::dev::Consortium;

@@ -45,9 +45,9 @@ pub use batch::{Attestation, Batch, Proposal, ProposalId};
 pub use error::{ProposeError, ReplicaError, StateMachineError, StorageError};
 pub use replica::{Applied, CollectEffects, PeerProgress, ReadyEffects, Replica, ReplicaConfig};
 pub use state_machine::{CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine};
-pub use storage::{DurableLog, LogStore, RedbLog};
 #[cfg(any(test, feature = "sim-disk"))]
 pub use storage::SimDisk;
+pub use storage::{DurableLog, LogStore, RedbLog};
 
 /// A replica's Raft role, as [`runtime::ReplicaStatus`] reports it.
 pub use raft::StateRole;
