@@ -1,7 +1,7 @@
 //! Deterministic simulation: 700 seeds per `cargo test` (400 with 3 replicas, 300 with 5),
 //! and exact replay of any one seed.
 
-use sim::{self, REPLICAS_ENV, SEED_ENV, SimReport};
+use sim::{self, SimReport};
 
 /// Runs `seeds` and panics with the replay line of the first failing seed.
 fn run_range(seeds: std::ops::Range<u64>, replicas: u64) -> Vec<SimReport> {
@@ -83,20 +83,14 @@ fn sim_seeds_5_replicas_second_half() {
     assert_faults_exercised(&run_range(1_150..1_300, 5));
 }
 
-/// Replays one seed (from `SILKLINE_SIM_SEED`, default 42) twice and checks that both runs
-/// produced the same event trace: a seed that does not replay exactly is a bug of its own.
+/// Replays one seed (from `SILKLINE_SIM_SEED`, default 42; `SILKLINE_SIM_REPLICAS`, default 3;
+/// `SILKLINE_SIM_MACHINE`, default hash-chain) twice and checks that both runs produced the
+/// same event trace: a seed that does not replay exactly is a bug of its own.
 #[test]
 fn sim_replay() {
-    let seed = std::env::var(SEED_ENV)
-        .ok()
-        .map(|s| s.parse().expect("SILKLINE_SIM_SEED must be a u64"))
-        .unwrap_or(42);
-    let replicas = std::env::var(REPLICAS_ENV)
-        .ok()
-        .map(|s| s.parse().expect("SILKLINE_SIM_REPLICAS must be a u64"))
-        .unwrap_or(3);
-    let first = sim::run_seed(seed, replicas).unwrap_or_else(|f| panic!("{f}"));
-    let second = sim::run_seed(seed, replicas).unwrap_or_else(|f| panic!("{f}"));
+    let (seed, replicas, machine) = sim::replay_from_env();
+    let first = sim::run_seed_on(seed, replicas, machine).unwrap_or_else(|f| panic!("{f}"));
+    let second = sim::run_seed_on(seed, replicas, machine).unwrap_or_else(|f| panic!("{f}"));
     println!("{first:#?}");
     assert_eq!(first, second, "seed {seed} did not replay identically");
 }
