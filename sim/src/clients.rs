@@ -20,8 +20,8 @@ use crate::runner::Simulation;
 const PROPOSALS_MAX: u64 = 60;
 /// Reads begun per run: enough to overlap acknowledgements, crashes and elections.
 const READS_MAX: u64 = 16;
-/// A read without a read point after this long is asked again (a client's timeout).
-const READ_RETRY_MS: u64 = 200;
+/// A read not served after this long is asked again (a client's timeout).
+const READ_RETRY_MS: u64 = 300;
 /// A membership change not reflected by the leader's state after this long is asked again.
 const MEMBERSHIP_RETRY_MS: u64 = 300;
 /// A removal the ledger refuses (it would leave too few voters) is asked at most this often.
@@ -70,7 +70,7 @@ impl<M: SimMachine> Simulation<M> {
         self.checkers.reads.asked(id, self.now_ms);
     }
 
-    /// Asks again every read that got no read point within [`READ_RETRY_MS`].
+    /// Asks again every read not served within [`READ_RETRY_MS`].
     pub(crate) fn retry_reads(&mut self) {
         let before = self.now_ms.saturating_sub(READ_RETRY_MS);
         for id in self.checkers.reads.unanswered(before) {
@@ -82,8 +82,8 @@ impl<M: SimMachine> Simulation<M> {
     /// Adds the joiner as a learner, then maybe promotes it; for machines that govern
     /// membership, maybe removes a founder. Through the leader.
     pub(crate) fn membership(&mut self) {
-        let due = self.now_ms >= self.join_at_ms
-            || self.remove.is_some_and(|(_, at)| at <= self.now_ms);
+        let due =
+            self.now_ms >= self.join_at_ms || self.remove.is_some_and(|(_, at)| at <= self.now_ms);
         if !due {
             return;
         }

@@ -1,10 +1,11 @@
 //! `linearizable_read`: a read served through Raft's ReadIndex (the replica asks for a read
 //! point, then serves once it has applied that far) never returns a state older than a write
-//! acknowledged before the read began. And `read_needs_a_leader`: a read point is only ever
-//! given by a replica that knows a leader (ledger/tests/client.rs asserts, with a timed sleep,
-//! that a read asked while no node knows a leader is not answered; here it is checked on every
-//! read of every seed, and `liveness` requires every read to be answered in the end, retried
-//! as a client retries one raft-rs dropped).
+//! acknowledged before the read began. And `read_needs_a_leader`: a read point only ever comes
+//! after some replica was seen leading since the read began (the leader that confirmed it
+//! with a quorum). ledger/tests/client.rs asserts with a timed sleep that a read asked while no
+//! node knows a leader is not answered; here it is checked on every read of every seed, and
+//! `liveness` requires every read to be answered in the end, asked again as a client asks
+//! again one that raft-rs dropped.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +35,8 @@ pub struct LinearizableReads {
     next_id: u64,
     /// Reads served and checked.
     pub served: u64,
+    /// The last virtual time a replica was seen leading.
+    leader_seen_ms: Option<u64>,
 }
 
 impl LinearizableReads {
@@ -52,19 +55,22 @@ impl LinearizableReads {
         self.next_id
     }
 
-    /// Reads without a read point, last asked at or before `before_ms`: to ask again.
+    /// Reads not served yet, last asked at or before `before_ms`: to ask again. (A read point
+    /// may have come from a replica that cannot reach it, say one removed from the network:
+    /// the client's timeout covers that too.)
     pub fn unanswered(&self, before_ms: u64) -> Vec<u64> {
         self.reads
             .iter()
-            .filter(|(_, r)| r.answer.is_none() && r.asked_ms <= before_ms)
+            .filter(|(_, r)| r.asked_ms <= before_ms)
             .map(|(id, _)| *id)
             .collect()
     }
 
-    /// Read `id` was asked (again) at `now_ms`.
+    /// Read `id` was asked (again) at `now_ms`; a read point given before is forgotten.
     pub fn asked(&mut self, id: u64, now_ms: u64) {
         if let Some(r) = self.reads.get_mut(&id) {
             r.asked_ms = now_ms;
+            r.answer = None;
         }
     }
 
@@ -78,23 +84,34 @@ impl LinearizableReads {
         self.reads.len()
     }
 
-    /// Node `node` (incarnation `incarnation`) gave read `id` the read point `index`, knowing
-    /// a leader or not. A second read point for a read already given one is ignored.
+    /// A replica is leading at `now_ms`.
+    pub fn leader_seen(&mut self, now_ms: u64) {
+        self.leader_seen_ms = Some(now_ms);
+    }
+
+    /// Node `node` (incarnation `incarnation`) gave read `id` the read point `index`. A
+    /// second read point for a read already given one is ignored.
     pub fn read_point(
         &mut self,
         id: u64,
         node: u64,
         incarnation: u64,
         index: LogIndex,
-        leader_known: bool,
     ) -> Result<(), Violation> {
-        if !leader_known {
+        let Some(r) = self.reads.get_mut(&id) else {
+            return Ok(());
+        };
+        if self.leader_seen_ms.is_none_or(|t| t < r.started_ms) {
             return Err(Violation::new(
                 "read_needs_a_leader",
-                format!("node {node} gave read {id} the read point {index} knowing no leader"),
+                format!(
+                    "node {node} gave read {id} (begun at {} virtual ms) the read point {index}, \
+                     but no replica has led since",
+                    r.started_ms
+                ),
             ));
         }
-        if let Some(r) = self.reads.get_mut(&id).filter(|r| r.answer.is_none()) {
+        if r.answer.is_none() {
             r.answer = Some((node, incarnation, index));
         }
         Ok(())
@@ -140,8 +157,9 @@ impl LinearizableReads {
         self.served += 1;
         for ack in &acks[..read.acks_before] {
             let held = ack.index <= applied
-                && holds(&ack.id)
-                    .map_err(|e| Violation::new("linearizable_read", format!("node {node}: {e}")))?;
+                && holds(&ack.id).map_err(|e| {
+                    Violation::new("linearizable_read", format!("node {node}: {e}"))
+                })?;
             if !held {
                 return Err(Violation::new(
                     "linearizable_read",
@@ -181,7 +199,9 @@ mod tests {
         // Begun after the first acknowledgement only.
         let id = c.start(10, 1);
         assert_eq!(c.unanswered(10), vec![id]);
-        c.read_point(id, 2, 1, 3, true).unwrap();
+        assert!(c.unanswered(9).is_empty());
+        c.leader_seen(12);
+        c.read_point(id, 2, 1, 3).unwrap();
         assert!(c.due(2, 1, 2).is_empty(), "not applied that far yet");
         let (_, read) = c.due(2, 1, 3).pop().unwrap();
         // Served at 3, below the acknowledged write at 4: stale.
@@ -190,19 +210,29 @@ mod tests {
         // At 4 but the state does not hold it: stale too. At 4 holding it: fine, and the
         // second acknowledgement (after the read began) does not count.
         assert!(c.served(id, &read, 2, 4, &acks, |_| Ok(false)).is_err());
-        c.served(id, &read, 2, 4, &acks, |id| Ok(id[0] == 1)).unwrap();
+        c.served(id, &read, 2, 4, &acks, |id| Ok(id[0] == 1))
+            .unwrap();
     }
 
     #[test]
     fn a_read_point_without_a_leader_fails_and_a_crash_loses_read_points() {
         let mut c = LinearizableReads::default();
-        let id = c.start(0, 0);
-        let v = c.read_point(id, 1, 1, 2, false).unwrap_err();
+        let id = c.start(20, 0);
+        let v = c.read_point(id, 1, 1, 2).unwrap_err();
         assert_eq!(v.property, "read_needs_a_leader");
-        c.read_point(id, 1, 1, 2, true).unwrap();
-        assert!(c.unanswered(100).is_empty());
+        // A leader seen before the read began does not count; one since does.
+        c.leader_seen(19);
+        assert!(c.read_point(id, 1, 1, 2).is_err());
+        c.leader_seen(25);
+        c.read_point(id, 1, 1, 2).unwrap();
         c.crashed(1);
+        assert!(
+            c.due(1, 1, 5).is_empty(),
+            "the read point went with the crash"
+        );
         assert_eq!(c.unanswered(100), vec![id]);
+        c.asked(id, 100);
+        assert!(c.unanswered(99).is_empty());
         assert_eq!(c.pending(), 1);
     }
 }

@@ -16,7 +16,11 @@ impl Liveness {
         if now_ms > self.deadline_ms {
             return Err(Violation::new(
                 "liveness",
-                format!("not converged by {} virtual ms: {}", self.deadline_ms, progress()),
+                format!(
+                    "not converged by {} virtual ms: {}",
+                    self.deadline_ms,
+                    progress()
+                ),
             ));
         }
         Ok(())

@@ -58,8 +58,10 @@ mod tests {
     #[test]
     fn a_broken_bill_or_two_possessors_at_one_index_fail() {
         let mut c = ExactlyOnePossessor::default();
-        c.bills(1, 4, Ok(one("CARRIER/SIM1", Some("SHIPPER")))).unwrap();
-        c.bills(2, 4, Ok(one("CARRIER/SIM1", Some("SHIPPER")))).unwrap();
+        c.bills(1, 4, Ok(one("CARRIER/SIM1", Some("SHIPPER"))))
+            .unwrap();
+        c.bills(2, 4, Ok(one("CARRIER/SIM1", Some("SHIPPER"))))
+            .unwrap();
         let v = c
             .bills(3, 4, Ok(one("CARRIER/SIM1", Some("BANK"))))
             .unwrap_err();

@@ -14,7 +14,12 @@ pub struct StateAgreement {
 
 impl StateAgreement {
     /// Node `node` has state `hash` at applied index `applied`.
-    pub fn state(&mut self, node: u64, applied: LogIndex, hash: StateHash) -> Result<(), Violation> {
+    pub fn state(
+        &mut self,
+        node: u64,
+        applied: LogIndex,
+        hash: StateHash,
+    ) -> Result<(), Violation> {
         match self.hashes.get(&applied) {
             Some(h) if *h != hash => Err(Violation::new(
                 "state_agreement",
@@ -54,7 +59,10 @@ mod tests {
         c.state(1, 3, [7; 32]).unwrap();
         c.state(2, 3, [7; 32]).unwrap();
         c.state(2, 4, [8; 32]).unwrap();
-        assert_eq!(c.state(3, 3, [9; 32]).unwrap_err().property, "state_agreement");
+        assert_eq!(
+            c.state(3, 3, [9; 32]).unwrap_err().property,
+            "state_agreement"
+        );
         assert!(StateAgreement::members(4, &[[1; 32], [1; 32]]).is_ok());
         assert!(StateAgreement::members(4, &[[1; 32], [2; 32]]).is_err());
     }

@@ -104,8 +104,11 @@ pub fn dev() -> &'static Dev {
 
 fn generate_dev() -> anyhow_like::Result<Dev> {
     let dir = tempfile::tempdir()?;
-    let consortium =
-        generate_consortium(&ConsortiumSpec::dev(DEV_NODES), &dir.path().join("pki"), T0_S)?;
+    let consortium = generate_consortium(
+        &ConsortiumSpec::dev(DEV_NODES),
+        &dir.path().join("pki"),
+        T0_S,
+    )?;
     let mut signers = Vec::new();
     for name in USERS.iter().chain(ADMINS.iter()) {
         signers.push((*name, consortium.signer(name)?));
@@ -320,7 +323,10 @@ impl SimMachine for LedgerMachine {
     const GOVERNS_MEMBERSHIP: bool = true;
 
     fn world(_seed: u64, replicas: u64) -> Result<LedgerWorld, String> {
-        assert!(replicas as usize <= DEV_NODES, "at most {DEV_NODES} founders");
+        assert!(
+            replicas as usize <= DEV_NODES,
+            "at most {DEV_NODES} founders"
+        );
         Ok(LedgerWorld {
             dir: tempfile::tempdir().map_err(|e| e.to_string())?,
             founders: replicas,
