@@ -37,7 +37,7 @@
 //! machine's stored bills), `acknowledged_in_every_chain`, `linearizable_read` and
 //! `read_needs_a_leader`, `liveness`.
 //!
-//! Layout: [`runner`] (the step loop, [`SimReport`]), [`seeds`] (running, replaying and
+//! Layout: [`runner`] (the step loop, [`SimReport`]), [`config`] (a run's parameters), [`seeds`] (running, replaying and
 //! sweeping seeds), `network` (the simulated network), `faults` (crashes, partitions, heal),
 //! `clients` (proposals, reads, membership requests), [`checkers`], [`machines`];
 //! [`channel`] is the tokio runtime's in-process transport for other crates' tests.
@@ -47,6 +47,7 @@
 pub mod channel;
 pub mod checkers;
 mod clients;
+pub mod config;
 mod faults;
 pub mod machines;
 mod network;

@@ -2,13 +2,13 @@
 //! did or holds, as the runner sees it) and answers with a [`Violation`] naming its property;
 //! none reads the simulation itself, so each is unit-tested with a violating history.
 //!
-//! - [`election_safety`]: at most one leader per term (Raft paper, figure 3).
-//! - [`committed`]: `committed_never_changes`.
-//! - [`state_agreement`]: replicas at the same applied index have the same state hash.
-//! - [`possessor`]: `exactly_one_possessor`.
-//! - [`acknowledged`]: `acknowledged_in_every_chain`.
-//! - [`linearizable_read`]: `linearizable_read` and `read_needs_a_leader`.
-//! - [`liveness`]: the healed cluster converges within a bound.
+//! - [`election_safety`] checks at most one leader per term (Raft paper, figure 3).
+//! - [`committed`] checks `committed_never_changes`.
+//! - [`state_agreement`] checks replicas at the same applied index have the same state hash.
+//! - [`possessor`] checks `exactly_one_possessor`.
+//! - [`acknowledged`] checks `acknowledged_in_every_chain`.
+//! - [`linearizable_read`] checks `linearizable_read` and `read_needs_a_leader`.
+//! - [`liveness`] checks the healed cluster converges within a bound.
 
 pub mod acknowledged;
 pub mod committed;
