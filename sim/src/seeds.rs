@@ -107,11 +107,21 @@ pub struct SweepSummary {
     pub failures: Vec<SimFailure>,
 }
 
+/// Seeds between two progress lines of a sweep.
+const SWEEP_PROGRESS_SEEDS: u64 = 1_000;
+
 /// Runs `count` seeds from `first`, alternating 3 and 5 replicas, one in `ledger_every` on
 /// the ledger (the rest on the hash chain); keeps going past failures and returns them all.
 pub fn sweep(first: u64, count: u64, ledger_every: u64) -> SweepSummary {
     let mut summary = SweepSummary::default();
     for seed in first..first + count {
+        if seed > first && (seed - first) % SWEEP_PROGRESS_SEEDS == 0 {
+            eprintln!(
+                "sweep: {} seeds run, {} failures",
+                seed - first,
+                summary.failures.len()
+            );
+        }
         let replicas = if seed % 2 == 0 { 3 } else { 5 };
         let machine = if ledger_every > 0 && seed % ledger_every == 0 {
             summary.ledger_seeds += 1;
