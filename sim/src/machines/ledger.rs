@@ -102,7 +102,7 @@ pub fn dev() -> &'static Dev {
     DEV.get_or_init(|| generate_dev().expect("the dev consortium generates"))
 }
 
-fn generate_dev() -> anyhow_like::Result<Dev> {
+fn generate_dev() -> SetupResult<Dev> {
     let dir = tempfile::tempdir()?;
     let consortium = generate_consortium(
         &ConsortiumSpec::dev(DEV_NODES),
@@ -124,7 +124,7 @@ fn generate_dev() -> anyhow_like::Result<Dev> {
             // Through JSON, as a node loads it (and validated there).
             Genesis::from_json(&serde_json::to_string(&genesis)?).map_err(Into::into)
         })
-        .collect::<anyhow_like::Result<Vec<_>>>()?;
+        .collect::<SetupResult<Vec<_>>>()?;
     let admins = full
         .nodes
         .iter()
@@ -141,10 +141,8 @@ fn generate_dev() -> anyhow_like::Result<Dev> {
     })
 }
 
-/// A boxed error, to gather the setup's few error types (tests only).
-mod anyhow_like {
-    pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
-}
+/// The setup's few error types (pki, genesis, JSON, I/O), boxed: a failed setup only panics.
+type SetupResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// One run's share of the ledger: its directory, genesis, and what its clients sent.
 pub struct LedgerWorld {
