@@ -115,15 +115,15 @@ const SWEEP_PROGRESS_SEEDS: u64 = 1_000;
 pub fn sweep(first: u64, count: u64, ledger_every: u64) -> SweepSummary {
     let mut summary = SweepSummary::default();
     for seed in first..first + count {
-        if seed > first && (seed - first) % SWEEP_PROGRESS_SEEDS == 0 {
+        if seed > first && (seed - first).is_multiple_of(SWEEP_PROGRESS_SEEDS) {
             eprintln!(
                 "sweep: {} seeds run, {} failures",
                 seed - first,
                 summary.failures.len()
             );
         }
-        let replicas = if seed % 2 == 0 { 3 } else { 5 };
-        let machine = if ledger_every > 0 && seed % ledger_every == 0 {
+        let replicas = if seed.is_multiple_of(2) { 3 } else { 5 };
+        let machine = if ledger_every > 0 && seed.is_multiple_of(ledger_every) {
             summary.ledger_seeds += 1;
             MachineKind::Ledger
         } else {
