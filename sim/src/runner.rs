@@ -1,8 +1,8 @@
 //! The step loop: one simulated cluster ([`Simulation`]) from bootstrap through the chaos
 //! phase, the heal and convergence, and what a run reports ([`SimReport`], [`SimFailure`]).
 //!
-//! The network lives in [`crate::network`], faults in [`crate::faults`], client requests in
-//! [`crate::clients`], the properties in [`crate::checkers`]; this module wires them to the
+//! The network lives in `network`, faults in `faults`, client requests in `clients`, the
+//! properties in [`crate::checkers`]; this module wires them to the
 //! replicas' `Ready` handling.
 
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 //!
 //! - [`hash_chain`]: the stand-in ([`ChainMachine`]), cheap: a hash chain plus unsigned
 //!   workflow commands. It runs most seeds, because it is fast.
-//! - [`ledger`]: the production machine, [`ledger::LedgerState`] on sled, fed signed
+//! - [`ledger`]: the production machine, [`::ledger::LedgerState`] on sled, fed signed
 //!   transactions of a dev consortium; its membership drives Raft.
 
 pub mod hash_chain;
