@@ -2,8 +2,7 @@
 //! phase, the heal and convergence, and what a run reports ([`SimReport`], [`SimFailure`]).
 //!
 //! The network lives in `network`, faults in `faults`, client requests in `clients`, the
-//! properties in [`crate::checkers`]; this module wires them to the
-//! replicas' `Ready` handling.
+//! properties in [`crate::checkers`]; this module wires them to the replicas' `Ready` handling.
 
 use std::collections::BTreeMap;
 use std::fmt;
