@@ -18,6 +18,9 @@ use doc_workflow::{
 use serde::{Deserialize, Serialize};
 
 use replication::batch::Attestation;
+use replication::rng::SplitMix64;
+
+use super::{MachineKind, MembershipRequest, Possessors, SimMachine, TxId};
 use replication::error::StateMachineError;
 use replication::replica::expect_next_index;
 use replication::state_machine::{
@@ -67,7 +70,7 @@ impl SimCommand {
         static FIXTURE: OnceLock<serde_json::Value> = OnceLock::new();
         let mut content = FIXTURE
             .get_or_init(|| {
-                serde_json::from_str(include_str!("../../fixtures/documents/blank-bill.json"))
+                serde_json::from_str(include_str!("../../../fixtures/documents/blank-bill.json"))
                     .expect("the fixture is JSON")
             })
             .clone();
@@ -371,6 +374,109 @@ impl StateMachine for ChainMachine {
         debug_assert_eq!(self.document_hashes.len(), self.documents.len());
         buf.extend_from_slice(&fold_state_hashes(&self.document_hashes).0);
         sha256(&buf)
+    }
+}
+
+/// The bills the workflow payloads act on: few, so that commands collide on the same bill.
+pub const SIM_BILLS: u64 = 3;
+
+/// A random party's random command on one of [`SIM_BILLS`] bills: issues, transfers,
+/// rejections and surrenders, most of them by someone the rules will refuse.
+pub fn workflow_payload(rng: &mut SplitMix64) -> Vec<u8> {
+    let bill = rng.below(SIM_BILLS) as u8;
+    let pick = |rng: &mut SplitMix64| SIM_PARTIES[rng.below(SIM_PARTIES.len() as u64) as usize].0;
+    let mut party = pick(rng);
+    let command = match rng.below(8) {
+        0 => {
+            // Issuing is the carrier's; a random issuer would almost never succeed.
+            party = SIM_CARRIER;
+            serde_json::json!({
+                "action": "ISSUE",
+                "issueTo": pick(rng),
+                "content": SimCommand::blank_bill_content(bill),
+            })
+        }
+        1..=3 => serde_json::json!({"action": "TRANSFER", "to": pick(rng)}),
+        4 => serde_json::json!({"action": "REJECT_TRANSFER"}),
+        5 => serde_json::json!({"action": "SURRENDER_FOR_DELIVERY"}),
+        6 => serde_json::json!({"action": "ACCEPT_SURRENDER"}),
+        _ => serde_json::json!({"action": "REJECT_SURRENDER", "comment": "not yet"}),
+    };
+    SimCommand {
+        party: party.to_string(),
+        bill,
+        command: serde_json::from_value(command).expect("the simulator's commands parse"),
+    }
+    .payload()
+}
+
+impl SimMachine for ChainMachine {
+    type World = ();
+    const KIND: MachineKind = MachineKind::HashChain;
+    const GOVERNS_MEMBERSHIP: bool = false;
+
+    fn world(_seed: u64, _replicas: u64) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn fresh(_world: &mut (), _node: u64, durable: bool) -> Result<ChainMachine, String> {
+        Ok(if durable {
+            ChainMachine::durable()
+        } else {
+            ChainMachine::default()
+        })
+    }
+
+    /// In memory: the value itself survives, or the copy taken at its last sync.
+    fn after_crash(
+        self,
+        _world: &mut (),
+        _node: u64,
+        keep_all: bool,
+    ) -> Result<Option<ChainMachine>, String> {
+        Ok(if keep_all {
+            Some(self)
+        } else {
+            self.synced_state()
+        })
+    }
+
+    /// Workflow commands (60%) and opaque payloads that only extend the chain.
+    fn client_request(_world: &mut (), rng: &mut SplitMix64, sequence: u64) -> Vec<u8> {
+        if rng.chance(600) {
+            workflow_payload(rng)
+        } else {
+            format!("payload-{sequence}-{}", rng.next_u64()).into_bytes()
+        }
+    }
+
+    fn membership_request(_world: &mut (), _request: MembershipRequest) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn possessors(&self) -> Result<Possessors, String> {
+        let mut possessors = Possessors::new();
+        for (key, doc) in self.documents() {
+            doc_workflow::check_invariants(doc)?;
+            possessors.insert(
+                key.id.to_string(),
+                doc.possessor.as_ref().map(|p| p.as_str().to_string()),
+            );
+        }
+        Ok(possessors)
+    }
+
+    /// Every payload extends the chain: each is acknowledged, with no id to look up later.
+    fn acknowledged(_output: &[u8; 32], _proposals: usize) -> Vec<Option<TxId>> {
+        Vec::new()
+    }
+
+    fn holds(&self, _id: &TxId) -> Result<bool, String> {
+        Ok(false)
+    }
+
+    fn workflow_counts(&self) -> (u64, u64) {
+        ChainMachine::workflow_counts(self)
     }
 }
 
