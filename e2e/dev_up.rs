@@ -5,7 +5,7 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
@@ -19,7 +19,7 @@ struct DevUp(Child);
 
 impl DevUp {
     fn start(dir: &Path) -> Result<DevUp> {
-        let child = Command::new(env!("CARGO_BIN_EXE_silkline"))
+        let child = common::silkline()
             .args(["dev", "up", "--dir"])
             .arg(dir)
             .env("RUST_LOG", "warn")
@@ -45,8 +45,9 @@ impl Drop for DevUp {
     }
 }
 
+/// Whether the process a `network.json` names (its pid as JSON gives it) still runs.
 fn alive(pid: u64) -> bool {
-    kill(Pid::from_raw(pid as i32), None).is_ok()
+    u32::try_from(pid).is_ok_and(common::alive)
 }
 
 /// The network file, once it names node processes other than `previous`.
