@@ -231,7 +231,7 @@ impl RawPeer {
     ) -> Result<RawPeer> {
         let config = tls::client_config(
             credentials,
-            trust,
+            &tls::shared(trust),
             NodeId::new(server).map_err(anyhow::Error::msg)?,
             None,
             Arc::new(Counters::default()),

@@ -105,6 +105,17 @@ pub struct Genesis {
     pub workflow_definitions: Vec<RawDefinition>,
 }
 
+/// The workflow engine of a set of definitions (genesis's, or a workflow upgrade's).
+pub fn engine_of(definitions: &[RawDefinition]) -> Result<Engine, GenesisError> {
+    let definitions = definitions
+        .iter()
+        .cloned()
+        .map(Definition::from_raw)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| GenesisError::Definitions(e.to_string()))?;
+    Engine::from_definitions(definitions).map_err(|e| GenesisError::Definitions(e.to_string()))
+}
+
 /// Why a genesis configuration is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GenesisError {
@@ -231,14 +242,7 @@ impl Genesis {
 
     /// The workflow engine the configuration prescribes.
     pub fn engine(&self) -> Result<Engine, GenesisError> {
-        let definitions = self
-            .workflow_definitions
-            .iter()
-            .cloned()
-            .map(Definition::from_raw)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| GenesisError::Definitions(e.to_string()))?;
-        Engine::from_definitions(definitions).map_err(|e| GenesisError::Definitions(e.to_string()))
+        engine_of(&self.workflow_definitions)
     }
 
     /// The member with this code.

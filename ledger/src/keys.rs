@@ -18,12 +18,18 @@
 //! | `crl/<member>`, `par/<party>` | [`CrlRecord`], [`PartyRecord`] |
 //! | `nod/<raft id u64 BE>` | [`NodeRecord`] of a node added, promoted or removed by governance |
 //! | `sum/<content sha256 hex>\0<doc>` | index: documents by content checksum (verification) |
+//! | `mem/<member>` | [`MemberRecord`] of a member admitted, removed or changed since genesis |
+//! | `cfg/consortium` | [`ConsortiumRecord`]: version, pause, parameters, workflow versions (absent: genesis's) |
+//! | `prp/<proposal id>` | [`ProposalRecord`] |
+//! | `dwv/<doc>` | the workflow version a document runs under (u32 BE); absent: version 1 |
 //!
 //! The records are in [`crate::records`]; who writes them, and in one batch per block, is
 //! [`crate::apply`].
 
 use doc_workflow::{DocumentKey, PartyCode, Status};
 
+#[cfg(doc)]
+use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord};
 #[cfg(doc)]
 use crate::records::{CrlRecord, HistoryEntry, NodeRecord, PartyRecord, Tip, TxRecord};
 
@@ -43,6 +49,9 @@ pub const CRL: &[u8] = b"crl/";
 pub const PARTY: &[u8] = b"par/";
 pub const CHECKSUM: &[u8] = b"sum/";
 pub const NODE: &[u8] = b"nod/";
+pub const MEMBER: &[u8] = b"mem/";
+pub const CONSORTIUM: &[u8] = b"cfg/consortium";
+pub const PROPOSAL: &[u8] = b"prp/";
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
@@ -144,6 +153,15 @@ pub fn party(code: &PartyCode) -> Vec<u8> {
 }
 pub fn node(raft_id: u64) -> Vec<u8> {
     cat(&[NODE, &raft_id.to_be_bytes()])
+}
+pub fn member(code: &PartyCode) -> Vec<u8> {
+    cat(&[MEMBER, code.as_str().as_bytes()])
+}
+pub fn proposal(id: &crate::Hash32) -> Vec<u8> {
+    cat(&[PROPOSAL, &id.0])
+}
+pub fn doc_workflow_version(key: &DocumentKey) -> Vec<u8> {
+    cat(&[b"dwv/", doc_text(key).as_bytes()])
 }
 /// Whether a key is part of the hashed replicated state. Left out: meta; the blocks, which
 /// carry the state hash themselves; and the transaction records, an index of the blocks

@@ -57,6 +57,7 @@ mod apply;
 pub mod block;
 pub mod client;
 pub mod codec;
+pub mod consortium;
 pub mod genesis;
 mod keys;
 pub mod machine;

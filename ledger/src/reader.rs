@@ -16,6 +16,7 @@ use pki::TrustStore;
 
 use crate::apply::{TxContext, Work};
 use crate::block::{self, Block, Outcome, TxLocation};
+use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord, ProposalState, Tally};
 use crate::genesis::Genesis;
 use crate::records::{
     DocumentPage, HistoryEntry, NodeRecord, PartyRecord, Tip, TxRecord, corrupt, decode,
@@ -27,6 +28,14 @@ use crate::{ChainError, Hash32, codec, keys};
 /// Largest page a read returns. A document is at most about 70 KiB of JSON; 100 of them keep a
 /// response under 8 MiB and a sled scan short, and a UI page shows far fewer.
 pub const PAGE_SIZE_MAX: usize = 100;
+
+/// A proposal as a reader sees it: the record, its state as of the last block, its tally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalView {
+    pub record: ProposalRecord,
+    pub state: ProposalState,
+    pub tally: Tally,
+}
 
 /// A read-only view of a [`LedgerState`] that other tasks and threads hold (the API, adapters,
 /// a precheck), while the replica keeps applying. Cheap to clone.
@@ -109,18 +118,60 @@ impl LedgerReader {
         validate::acting_party(&self.view().gov.parties, party, member).cloned()
     }
 
-    /// A number that changes exactly when a member's revocation list changes: the height of
-    /// the block that installed the newest current list (0 while only genesis lists exist).
-    /// Every `UPDATE_REVOCATIONS` commits at a height above every list before it, so a holder
-    /// of a certificate verified at epoch N needs to verify it again only once this is not N.
+    /// A number that changes whenever the trust material changes: the height of the block
+    /// that installed the newest current revocation list or last changed a member (admitted,
+    /// removed, a CA added, retired or revoked); 0 while only genesis's hold. Each such change
+    /// commits at a height above every one before it, so a holder of a certificate verified at
+    /// epoch N needs to verify it again only once this is not N.
     pub fn revocation_epoch(&self) -> u64 {
         let view = self.view();
-        view.gov
-            .crls
-            .values()
-            .map(|crl| crl.since_height)
-            .max()
-            .unwrap_or(0)
+        let crls = view.gov.crls.values().map(|crl| crl.since_height);
+        let members = view.gov.members.values().map(|m| m.since_height);
+        crls.chain(members).max().unwrap_or(0)
+    }
+
+    /// Every member ever (removed ones included), by code, as of the last applied block.
+    pub fn members(&self) -> Vec<MemberRecord> {
+        self.view().gov.members.values().cloned().collect()
+    }
+
+    /// The consortium's configuration record (version, pause, parameters, workflow versions).
+    pub fn consortium(&self) -> Arc<ConsortiumRecord> {
+        self.view().gov.consortium.clone()
+    }
+
+    /// A proposal with its votes, its state as of the last block (an open proposal past its
+    /// expiry or base version reads `EXPIRED` or `SUPERSEDED`) and its tally.
+    pub fn proposal(&self, id: &Hash32) -> Result<Option<ProposalView>, ChainError> {
+        let k = keys::proposal(id);
+        let Some(bytes) = self.tree().get(&k)? else {
+            return Ok(None);
+        };
+        let record: ProposalRecord = decode(&k, &bytes)?;
+        Ok(Some(self.proposal_view(record)))
+    }
+
+    /// Proposals, at most [`PAGE_SIZE_MAX`], newest first (by the block that made them).
+    pub fn proposals(&self) -> Result<Vec<ProposalView>, ChainError> {
+        let mut records = Vec::new();
+        for item in self.tree().scan_prefix(keys::PROPOSAL) {
+            let (k, v) = item?;
+            records.push(decode::<ProposalRecord>(&k, &v)?);
+        }
+        records.sort_by_key(|r| std::cmp::Reverse((r.created_height, r.id)));
+        records.truncate(PAGE_SIZE_MAX);
+        Ok(records.into_iter().map(|r| self.proposal_view(r)).collect())
+    }
+
+    fn proposal_view(&self, record: ProposalRecord) -> ProposalView {
+        let view = self.view();
+        let state = record.state_at(view.tip.time_ms, view.gov.consortium.version);
+        let tally = record.tally(&view.gov.members);
+        ProposalView {
+            state,
+            tally,
+            record,
+        }
     }
 
     /// A party on the network.
@@ -192,7 +243,7 @@ impl LedgerReader {
         self.blocks.subscribe()
     }
 
-    /// The members' roots with the ledger's current revocation lists.
+    /// The active members' roots with the ledger's current revocation lists.
     pub fn trust_store(&self) -> TrustStore {
         self.view().gov.trust.store().clone()
     }

@@ -27,13 +27,16 @@ use tokio::sync::broadcast;
 use doc_workflow::{Engine, PartyCode, Role};
 
 use crate::block::Block;
+use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord, ProposalState};
 use crate::genesis::Genesis;
 use crate::records::{corrupt, decode, encode, u64_value};
 use crate::stream::{self as streamed, Streams};
 use crate::validate::Trust;
 use crate::{ChainError, Hash32, keys, state_hash};
 
-pub use crate::apply::{BLOCK_TRANSACTIONS_MAX, NONCE_PRUNE_PER_BLOCK_MAX, VOTERS_MIN};
+pub use crate::apply::{
+    BLOCK_TRANSACTIONS_MAX, NONCE_PRUNE_PER_BLOCK_MAX, VOTERS_MIN, WORKFLOW_VERSIONS_MAX,
+};
 pub use crate::reader::{LedgerReader, PAGE_SIZE_MAX};
 pub use crate::records::{
     CrlRecord, DocumentPage, HistoryEntry, NodeRecord, NodeRole, PartyRecord, Tip, TxRecord,
@@ -56,15 +59,24 @@ fn open_store(path: &Path) -> Result<sled::Db, ChainError> {
         .open()?)
 }
 
-/// The configuration that governance changes: parties, CRLs and the trust store built from
-/// them. Small (parties and members), kept in memory and copied only by a block that changes it.
+/// The configuration that governance changes: members, parties, CRLs and the trust store built
+/// from them, nodes, the consortium record and its open proposals. Small (tens of members,
+/// their parties, a bounded number of open proposals), kept in memory and copied only by a
+/// block that changes it.
 #[derive(Clone)]
 pub(crate) struct Gov {
+    /// Every member ever: genesis members overlaid with the governance changes.
+    pub(crate) members: BTreeMap<PartyCode, MemberRecord>,
     pub(crate) parties: BTreeMap<PartyCode, PartyRecord>,
     pub(crate) crls: BTreeMap<PartyCode, CrlRecord>,
     /// Every node ever: genesis nodes overlaid with the governance changes.
     pub(crate) nodes: BTreeMap<u64, NodeRecord>,
     pub(crate) trust: Arc<Trust>,
+    pub(crate) consortium: Arc<ConsortiumRecord>,
+    /// The engine of each workflow version after genesis's (version 1 is [`Rules::engine`]).
+    pub(crate) engines: BTreeMap<u32, Arc<Engine>>,
+    /// The proposals whose stored state is `OPEN` (some may be expired or superseded by now).
+    pub(crate) open_proposals: BTreeMap<Hash32, ProposalRecord>,
 }
 
 /// The replicated document ledger of one node: the only writer of its store.
@@ -98,7 +110,7 @@ pub(crate) struct Published {
 /// engine it names. Shared by the replica's apply and every reader's precheck.
 pub(crate) struct Rules {
     pub(crate) genesis: Genesis,
-    pub(crate) engine: Engine,
+    pub(crate) engine: Arc<Engine>,
 }
 
 impl std::fmt::Debug for LedgerState {
@@ -221,7 +233,10 @@ impl LedgerState {
             live,
             streams,
             genesis_hash,
-            rules: Arc::new(Rules { genesis, engine }),
+            rules: Arc::new(Rules {
+                genesis,
+                engine: Arc::new(engine),
+            }),
             gov,
             applied_index,
             tip,
@@ -249,6 +264,31 @@ impl LedgerState {
             let record: PartyRecord = decode(&k, &v)?;
             parties.insert(record.code.clone(), record);
         }
+        let mut members = MemberRecord::of_genesis(genesis);
+        for item in tree.scan_prefix(keys::MEMBER) {
+            let (k, v) = item?;
+            let record: MemberRecord = decode(&k, &v)?;
+            members.insert(record.code.clone(), record);
+        }
+        let consortium = match tree.get(keys::CONSORTIUM)? {
+            Some(v) => decode(keys::CONSORTIUM, &v)?,
+            None => {
+                ConsortiumRecord::of_genesis(String::from(genesis.engine()?.definitions_hash()))
+            }
+        };
+        let mut engines = BTreeMap::new();
+        for workflow in consortium.workflows.iter().filter(|w| w.version > 1) {
+            let engine = crate::genesis::engine_of(&workflow.definitions)?;
+            engines.insert(workflow.version, Arc::new(engine));
+        }
+        let mut open_proposals = BTreeMap::new();
+        for item in tree.scan_prefix(keys::PROPOSAL) {
+            let (k, v) = item?;
+            let record: ProposalRecord = decode(&k, &v)?;
+            if record.state == ProposalState::Open {
+                open_proposals.insert(record.id, record);
+            }
+        }
         let mut crls = BTreeMap::new();
         for item in tree.scan_prefix(keys::CRL) {
             let (k, v) = item?;
@@ -275,12 +315,16 @@ impl LedgerState {
             let record: NodeRecord = decode(&k, &v)?;
             nodes.insert(record.raft_id, record);
         }
-        let trust = Trust::new(genesis, &crls).map_err(ChainError::Trust)?;
+        let trust = Trust::new(&members, &crls).map_err(ChainError::Trust)?;
         let gov = Gov {
+            members,
             parties,
             crls,
             nodes,
             trust: Arc::new(trust),
+            consortium: Arc::new(consortium),
+            engines,
+            open_proposals,
         };
         Ok((gov, tip, applied_index))
     }

@@ -13,6 +13,7 @@ use doc_workflow::PartyCode;
 use pki::identity::{IdentityError, IdentityKind, MemberCode, Purpose, TrustStore};
 use pki::jws::{JwsError, ParsedJws};
 
+use super::consortium::MemberRecord;
 use super::genesis::{Genesis, MemberConfig};
 use super::records::CrlRecord;
 use super::tx::ENVELOPE_BYTES_MAX;
@@ -118,8 +119,9 @@ fn to_party(code: &str) -> Result<PartyCode, TxRefusal> {
 #[derive(Debug, Clone)]
 pub struct Trust {
     store: TrustStore,
-    /// Each member's root CA certificate, DER: CRLs must be issued and signed by it.
-    roots: BTreeMap<PartyCode, Vec<u8>>,
+    /// Each active member's root CA certificates, DER: its CRLs must be issued and signed by
+    /// one of them.
+    roots: BTreeMap<PartyCode, Vec<Vec<u8>>>,
 }
 
 impl Trust {
@@ -129,18 +131,30 @@ impl Trust {
         &self.store
     }
 
-    /// The trust store of `genesis`'s members with the given current CRLs.
-    pub fn new(genesis: &Genesis, crls: &BTreeMap<PartyCode, CrlRecord>) -> Result<Trust, String> {
+    /// The trust store of the active `members` (each of their CA certificates) with the given
+    /// current CRLs. A removed member's CAs are not in it, so nothing it signs verifies.
+    pub fn new(
+        members: &BTreeMap<PartyCode, MemberRecord>,
+        crls: &BTreeMap<PartyCode, CrlRecord>,
+    ) -> Result<Trust, String> {
         let mut store = TrustStore::new();
         let mut roots = BTreeMap::new();
-        for member in &genesis.members {
-            let root = root_der(member)?;
-            store
-                .add_member(member_code(&member.code)?, root.clone())
-                .map_err(|e| format!("member {}: {e}", member.code))?;
-            roots.insert(member.code.clone(), root);
+        for member in members.values().filter(|m| m.is_active()) {
+            let code = member_code(&member.code)?;
+            let mut ders = Vec::new();
+            for pem in &member.ca_certificates {
+                let root = root_der(&member.code, pem)?;
+                store
+                    .add_member(code.clone(), root.clone())
+                    .map_err(|e| format!("member {}: {e}", member.code))?;
+                ders.push(root);
+            }
+            roots.insert(member.code.clone(), ders);
         }
         for (member, record) in crls {
+            if !roots.contains_key(member) {
+                continue;
+            }
             let der = STANDARD
                 .decode(&record.der_base64)
                 .map_err(|e| format!("CRL of {member}: {e}"))?;
@@ -157,7 +171,7 @@ impl Trust {
         member: &MemberConfig,
         der_base64: &str,
     ) -> Result<CrlInfo, String> {
-        let trust = Trust::new(genesis, &BTreeMap::new())?;
+        let trust = Trust::new(&MemberRecord::of_genesis(genesis), &BTreeMap::new())?;
         trust
             .check_crl(&member.code, der_base64)
             .map_err(|r| format!("initial CRL of {}: {r}", member.code))
@@ -242,20 +256,28 @@ impl Trust {
             member: member.clone(),
             reason,
         };
-        let root = self
+        let roots = self
             .roots
             .get(member)
             .ok_or_else(|| wrong("not a member of this network".into()))?;
         let code = member_code(member).map_err(TxRefusal::CrlInvalid)?;
-        let crl =
-            pki::crl::verify_member_list(&der, &code, root, presented).map_err(|e| match e {
-                pki::crl::CrlError::WrongIssuer(_) | pki::crl::CrlError::BadSignature { .. } => {
-                    wrong(e.to_string())
-                }
-                pki::crl::CrlError::Malformed(_) | pki::crl::CrlError::UnsupportedAlgorithm(_) => {
-                    TxRefusal::CrlInvalid(e.to_string())
-                }
-            })?;
+        // Any of the member's roots may have issued it (during a CA rotation, both do).
+        let mut verified = Err(wrong("the member has no CA certificate".into()));
+        for root in roots {
+            verified =
+                pki::crl::verify_member_list(&der, &code, root, presented).map_err(|e| match e {
+                    pki::crl::CrlError::WrongIssuer(_)
+                    | pki::crl::CrlError::BadSignature { .. } => wrong(e.to_string()),
+                    pki::crl::CrlError::Malformed(_)
+                    | pki::crl::CrlError::UnsupportedAlgorithm(_) => {
+                        TxRefusal::CrlInvalid(e.to_string())
+                    }
+                });
+            if verified.is_ok() {
+                break;
+            }
+        }
+        let crl = verified?;
         // The trust store must accept it too, or installing it would stop the replica.
         self.store
             .clone()
@@ -271,13 +293,11 @@ impl Trust {
 }
 
 /// The DER of a member's root CA certificate (the first certificate of its PEM).
-fn root_der(member: &MemberConfig) -> Result<Vec<u8>, String> {
-    let certs = pki::pem::certificates(&member.ca_certificate_pem)
-        .map_err(|e| format!("member {} CA certificate: {e}", member.code))?;
-    certs.first().map(|c| c.as_ref().to_vec()).ok_or_else(|| {
-        format!(
-            "member {} CA certificate: no certificate in PEM",
-            member.code
-        )
-    })
+pub fn root_der(member: &PartyCode, pem: &str) -> Result<Vec<u8>, String> {
+    let certs =
+        pki::pem::certificates(pem).map_err(|e| format!("member {member} CA certificate: {e}"))?;
+    certs
+        .first()
+        .map(|c| c.as_ref().to_vec())
+        .ok_or_else(|| format!("member {member} CA certificate: no certificate in PEM"))
 }

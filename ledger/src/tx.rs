@@ -20,7 +20,16 @@
 //! {"governance":{"action":"ADD_NODE","raftId":4,"nodeId":"node4","address":"127.0.0.1:7104"}, ...}
 //! {"governance":{"action":"PROMOTE_NODE","raftId":4}, ...}
 //! {"governance":{"action":"REMOVE_NODE","raftId":1}, ...}
+//! {"governance":{"action":"ADD_CA","caCertificatePem":"-----BEGIN CERTIFICATE-----..."}, ...}
+//! {"governance":{"action":"RETIRE_CA","fingerprint":"<sha256 of the CA's DER, hex>"}, ...}
+//! {"governance":{"action":"PROPOSE","actions":[{"type":"PAUSE"}],"description":"...",
+//!                "baseConfigVersion":3,"expiresAt":1741950000000}, ...}
+//! {"governance":{"action":"VOTE","proposal":"<proposal id, hex>","approve":true}, ...}
+//! {"governance":{"action":"WITHDRAW","proposal":"<proposal id, hex>"}, ...}
 //! ```
+//!
+//! The first seven change only what belongs to the signer's member; `PROPOSE`, `VOTE` and
+//! `WITHDRAW` are governance by vote ([`crate::consortium`]).
 //!
 //! `network` binds the signature to one network; `nonce` with the validity window
 //! `[notBefore, notAfter]` (milliseconds since the Unix epoch, inclusive) makes a signed
@@ -29,6 +38,9 @@
 use serde::{Deserialize, Serialize};
 
 use doc_workflow::{Command, DocumentId, PartyCode};
+
+use crate::Hash32;
+use crate::consortium::ProposalAction;
 
 /// Largest signed envelope (the JWS compact form) a node accepts. The largest document payload
 /// is a `VOID` with its replacement or an `ISSUE`: one DCSA document of at most
@@ -132,6 +144,33 @@ pub enum Governance {
         /// The node's Raft id.
         raft_id: u64,
     },
+    /// Adds a root CA certificate to the signer's member (a CA rotation: add the new one,
+    /// reissue, then `RETIRE_CA` the old one; both are trusted in between).
+    AddCa {
+        /// The new root CA certificate, PEM.
+        ca_certificate_pem: String,
+    },
+    /// Stops trusting one of the signer's member's CA certificates; the member keeps at least
+    /// one.
+    RetireCa {
+        /// SHA-256 of the CA certificate's DER, lowercase hex.
+        fingerprint: String,
+    },
+    /// Proposes changes to the consortium's configuration, voted by the members' admins. Its
+    /// id is this transaction's hash; it counts as the proposing member's approval.
+    Propose {
+        actions: Vec<ProposalAction>,
+        description: String,
+        /// The configuration version the proposal was written against; it cannot be accepted
+        /// once the configuration has changed.
+        base_config_version: u64,
+        /// Block time (ms) after which it can no longer be voted.
+        expires_at: u64,
+    },
+    /// The signer's member's vote on an open proposal; a later vote replaces its earlier one.
+    Vote { proposal: Hash32, approve: bool },
+    /// Withdraws an open proposal of the signer's member.
+    Withdraw { proposal: Hash32 },
 }
 
 impl Governance {
@@ -143,6 +182,11 @@ impl Governance {
             Governance::AddNode { .. } => "ADD_NODE",
             Governance::PromoteNode { .. } => "PROMOTE_NODE",
             Governance::RemoveNode { .. } => "REMOVE_NODE",
+            Governance::AddCa { .. } => "ADD_CA",
+            Governance::RetireCa { .. } => "RETIRE_CA",
+            Governance::Propose { .. } => "PROPOSE",
+            Governance::Vote { .. } => "VOTE",
+            Governance::Withdraw { .. } => "WITHDRAW",
         }
     }
 }

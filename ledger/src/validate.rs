@@ -23,7 +23,11 @@
 //!     `OBSERVER_CANNOT_SPONSOR`, `PARTY_ALREADY_EXISTS`, `INVALID_PARTY_NAME`, `CRL_INVALID`,
 //!     `CRL_WRONG_ISSUER`, `CRL_OUTDATED`, `CRL_NOT_YET_VALID`; membership: `NODE_ALREADY_EXISTS`,
 //!     `UNKNOWN_NODE`, `NOT_A_LEARNER`, `NODE_OF_ANOTHER_MEMBER`, `LAST_VOTER`, `INVALID_NODE`,
-//!     `TOO_MANY_NODES`.
+//!     `TOO_MANY_NODES`; a member's CAs: `INVALID_MEMBER_CA`; by vote: `INVALID_PROPOSAL`,
+//!     `STALE_CONFIG_VERSION`, `TOO_MANY_OPEN_PROPOSALS`, `UNKNOWN_PROPOSAL`,
+//!     `PROPOSAL_EXPIRED`, `PROPOSAL_SUPERSEDED`, `PROPOSAL_WITHDRAWN`, `PROPOSAL_CLOSED`,
+//!     `NOT_ELIGIBLE_TO_VOTE`, `NOT_THE_PROPOSER`; a document command while paused:
+//!     `NETWORK_PAUSED`.
 //!
 //! All of it is a pure function of the envelope, the state and the block time.
 
@@ -140,6 +144,31 @@ pub enum TxRefusal {
     InvalidNode(String),
     #[error("the network already has {max} nodes")]
     TooManyNodes { max: usize },
+    #[error("document actions are paused by a consortium vote; governance goes on")]
+    NetworkPaused,
+    #[error("the proposal is not valid: {0}")]
+    InvalidProposal(String),
+    #[error(
+        "the proposal was written against configuration version {given}; the configuration is at version {current}"
+    )]
+    StaleConfigVersion { given: u64, current: u64 },
+    #[error("member {member} already has {max} open proposals")]
+    TooManyOpenProposals { member: PartyCode, max: usize },
+    #[error("no proposal {id} on this network")]
+    UnknownProposal { id: Hash32 },
+    #[error("proposal {id} is {}, not open", state.code())]
+    ProposalNotOpen {
+        id: Hash32,
+        state: crate::consortium::ProposalState,
+    },
+    #[error(
+        "member {member} is not eligible to vote on proposal {id} (removed, or the member it removes)"
+    )]
+    NotEligibleToVote { member: PartyCode, id: Hash32 },
+    #[error("proposal {id} is {proposer}'s; only its proposer withdraws it")]
+    NotTheProposer { id: Hash32, proposer: PartyCode },
+    #[error("the CA certificate change is not acceptable: {0}")]
+    InvalidMemberCa(String),
 }
 
 impl TxRefusal {
@@ -182,6 +211,20 @@ impl TxRefusal {
             TxRefusal::LastVoter { .. } => "LAST_VOTER",
             TxRefusal::InvalidNode(_) => "INVALID_NODE",
             TxRefusal::TooManyNodes { .. } => "TOO_MANY_NODES",
+            TxRefusal::NetworkPaused => "NETWORK_PAUSED",
+            TxRefusal::InvalidProposal(_) => "INVALID_PROPOSAL",
+            TxRefusal::StaleConfigVersion { .. } => "STALE_CONFIG_VERSION",
+            TxRefusal::TooManyOpenProposals { .. } => "TOO_MANY_OPEN_PROPOSALS",
+            TxRefusal::UnknownProposal { .. } => "UNKNOWN_PROPOSAL",
+            TxRefusal::ProposalNotOpen { state, .. } => match state {
+                crate::consortium::ProposalState::Expired => "PROPOSAL_EXPIRED",
+                crate::consortium::ProposalState::Superseded => "PROPOSAL_SUPERSEDED",
+                crate::consortium::ProposalState::Withdrawn => "PROPOSAL_WITHDRAWN",
+                _ => "PROPOSAL_CLOSED",
+            },
+            TxRefusal::NotEligibleToVote { .. } => "NOT_ELIGIBLE_TO_VOTE",
+            TxRefusal::NotTheProposer { .. } => "NOT_THE_PROPOSER",
+            TxRefusal::InvalidMemberCa(_) => "INVALID_MEMBER_CA",
         }
     }
 

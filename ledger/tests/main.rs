@@ -9,4 +9,5 @@ mod chain_apply;
 mod chain_security;
 mod client;
 mod compaction;
+mod governance;
 mod stream;

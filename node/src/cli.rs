@@ -307,7 +307,7 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
         let governance = membership_command(args)?;
         let client = ApiClient::new(&args.target)?;
         let jws = client.sign(json!({ "governance": governance })).await?;
-        return submit(&client, args, jws, json!({}), &[]).await;
+        return submit(&client, args.sign_only, jws, json!({}), &[]).await;
     }
     let document = args
         .document
@@ -338,7 +338,7 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
             "command": command,
         }))
         .await?;
-    submit(&client, args, jws, json!({}), &warnings).await
+    submit(&client, args.sign_only, jws, json!({}), &warnings).await
 }
 
 const REVOCATION_LIST: &str = "{ revocationList }";
@@ -424,20 +424,20 @@ async fn revoke(args: &TxArgs) -> anyhow::Result<bool> {
         "revoked": next.added.iter().map(Serial::to_hex).collect::<Vec<_>>(),
         "revokedTotal": next.revoked.len(),
     });
-    submit(&client, args, jws, extra, &[]).await
+    submit(&client, args.sign_only, jws, extra, &[]).await
 }
 
 /// Prints the signed transaction (`--sign-only`; the `--document`'s warnings then go to stderr,
 /// so that stdout is the JWS alone) or submits it and prints its outcome, with the members of
 /// `extra` added and the warnings when there are any.
-async fn submit(
+pub(crate) async fn submit(
     client: &ApiClient,
-    args: &TxArgs,
+    sign_only: bool,
     jws: String,
     extra: Value,
     warnings: &[ContentProblem],
 ) -> anyhow::Result<bool> {
-    if args.sign_only {
+    if sign_only {
         for warning in warnings {
             eprintln!("warning: {warning}");
         }

@@ -11,6 +11,7 @@
 //!   Ctrl-C ([`dev_up`]).
 //! - `silkline dev add-node --dir DIR [--member CODE]`: prepare one more node's certificate and
 //!   configuration for a dev network, to join it by `tx add-node` ([`dev`]).
+//! - `silkline gov propose|vote|withdraw|show|add-ca|retire-ca`: governance by vote ([`gov`]).
 //! - `silkline tx`, `silkline doc show|verify`, `silkline status`: the GraphQL API from a shell,
 //!   JSON out ([`cli`], [`client`]); `tx revoke` publishes a member's next revocation list.
 //!
@@ -27,6 +28,7 @@ mod client;
 mod config;
 mod dev;
 mod dev_up;
+mod gov;
 mod notify;
 mod run;
 
@@ -59,6 +61,9 @@ enum Command {
     /// Read documents.
     #[command(subcommand)]
     Doc(DocCommand),
+    /// Governance by vote: propose, vote, withdraw, show; a member's own CA rotation.
+    #[command(subcommand)]
+    Gov(gov::GovCommand),
     /// Confirmed transactions per second through the API, with latency and the nodes' CPU time
     /// (against a running network: `silkline dev up`).
     Bench(bench::BenchArgs),
@@ -212,6 +217,7 @@ fn main() -> ExitCode {
     let verdict = |r: anyhow::Result<bool>| r.map(|yes| if yes { None } else { Some(3u8) });
     let result: anyhow::Result<Option<u8>> = match cli.command {
         Command::Tx(args) => verdict(runtime().and_then(|rt| rt.block_on(cli::tx(&args)))),
+        Command::Gov(command) => verdict(runtime().and_then(|rt| rt.block_on(gov::run(command)))),
         Command::Bench(args) => runtime()
             .and_then(|rt| rt.block_on(bench::bench(&args)))
             .map(|()| None),

@@ -1,5 +1,7 @@
 //! E-mail notifications of a node: follows the applied chain, block by block, and queues the
-//! mails `adapters::email` plans for each committed event into the node's durable outbox
+//! mails `adapters::email` plans for each committed event, and for each proposal opened,
+//! nearing its expiry or closed (to the member's own party: its admins), into the node's
+//! durable outbox
 //! (`DATA/outbox.redb`), which a sender task delivers over SMTP.
 //!
 //! Nothing here runs inside apply: it reads blocks the ledger already committed, on its own
@@ -17,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use adapters::email::{
-    CommittedEvent, EmailConfig, Outbox, SenderHandle, mails_block, member_parties, spawn_sender,
+    CommittedEvent, EmailConfig, Outbox, ProposalNotice, SenderHandle, mails_block, member_parties,
+    plan_proposal, spawn_sender,
 };
 use anyhow::Context as _;
 use ledger::{Block, LedgerReader, Outcome};
@@ -150,20 +153,42 @@ impl Queue {
     /// `mails_block` needs to answer as every other node does.
     fn blocks(&self, from: u64, until: u64) -> anyhow::Result<()> {
         let nodes = self.reader.nodes();
-        let own_parties = match nodes.iter().find(|n| n.raft_id == self.raft_id) {
-            Some(own) => member_parties(&own.member, &self.reader.parties()),
+        let own_member = nodes
+            .iter()
+            .find(|n| n.raft_id == self.raft_id)
+            .map(|n| n.member.clone());
+        let own_parties = match &own_member {
+            Some(member) => member_parties(member, &self.reader.parties()),
             None => Default::default(),
         };
+        let proposals = self.reader.proposals()?;
         let mut events = Vec::new();
+        let mut governance_mails = Vec::new();
         for height in (from..=until).filter(|h| mails_block(self.raft_id, &nodes, *h)) {
             let block = self
                 .reader
                 .block(height)?
                 .with_context(|| format!("block {height} is missing"))?;
             events.extend(events_of(&self.reader, &block)?);
+            // The member's admins hear of every proposal opened, nearing expiry or closed.
+            if let Some(member) = &own_member {
+                for view in &proposals {
+                    let time_ms = block.header.time_ms;
+                    if let Some(notice) = ProposalNotice::of(view, height, time_ms) {
+                        governance_mails.extend(plan_proposal(
+                            view,
+                            notice,
+                            time_ms,
+                            &self.config,
+                            member,
+                        ));
+                    }
+                }
+            }
         }
         self.outbox
             .enqueue_events(&events, &self.config, &own_parties)?;
+        self.outbox.enqueue(&governance_mails)?;
         let tmp = self.progress.with_extension("tmp");
         std::fs::write(&tmp, until.to_string())?;
         std::fs::rename(&tmp, &self.progress)?;

@@ -13,8 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use std::collections::BTreeMap;
 
 use ledger::client::LedgerClient;
@@ -104,8 +102,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let store = open_log(&config, &genesis, joining)?;
     let state = LedgerState::open(config.data_dir.join(STATE_DIR), &genesis)
         .context("open the ledger state")?;
-    let trust = trust_store(&genesis, &state)?;
     let reader = state.reader();
+    // The ledger's trust as of its last block: the active members' CAs and current CRLs.
+    let trust = reader.trust_store();
     // Snapshots for peers are streamed from a view of the store, whatever its size.
     state.enable_streamed_snapshots();
     let streams = state.snapshot_streams();
@@ -200,6 +199,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let mut ticker = tokio::time::interval(Duration::from_millis(STATUS_INTERVAL_MS));
+    let mut trust_epoch = reader.revocation_epoch();
     let stopped_by = loop {
         tokio::select! {
             _ = sigterm.recv() => break StopReason::Sigterm,
@@ -212,6 +212,14 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             }
             _ = ticker.tick() => {
                 sync_peers(&config, &reader, &transport);
+                // Members admitted or removed, CAs rotated, lists replaced: new handshakes
+                // are checked with the ledger's trust as of its last block.
+                let epoch = reader.revocation_epoch();
+                if epoch != trust_epoch {
+                    transport.set_trust(reader.trust_store());
+                    trust_epoch = epoch;
+                    tracing::info!(epoch, "the network's trust changed; transport trust updated");
+                }
                 let report = StatusFile::new(
                     &config.node_id,
                     &status.borrow(),
@@ -423,35 +431,6 @@ fn remove_dir_if_present(path: &Path) -> anyhow::Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-/// The members' root CAs from genesis, with each member's current CRL from the state (the
-/// genesis CRL until an `UPDATE_REVOCATIONS` replaced it).
-fn trust_store(genesis: &Genesis, state: &LedgerState) -> anyhow::Result<TrustStore> {
-    let mut trust = TrustStore::new();
-    for member in &genesis.members {
-        let code = MemberCode::new(member.code.as_str()).map_err(anyhow::Error::msg)?;
-        let root = pki::pem::certificates(&member.ca_certificate_pem)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("CA of {}", member.code))?
-            .remove(0);
-        trust
-            .add_member(code.clone(), root.to_vec())
-            .with_context(|| format!("CA of {}", member.code))?;
-        let crl = match state.crl(&member.code) {
-            Some(record) => Some(record.der_base64.clone()),
-            None => member.initial_crl.clone(),
-        };
-        if let Some(crl) = crl {
-            let der = STANDARD
-                .decode(crl)
-                .with_context(|| format!("CRL of {}", member.code))?;
-            trust
-                .set_revocations(&code, vec![der])
-                .with_context(|| format!("CRL of {}", member.code))?;
-        }
-    }
-    Ok(trust)
 }
 
 fn transport_config(

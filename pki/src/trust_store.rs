@@ -36,7 +36,8 @@ pub const VERIFIED_CHAINS_MAX: usize = 4096;
 /// One member's trust material.
 #[derive(Debug, Clone)]
 struct MemberTrust {
-    root: CertificateDer<'static>,
+    /// Its root CAs: one, or more while a rotation overlaps the old root and the new.
+    roots: Vec<CertificateDer<'static>>,
     crls: Vec<Vec<u8>>,
 }
 
@@ -120,8 +121,10 @@ impl TrustStore {
         TrustStore::default()
     }
 
-    /// Trusts `root_der` as `member`'s root CA. The certificate must parse, be a CA and use an
-    /// accepted algorithm.
+    /// Trusts `root_der` as a root CA of `member` (beside the ones it already has: a member
+    /// rotating its CA has both while the rotation overlaps). The certificate must parse, be a
+    /// CA and use an accepted algorithm, and no other root of any member may have its subject
+    /// name (revocation lists are found by issuer name).
     pub fn add_member(
         &mut self,
         member: MemberCode,
@@ -140,23 +143,34 @@ impl TrustStore {
             x509_parser::parse_x509_certificate(der)
                 .is_ok_and(|(_, other)| other.subject().as_raw() == cert.subject().as_raw())
         };
-        if let Some((other, _)) = self.members.iter().find(|(code, t)| {
-            **code != member && (t.root.as_ref() == root_der.as_slice() || same_subject(&t.root))
+        if self
+            .members
+            .get(&member)
+            .is_some_and(|t| t.roots.iter().any(|r| r.as_ref() == root_der.as_slice()))
+        {
+            // Already this member's root: nothing changes.
+            return Ok(());
+        }
+        if let Some((other, _)) = self.members.iter().find(|(_, t)| {
+            t.roots
+                .iter()
+                .any(|r| r.as_ref() == root_der.as_slice() || same_subject(r))
         }) {
             // The member is whoever's root a chain reaches: one root must name one member. Names
             // must differ too: revocation lists are found by issuer name, so a look-alike root
             // would have its list checked (and fail) for the other member's certificates.
             return Err(IdentityError::Profile(format!(
-                "this root CA (or its subject name) is already {other}'s; a root belongs to one member"
+                "this root CA (or its subject name) is already one of {other}'s; a root belongs to one member and every root has its own name"
             )));
         }
-        Arc::make_mut(&mut self.members).insert(
-            member,
-            MemberTrust {
-                root: CertificateDer::from(root_der),
+        Arc::make_mut(&mut self.members)
+            .entry(member)
+            .or_insert_with(|| MemberTrust {
+                roots: Vec::new(),
                 crls: Vec::new(),
-            },
-        );
+            })
+            .roots
+            .push(CertificateDer::from(root_der));
         self.verified = Arc::default();
         Ok(())
     }
@@ -195,14 +209,17 @@ impl TrustStore {
         self.members.get(member).map(|t| t.crls.as_slice())
     }
 
-    /// A member's root CA certificate.
-    pub fn member_root(&self, member: &MemberCode) -> Option<&CertificateDer<'static>> {
-        self.members.get(member).map(|t| &t.root)
+    /// A member's root CA certificates.
+    pub fn member_roots(&self, member: &MemberCode) -> Option<&[CertificateDer<'static>]> {
+        self.members.get(member).map(|t| t.roots.as_slice())
     }
 
     /// Every member's root CA, for a rustls client or server verifier.
     pub fn roots(&self) -> Vec<CertificateDer<'static>> {
-        self.members.values().map(|t| t.root.clone()).collect()
+        self.members
+            .values()
+            .flat_map(|t| t.roots.iter().cloned())
+            .collect()
     }
 
     /// Every member's revocation lists, for a rustls verifier.
@@ -278,7 +295,7 @@ impl TrustStore {
         let members: Vec<(&MemberCode, TrustAnchor<'_>)> = self
             .members
             .iter()
-            .map(|(code, t)| anchor_of(&t.root).map(|a| (code, a)))
+            .flat_map(|(code, t)| t.roots.iter().map(move |r| anchor_of(r).map(|a| (code, a))))
             .collect::<Result<_, _>>()?;
         let anchors: Vec<TrustAnchor<'_>> = members.iter().map(|(_, a)| a.clone()).collect();
         let owned_crls: Vec<CertRevocationList<'static>> = self
@@ -411,7 +428,8 @@ impl TrustStore {
         let roots: Vec<X509Certificate<'_>> = self
             .members
             .values()
-            .filter_map(|t| x509_parser::parse_x509_certificate(t.root.as_ref()).ok())
+            .flat_map(|t| t.roots.iter())
+            .filter_map(|r| x509_parser::parse_x509_certificate(r.as_ref()).ok())
             .map(|(_, root)| root)
             .collect();
         let presented: Vec<Option<X509Certificate<'_>>> = chain

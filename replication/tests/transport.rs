@@ -207,7 +207,7 @@ async fn raw_dial(
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let config = tls::client_config(
         credentials,
-        trust,
+        &tls::shared(trust),
         expect,
         None,
         Arc::new(Counters::default()),
@@ -389,7 +389,7 @@ async fn a_certificate_from_a_foreign_consortium_is_refused() -> Result<()> {
     let impostor_addr = impostor.local_addr()?;
     let impostor_server = tls::server_config(
         &foreign_node1,
-        &net.trust,
+        &tls::shared(&net.trust),
         only_peer(3),
         Arc::new(Counters::default()),
     )?;
@@ -528,7 +528,7 @@ async fn a_valid_node_certificate_claiming_another_node_is_refused() -> Result<(
     let impostor_addr = impostor.local_addr()?;
     let server = tls::server_config(
         &node2,
-        &net.trust,
+        &tls::shared(&net.trust),
         only_peer(3),
         Arc::new(Counters::default()),
     )?;

@@ -40,7 +40,18 @@ impl MailId {
         }
     }
 
-    fn to_bytes(&self) -> Vec<u8> {
+    /// The id of a message about something other than a document (a proposal): `subject`
+    /// takes the document's place.
+    pub fn for_subject(height: u64, position: u32, subject: &str, recipient: &str) -> MailId {
+        MailId {
+            height,
+            position,
+            document: short_hash(subject),
+            recipient: short_hash(&recipient.to_ascii_lowercase()),
+        }
+    }
+
+    pub(super) fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(28);
         out.extend_from_slice(&self.height.to_be_bytes());
         out.extend_from_slice(&self.position.to_be_bytes());

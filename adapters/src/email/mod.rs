@@ -48,12 +48,14 @@
 //! are re-exported here.
 
 mod config;
+mod governance;
 mod message;
 mod outbox;
 mod recipients;
 mod sender;
 
 pub use config::{ContactWarnings, Credentials, EmailConfig, RetryPolicy, TlsMode};
+pub use governance::{EXPIRY_NOTICE_MS, ProposalNotice, plan_proposal};
 pub use message::{MailId, MailIdBytes, OutgoingMail, plan};
 pub use outbox::{DoneMail, Outbox, PendingMail};
 pub use recipients::{

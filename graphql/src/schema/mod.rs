@@ -4,13 +4,14 @@
 //! may not read is answered exactly like one that does not exist ([`error::not_found`]).
 //!
 //! One module per root (`query`, `mutation`, `subscription`) and per group of types
-//! (`document`, `block`, `network`, `outcome`); `input` parses and checks the arguments. This
+//! (`document`, `block`, `network`, `consortium`, `outcome`); `input` parses and checks the arguments. This
 //! module builds the schema and holds what every resolver shares: the limits, the [`Api`] data,
 //! and the caller of the request.
 //!
 //! [`error::not_found`]: crate::error::not_found
 
 mod block;
+mod consortium;
 mod document;
 mod input;
 mod mutation;
@@ -31,6 +32,7 @@ use crate::caller::{Caller, Session};
 use crate::error::{FORBIDDEN, api_error};
 
 pub use block::{BlockOut, BlockTx};
+pub use consortium::{ConsortiumOut, ProposalEvent, ProposalOut};
 pub use document::{Document, DocumentPage, HistoryItem, Verification};
 pub use input::{Consistency, DocumentClassArg};
 pub use mutation::Mutation;

@@ -9,6 +9,7 @@ use ledger::client::Submitted;
 use ledger::state::PAGE_SIZE_MAX;
 
 use super::block::BlockOut;
+use super::consortium::{ConsortiumOut, ProposalOut};
 use super::document::{Document, DocumentPage, Verification, key_of, visible_document};
 use super::input::{
     Consistency, DocumentClassArg, linearize, parse_cursor, parse_key, parse_party,
@@ -263,12 +264,13 @@ impl Query {
         Ok(Network {
             id: genesis.network_id.clone(),
             genesis_hash: reader.genesis_hash().to_string(),
-            members: genesis
-                .members
-                .iter()
+            members: reader
+                .members()
+                .into_iter()
+                .filter(|m| m.is_active())
                 .map(|m| Member {
                     code: m.code.as_str().to_owned(),
-                    name: m.name.clone(),
+                    name: m.name,
                     role: code_of(&m.role),
                 })
                 .collect(),
@@ -305,6 +307,71 @@ impl Query {
         Ok(lists
             .first()
             .map(|der| base64::engine::general_purpose::STANDARD.encode(der)))
+    }
+
+    /// The consortium's configuration as this node has applied it: its version, whether
+    /// document actions are paused, the parameters, every member with its CAs, the workflow
+    /// versions.
+    async fn consortium(&self, ctx: &Context<'_>) -> async_graphql::Result<ConsortiumOut> {
+        caller(ctx)?;
+        let reader = api(ctx).reader();
+        Ok(ConsortiumOut::of(&reader.consortium(), reader.members()))
+    }
+
+    /// The newest workflow version's definitions, as a JSON array (what a workflow upgrade
+    /// proposal starts from).
+    async fn workflow_definitions(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        caller(ctx)?;
+        let reader = api(ctx).reader();
+        let consortium = reader.consortium();
+        let definitions = match consortium.workflows.last() {
+            Some(w) if !w.definitions.is_empty() => &w.definitions,
+            _ => &reader.genesis().workflow_definitions,
+        };
+        serde_json::to_string(definitions).map_err(internal)
+    }
+
+    /// Proposals, newest first (at most 100), optionally only those in `state` (`OPEN`,
+    /// `ACCEPTED`, `REJECTED`, `WITHDRAWN`, `EXPIRED`, `SUPERSEDED`).
+    async fn proposals(
+        &self,
+        ctx: &Context<'_>,
+        state: Option<String>,
+    ) -> async_graphql::Result<Vec<ProposalOut>> {
+        caller(ctx)?;
+        const STATES: [&str; 6] = [
+            "OPEN",
+            "ACCEPTED",
+            "REJECTED",
+            "WITHDRAWN",
+            "EXPIRED",
+            "SUPERSEDED",
+        ];
+        if let Some(s) = &state
+            && !STATES.contains(&s.as_str())
+        {
+            return Err(api_error(
+                BAD_REQUEST,
+                format!("state: unknown proposal state `{s}`; one of {STATES:?}"),
+            ));
+        }
+        let views = api(ctx).reader().proposals().map_err(internal)?;
+        Ok(views
+            .into_iter()
+            .filter(|v| state.as_deref().is_none_or(|s| v.state.code() == s))
+            .map(ProposalOut::from)
+            .collect())
+    }
+
+    /// One proposal by its id (the hash of the transaction that made it).
+    async fn proposal(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<ProposalOut> {
+        caller(ctx)?;
+        let hash = ledger::Hash32::from_hex(&id)
+            .map_err(|_| api_error(BAD_REQUEST, "id: 64 hex characters"))?;
+        match api(ctx).reader().proposal(&hash).map_err(internal)? {
+            Some(view) => Ok(ProposalOut::from(view)),
+            None => Err(not_found(&format!("proposal {id}"))),
+        }
     }
 
     /// This node: its Raft role and progress, its chain tip.

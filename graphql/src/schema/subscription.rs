@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 
 use adapters::time::iso8601_utc;
 
+use super::consortium::{ProposalEvent, proposal_events};
 use super::document::visible_document;
 use super::outcome::DocumentKeyOut;
 use super::{Api, api, caller};
@@ -66,6 +67,52 @@ impl SubscriptionRoot {
                             Err(broadcast::error::RecvError::Closed) => return None,
                         };
                         queue.extend(events_of(&api, &caller, &block));
+                    }
+                }
+            },
+        );
+        use futures_util::StreamExt as _;
+        Ok(match session {
+            Some(session) => session.until_refused(stream).boxed(),
+            None => stream.map(Ok).boxed(),
+        })
+    }
+
+    /// Every proposal made, voted, withdrawn or closed, as blocks are applied on this node
+    /// (every member's users may follow governance). Lagging works as for `documentEvents`.
+    async fn proposal_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ProposalEvent>> + use<>>
+    {
+        caller(ctx)?;
+        let session = ctx.data_opt::<Arc<Session>>().cloned();
+        let api = api(ctx).clone();
+        let blocks = api.reader().subscribe_blocks();
+        let stream = futures_util::stream::unfold(
+            (blocks, std::collections::VecDeque::new()),
+            move |(mut blocks, mut queue)| {
+                let api = api.clone();
+                async move {
+                    loop {
+                        if let Some(event) = queue.pop_front() {
+                            return Some((event, (blocks, queue)));
+                        }
+                        let block = match blocks.recv().await {
+                            Ok(block) => block,
+                            Err(broadcast::error::RecvError::Lagged(n)) => {
+                                tracing::warn!(missed = n, "a subscriber fell behind");
+                                continue;
+                            }
+                            Err(broadcast::error::RecvError::Closed) => return None,
+                        };
+                        if !block.transactions.iter().any(|t| t.outcome.is_committed()) {
+                            continue;
+                        }
+                        match proposal_events(api.reader(), block.header.height) {
+                            Ok(events) => queue.extend(events),
+                            Err(e) => tracing::warn!(error = %e, "proposal events unreadable"),
+                        }
                     }
                 }
             },

@@ -14,7 +14,7 @@ use doc_workflow::{
 };
 
 use super::{TxContext, Work};
-use crate::genesis::Genesis;
+use crate::consortium::MemberRecord;
 use crate::records::{HistoryEntry, PartyRecord, corrupt, decode, encode};
 use crate::state::Rules;
 use crate::tx::TxBody;
@@ -55,13 +55,15 @@ impl DocumentStore for DocView<'_> {
 /// new sponsor; what they already hold stays theirs and is never reassigned by anyone else.
 struct PartyView<'g> {
     parties: &'g BTreeMap<PartyCode, PartyRecord>,
-    genesis: &'g Genesis,
+    members: &'g BTreeMap<PartyCode, MemberRecord>,
 }
 
 impl doc_workflow::PartyDirectory for PartyView<'_> {
     fn role_of(&self, party: &PartyCode) -> Option<doc_workflow::Role> {
         let record = self.parties.get(party)?;
-        self.genesis.member(&record.sponsor)?;
+        if !self.members.get(&record.sponsor)?.is_active() {
+            return None;
+        }
         Some(record.role)
     }
 }
@@ -119,6 +121,9 @@ impl Rules {
         let TxBody::Document { document, command } = &checked.tx.body else {
             unreachable!("called for document transactions only");
         };
+        if work.gov().consortium.paused {
+            return Ok(Err(TxRefusal::NetworkPaused));
+        }
         let actor = doc_workflow::Actor::new(checked.party.code.clone(), [checked.party.role]);
         let time = doc_workflow::BlockTime(ctx.time_ms);
         let key = DocumentKey {
@@ -148,6 +153,23 @@ impl Rules {
                 )));
             }
         }
+        // The rules the document lives by: the workflow version it was created under, or for a
+        // new document the newest version active at this height.
+        let version_key = keys::doc_workflow_version(&key);
+        let version = match (&work.docs[&key], work.get(&version_key)?) {
+            (Some(_), Some(bytes)) => workflow_version(&version_key, &bytes)?,
+            (Some(_), None) => 1,
+            (None, _) => work.gov().consortium.workflow_at(ctx.location.height),
+        };
+        let engine = match version {
+            1 => self.engine.clone(),
+            v => work.gov().engines.get(&v).cloned().ok_or_else(|| {
+                corrupt(
+                    "dwv/",
+                    format!("{key} runs under workflow version {v}, which is unknown"),
+                )
+            })?,
+        };
         let mut attempts = 0;
         let decision = loop {
             attempts += 1;
@@ -157,11 +179,9 @@ impl Rules {
             };
             let parties = PartyView {
                 parties: &work.gov().parties,
-                genesis: &self.genesis,
+                members: &work.gov().members,
             };
-            let result = self
-                .engine
-                .decide(&view, &parties, &actor, time, document, command);
+            let result = engine.decide(&view, &parties, &actor, time, document, command);
             let misses = view.misses.into_inner();
             if misses.is_empty() {
                 break result;
@@ -183,6 +203,12 @@ impl Rules {
 
         let mut touched = Vec::with_capacity(decision.changes.len());
         for (key, new_state) in decision.changes {
+            if version > 1 && work.docs.get(&key).is_none_or(|d| d.is_none()) {
+                work.put(
+                    keys::doc_workflow_version(&key),
+                    version.to_be_bytes().to_vec(),
+                );
+            }
             let event = decision
                 .events
                 .iter()
@@ -269,4 +295,12 @@ impl Rules {
         work.docs.insert(key.clone(), Some(state));
         Ok(())
     }
+}
+
+/// A stored workflow version (u32 BE).
+fn workflow_version(key: &[u8], bytes: &[u8]) -> Result<u32, ChainError> {
+    let array: [u8; 4] = bytes
+        .try_into()
+        .map_err(|_| corrupt(String::from_utf8_lossy(key).into_owned(), "not a u32"))?;
+    Ok(u32::from_be_bytes(array))
 }

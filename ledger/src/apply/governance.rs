@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use doc_workflow::{DocumentKey, PartyCode, Role};
 
-use super::{TxContext, Work};
+use super::{TxContext, Work, proposals};
 use crate::genesis::{MemberRole, NODES_MAX};
 use crate::records::{CrlRecord, NodeRecord, NodeRole, PartyRecord, encode};
 use crate::state::{Gov, Rules};
@@ -36,11 +36,41 @@ impl Rules {
     ) -> Result<Result<Vec<DocumentKey>, TxRefusal>, ChainError> {
         debug_assert_eq!(checked.signer.kind, IdentityKind::Admin);
         let member_code = checked.signer.member.clone();
-        let member = self
-            .genesis
-            .member(&member_code)
-            .expect("validated: the signer's member is a genesis member");
+        let member = work
+            .gov()
+            .members
+            .get(&member_code)
+            .cloned()
+            .expect("validated: the signer's chain reaches an active member's CA");
         match command {
+            Governance::Propose {
+                actions,
+                description,
+                base_config_version,
+                expires_at,
+            } => {
+                return proposals::propose(
+                    work,
+                    ctx,
+                    &member_code,
+                    actions,
+                    description,
+                    *base_config_version,
+                    *expires_at,
+                );
+            }
+            Governance::Vote { proposal, approve } => {
+                return proposals::vote(work, ctx, &member_code, proposal, *approve);
+            }
+            Governance::Withdraw { proposal } => {
+                return proposals::withdraw(work, ctx, &member_code, proposal);
+            }
+            Governance::AddCa { ca_certificate_pem } => {
+                return proposals::add_ca(work, ctx, &member_code, ca_certificate_pem);
+            }
+            Governance::RetireCa { fingerprint } => {
+                return proposals::retire_ca(work, ctx, &member_code, fingerprint);
+            }
             Governance::OnboardParty { code, name } => {
                 if member.role == MemberRole::Observer {
                     return Ok(Err(TxRefusal::ObserverCannotSponsor {
@@ -95,7 +125,7 @@ impl Rules {
                 work.put(keys::crl(&member_code), encode(&record));
                 let gov = work.gov_mut();
                 gov.crls.insert(member_code, record);
-                let trust = Trust::new(&self.genesis, &gov.crls).map_err(ChainError::Trust)?;
+                let trust = Trust::new(&gov.members, &gov.crls).map_err(ChainError::Trust)?;
                 gov.trust = Arc::new(trust);
             }
             Governance::AddNode {

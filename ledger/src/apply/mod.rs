@@ -15,6 +15,7 @@
 
 mod document;
 mod governance;
+mod proposals;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use crate::{ChainError, Hash32, codec, keys, merkle, state_hash};
 use replication::batch::Attestation;
 
 pub use governance::VOTERS_MIN;
+pub use proposals::WORKFLOW_VERSIONS_MAX;
 
 /// Most transactions one block may carry: a block is one Raft entry, which the batcher closes
 /// at this many payloads.

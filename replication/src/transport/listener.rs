@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use pki::{NodeId, Purpose, TrustStore};
+use pki::{NodeId, Purpose};
 use raft::eraftpb::Message;
 use rustls::pki_types::UnixTime;
 use tokio::net::{TcpListener, TcpStream};
@@ -32,7 +32,7 @@ use crate::stream::SnapshotStreams;
 pub(super) struct AcceptContext {
     pub(super) raft_id: u64,
     pub(super) acceptor: TlsAcceptor,
-    pub(super) trust: TrustStore,
+    pub(super) trust: tls::SharedTrust,
     /// Raft id to the node its certificate must name; changes with the membership.
     pub(super) peers: SharedPeers,
     pub(super) own_hello: Hello,
@@ -212,7 +212,7 @@ async fn handshake(
     let mut stream = ctx.acceptor.accept(tcp).await?;
     // The verifier accepted a configured peer's node certificate; read which node it named.
     let node = tls::peer_node_id(
-        &ctx.trust,
+        &tls::current(&ctx.trust),
         stream.get_ref().1.peer_certificates(),
         UnixTime::now(),
         Purpose::TlsClient,

@@ -43,7 +43,8 @@
 //!   [`TlsTransport::set_peers`] by whoever follows the network's node set (the node, from the
 //!   ledger's applied `ADD_NODE`/`REMOVE_NODE`); a new peer is dialed and accepted from then on,
 //!   a removed one's dialer stops and its inbound connection closes at its next message. The
-//!   trust store (and so the CRLs) is the one given at start, and a connection already
+//!   trust store is given at start and replaced with [`TlsTransport::set_trust`] when the
+//!   ledger's trust changes (members, their CAs, revocation lists); a connection already
 //!   established is not re-checked when a certificate is revoked later.
 //! - Not the client-facing API; no knowledge of blocks or documents.
 //!
@@ -347,7 +348,7 @@ struct Inner {
 #[derive(Debug)]
 struct DialContext {
     credentials: NodeCredentials,
-    trust: TrustStore,
+    trust: tls::SharedTrust,
     own_hello: Hello,
     queue_capacity: usize,
     streams: Option<Arc<dyn SnapshotStreams>>,
@@ -401,16 +402,13 @@ impl TlsTransport {
         };
         // The peers are known before the listener accepts anyone.
         let peers: SharedPeers = Arc::new(RwLock::new(config.peers.clone()));
-        let server = tls::server_config(
-            &config.credentials,
-            &config.trust,
-            peers.clone(),
-            counters.clone(),
-        )?;
+        let trust = tls::shared(&config.trust);
+        let server =
+            tls::server_config(&config.credentials, &trust, peers.clone(), counters.clone())?;
         let accept = Arc::new(AcceptContext {
             raft_id: config.raft_id,
             acceptor: TlsAcceptor::from(Arc::new(server)),
-            trust: config.trust.clone(),
+            trust: trust.clone(),
             peers: peers.clone(),
             own_hello: own_hello.clone(),
             counters: counters.clone(),
@@ -428,7 +426,7 @@ impl TlsTransport {
                 dialers: Mutex::new(BTreeMap::new()),
                 dial: DialContext {
                     credentials: config.credentials.clone(),
-                    trust: config.trust.clone(),
+                    trust,
                     own_hello,
                     queue_capacity: config.peer_queue_messages_max,
                     streams: config.streams.clone(),
@@ -442,6 +440,18 @@ impl TlsTransport {
         transport.set_peers(config.peers.clone())?;
         tracing::info!(raft_id = config.raft_id, node = %config.node_id, addr = %local_addr, peers = config.peers.len(), "transport started");
         Ok(transport)
+    }
+
+    /// Replaces the trust store (the network admitted or removed a member, a member rotated
+    /// its CA, a revocation list changed): every handshake from now on, inbound and outbound,
+    /// is checked with it. Connections already established are not checked again.
+    pub fn set_trust(&self, trust: TrustStore) {
+        *self
+            .inner
+            .dial
+            .trust
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = trust;
     }
 
     /// Replaces the peer set (the network's membership changed). A new peer gets a queue and a

@@ -86,7 +86,7 @@ fn node_identity(
 /// pinned instead.
 #[derive(Debug)]
 pub struct PinnedServerVerifier {
-    trust: TrustStore,
+    trust: SharedTrust,
     expected: NodeId,
     /// The member whose CA must have issued it; `None`: any member's.
     expected_member: Option<MemberCode>,
@@ -101,7 +101,7 @@ impl ChainCheck for PinnedServerVerifier {
         now: UnixTime,
     ) -> Result<(), rustls::Error> {
         let result = node_identity(
-            &self.trust,
+            &current(&self.trust),
             end_entity,
             intermediates,
             now,
@@ -127,7 +127,7 @@ impl ChainCheck for PinnedServerVerifier {
 /// Checks a client that dials us: a node certificate naming one of the configured peers.
 #[derive(Debug)]
 pub struct PeerClientVerifier {
-    trust: TrustStore,
+    trust: SharedTrust,
     /// The transport's current peers (they change with the network's membership).
     peers: SharedPeers,
     counters: Arc<Counters>,
@@ -135,6 +135,22 @@ pub struct PeerClientVerifier {
 
 /// The peers a transport talks to, by raft id, shared by its verifiers and connection tasks.
 pub type SharedPeers = Arc<RwLock<BTreeMap<u64, PeerAddress>>>;
+
+/// The trust store a transport checks certificates with, shared by its verifiers and
+/// connection tasks, and replaced as a whole when the network's trust changes
+/// ([`TlsTransport::set_trust`](super::TlsTransport::set_trust)): every handshake from then on
+/// uses the new one.
+pub type SharedTrust = Arc<RwLock<TrustStore>>;
+
+/// A shared trust store holding `trust` (for a transport's start, or a test's raw connection).
+pub fn shared(trust: &TrustStore) -> SharedTrust {
+    Arc::new(RwLock::new(trust.clone()))
+}
+
+/// The trust store as of now (a cheap clone: its material is shared).
+pub fn current(trust: &SharedTrust) -> TrustStore {
+    trust.read().unwrap_or_else(PoisonError::into_inner).clone()
+}
 
 /// A node's certificate must come from the member the configuration gives the node, if any.
 fn check_member(
@@ -160,7 +176,7 @@ impl ChainCheck for PeerClientVerifier {
         now: UnixTime,
     ) -> Result<(), rustls::Error> {
         let result = node_identity(
-            &self.trust,
+            &current(&self.trust),
             end_entity,
             intermediates,
             now,
@@ -212,7 +228,7 @@ pub fn peer_node_id(
 /// `peers` (as they are at each handshake).
 pub fn server_config(
     credentials: &NodeCredentials,
-    trust: &TrustStore,
+    trust: &SharedTrust,
     peers: SharedPeers,
     counters: Arc<Counters>,
 ) -> Result<rustls::ServerConfig, TransportError> {
@@ -239,7 +255,7 @@ pub fn server_config(
 /// node certificate (issued by `expected_member`'s CA, if given).
 pub fn client_config(
     credentials: &NodeCredentials,
-    trust: &TrustStore,
+    trust: &SharedTrust,
     expected: NodeId,
     expected_member: Option<MemberCode>,
     counters: Arc<Counters>,
