@@ -151,9 +151,12 @@ impl<M: SimMachine> Simulation<M> {
             self.checkers.reads.failed(id);
             return Ok(());
         };
-        self.checkers
-            .answered
-            .asked(token, node.id, node.incarnation, now + READ_ATTEMPT_TIMEOUT_MS);
+        self.checkers.answered.asked(
+            token,
+            node.id,
+            node.incarnation,
+            now + READ_ATTEMPT_TIMEOUT_MS,
+        );
         self.read_tokens.insert(token, (id, node.incarnation));
         match node.requests.read(replica, token, now) {
             Ok(_) => Ok(()),
@@ -247,13 +250,8 @@ impl<M: SimMachine> Simulation<M> {
                 let p = batch.proposals.iter().find(|p| Some(p.id) == proposal.id)?;
                 Some(sha256(&p.payload))
             });
-        committed_own_entry(
-            node.id,
-            index,
-            proposal.payload_hash,
-            held,
-        )
-        .map_err(|v| self.violated(v))?;
+        committed_own_entry(node.id, index, proposal.payload_hash, held)
+            .map_err(|v| self.violated(v))?;
         let tx = applied.and_then(|a| {
             let k = a.proposals.iter().position(|p| Some(*p) == proposal.id)?;
             *a.outcomes.get(k)?

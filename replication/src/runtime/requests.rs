@@ -5,7 +5,8 @@
 //! a parameter (`now_ms`, any monotonic millisecond count the caller chooses), and every method
 //! *returns* the answers due instead of sending them. A reply is an opaque token chosen by the
 //! caller (`P` for proposals, `R` for reads): the tokio driver ([`super`]) uses oneshot senders,
-//! the deterministic simulator (crate `sim`) may use plain ids. Both run this same code.
+//! the deterministic simulator (crate `sim`) uses plain ids. Both run this same code, so the
+//! simulator's checkers judge the answers production gives.
 //!
 //! # How a driver uses it
 //!

@@ -233,10 +233,7 @@ mod tests {
         c.leader_seen(30);
         c.read_point(other, 2, 1, 2, 31).unwrap();
         assert_eq!(c.crashed(1), 1);
-        assert!(
-            c.due(1, 1, 5).is_empty(),
-            "the read failed with the crash"
-        );
+        assert!(c.due(1, 1, 5).is_empty(), "the read failed with the crash");
         assert_eq!((c.pending(), c.failed), (1, 1));
         // The other waits for node 2 until its client gives up.
         assert_eq!(c.waited_out(30), 0);
