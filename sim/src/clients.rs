@@ -57,6 +57,9 @@ pub(crate) struct ClientProposal {
 pub(crate) struct ClientRead {
     /// The replica asked (index into the nodes).
     pub(crate) node: usize,
+    /// Its incarnation when the read began: the caller holds that driver's channel, which a
+    /// crash closes for good.
+    pub(crate) incarnation: u64,
     /// Its attempts, on the replicas' clock.
     pub(crate) attempts: ReadAttempts,
     /// When to ask again (the replicas' clock), after a `Dropped` answer.
@@ -126,6 +129,7 @@ impl<M: SimMachine> Simulation<M> {
                 id,
                 ClientRead {
                     node,
+                    incarnation: self.nodes[node].incarnation,
                     attempts,
                     retry_at_ms: None,
                 },
@@ -135,18 +139,20 @@ impl<M: SimMachine> Simulation<M> {
         Ok(())
     }
 
-    /// Asks read `id`'s replica for a read point, through its request layer. A crashed replica
-    /// fails the read at once (`Stopped`: the driver's channel is closed).
+    /// Asks read `id`'s replica for a read point, through its request layer. A replica that
+    /// crashed since the read began fails it at once (`Stopped`: the driver's channel is
+    /// closed), even restarted.
     fn ask_read(&mut self, id: u64) -> Result<(), SimFailure> {
         let Some(read) = self.client_reads.get_mut(&id) else {
             return Ok(());
         };
         read.retry_at_ms = None;
-        let i = read.node;
+        let (i, incarnation) = (read.node, read.incarnation);
         let now = self.replica_now_ms();
         let token = self.next_token();
         let node = &mut self.nodes[i];
-        let Some(replica) = node.replica.as_mut() else {
+        let live = node.incarnation == incarnation;
+        let Some(replica) = node.replica.as_mut().filter(|_| live) else {
             self.client_reads.remove(&id);
             self.checkers.reads.failed(id);
             return Ok(());
