@@ -13,10 +13,19 @@ impl<M: SimMachine> Simulation<M> {
     pub(crate) fn crash(&mut self, i: usize, in_write: bool) -> Result<(), SimFailure> {
         let keep_all = self.rng.chance(500);
         let restart_in = self.rng.range(20, 400);
-        let Some(replica) = self.nodes[i].replica.take() else {
+        if self.nodes[i].replica.is_none() {
             return Ok(());
-        };
+        }
         let id = self.nodes[i].id;
+        // The driver stops: its request layer answers every waiting client `Stopped`, and
+        // nothing of this incarnation answers again.
+        let answers = self.nodes[i].requests.stop();
+        self.deliver(i, answers, None)?;
+        self.checkers
+            .answered
+            .stopped(id, self.nodes[i].incarnation)
+            .map_err(|v| self.violated(v))?;
+        let replica = self.nodes[i].replica.take().expect("live");
         let stats = replica.stats();
         self.report.snapshots_taken += stats.snapshots_taken;
         self.report.snapshots_without_state += stats.snapshots_without_state;
@@ -38,6 +47,7 @@ impl<M: SimMachine> Simulation<M> {
         if keep_all {
             self.report.restarts_with_state += 1;
         }
+        // The reads waiting for this replica to apply their read point fail (`Stopped`).
         self.checkers.reads.crashed(id);
         self.trace(&[1, self.now_ms, id]);
         Ok(())

@@ -35,11 +35,15 @@
 //! One checker per property ([`checkers`]), each named in the failure: `election_safety`,
 //! `committed_never_changes`, `state_agreement`, `exactly_one_possessor` (judged from the
 //! machine's stored bills), `acknowledged_in_every_chain`, `linearizable_read` and
-//! `read_needs_a_leader`, `liveness`.
+//! `read_needs_a_leader`, `answered_once`, `no_answer_after_stop` and `committed_own_entry` (the
+//! answers of each replica's request layer, the production
+//! [`Requests`](replication::runtime::requests::Requests), which the clients go through),
+//! `liveness`.
 //!
-//! Layout: [`runner`] (the step loop, [`SimReport`]), [`config`] (a run's parameters), [`seeds`] (running, replaying and
-//! sweeping seeds), `network` (the simulated network), `faults` (crashes, partitions, heal),
-//! `clients` (proposals, reads, membership requests), [`checkers`], [`machines`];
+//! Layout: [`runner`] (the step loop, [`SimReport`]), [`config`] (a run's parameters),
+//! [`seeds`] (running, replaying and sweeping seeds), `network` (the simulated network),
+//! `faults` (crashes, partitions, heal), `clients` (proposals and reads through each replica's
+//! request layer, membership requests), [`checkers`], [`machines`];
 //! [`channel`] is the tokio runtime's in-process transport for other crates' tests.
 //!
 //! What this crate is not: part of the `silkline` binary. It is a dependency of tests only.

@@ -7,18 +7,18 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use replication::batch::ProposalId;
 use replication::error::{ReplicaError, StorageError};
 use replication::logging::discard_logger;
 use replication::replica::{CollectEffects, Replica, ReplicaConfig, next_conf_change};
 use replication::rng::SplitMix64;
+use replication::runtime::requests::{Committed, Requests};
 use replication::state_machine::{LogIndex, StateHash, sha256};
 use replication::storage::{LogStore, SimDisk, conf_state_contains};
 
-use crate::checkers::acknowledged::Ack;
 use crate::checkers::liveness::Liveness;
 use crate::checkers::state_agreement::StateAgreement;
 use crate::checkers::{Checkers, Violation};
+use crate::clients::{AppliedOutcomes, ClientProposal, ClientRead};
 pub use crate::config::SimConfig;
 use crate::machines::{MachineKind, SimMachine};
 use crate::network::Network;
@@ -86,10 +86,21 @@ pub struct SimReport {
     pub workflow_refused: u64,
     /// Transactions acknowledged to their clients (the ledger's committed ones).
     pub acknowledged: u64,
+    /// Proposals answered with an error (refused, dropped, timed out, stopped) or made to a
+    /// crashed replica.
+    pub proposals_failed: u64,
     /// Linearizable reads served and checked.
     pub reads_served: u64,
-    /// Reads asked again because no read point came (no leader known, a crash, a drop).
+    /// Reads that ended in an error to their client (see `clients`).
+    pub reads_failed: u64,
+    /// Read requests asked again after a `Dropped` answer (no leader known, a change of term,
+    /// no answer within the attempt's timeout).
     pub reads_retried: u64,
+    /// Requests the replicas' request layers answered.
+    pub requests_answered: u64,
+    /// Requests still waiting at the end, their deadlines not passed (proposals whose entry
+    /// was lost with a leader, say, waiting out their timeout).
+    pub requests_pending_at_end: u64,
     /// SHA-256 over the run's event trace: equal for two runs of one seed, or determinism broke.
     pub trace_hash: [u8; 32],
 }
@@ -145,13 +156,16 @@ pub(crate) struct SimNode<M: SimMachine> {
     pub(crate) disk: SimDisk,
     /// `None` while crashed.
     pub(crate) replica: Option<Replica<M>>,
+    /// The clients' requests in flight on this incarnation: the production driver's request
+    /// layer, with client tokens for replies and the replicas' clock for time.
+    pub(crate) requests: Requests<u64, u64>,
     /// A state machine that survived the last crash, handed to the restart.
     pub(crate) kept_sm: Option<M>,
     /// When a crashed replica restarts.
     pub(crate) restart_at_ms: u64,
     /// Index up to which this incarnation's committed entries were checked.
     pub(crate) checked_commit: LogIndex,
-    /// Starts so far: a proposal is acknowledged only by the incarnation it was made to.
+    /// Starts so far: a request is answered only by the incarnation it was made to.
     pub(crate) incarnation: u64,
     /// The applied index whose bills this incarnation last reported: the state only changes
     /// with the applied index, and reading the ledger's stored bills after every `Ready`
@@ -168,9 +182,16 @@ pub struct Simulation<M: SimMachine> {
     pub(crate) now_ms: u64,
     pub(crate) network: Network,
     pub(crate) healed: bool,
+    /// Client payloads proposed so far.
     pub(crate) proposals: u64,
-    /// Proposals a client waits on: by id, the node and incarnation it was made to.
-    pub(crate) pending: BTreeMap<ProposalId, (u64, u64)>,
+    /// The last request token handed out (proposals and read requests share them).
+    pub(crate) tokens: u64,
+    /// Client proposals waiting for their answer, by token.
+    pub(crate) client_proposals: BTreeMap<u64, ClientProposal>,
+    /// Client reads asking for a read point, by read id.
+    pub(crate) client_reads: BTreeMap<u64, ClientRead>,
+    /// Read requests waiting for their answer: by token, the read and the incarnation asked.
+    pub(crate) read_tokens: BTreeMap<u64, (u64, u64)>,
     pub(crate) checkers: Checkers,
     pub(crate) report: SimReport,
     trace: Vec<u8>,
@@ -197,6 +218,7 @@ impl<M: SimMachine> Simulation<M> {
                 id,
                 disk: SimDisk::new(),
                 replica: None,
+                requests: Requests::new(id, 0),
                 kept_sm: None,
                 restart_at_ms: 0,
                 checked_commit: 0,
@@ -232,7 +254,10 @@ impl<M: SimMachine> Simulation<M> {
             network: Network::default(),
             healed: false,
             proposals: 0,
-            pending: BTreeMap::new(),
+            tokens: 0,
+            client_proposals: BTreeMap::new(),
+            client_reads: BTreeMap::new(),
+            read_tokens: BTreeMap::new(),
             checkers: Checkers::default(),
             trace: Vec::new(),
             logger: discard_logger(),
@@ -310,6 +335,8 @@ impl<M: SimMachine> Simulation<M> {
             if self.healed && self.converged()? {
                 self.report.virtual_ms = self.now_ms;
                 self.report.reads_served = self.checkers.reads.served;
+                self.report.reads_failed = self.checkers.reads.failed;
+                self.report.requests_pending_at_end = self.checkers.answered.waiting() as u64;
                 self.trace(&[self.now_ms]);
                 self.report.trace_hash = sha256(&self.trace);
                 return Ok(self.report);
@@ -363,6 +390,9 @@ impl<M: SimMachine> Simulation<M> {
     pub(crate) fn start(&mut self, i: usize) -> Result<(), SimFailure> {
         let config = self.replica_config(self.nodes[i].id);
         let id = self.nodes[i].id;
+        // As the driver starts: its request layer numbers this run's requests past the
+        // previous run's, from the clock reading at the start.
+        let epoch_ms = self.replica_now_ms();
         let sm = match self.nodes[i].kept_sm.take() {
             Some(sm) => sm,
             None => M::fresh(&mut self.world, id, self.config.durable_state)
@@ -377,6 +407,7 @@ impl<M: SimMachine> Simulation<M> {
         match store {
             Ok(replica) => {
                 node.replica = Some(replica);
+                node.requests = Requests::new(id, epoch_ms);
                 node.checked_commit = 0;
                 node.incarnation += 1;
                 node.bills_checked_at = None;
@@ -402,9 +433,19 @@ impl<M: SimMachine> Simulation<M> {
     }
 
     fn on_tick(&mut self) -> Result<(), SimFailure> {
+        let now = self.replica_now_ms();
         for i in 0..self.nodes.len() {
             if let Some(r) = self.nodes[i].replica.as_mut() {
+                // The driver's tick: the replica's, then the request layer's deadlines.
                 r.tick();
+                let node = &mut self.nodes[i];
+                let answers = node.requests.expire(now);
+                let (id, incarnation) = (node.id, node.incarnation);
+                self.deliver(i, answers, None)?;
+                self.checkers
+                    .answered
+                    .expired(id, incarnation, now)
+                    .map_err(|v| self.violated(v))?;
             } else if self.nodes[i].restart_at_ms <= self.now_ms {
                 self.start(i)?;
                 let id = self.nodes[i].id;
@@ -412,11 +453,11 @@ impl<M: SimMachine> Simulation<M> {
             }
         }
         if !self.healed {
-            self.client_load();
+            self.client_load()?;
             self.chaos()?;
         }
-        self.membership();
-        self.retry_reads();
+        self.membership()?;
+        self.retry_reads()?;
         let now = self.replica_now_ms();
         for i in 0..self.nodes.len() {
             if let Some(r) = self.nodes[i].replica.as_mut() {
@@ -451,6 +492,13 @@ impl<M: SimMachine> Simulation<M> {
                 let result = replica.handle_ready(&mut fx);
                 self.after_ready(i, fx, result)?;
             }
+            // As the driver after each round of Readies: reads in flight across a change of
+            // term are answered `Dropped`.
+            let node = &mut self.nodes[i];
+            if let Some(replica) = node.replica.as_ref() {
+                let answers = node.requests.term_seen(replica.term());
+                self.deliver(i, answers, None)?;
+            }
         }
         Ok(())
     }
@@ -462,34 +510,33 @@ impl<M: SimMachine> Simulation<M> {
         result: Result<(), ReplicaError>,
     ) -> Result<(), SimFailure> {
         let id = self.nodes[i].id;
-        let incarnation = self.nodes[i].incarnation;
-        // Effects produced before a failure happened for real (messages sent before the write).
+        // Effects produced before a failure happened for real (messages sent before the
+        // write, entries applied before a later write failed): the driver has delivered their
+        // answers before it learns of the failure, and so does this.
+        let answers = self.nodes[i].requests.dropped(&fx.dropped);
+        self.deliver(i, answers, None)?;
         for a in &fx.applied {
             self.trace(&[4, self.now_ms, id, a.index]);
             self.checkers
                 .committed
                 .entry(id, a.index, a.term, a.data_hash, "applied")
                 .map_err(|v| self.violated(v))?;
-            let outcomes = M::acknowledged(&a.output, a.proposals.len());
-            for (k, proposal) in a.proposals.iter().enumerate() {
-                if self.pending.get(proposal) != Some(&(id, incarnation)) {
-                    continue;
-                }
-                self.pending.remove(proposal);
-                if let Some(Some(tx)) = outcomes.get(k) {
-                    self.report.acknowledged += 1;
-                    self.checkers.acknowledged.acknowledge(Ack {
-                        id: *tx,
-                        index: a.index,
-                        node: id,
-                        at_ms: self.now_ms,
-                    });
-                }
+            let committed = Committed {
+                index: a.index,
+                term: a.term,
+            };
+            let answers = self.nodes[i].requests.applied(&a.proposals, committed);
+            if !answers.is_empty() {
+                let outcomes = M::acknowledged(&a.output, a.proposals.len());
+                let applied = AppliedOutcomes {
+                    proposals: &a.proposals,
+                    outcomes: &outcomes,
+                };
+                self.deliver(i, answers, Some(applied))?;
             }
         }
-        for dropped in &fx.dropped {
-            self.pending.remove(dropped);
-        }
+        let answers = self.nodes[i].requests.read_states(&fx.read_states);
+        self.deliver(i, answers, None)?;
         for &index in &fx.restored {
             self.trace(&[5, self.now_ms, id, index]);
         }
@@ -504,15 +551,6 @@ impl<M: SimMachine> Simulation<M> {
                 return Ok(());
             }
             Err(e) => return Err(self.fail("no_fatal_error", format!("node {id}: {e}"))),
-        }
-        for rs in &fx.read_states {
-            let Ok(bytes) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) else {
-                return Err(self.fail("well_formed", "a read context of another size".into()));
-            };
-            self.checkers
-                .reads
-                .read_point(u64::from_le_bytes(bytes), id, incarnation, rs.index)
-                .map_err(|v| self.violated(v))?;
         }
         self.check_replica(i)
     }

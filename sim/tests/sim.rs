@@ -73,6 +73,11 @@ fn assert_faults_exercised(reports: &[SimReport]) {
     // The linearizable_read checker judged reads, some asked again after a silent drop.
     assert!(total(reports, |r| r.reads_served) > 0, "no read served");
     assert!(total(reports, |r| r.reads_retried) > 0, "no read retried");
+    // The answered_once checker judged the request layer's answers, to proposals and reads.
+    assert!(
+        total(reports, |r| r.requests_answered) > 0,
+        "no request answered"
+    );
 }
 
 /// On the ledger, also: acknowledgements to check against every chain, and membership

@@ -5,7 +5,8 @@
 //! a parameter (`now_ms`, any monotonic millisecond count the caller chooses), and every method
 //! *returns* the answers due instead of sending them. A reply is an opaque token chosen by the
 //! caller (`P` for proposals, `R` for reads): the tokio driver ([`super`]) uses oneshot senders,
-//! the deterministic simulator (crate `sim`) may use plain ids. Both run this same code.
+//! the deterministic simulator (crate `sim`) uses plain ids. Both run this same code, so the
+//! simulator's checkers judge the answers production gives.
 //!
 //! # How a driver uses it
 //!
@@ -28,7 +29,8 @@
 //! The rules it keeps:
 //!
 //! - A proposal gets a [`ProposalId`] unique in the cluster (the raft id in the high bits) and
-//!   is answered [`Committed`] when its entry is applied, [`ProposalFailed::Dropped`] when
+//!   across this node's restarts (its counter starts past the previous run's, see
+//!   [`Requests::new`]), and is answered [`Committed`] when its entry is applied, [`ProposalFailed::Dropped`] when
 //!   raft-rs drops it, [`ProposalFailed::TimedOut`] after [`PROPOSAL_TIMEOUT_MS`], or
 //!   [`ProposalFailed::Refused`] at once (queue full, replica stopped, payload refused).
 //! - A read gets a ReadIndex context unique across the cluster and across this node's
@@ -37,10 +39,13 @@
 //!   would drop it (no leader known, a leader that has not committed in its term), when the
 //!   term changes while it is in flight, or after [`READ_ATTEMPT_TIMEOUT_MS`].
 //!
+//! Answers come out in a fixed order (pending requests are kept in ordered maps, by id), so
+//! that a deterministic driver replays exactly.
+//!
 //! What it is not: it decides nothing about consensus (that is [`Replica`]'s), and it does not
 //! wait for a read point to be applied (the caller watches the applied index).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use crate::batch::ProposalId;
 use crate::error::ProposeError;
@@ -74,6 +79,19 @@ pub const READ_RETRY_PAUSE_MS: u64 = 20;
 
 /// Bits of a [`ProposalId`] left for the per-replica counter; the replica id fills the rest.
 const PROPOSAL_COUNTER_BITS: u32 = 48;
+
+/// A run's proposal counter starts at `epoch_ms << PROPOSALS_PER_MS_BITS` (within the counter's
+/// bits, wrapping): ids stay unique across restarts as long as a run proposed at most
+/// 2^7 = 128 payloads per ms it lasted (128,000/s, far over what a replica commits:
+/// BATCH_PAYLOADS_MAX payloads per durable write). Without it, a restarted node numbered its
+/// proposals from 1 again, and an entry of its previous run applied after the restart (one it
+/// had forwarded to the leader) answered a new, different proposal `Committed`. 7 bits keep
+/// today's Unix time in ms (about 2^40.7) within the 48 counter bits until 2039; after that
+/// the start wraps, which keeps the same guarantee (ids are compared modulo 2^48).
+const PROPOSALS_PER_MS_BITS: u32 = 7;
+
+/// The counter bits of a [`ProposalId`].
+const PROPOSAL_COUNTER_MASK: u64 = (1 << PROPOSAL_COUNTER_BITS) - 1;
 
 /// Where a committed proposal landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,11 +141,11 @@ pub struct Requests<P, R> {
     /// contexts.
     raft_id: u64,
     /// Proposals waiting for an outcome: deadline (`now_ms` scale) and reply.
-    proposals: HashMap<ProposalId, (u64, P)>,
+    proposals: BTreeMap<ProposalId, (u64, P)>,
     /// Read requests waiting for their read point, by the sequence number in the context sent
     /// to raft (see [`read_context`]): deadline and reply.
-    reads: HashMap<u64, (u64, R)>,
-    /// The last proposal counter handed out.
+    reads: BTreeMap<u64, (u64, R)>,
+    /// The last proposal counter handed out (modulo 2^[`PROPOSAL_COUNTER_BITS`]).
     next_proposal: u64,
     /// The last read sequence number handed out.
     next_read: u64,
@@ -137,15 +155,17 @@ pub struct Requests<P, R> {
 
 impl<P, R> Requests<P, R> {
     /// No request in flight. `epoch_ms` is the clock reading at the driver's start (the Unix
-    /// time in ms in production): read sequence numbers start past `epoch_ms << 20`, so that
-    /// a leader still holding a read of this node's previous run never mistakes a new one for
-    /// it (it would drop the new one silently).
+    /// time in ms in production; it must grow from one run of a node to the next): read
+    /// sequence numbers start past `epoch_ms << 20`, so that a leader still holding a read of
+    /// this node's previous run never mistakes a new one for it (it would drop the new one
+    /// silently); proposal counters past `epoch_ms << PROPOSALS_PER_MS_BITS`, so that an entry
+    /// of the previous run applied after the restart answers none of this run's proposals.
     pub fn new(raft_id: u64, epoch_ms: u64) -> Requests<P, R> {
         Requests {
             raft_id,
-            proposals: HashMap::new(),
-            reads: HashMap::new(),
-            next_proposal: 0,
+            proposals: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            next_proposal: (epoch_ms << PROPOSALS_PER_MS_BITS) & PROPOSAL_COUNTER_MASK,
             next_read: epoch_ms << 20,
             reads_term: 0,
         }
@@ -179,8 +199,7 @@ impl<P, R> Requests<P, R> {
             };
             return Err((reply, ProposalFailed::Refused(full)));
         }
-        self.next_proposal += 1;
-        assert!(self.next_proposal < 1 << PROPOSAL_COUNTER_BITS);
+        self.next_proposal = (self.next_proposal + 1) & PROPOSAL_COUNTER_MASK;
         let id = ProposalId((self.raft_id << PROPOSAL_COUNTER_BITS) | self.next_proposal);
         match replica.propose(id, payload, now_ms) {
             Ok(()) => {
@@ -266,9 +285,9 @@ impl<P, R> Requests<P, R> {
             return Vec::new();
         }
         self.reads_term = term;
-        self.reads
-            .drain()
-            .map(|(_, (_, reply))| Answer::Read(reply, Err(ProposalFailed::Dropped)))
+        std::mem::take(&mut self.reads)
+            .into_values()
+            .map(|(_, reply)| Answer::Read(reply, Err(ProposalFailed::Dropped)))
             .collect()
     }
 
@@ -305,14 +324,12 @@ impl<P, R> Requests<P, R> {
     /// The driver stops: nobody will answer the waiting clients any more, so every one is
     /// answered `Stopped`.
     pub fn stop(&mut self) -> Vec<Answer<P, R>> {
-        let proposals = self
-            .proposals
-            .drain()
-            .map(|(_, (_, reply))| Answer::Proposal(reply, Err(ProposalFailed::Stopped)));
-        let reads = self
-            .reads
-            .drain()
-            .map(|(_, (_, reply))| Answer::Read(reply, Err(ProposalFailed::Stopped)));
+        let proposals = std::mem::take(&mut self.proposals)
+            .into_values()
+            .map(|(_, reply)| Answer::Proposal(reply, Err(ProposalFailed::Stopped)));
+        let reads = std::mem::take(&mut self.reads)
+            .into_values()
+            .map(|(_, reply)| Answer::Read(reply, Err(ProposalFailed::Stopped)));
         proposals.chain(reads).collect()
     }
 }
@@ -502,6 +519,82 @@ mod tests {
         assert_eq!(requests.pending_proposals(), 0);
         // Answered once: a second report of the same entry answers nobody.
         assert!(requests.applied(&applied.proposals, committed).is_empty());
+    }
+
+    #[test]
+    fn a_previous_runs_entry_answers_none_of_the_next_runs_proposals() {
+        let mut replica = leader();
+        // The first run proposes, then stops (a crash) before its entry is applied.
+        let epoch = 1_700_000_000_000;
+        let mut before = Tracked::new(1, epoch);
+        let old = requests_propose(&mut before, &mut replica, "old", epoch);
+        assert_eq!(
+            before.stop(),
+            vec![Answer::Proposal("old", Err(ProposalFailed::Stopped))]
+        );
+        // The next run starts 20 ms later and proposes before the old entry is applied.
+        let mut after = Tracked::new(1, epoch + 20);
+        let new = requests_propose(&mut after, &mut replica, "new", epoch + 20);
+        assert_ne!(old, new, "a restarted node reused a proposal id");
+        assert_eq!(
+            old.0 >> PROPOSAL_COUNTER_BITS,
+            new.0 >> PROPOSAL_COUNTER_BITS
+        );
+        let committed = Committed { index: 9, term: 2 };
+        assert!(after.applied(&[old], committed).is_empty());
+        assert_eq!(
+            after.applied(&[new], committed),
+            vec![Answer::Proposal("new", Ok(committed))]
+        );
+        // Past 2039 the counter's start wraps within its bits, ids keep the raft id.
+        let late = u64::MAX >> PROPOSALS_PER_MS_BITS;
+        let mut wrapped = Tracked::new(3, late);
+        let id = requests_propose(&mut wrapped, &mut replica, "late", 0);
+        assert_eq!(id.0 >> PROPOSAL_COUNTER_BITS, 3);
+    }
+
+    /// Proposes `payload` through `requests`, which must accept it.
+    fn requests_propose(
+        requests: &mut Tracked,
+        replica: &mut Replica<Counter>,
+        reply: &'static str,
+        now_ms: u64,
+    ) -> ProposalId {
+        requests
+            .propose(replica, reply.as_bytes().to_vec(), reply, now_ms)
+            .unwrap()
+    }
+
+    #[test]
+    fn answers_come_in_the_order_of_the_requests() {
+        let mut replica = leader();
+        let mut requests = Tracked::new(1, 0);
+        for reply in ["p1", "p2", "p3"] {
+            requests_propose(&mut requests, &mut replica, reply, 0);
+        }
+        for reply in ["r1", "r2", "r3"] {
+            requests.read(&mut replica, reply, 0).unwrap();
+        }
+        let order = |answers: Vec<Answer<&'static str, &'static str>>| -> Vec<&'static str> {
+            answers
+                .into_iter()
+                .map(|a| match a {
+                    Answer::Proposal(r, _) | Answer::Read(r, _) => r,
+                })
+                .collect()
+        };
+        assert_eq!(
+            order(requests.expire(PROPOSAL_TIMEOUT_MS)),
+            ["p1", "p2", "p3", "r1", "r2", "r3"]
+        );
+        for reply in ["r4", "r5"] {
+            requests.read(&mut replica, reply, 0).unwrap();
+        }
+        requests.term_seen(replica.term());
+        for reply in ["r6", "r7"] {
+            requests.read(&mut replica, reply, 0).unwrap();
+        }
+        assert_eq!(order(requests.term_seen(replica.term() + 1)), ["r6", "r7"]);
     }
 
     #[test]

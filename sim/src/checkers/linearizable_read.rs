@@ -1,11 +1,11 @@
-//! `linearizable_read`: a read served through Raft's ReadIndex (the replica asks for a read
-//! point, then serves once it has applied that far) never returns a state older than a write
-//! acknowledged before the read began. And `read_needs_a_leader`: a read point only ever comes
-//! after some replica was seen leading since the read began (the leader that confirmed it
-//! with a quorum). ledger/tests/client.rs asserts with a timed sleep that a read asked while no
-//! node knows a leader is not answered; here it is checked on every read of every seed, and
-//! `liveness` requires every read to be answered in the end, asked again as a client asks
-//! again one that raft-rs dropped.
+//! `linearizable_read`: a read served through Raft's ReadIndex (the replica's request layer
+//! answers a read point, then the client serves once that replica has applied that far) never
+//! returns a state older than a write acknowledged before the read began. And
+//! `read_needs_a_leader`: a read point only ever comes after some replica was seen leading
+//! since the read began (the leader that confirmed it with a quorum). ledger/tests/client.rs
+//! asserts with a timed sleep that a read asked while no node knows a leader is not answered;
+//! here it is checked on every read of every seed, and `liveness` requires every read to end in
+//! the end, served or failed as the production caller fails it (see `clients`).
 
 use std::collections::BTreeMap;
 
@@ -22,10 +22,8 @@ pub struct Read {
     pub started_ms: u64,
     /// How many acknowledgements the clients had seen when it began.
     pub acks_before: usize,
-    /// When it was last asked (first ask, or a retry).
-    pub asked_ms: u64,
-    /// The read point a replica gave: `(node, incarnation, index)`.
-    pub answer: Option<(u64, u64, LogIndex)>,
+    /// The read point a replica gave, `(node, incarnation, index)`, and when (virtual ms).
+    pub answer: Option<(u64, u64, LogIndex, u64)>,
 }
 
 /// The reads in flight.
@@ -35,6 +33,9 @@ pub struct LinearizableReads {
     next_id: u64,
     /// Reads served and checked.
     pub served: u64,
+    /// Reads that ended in an error to their client (no read point in time, their replica
+    /// stopped, or it did not apply the read point in time).
+    pub failed: u64,
     /// The last virtual time a replica was seen leading.
     leader_seen_ms: Option<u64>,
 }
@@ -48,29 +49,16 @@ impl LinearizableReads {
             Read {
                 started_ms: now_ms,
                 acks_before,
-                asked_ms: now_ms,
                 answer: None,
             },
         );
         self.next_id
     }
 
-    /// Reads not served yet, last asked at or before `before_ms`: to ask again. (A read point
-    /// may have come from a replica that cannot reach it, say one removed from the network:
-    /// the client's timeout covers that too.)
-    pub fn unanswered(&self, before_ms: u64) -> Vec<u64> {
-        self.reads
-            .iter()
-            .filter(|(_, r)| r.asked_ms <= before_ms)
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
-    /// Read `id` was asked (again) at `now_ms`; a read point given before is forgotten.
-    pub fn asked(&mut self, id: u64, now_ms: u64) {
-        if let Some(r) = self.reads.get_mut(&id) {
-            r.asked_ms = now_ms;
-            r.answer = None;
+    /// Read `id` ended in an error to its client: it leaves the set, unchecked.
+    pub fn failed(&mut self, id: u64) {
+        if self.reads.remove(&id).is_some() {
+            self.failed += 1;
         }
     }
 
@@ -89,14 +77,15 @@ impl LinearizableReads {
         self.leader_seen_ms = Some(now_ms);
     }
 
-    /// Node `node` (incarnation `incarnation`) gave read `id` the read point `index`. A
-    /// second read point for a read already given one is ignored.
+    /// Node `node` (incarnation `incarnation`) gave read `id` the read point `index` at
+    /// `now_ms`. A second read point for a read already given one is ignored.
     pub fn read_point(
         &mut self,
         id: u64,
         node: u64,
         incarnation: u64,
         index: LogIndex,
+        now_ms: u64,
     ) -> Result<(), Violation> {
         let Some(r) = self.reads.get_mut(&id) else {
             return Ok(());
@@ -112,18 +101,34 @@ impl LinearizableReads {
             ));
         }
         if r.answer.is_none() {
-            r.answer = Some((node, incarnation, index));
+            r.answer = Some((node, incarnation, index, now_ms));
         }
         Ok(())
     }
 
-    /// Node `node` crashed: the read points it gave are lost with it (the clients ask again).
-    pub fn crashed(&mut self, node: u64) {
-        for r in self.reads.values_mut() {
-            if r.answer.is_some_and(|(n, _, _)| n == node) {
-                r.answer = None;
-            }
+    /// Node `node` crashed: the reads waiting for it to apply their read point fail (their
+    /// caller's wait ends `Stopped`). Returns how many.
+    pub fn crashed(&mut self, node: u64) -> usize {
+        self.fail_where(|(n, _, _, _)| n == node)
+    }
+
+    /// The reads whose read point came at or before `before_ms` and is not applied yet fail
+    /// (their caller's wait ends `TimedOut`). Returns how many.
+    pub fn waited_out(&mut self, before_ms: u64) -> usize {
+        self.fail_where(|(_, _, _, at)| at <= before_ms)
+    }
+
+    fn fail_where(&mut self, f: impl Fn((u64, u64, LogIndex, u64)) -> bool) -> usize {
+        let ids: Vec<u64> = self
+            .reads
+            .iter()
+            .filter(|(_, r)| r.answer.is_some_and(&f))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            self.failed(*id);
         }
+        ids.len()
     }
 
     /// The reads node `node` (incarnation `incarnation`, applied through `applied`) can serve
@@ -133,8 +138,9 @@ impl LinearizableReads {
             .reads
             .iter()
             .filter(|(_, r)| {
-                r.answer
-                    .is_some_and(|(n, i, index)| n == node && i == incarnation && index <= applied)
+                r.answer.is_some_and(|(n, i, index, _)| {
+                    n == node && i == incarnation && index <= applied
+                })
             })
             .map(|(id, _)| *id)
             .collect();
@@ -198,10 +204,8 @@ mod tests {
         let mut c = LinearizableReads::default();
         // Begun after the first acknowledgement only.
         let id = c.start(10, 1);
-        assert_eq!(c.unanswered(10), vec![id]);
-        assert!(c.unanswered(9).is_empty());
         c.leader_seen(12);
-        c.read_point(id, 2, 1, 3).unwrap();
+        c.read_point(id, 2, 1, 3, 13).unwrap();
         assert!(c.due(2, 1, 2).is_empty(), "not applied that far yet");
         let (_, read) = c.due(2, 1, 3).pop().unwrap();
         // Served at 3, below the acknowledged write at 4: stale.
@@ -215,24 +219,25 @@ mod tests {
     }
 
     #[test]
-    fn a_read_point_without_a_leader_fails_and_a_crash_loses_read_points() {
+    fn a_read_point_without_a_leader_fails_and_a_crash_fails_the_reads_waiting() {
         let mut c = LinearizableReads::default();
         let id = c.start(20, 0);
-        let v = c.read_point(id, 1, 1, 2).unwrap_err();
+        let v = c.read_point(id, 1, 1, 2, 21).unwrap_err();
         assert_eq!(v.property, "read_needs_a_leader");
         // A leader seen before the read began does not count; one since does.
         c.leader_seen(19);
-        assert!(c.read_point(id, 1, 1, 2).is_err());
+        assert!(c.read_point(id, 1, 1, 2, 22).is_err());
         c.leader_seen(25);
-        c.read_point(id, 1, 1, 2).unwrap();
-        c.crashed(1);
-        assert!(
-            c.due(1, 1, 5).is_empty(),
-            "the read point went with the crash"
-        );
-        assert_eq!(c.unanswered(100), vec![id]);
-        c.asked(id, 100);
-        assert!(c.unanswered(99).is_empty());
-        assert_eq!(c.pending(), 1);
+        c.read_point(id, 1, 1, 2, 26).unwrap();
+        let other = c.start(30, 0);
+        c.leader_seen(30);
+        c.read_point(other, 2, 1, 2, 31).unwrap();
+        assert_eq!(c.crashed(1), 1);
+        assert!(c.due(1, 1, 5).is_empty(), "the read failed with the crash");
+        assert_eq!((c.pending(), c.failed), (1, 1));
+        // The other waits for node 2 until its client gives up.
+        assert_eq!(c.waited_out(30), 0);
+        assert_eq!(c.waited_out(31), 1);
+        assert_eq!((c.pending(), c.failed), (0, 2));
     }
 }

@@ -9,8 +9,11 @@
 //! - [`acknowledged`] checks `acknowledged_in_every_chain`.
 //! - [`linearizable_read`] checks `linearizable_read` and `read_needs_a_leader`.
 //! - [`liveness`] checks the healed cluster converges within a bound.
+//! - [`answered`] checks `answered_once`, `no_answer_after_stop` and `committed_own_entry`
+//!   (the request layer's answers).
 
 pub mod acknowledged;
+pub mod answered;
 pub mod committed;
 pub mod election_safety;
 pub mod linearizable_read;
@@ -50,4 +53,5 @@ pub struct Checkers {
     pub possessor: possessor::ExactlyOnePossessor,
     pub acknowledged: acknowledged::AcknowledgedInEveryChain,
     pub reads: linearizable_read::LinearizableReads,
+    pub answered: answered::AnsweredOnce,
 }
