@@ -31,11 +31,13 @@
 //!
 //! Architecture invariant: this crate depends on no other crate of the workspace.
 
+pub mod ca;
 pub mod crl;
 pub mod dev;
 pub mod identity;
 pub mod jcs;
 pub mod jws;
+pub mod member;
 pub mod pem;
 pub mod revocation;
 pub mod signature;
