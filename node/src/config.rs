@@ -78,8 +78,10 @@ pub struct NodeFileConfig {
 pub struct PeerConfig {
     /// The node id the peer's certificate must name.
     pub node_id: String,
-    /// Where the peer's Raft transport listens.
-    pub address: SocketAddr,
+    /// Where the peer's Raft transport listens: `host:port`, the host a DNS name or an IP
+    /// address (IPv6 in brackets). A name is resolved again at every (re)connect, so a peer
+    /// that moves keeps its name.
+    pub address: String,
 }
 
 impl NodeFileConfig {
@@ -109,6 +111,11 @@ impl NodeFileConfig {
         }
         if config.peers.contains_key(&config.raft_id) {
             bail!("peers must not list this node's own raftId");
+        }
+        for (id, peer) in &config.peers {
+            replication::transport::split_host_port(&peer.address)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("peers.{id}.address in {}", path.display()))?;
         }
         if config.public_certificate_chain.is_some() != config.public_private_key.is_some() {
             bail!("publicCertificateChain and publicPrivateKey go together: give both or neither");

@@ -108,7 +108,7 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
                     other.id,
                     PeerConfig {
                         node_id: node_id_of(i)?,
-                        address: other.address.parse()?,
+                        address: other.address.clone(),
                     },
                 ))
             })
@@ -201,7 +201,15 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
     let ports = free_loopback_addresses(3)?;
     let peers = existing
         .into_iter()
-        .map(|(id, (node_id, address))| (id, PeerConfig { node_id, address }))
+        .map(|(id, (node_id, address))| {
+            (
+                id,
+                PeerConfig {
+                    node_id,
+                    address: address.to_string(),
+                },
+            )
+        })
         .collect();
     std::fs::create_dir_all(&node_dir)?;
     write_public_certificate(&consortium, &member, &node_dir, now_s)?;

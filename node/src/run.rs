@@ -325,7 +325,7 @@ fn desired_peers(
                 PeerAddress {
                     node_id: node_id(&p.node_id)?,
                     member: None,
-                    addr: p.address,
+                    addr: p.address.clone(),
                 },
             );
         }
@@ -340,12 +340,12 @@ fn desired_peers(
                 node_id: node_id(id)?,
                 member,
                 // Checked when the ADD_NODE applied.
-                addr: n.address.parse().context("a node's address")?,
+                addr: n.address.clone(),
             },
             (None, Some(p)) => PeerAddress {
                 node_id: node_id(&p.node_id)?,
                 member,
-                addr: p.address,
+                addr: p.address.clone(),
             },
             (None, None) => continue,
         };
