@@ -277,6 +277,51 @@ pub fn issue_end_entity(
     Ok((cert, key))
 }
 
+/// A certificate for a web server that browsers accept (the verification page): ECDSA P-256
+/// whatever the member's own algorithm (browsers refuse Ed25519), server authentication only,
+/// subject `CN=holder, O=organization`, for `localhost`, 127.0.0.1 and the given names and
+/// addresses. Not a profile identity: no Silkline URI, so no node, user or admin can use it.
+pub fn issue_web_server(
+    holder: &str,
+    organization: &str,
+    dns_names: &[String],
+    ips: &[IpAddr],
+    serial: SerialNumber,
+    validity: Validity,
+    issuer: &Issuer<'_, KeyPair>,
+) -> Result<(Certificate, KeyPair), CaError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn(&[
+        (DnType::CommonName, holder),
+        (DnType::OrganizationName, organization),
+    ]);
+    let mut sans = vec![
+        SanType::DnsName("localhost".try_into()?),
+        SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    ];
+    for name in dns_names.iter().filter(|n| n.as_str() != "localhost") {
+        check_host_name(name).map_err(CaError::Invalid)?;
+        sans.push(SanType::DnsName(name.as_str().try_into()?));
+    }
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    sans.extend(
+        ips.iter()
+            .filter(|ip| **ip != loopback)
+            .map(|ip| SanType::IpAddress(*ip)),
+    );
+    params.subject_alt_names = sans;
+    params.serial_number = Some(serial);
+    params.not_before = at(validity.not_before)?;
+    params.not_after = at(validity.not_after)?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    let key = generate_key(KeyAlgorithm::P256)?;
+    let cert = params.signed_by(&key, issuer)?;
+    Ok((cert, key))
+}
+
 /// Longest DNS name (RFC 1035 2.3.4, in its text form).
 pub const HOST_NAME_BYTES_MAX: usize = 253;
 /// Longest label of a DNS name (RFC 1035 2.3.4).

@@ -746,9 +746,8 @@ async fn a_down_peer_never_blocks_sends_and_gets_new_messages_when_it_returns() 
 async fn a_peer_named_by_host_name_is_resolved_and_reached() -> Result<()> {
     let net = Net::new(2)?;
     let (l1, l2) = (bind().await?, bind().await?);
-    let by_name = |l: &TcpListener| -> Result<String> {
-        Ok(format!("localhost:{}", l.local_addr()?.port()))
-    };
+    let by_name =
+        |l: &TcpListener| -> Result<String> { Ok(format!("localhost:{}", l.local_addr()?.port())) };
     let named = |raft_id: u64, addr: String| -> Result<TransportConfig> {
         let mut c = config(&net, raft_id, &BTreeMap::new())?;
         let other = 3 - raft_id;
@@ -772,7 +771,13 @@ async fn a_peer_named_by_host_name_is_resolved_and_reached() -> Result<()> {
     receive_marker(&mut node1.inbox, 2, 8).await?;
     assert!(node1.transport.stats().connections_outbound >= 1);
 
-    for bad in ["localhost", "localhost:0", ":7000", "::1:7000", "localhost:http"] {
+    for bad in [
+        "localhost",
+        "localhost:0",
+        ":7000",
+        "::1:7000",
+        "localhost:http",
+    ] {
         let mut peers = node1.transport.peers();
         peers.get_mut(&2).expect("peer 2").addr = bad.to_owned();
         let err = node1.transport.set_peers(peers).unwrap_err();

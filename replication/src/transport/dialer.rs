@@ -175,7 +175,10 @@ impl Dialer {
         &self,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ConnectionError> {
         let (host, _) = split_host_port(&self.peer.addr).map_err(|reason| {
-            ConnectionError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, reason))
+            ConnectionError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                reason,
+            ))
         })?;
         let tcp = dial(&self.peer.addr).await?;
         tcp.set_nodelay(true)?;
