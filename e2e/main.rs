@@ -13,6 +13,7 @@ mod cluster;
 mod dev_up;
 mod email;
 mod faults;
+mod formation;
 mod membership;
 mod security;
 mod verify_page;
