@@ -84,7 +84,7 @@ fn init_writes_a_ca_an_admin_a_list_and_a_bundle_with_private_keys_0600() {
         }
         for public in files(&dir)
             .into_iter()
-            .filter(|p| !p.extension().is_some_and(|e| e == "key"))
+            .filter(|p| p.extension().is_none_or(|e| e != "key"))
         {
             let text = std::fs::read_to_string(&public).unwrap();
             assert!(!text.contains("PRIVATE KEY"), "{}", public.display());
@@ -302,7 +302,7 @@ fn revoke_writes_the_next_list_and_only_for_what_the_member_issued() {
     assert_eq!(next.crl_number, 2);
     assert_eq!(
         next.added.iter().map(|s| s.to_hex()).collect::<Vec<_>>(),
-        [teller.serial.clone()]
+        std::slice::from_ref(&teller.serial)
     );
     // The list on disk, in the bundle and the one returned are the same.
     let on_disk =
