@@ -205,6 +205,28 @@ mod tests {
     }
 
     #[test]
+    fn peers_are_host_and_port_and_anything_else_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let peers = |address: &str| serde_json::json!({"peers": {"2": {"nodeId": "node2", "address": address}}});
+        for good in [
+            "localhost:7001",
+            "node2.example.org:7001",
+            "127.0.0.2:7001",
+            "[::1]:7001",
+        ] {
+            let config = NodeFileConfig::load(&write(dir.path(), peers(good))).unwrap();
+            assert_eq!(config.peers[&2].address, good);
+        }
+        for bad in ["localhost", "node2.example.org:0", "::1:7001", ":7001"] {
+            let err = NodeFileConfig::load(&write(dir.path(), peers(bad))).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("peers.2.address"),
+                "{bad}: {err:#}"
+            );
+        }
+    }
+
+    #[test]
     fn a_bad_base_url_or_a_chain_without_its_key_is_refused_at_load() {
         let dir = tempfile::tempdir().unwrap();
         for extra in [
