@@ -13,6 +13,7 @@ mod cluster;
 mod dev_up;
 mod email;
 mod faults;
+mod formation;
 mod governance;
 mod membership;
 mod security;

@@ -130,7 +130,7 @@ pub enum Governance {
         /// The node id its TLS certificate's profile names; peers pin its certificate to it
         /// and to the signer's member.
         node_id: String,
-        /// `ip:port` of its Raft transport.
+        /// `host:port` of its Raft transport (a DNS name is resolved at each connection).
         address: String,
     },
     /// Makes a learner of the signer's member a voter (Raft `AddNode`). Promote a learner

@@ -103,6 +103,11 @@ pub struct TxArgs {
     /// `--network` of a dev network it is found in the dev directory.
     #[arg(long, value_name = "FILE")]
     pub ca_key: Option<PathBuf>,
+    /// A revocation list already made by the member's CA (`silkline member revoke` writes
+    /// it; PEM or DER) to publish as it is (revoke), instead of --serial/--certificate with
+    /// --ca-key: the CA's key then never leaves the member's directory.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["serials", "certificates", "ca_key"])]
+    pub crl: Option<PathBuf>,
     /// Print the signed transaction (JWS compact) instead of submitting it, to submit it
     /// another way (curl, another tool).
     #[arg(long)]
@@ -353,6 +358,9 @@ async fn revoke(args: &TxArgs) -> anyhow::Result<bool> {
     if args.document.is_some() {
         bail!("Revoke names no document: give --serial HEX or --certificate FILE");
     }
+    if let Some(path) = &args.crl {
+        return publish_list(args, path).await;
+    }
     if args.serials.is_empty() && args.certificates.is_empty() {
         bail!("Revoke needs --serial HEX or --certificate FILE (repeat either for several)");
     }
@@ -423,6 +431,32 @@ async fn revoke(args: &TxArgs) -> anyhow::Result<bool> {
         "crlNumber": next.crl_number,
         "revoked": next.added.iter().map(Serial::to_hex).collect::<Vec<_>>(),
         "revokedTotal": next.revoked.len(),
+    });
+    submit(&client, args.sign_only, jws, extra, &[]).await
+}
+
+/// `silkline tx revoke --crl FILE`: publishes a list the member's CA already made (`silkline
+/// member revoke`), as it is. The ledger checks it as any `UPDATE_REVOCATIONS` list: the
+/// member's CA signed it and it is newer than the current one (`CRL_OUTDATED` otherwise).
+async fn publish_list(args: &TxArgs, path: &Path) -> anyhow::Result<bool> {
+    let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+    let der = match std::str::from_utf8(&bytes) {
+        Ok(text) if text.contains("-----BEGIN") => pki::pem::crl_der(text)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| path.display().to_string())?,
+        _ => bytes,
+    };
+    let info = pki::inspect_revocation_list(&der).with_context(|| path.display().to_string())?;
+    let client = ApiClient::new(&args.target)?;
+    let jws = client
+        .sign(json!({"governance": {
+            "action": "UPDATE_REVOCATIONS",
+            "crl": base64::engine::general_purpose::STANDARD.encode(&der),
+        }}))
+        .await?;
+    let extra = json!({
+        "crlNumber": info.crl_number,
+        "revokedTotal": info.revoked_serials.len(),
     });
     submit(&client, args.sign_only, jws, extra, &[]).await
 }

@@ -78,8 +78,10 @@ pub struct NodeFileConfig {
 pub struct PeerConfig {
     /// The node id the peer's certificate must name.
     pub node_id: String,
-    /// Where the peer's Raft transport listens.
-    pub address: SocketAddr,
+    /// Where the peer's Raft transport listens: `host:port`, the host a DNS name or an IP
+    /// address (IPv6 in brackets). A name is resolved again at every (re)connect, so a peer
+    /// that moves keeps its name.
+    pub address: String,
 }
 
 impl NodeFileConfig {
@@ -109,6 +111,11 @@ impl NodeFileConfig {
         }
         if config.peers.contains_key(&config.raft_id) {
             bail!("peers must not list this node's own raftId");
+        }
+        for (id, peer) in &config.peers {
+            replication::transport::split_host_port(&peer.address)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("peers.{id}.address in {}", path.display()))?;
         }
         if config.public_certificate_chain.is_some() != config.public_private_key.is_some() {
             bail!("publicCertificateChain and publicPrivateKey go together: give both or neither");
@@ -195,6 +202,28 @@ mod tests {
             config.public_certificate_chain,
             Some(dir.path().join("public.crt"))
         );
+    }
+
+    #[test]
+    fn peers_are_host_and_port_and_anything_else_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let peers = |address: &str| serde_json::json!({"peers": {"2": {"nodeId": "node2", "address": address}}});
+        for good in [
+            "localhost:7001",
+            "node2.example.org:7001",
+            "127.0.0.2:7001",
+            "[::1]:7001",
+        ] {
+            let config = NodeFileConfig::load(&write(dir.path(), peers(good))).unwrap();
+            assert_eq!(config.peers[&2].address, good);
+        }
+        for bad in ["localhost", "node2.example.org:0", "::1:7001", ":7001"] {
+            let err = NodeFileConfig::load(&write(dir.path(), peers(bad))).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("peers.2.address"),
+                "{bad}: {err:#}"
+            );
+        }
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
                     other.id,
                     PeerConfig {
                         node_id: node_id_of(i)?,
-                        address: other.address.parse()?,
+                        address: other.address.clone(),
                     },
                 ))
             })
@@ -201,7 +201,15 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
     let ports = free_loopback_addresses(3)?;
     let peers = existing
         .into_iter()
-        .map(|(id, (node_id, address))| (id, PeerConfig { node_id, address }))
+        .map(|(id, (node_id, address))| {
+            (
+                id,
+                PeerConfig {
+                    node_id,
+                    address: address.to_string(),
+                },
+            )
+        })
         .collect();
     std::fs::create_dir_all(&node_dir)?;
     write_public_certificate(&consortium, &member, &node_dir, now_s)?;
@@ -348,37 +356,21 @@ fn write_public_certificate(
     node_dir: &Path,
     now_s: i64,
 ) -> anyhow::Result<()> {
-    use rcgen::{
-        CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
-        SanType, SerialNumber,
-    };
     let entry = consortium
         .member(member)
         .with_context(|| format!("no member {member} in the dev consortium"))?;
-    let issuer = consortium.issuer(member)?;
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()])?;
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress(Ipv4Addr::LOCALHOST.into()));
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "Silkline verification page (dev)");
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, entry.name.as_str());
-    let mut serial = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut serial).map_err(|_| anyhow::anyhow!("no random source"))?;
-    serial[0] &= 0x7f;
-    params.serial_number = Some(SerialNumber::from(serial.to_vec()));
-    params.not_before = time::OffsetDateTime::from_unix_timestamp(now_s)?;
-    params.not_after =
-        time::OffsetDateTime::from_unix_timestamp(now_s + pki::dev::DEFAULT_VALIDITY_S)?;
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.use_authority_key_identifier_extension = true;
-    let cert = params.signed_by(&key, &issuer)?;
+    let (cert, key) = pki::ca::issue_web_server(
+        "Silkline verification page (dev)",
+        &entry.name,
+        &[],
+        &[],
+        pki::ca::random_serial()?,
+        pki::ca::Validity {
+            not_before: now_s,
+            not_after: now_s + pki::dev::DEFAULT_VALIDITY_S,
+        },
+        &consortium.issuer(member)?,
+    )?;
     let mut chain = cert.pem();
     if let Some(intermediate) = &entry.intermediate_cert {
         let path = consortium.path(intermediate);

@@ -334,11 +334,17 @@ async fn proposal_action(
     })
 }
 
-/// `ADMIT_MEMBER` from a member's public bundle: `code`, `name`, `role`, its CA certificate
-/// (`caCertificatePem`, or `caCertificate`) and optionally its current list (`initialCrl`,
-/// DER in base64, or `crlPem`).
+/// `ADMIT_MEMBER` from a member's public bundle (`member.json` of `silkline member init`,
+/// `pki::member::MemberBundle`, verified first): `code`, `name`, `role`, its CA certificate
+/// (`caCertificatePem`) and its current list (`crlPem`, or `initialCrl`, DER in base64).
 fn admit_member(bundle: &Path) -> anyhow::Result<Value> {
     let text = read(bundle)?;
+    if text.contains("\"bundleVersion\"") {
+        let now_s = i64::try_from(crate::client::now_ms() / 1000)?;
+        pki::member::MemberBundle::from_json(&text)
+            .and_then(|b| b.verify(now_s))
+            .with_context(|| format!("{}: not an acceptable member bundle", bundle.display()))?;
+    }
     let b: Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not JSON", bundle.display()))?;
     let field = |names: &[&str]| names.iter().find_map(|n| b[*n].as_str().map(str::to_owned));
@@ -347,7 +353,11 @@ fn admit_member(bundle: &Path) -> anyhow::Result<Value> {
     let role = field(&["role"]).with_context(|| format!("{}: no `role`", bundle.display()))?;
     let ca = field(&["caCertificatePem", "caCertificate"])
         .with_context(|| format!("{}: no `caCertificatePem`", bundle.display()))?;
+    // A member issuing from an intermediate publishes its first list (the intermediate's)
+    // after admission, by `tx revoke`: the ledger takes a list signed by the root here.
+    let intermediate = field(&["intermediateCertificatePem"]).is_some();
     let crl = match (field(&["initialCrl"]), field(&["crlPem", "crl"])) {
+        _ if intermediate => None,
         (Some(b64), _) => Some(b64),
         (None, Some(pem)) => Some(
             base64::engine::general_purpose::STANDARD

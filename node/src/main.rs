@@ -12,6 +12,10 @@
 //! - `silkline dev add-node --dir DIR [--member CODE]`: prepare one more node's certificate and
 //!   configuration for a dev network, to join it by `tx add-node` ([`dev`]).
 //! - `silkline gov propose|vote|withdraw|show|add-ca|retire-ca`: governance by vote ([`gov`]).
+//! - `silkline member init|issue-node|issue-user|revoke|node-config`: one member's own CA and
+//!   nodes, in a directory only it holds ([`member`]).
+//! - `silkline genesis assemble|hash|ca-bundle`: the genesis from the members' public bundles,
+//!   and its hash ([`genesis`]).
 //! - `silkline tx`, `silkline doc show|verify`, `silkline status`: the GraphQL API from a shell,
 //!   JSON out ([`cli`], [`client`]); `tx revoke` publishes a member's next revocation list.
 //!
@@ -28,7 +32,9 @@ mod client;
 mod config;
 mod dev;
 mod dev_up;
+mod genesis;
 mod gov;
+mod member;
 mod notify;
 mod run;
 
@@ -54,6 +60,12 @@ enum Command {
     /// Local development networks.
     #[command(subcommand)]
     Dev(DevCommand),
+    /// One member's own CA, certificates and node configurations (forming a consortium).
+    #[command(subcommand)]
+    Member(member::MemberCommand),
+    /// The network's genesis from the members' bundles, and its hash.
+    #[command(subcommand)]
+    Genesis(genesis::GenesisCommand),
     /// Build, sign and submit one transaction; prints its outcome as JSON (exit status 3 if
     /// the ledger refused it).
     // Boxed: its many options would make every `Command` as large as it is.
@@ -252,6 +264,8 @@ fn main() -> ExitCode {
             .and_then(|rt| rt.block_on(run::run(&config)))
             .map(|()| None),
         Command::Dev(DevCommand::Init { dir, nodes }) => dev::init(&dir, nodes).map(|()| None),
+        Command::Member(command) => member::run(&command).map(|()| None),
+        Command::Genesis(command) => genesis::run(&command).map(|()| None),
         Command::Dev(DevCommand::AddNode { dir, member }) => {
             dev::add_node(&dir, &member).map(|()| None)
         }

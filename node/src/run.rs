@@ -333,7 +333,7 @@ fn desired_peers(
                 PeerAddress {
                     node_id: node_id(&p.node_id)?,
                     member: None,
-                    addr: p.address,
+                    addr: p.address.clone(),
                 },
             );
         }
@@ -348,12 +348,12 @@ fn desired_peers(
                 node_id: node_id(id)?,
                 member,
                 // Checked when the ADD_NODE applied.
-                addr: n.address.parse().context("a node's address")?,
+                addr: n.address.clone(),
             },
             (None, Some(p)) => PeerAddress {
                 node_id: node_id(&p.node_id)?,
                 member,
-                addr: p.address,
+                addr: p.address.clone(),
             },
             (None, None) => continue,
         };

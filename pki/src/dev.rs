@@ -19,23 +19,21 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    RevokedCertParams, SanType, SerialNumber, SignatureAlgorithm,
+    CertificateRevocationListParams, Issuer, KeyIdMethod, KeyPair, RevokedCertParams, SerialNumber,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::identity::{
-    IdentityKind, KIND_URI_PREFIX, MEMBER_URI_PREFIX, MemberCode, NODE_URI_PREFIX, NodeId,
-    PARTY_URI_PREFIX, PartyCode, TrustStore,
-};
+use crate::ca::{self, CaError, EndEntity, Validity};
+use crate::identity::{IdentityKind, MemberCode, NodeId, PartyCode, TrustStore};
 use crate::jws::Signer;
+
+pub use crate::ca::{CRL_VALIDITY_S, KeyAlgorithm};
 
 mod unaccepted;
 pub use unaccepted::UnacceptedAlgorithm;
@@ -44,31 +42,8 @@ pub use unaccepted::UnacceptedAlgorithm;
 pub const MANIFEST_FILE: &str = "consortium.json";
 /// Default validity of generated certificates: long enough for any dev network's life.
 pub const DEFAULT_VALIDITY_S: i64 = 5 * 365 * 24 * 3600;
-/// How long a generated revocation list claims to be current. Silkline does not refuse a list
-/// past its nextUpdate (governance replaces lists), so this is informational.
-pub(crate) const CRL_VALIDITY_S: i64 = 365 * 24 * 3600;
 /// First serial number handed out.
 const FIRST_SERIAL: u64 = 0x1000;
-
-/// Key algorithm of a member's CA and of the certificates it issues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum KeyAlgorithm {
-    /// Ed25519: fast, deterministic signatures.
-    #[default]
-    Ed25519,
-    /// ECDSA P-256 with SHA-256: what many banks' HSMs issue.
-    P256,
-}
-
-impl KeyAlgorithm {
-    fn rcgen(self) -> &'static SignatureAlgorithm {
-        match self {
-            KeyAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
-            KeyAlgorithm::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-        }
-    }
-}
 
 /// A member to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,6 +193,15 @@ pub enum DevError {
     Rcgen(#[from] rcgen::Error),
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<CaError> for DevError {
+    fn from(e: CaError) -> DevError {
+        match e {
+            CaError::Rcgen(e) => DevError::Rcgen(e),
+            CaError::Invalid(m) => DevError::Invalid(m),
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DevError + '_ {
@@ -431,8 +415,8 @@ impl Consortium {
     pub fn issuer(&self, member: &MemberCode) -> Result<Issuer<'static, KeyPair>, DevError> {
         let m = self.member(member).ok_or_else(|| unknown_member(member))?;
         let (key_path, params) = match &m.intermediate_key {
-            Some(k) => (k, intermediate_params(m)),
-            None => (&m.root_key, root_params(m)),
+            Some(k) => (k, ca::intermediate_params(&m.code, &m.name)),
+            None => (&m.root_key, ca::root_params(&m.code, &m.name)),
         };
         let key = KeyPair::from_pem(&read(&self.path(key_path))?)?;
         Ok(Issuer::new(params, key))
@@ -459,40 +443,24 @@ impl Consortium {
             .ok_or_else(|| unknown_member(&req.member))?
             .clone();
         let serial = self.take_serial();
-        let mut params = CertificateParams::default();
-        params.distinguished_name = dn(&[
-            (DnType::CommonName, &req.name),
-            (DnType::OrganizationName, &req.party_name),
-        ]);
-        params.serial_number = Some(SerialNumber::from(serial));
-        params.not_before = at(req.not_before)?;
-        params.not_after = at(req.not_after)?;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.use_authority_key_identifier_extension = true;
-        let mut sans = vec![
-            uri(&format!("{PARTY_URI_PREFIX}{}", req.party))?,
-            uri(&format!("{KIND_URI_PREFIX}{}", req.kind))?,
-        ];
-        if req.kind == IdentityKind::Node {
-            let id = req
-                .node_id
-                .as_ref()
-                .ok_or_else(|| DevError::Invalid("a node certificate needs a node id".into()))?;
-            sans.push(uri(&format!("{NODE_URI_PREFIX}{id}"))?);
-            sans.push(SanType::DnsName("localhost".try_into()?));
-            sans.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-            sans.extend(req.ips.iter().map(|ip| SanType::IpAddress(*ip)));
-            params.extended_key_usages = vec![
-                ExtendedKeyUsagePurpose::ServerAuth,
-                ExtendedKeyUsagePurpose::ClientAuth,
-            ];
-        } else {
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        }
-        params.subject_alt_names = sans;
-        let key = generate_key(m.algorithm)?;
-        let cert = params.signed_by(&key, &self.issuer(&m.code)?)?;
+        let (cert, key) = ca::issue_end_entity(
+            &EndEntity {
+                holder: &req.name,
+                party: &req.party,
+                party_name: &req.party_name,
+                kind: req.kind,
+                node_id: req.node_id.as_ref(),
+                dns_names: &[],
+                ips: &req.ips,
+                serial: SerialNumber::from(serial),
+                validity: Validity {
+                    not_before: req.not_before,
+                    not_after: req.not_after,
+                },
+            },
+            m.algorithm,
+            &self.issuer(&m.code)?,
+        )?;
         let mut chain = cert.pem();
         if let Some(intermediate) = self.intermediate_pem(&m)? {
             chain.push_str(&intermediate);
@@ -582,34 +550,36 @@ impl Consortium {
             crl_number: 1,
             revoked: Vec::new(),
         };
-        let mut root = root_params(&entry);
-        root.serial_number = Some(SerialNumber::from(self.take_serial()));
-        root.not_before = at(now)?;
-        root.not_after = at(not_after)?;
-        let root_key = generate_key(spec.algorithm)?;
-        let root_cert = root.self_signed(&root_key)?;
+        let validity = Validity {
+            not_before: now,
+            not_after,
+        };
+        let root = ca::new_root(
+            &spec.code,
+            &spec.name,
+            spec.algorithm,
+            SerialNumber::from(self.take_serial()),
+            validity,
+        )?;
         write_file(
             &self.path(&entry.root_cert),
-            root_cert.pem().as_bytes(),
+            root.cert.pem().as_bytes(),
             0o644,
         )?;
-        write_file(
-            &self.path(&entry.root_key),
-            root_key.serialize_pem().as_bytes(),
-            0o600,
-        )?;
+        write_file(&self.path(&entry.root_key), root.key_pem.as_bytes(), 0o600)?;
         if spec.intermediate {
-            let mut params = intermediate_params(&entry);
-            params.serial_number = Some(SerialNumber::from(self.take_serial()));
-            params.not_before = at(now)?;
-            params.not_after = at(not_after)?;
-            params.use_authority_key_identifier_extension = true;
-            let key = generate_key(spec.algorithm)?;
-            let cert = params.signed_by(&key, &Issuer::new(root, root_key))?;
+            let issuing = ca::new_intermediate(
+                &spec.code,
+                &spec.name,
+                spec.algorithm,
+                SerialNumber::from(self.take_serial()),
+                validity,
+                &root.issuer,
+            )?;
             let cert_path = folder.join("issuing.crt");
             let key_path = folder.join("issuing.key");
-            write_file(&self.path(&cert_path), cert.pem().as_bytes(), 0o644)?;
-            write_file(&self.path(&key_path), key.serialize_pem().as_bytes(), 0o600)?;
+            write_file(&self.path(&cert_path), issuing.cert.pem().as_bytes(), 0o644)?;
+            write_file(&self.path(&key_path), issuing.key_pem.as_bytes(), 0o600)?;
             entry.intermediate_cert = Some(cert_path);
             entry.intermediate_key = Some(key_path);
         }
@@ -656,72 +626,8 @@ impl Consortium {
     }
 }
 
-/// A fresh key. Ed25519 keys are written as PKCS#8 v1 (seed only), the form every toolkit
-/// reads; some (Python's `cryptography`) refuse the v2 form that carries the public key too.
-fn generate_key(alg: KeyAlgorithm) -> Result<KeyPair, DevError> {
-    match alg {
-        KeyAlgorithm::Ed25519 => {
-            let doc = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8v1(
-                &aws_lc_rs::rand::SystemRandom::new(),
-            )
-            .map_err(|_| DevError::Invalid("Ed25519 key generation failed".into()))?;
-            Ok(KeyPair::try_from(doc.as_ref())?)
-        }
-        KeyAlgorithm::P256 => Ok(KeyPair::generate_for(alg.rcgen())?),
-    }
-}
-
 fn unknown_member(code: &MemberCode) -> DevError {
     DevError::Invalid(format!("no member {code} in this consortium"))
-}
-
-/// The root CA's parameters. Deterministic from the member, so the issuer can be rebuilt from
-/// the key file alone.
-fn root_params(m: &MemberEntry) -> CertificateParams {
-    ca_params(
-        m,
-        &format!("{} Root CA", m.name),
-        BasicConstraints::Unconstrained,
-    )
-}
-
-fn intermediate_params(m: &MemberEntry) -> CertificateParams {
-    ca_params(
-        m,
-        &format!("{} Issuing CA", m.name),
-        BasicConstraints::Constrained(0),
-    )
-}
-
-fn ca_params(m: &MemberEntry, cn: &str, constraints: BasicConstraints) -> CertificateParams {
-    let mut params = CertificateParams::default();
-    params.distinguished_name = dn(&[
-        (DnType::CommonName, cn),
-        (DnType::OrganizationName, m.code.as_str()),
-    ]);
-    params.is_ca = IsCa::Ca(constraints);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params.key_identifier_method = KeyIdMethod::Sha256;
-    if let Ok(u) = uri(&format!("{MEMBER_URI_PREFIX}{}", m.code)) {
-        params.subject_alt_names = vec![u];
-    }
-    params
-}
-
-fn dn(parts: &[(DnType, &str)]) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    for (t, v) in parts {
-        dn.push(t.clone(), *v);
-    }
-    dn
-}
-
-fn uri(s: &str) -> Result<SanType, DevError> {
-    Ok(SanType::URI(s.to_string().try_into()?))
 }
 
 fn at(unix_s: i64) -> Result<OffsetDateTime, DevError> {

@@ -17,11 +17,16 @@
 //!   the signer's chain in `x5c`, over an RFC 8785 canonical JSON payload ([`jcs`]).
 //! - [`revocation`]: a member's next revocation list, made from its current one (every entry
 //!   kept, new serials added, cRLNumber one past), signed with the member's CA key.
+//! - [`ca`]: the one certificate builder (keys, member CAs, user, admin and node certificates,
+//!   following `PROFILE.md`), which [`dev`] and [`member`] both issue through.
 //! - [`dev`]: the dev-consortium generator (CAs, node TLS certificates, users, admins, CRLs).
+//! - [`member`]: one member's own CA in its own directory, and its public bundle
+//!   (`member.json`) from which the members form a consortium.
 //!
 //! What it deliberately is not:
 //! - **No clock.** Every check takes the time as a parameter; the ledger passes the block time.
-//! - **No I/O** except [`dev`], which writes a consortium directory.
+//! - **No I/O** except [`dev`], which writes a consortium directory, and [`member`], which
+//!   writes one member's directory.
 //! - **Not a general X.509 toolkit.** Only Ed25519 and ECDSA P-256/SHA-256 are accepted, in
 //!   certificates, revocation lists, TLS handshakes and JWS; one crypto provider (aws-lc-rs).
 //! - **Not a transport.** [`tls`] decides whose certificate a TLS endpoint accepts; sockets,
@@ -31,11 +36,13 @@
 //!
 //! Architecture invariant: this crate depends on no other crate of the workspace.
 
+pub mod ca;
 pub mod crl;
 pub mod dev;
 pub mod identity;
 pub mod jcs;
 pub mod jws;
+pub mod member;
 pub mod pem;
 pub mod revocation;
 pub mod signature;

@@ -309,7 +309,7 @@ impl RevocationSigner {
         }
         let params = CertificateRevocationListParams {
             this_update: at(this_update)?,
-            next_update: at(this_update + crate::dev::CRL_VALIDITY_S)?,
+            next_update: at(this_update + crate::ca::CRL_VALIDITY_S)?,
             crl_number: SerialNumber::from(crl_number),
             issuing_distribution_point: None,
             revoked_certs: entries,

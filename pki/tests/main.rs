@@ -10,4 +10,5 @@ mod identity;
 mod interop;
 mod jcs;
 mod jws;
+mod member;
 mod revocation;

@@ -104,7 +104,7 @@ fn config(net: &Net, raft_id: u64, peers: &BTreeMap<u64, SocketAddr>) -> Result<
                     PeerAddress {
                         node_id: node_id(*id),
                         member: None,
-                        addr: *addr,
+                        addr: addr.to_string(),
                     },
                 )
             })
@@ -194,7 +194,7 @@ fn only_peer(raft_id: u64) -> tls::SharedPeers {
     let peer = PeerAddress {
         node_id: node_id(raft_id),
         member: None,
-        addr: "127.0.0.1:9".parse().expect("address"),
+        addr: "127.0.0.1:9".to_owned(),
     };
     Arc::new(std::sync::RwLock::new([(raft_id, peer)].into()))
 }
@@ -739,6 +739,68 @@ async fn a_down_peer_never_blocks_sends_and_gets_new_messages_when_it_returns() 
     Ok(())
 }
 
+/// A peer named by host name (`localhost:PORT`, as a node configuration written by
+/// `silkline member node-config` names peers) is resolved and reached; an address that is no
+/// `host:port` is refused when the peers are set, naming the peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_named_by_host_name_is_resolved_and_reached() -> Result<()> {
+    let net = Net::new(2)?;
+    let (l1, l2) = (bind().await?, bind().await?);
+    let by_name =
+        |l: &TcpListener| -> Result<String> { Ok(format!("localhost:{}", l.local_addr()?.port())) };
+    let named = |raft_id: u64, addr: String| -> Result<TransportConfig> {
+        let mut c = config(&net, raft_id, &BTreeMap::new())?;
+        let other = 3 - raft_id;
+        c.peers = BTreeMap::from([(
+            other,
+            PeerAddress {
+                node_id: node_id(other),
+                member: None,
+                addr,
+            },
+        )]);
+        Ok(c)
+    };
+    let (a1, a2) = (by_name(&l1)?, by_name(&l2)?);
+    let mut node1 = start(named(1, a2)?, l1)?;
+    let mut node2 = start(named(2, a1)?, l2)?;
+    let (mut t1, mut t2) = (node1.transport.clone(), node2.transport.clone());
+    t1.send(heartbeat(1, 2, 7));
+    receive_marker(&mut node2.inbox, 1, 7).await?;
+    t2.send(heartbeat(2, 1, 8));
+    receive_marker(&mut node1.inbox, 2, 8).await?;
+    assert!(node1.transport.stats().connections_outbound >= 1);
+
+    for bad in [
+        "localhost",
+        "localhost:0",
+        ":7000",
+        "::1:7000",
+        "localhost:http",
+    ] {
+        let mut peers = node1.transport.peers();
+        peers.get_mut(&2).expect("peer 2").addr = bad.to_owned();
+        let err = node1.transport.set_peers(peers).unwrap_err();
+        assert!(err.to_string().contains("peer raft id 2"), "{bad}: {err}");
+    }
+    shutdown_all(&[node1, node2]).await;
+    Ok(())
+}
+
+#[test]
+fn host_and_port_are_split_as_a_dialer_resolves_them() {
+    use replication::transport::split_host_port;
+    assert_eq!(split_host_port("localhost:7001"), Ok(("localhost", 7001)));
+    assert_eq!(
+        split_host_port("node1.example.org:443"),
+        Ok(("node1.example.org", 443))
+    );
+    assert_eq!(split_host_port("127.0.0.2:9"), Ok(("127.0.0.2", 9)));
+    assert_eq!(split_host_port("[::1]:9"), Ok(("::1", 9)));
+    assert!(split_host_port("::1:9").is_err());
+    assert!(split_host_port("localhost:65536").is_err());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_every_task_and_misaddressed_messages_are_dropped() -> Result<()> {
     let net = Net::new(3)?;
@@ -813,7 +875,7 @@ async fn set_peers_adds_a_peer_pinned_to_its_member_and_forgets_a_removed_one() 
     let peer = |id: u64, member: &str| PeerAddress {
         node_id: node_id(id),
         member: Some(MemberCode::new(member).expect("member code")),
-        addr: addrs[&id],
+        addr: addrs[&id].to_string(),
     };
 
     // node1 does not know node3 yet: what it sends there is dropped, node3's dial is refused.

@@ -141,9 +141,9 @@ impl Rules {
                 if let Err(e) = pki::NodeId::new(node_id.as_str()) {
                     return Ok(Err(TxRefusal::InvalidNode(e)));
                 }
-                if address.parse::<std::net::SocketAddr>().is_err() {
+                if let Err(why) = replication::transport::split_host_port(address) {
                     return Ok(Err(TxRefusal::InvalidNode(format!(
-                        "address {address:?} is not an ip:port"
+                        "address {address:?} is not a host:port: {why}"
                     ))));
                 }
                 let nodes = &work.gov().nodes;

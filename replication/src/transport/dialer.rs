@@ -25,6 +25,55 @@ use super::{
 };
 use crate::stream::SnapshotStreams;
 
+/// Most addresses one dial attempt tries when a peer's host name resolves to several (in the
+/// resolver's order): enough for a dual-stack host and a few replicas behind one name, and a
+/// bound on how long one attempt may take before the backoff.
+pub const DIAL_ADDRESSES_MAX: usize = 8;
+
+/// `host:port` split into its host (brackets of an IPv6 address removed) and port. The host
+/// must not be empty and the port must be a nonzero number.
+pub fn split_host_port(address: &str) -> Result<(&str, u16), String> {
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{address:?} is not host:port"))?;
+    let (host, bracketed) = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(inner) => (inner, true),
+        None => (host, false),
+    };
+    let is_ipv6 = host.parse::<std::net::Ipv6Addr>().is_ok();
+    if host.is_empty() || bracketed != is_ipv6 || (!bracketed && host.contains(':')) {
+        return Err(format!(
+            "{address:?} is not host:port (an IPv6 address goes in brackets)"
+        ));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p != 0 => Ok((host, p)),
+        _ => Err(format!("{address:?}: the port must be 1 to 65535")),
+    }
+}
+
+/// Resolves `address` (`host:port`) now, with the system's resolver through tokio, and
+/// connects to the first of its addresses that accepts (at most [`DIAL_ADDRESSES_MAX`]). Called
+/// at every attempt, so a name that now points elsewhere is followed.
+pub(super) async fn dial(address: &str) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(address)
+        .await?
+        .take(DIAL_ADDRESSES_MAX)
+    {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{address} resolves to no address"),
+        )
+    }))
+}
+
 /// One peer's outgoing queue: bounded, drop-oldest, shared by `send` and the peer's task.
 #[derive(Debug)]
 pub(super) struct PeerQueue {
@@ -125,9 +174,25 @@ impl Dialer {
     pub(super) async fn connect(
         &self,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ConnectionError> {
-        let tcp = TcpStream::connect(self.peer.addr).await?;
+        let (host, _) = split_host_port(&self.peer.addr).map_err(|reason| {
+            ConnectionError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                reason,
+            ))
+        })?;
+        let tcp = dial(&self.peer.addr).await?;
         tcp.set_nodelay(true)?;
-        let name = ServerName::IpAddress(self.peer.addr.ip().into());
+        // The name is not what pins the peer (its node id is, `tls::PinnedServerVerifier`);
+        // it is what rustls sends as SNI.
+        let name = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => ServerName::IpAddress(ip.into()),
+            Err(_) => ServerName::try_from(host.to_owned()).map_err(|e| {
+                ConnectionError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("host {host:?}: {e}"),
+                ))
+            })?,
+        };
         let mut stream = self.connector.connect(name, tcp).await?;
         let hello = exchange_hello(&mut stream, &self.own_hello).await?;
         check_genesis(&self.own_hello.genesis_hash, &hello, &self.counters)?;

@@ -59,6 +59,7 @@
 //! verifiers; `wire` the frames.
 
 mod dialer;
+pub use dialer::{DIAL_ADDRESSES_MAX, split_host_port};
 mod inbound;
 mod listener;
 mod stats;
@@ -211,8 +212,10 @@ pub struct PeerAddress {
     /// The member whose CA must have issued its certificate; `None`: any member's (a peer of
     /// the node's configuration file, whose member the genesis pins by certificate hash).
     pub member: Option<MemberCode>,
-    /// Where it listens.
-    pub addr: SocketAddr,
+    /// Where it listens: `host:port`, the host a DNS name or an IP address (IPv6 in
+    /// brackets). A name is resolved again at every dial attempt ([`dialer`]), so a peer that
+    /// moves to a new address under the same name is found at its next reconnect.
+    pub addr: String,
 }
 
 /// Everything a [`TlsTransport`] needs.
@@ -650,6 +653,9 @@ fn validate_peers(
     for (id, peer) in peers {
         if *id == 0 || *id == raft_id {
             return bad(format!("peer raft id {id} is 0 or this node's own"));
+        }
+        if let Err(reason) = dialer::split_host_port(&peer.addr) {
+            return bad(format!("peer raft id {id}: {reason}"));
         }
         if !seen.insert(&peer.node_id) {
             return bad(format!("node id {} appears twice", peer.node_id));
