@@ -97,7 +97,7 @@ impl Reason {
             Reason::CargoReleased => "the terminal the cargo is released to",
             Reason::ReleaseGranted => "the holder of the release rights",
             Reason::HaulierNominated => "the haulier nominated to collect",
-            Reason::ReleaseChanged => "a terminal or haulier of the release rights",
+            Reason::ReleaseChanged => "the terminal or haulier of the release rights",
         }
     }
 
