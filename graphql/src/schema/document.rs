@@ -55,7 +55,16 @@ pub(super) fn visible_document(
     if !caller.may_read(&parties) {
         return Ok(None);
     }
-    reader.document(key).map_err(internal)
+    let mut state = reader.document(key).map_err(internal)?;
+    // A terminal sees the rights at its terminal, a haulier those it is nominated for, a holder
+    // its own: not the other rights of the same bill (`release`).
+    if let Some(state) = &mut state
+        && !caller.observer
+        && let Some(release) = &state.release
+    {
+        state.release = Some(release.visible_to(&caller.party, &state.carrier));
+    }
+    Ok(state)
 }
 
 /// A document as the ledger holds it now.
