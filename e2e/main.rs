@@ -14,6 +14,7 @@ mod dev_up;
 mod email;
 mod faults;
 mod membership;
+mod ports;
 mod security;
 mod verify_page;
 mod walkthrough;
