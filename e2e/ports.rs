@@ -329,9 +329,16 @@ fn visibility(net: &DevNet) -> Result<()> {
             "{stranger}: {existing:#} vs {missing:#}"
         );
     }
-    // A malformed number is refused without reading the ledger.
-    let bad = net.cli_as("port", &["doc", "container", "--container", "CARU1000004"])?;
-    ensure!(bad.exit != 0, "a wrong check digit was accepted");
+    // A malformed reference is refused without reading the ledger; a number that is not ISO
+    // 6346 is warned of (a bill may list one) and answered like any other.
+    let bad = net.cli_as("port", &["doc", "container", "--container", " CARU1000003"])?;
+    ensure!(bad.exit != 0, "a malformed number was accepted");
+    let mistyped = net.cli_as("port", &["doc", "container", "--container", "CARU1000004"])?;
+    ensure!(
+        mistyped.exit == 0 && mistyped.stderr.contains("check digit"),
+        "{mistyped:?}"
+    );
+    expect_gate(&mistyped.json()?, false, Some("NOT_RELEASED"))?;
 
     const CONTAINER: &str = "query($c: String!) { containerRelease(container: $c) {
         container mayCollect reason bill holder haulier terminal status } }";

@@ -371,8 +371,9 @@ fn command(args: &TxArgs, content: Option<Value>) -> anyhow::Result<Value> {
     })
 }
 
-/// The `--container`s, each an ISO 6346 number with its check digit: a mistyped number is
-/// caught here, before anything is signed.
+/// The `--container`s. One that is not an ISO 6346 number with its check digit is warned of on
+/// stderr, not refused: a bill may list such a number (the ledger accepts it with a warning),
+/// and its container must still be released and collected.
 fn containers(args: &TxArgs) -> anyhow::Result<Vec<String>> {
     if args.containers.is_empty() {
         bail!(
@@ -386,11 +387,13 @@ fn containers(args: &TxArgs) -> anyhow::Result<Vec<String>> {
     Ok(args.containers.clone())
 }
 
+/// A container reference as the ledger takes it; one that is not an ISO 6346 number with its
+/// check digit (owner code, category, serial, check digit) is warned of on stderr.
 fn parse_container(number: &str) -> anyhow::Result<ContainerNumber> {
     let container = ContainerNumber::new(number).with_context(|| format!("`{number}`"))?;
-    container
-        .iso6346()
-        .with_context(|| format!("`{number}`: not an ISO 6346 container number"))?;
+    if let Err(e) = container.iso6346() {
+        eprintln!("silkline: warning: `{number}`: {e}");
+    }
     Ok(container)
 }
 
