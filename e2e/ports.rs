@@ -23,6 +23,8 @@ const UNKNOWN: &str = "CSQU3054383";
 
 /// Rounds of the subscription's warm-up, each one committed nomination and one wait.
 const WARM_UP_ROUNDS_MAX: usize = 20;
+/// Pages of `releases` the test follows at most (it needs three: one per phase, one empty).
+const PAGES_MAX: usize = 10;
 /// How long one warm-up round waits for the event.
 const ROUND: Duration = Duration::from_secs(2);
 
@@ -298,6 +300,26 @@ fn a_port_releases_a_container() -> Result<()> {
     // C2: the holder's own truck, no haulier; the release completes.
     net.commit("port", "gate-out", BILL, &["--container", C2])?;
     ensure!(net.show("port", BILL, true)?["status"] == "COMPLETED");
+    // The terminal lists what left, across its cargo releases' pages (a completed release too).
+    let port = net.api("port")?;
+    let mut collected = Vec::new();
+    let mut after = Value::Null;
+    for _ in 0..PAGES_MAX {
+        let d = port.data(
+            0,
+            "query($a: String) { releases(status: \"COLLECTED\", after: $a, first: 1) {
+               releases { container collectedBy } nextCursor } }",
+            json!({ "a": after }),
+        )?;
+        for r in d["releases"]["releases"].as_array().context("releases")? {
+            collected.push(r["container"].as_str().unwrap_or_default().to_owned());
+        }
+        after = d["releases"]["nextCursor"].clone();
+        if after.is_null() {
+            break;
+        }
+    }
+    ensure!(after.is_null() && collected == [C1, C2], "{collected:?}");
 
     expired_and_revoked(&net, docs.path())?;
     let api = net.api("carrier")?;

@@ -136,8 +136,8 @@ impl Query {
 
     /// The release rights the caller may see (its terminal's, those it holds or is nominated
     /// for; observers all), optionally only those in `status` (`RELEASED`, `COLLECTED`,
-    /// `REVOKED`). A page reads `first` of the caller's cargo releases; `after` is the previous
-    /// page's `nextCursor`.
+    /// `REVOKED`). A page reads `first` of the caller's cargo releases, so it may hold more or
+    /// fewer rights than `first`; `after` is the previous page's `nextCursor` (null: done).
     #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn releases(
         &self,
@@ -164,24 +164,53 @@ impl Query {
             })?),
             None => None,
         };
-        let after = after.as_deref().map(parse_cursor).transpose()?;
+        // Cargo releases are RELEASED until their last container leaves, then COMPLETED, when
+        // every right is COLLECTED: rights in any other status are all in RELEASED documents.
+        // The cursor names the document status it pages through (`RELEASED:` or `COMPLETED:`,
+        // then the document key), so one listing can walk both.
+        let phases: &[Status] = match status {
+            Some(RightStatus::Released | RightStatus::Revoked) => &[Status::Released],
+            _ => &[Status::Released, Status::Completed],
+        };
+        let (phase, after) = match after.as_deref() {
+            None => (0, None),
+            Some(cursor) => {
+                let refused = || api_error(BAD_REQUEST, "after: not a cursor this listing issued");
+                let (doc_status, key) = cursor.split_once(':').ok_or_else(refused)?;
+                let phase = phases
+                    .iter()
+                    .position(|s| s.code() == doc_status)
+                    .ok_or_else(refused)?;
+                let key = if key.is_empty() {
+                    None
+                } else {
+                    Some(parse_cursor(key)?)
+                };
+                (phase, key)
+            }
+        };
         linearize(api, consistency).await?;
         let reader = api.reader();
         let at = gate_time(reader);
-        // Cargo releases are RELEASED until their last container leaves, then COMPLETED.
+        let doc_status = phases[phase];
         let page = if caller.observer {
-            reader.documents_by_status(Status::Released, after, first)
+            reader.documents_by_status(doc_status, after, first)
         } else {
-            reader.documents_by_party(&caller.party, Some(Status::Released), after, first)
+            reader.documents_by_party(&caller.party, Some(doc_status), after, first)
         }
         .map_err(internal)?;
         let mut releases = Vec::new();
         for state in &page.documents {
             releases.extend(visible_rights(caller, state, status, at));
         }
+        let next_cursor = match (page.next_cursor, phases.get(phase + 1)) {
+            (Some(key), _) => Some(format!("{}:{key}", doc_status.code())),
+            (None, Some(next)) => Some(format!("{}:", next.code())),
+            (None, None) => None,
+        };
         Ok(ReleasePage {
             releases,
-            next_cursor: page.next_cursor,
+            next_cursor,
         })
     }
 
