@@ -406,6 +406,18 @@ fn visibility(net: &DevNet) -> Result<()> {
         rights.get(C1).is_some() && rights.get(C2).is_none(),
         "{haulier_doc:#}"
     );
+    // And of its history, the entries about C1 only: not C2's release.
+    let history = |identity: &str| -> Result<usize> {
+        let d = net.api(identity)?.data(
+            0,
+            "query($c: String!, $r: String!) { document(carrierCode: $c, reference: $r,
+               class: CARGO_RELEASE) { history { action } } }",
+            json!({"c": "CARRIER", "r": "SLK-PORT-001"}),
+        )?;
+        Ok(d["document"]["history"].as_array().map_or(0, Vec::len))
+    };
+    // Two releases, two nominations, a truck, a condition: the haulier sees all but C2's release.
+    ensure!(history("port")? == 6 && history("haulier")? == 5);
     Ok(())
 }
 

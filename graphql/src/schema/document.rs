@@ -9,6 +9,7 @@ use ledger::{HistoryEntry, LedgerReader};
 use adapters::time::iso8601_utc;
 
 use super::outcome::DocumentKeyOut;
+use super::release::entry_visible;
 use super::{HISTORY_PAGE_MAX, api, code_of};
 use crate::caller::Caller;
 use crate::cost::{DCSA_COMPLEXITY, LARGE_VALUE_COMPLEXITY, PDF_COMPLEXITY, budget, list_cost};
@@ -203,7 +204,8 @@ impl Document {
     }
 
     /// The document's history, oldest first: every committed transaction with its signer,
-    /// action, recipient, block and signed JWS. At most 100 per page.
+    /// action, recipient, block and signed JWS. At most 100 per page. Of a cargo release, the
+    /// entries about the rights the caller sees.
     #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn history(
         &self,
@@ -222,10 +224,12 @@ impl Document {
             .reader()
             .history(&key, after_sequence, first)
             .map_err(internal)?;
-        // Only what the state we read had: a block applied since is not half-shown.
+        // Only what the state we read had: a block applied since is not half-shown. Of a cargo
+        // release, only the entries about rights the caller sees (`release::entry_visible`).
         Ok(entries
             .into_iter()
             .filter(|e| e.sequence <= self.state.sequence)
+            .filter(|e| entry_visible(&self.state, &e.event.kind))
             .map(|entry| HistoryItem { entry })
             .collect())
     }

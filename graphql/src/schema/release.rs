@@ -13,7 +13,8 @@
 
 use async_graphql::SimpleObject;
 use doc_workflow::{
-    BlockTime, ContainerNumber, DocumentState, GateReason, PartyCode, ReleaseRight, RightStatus,
+    BlockTime, ContainerNumber, DocumentState, EventKind, GateReason, PartyCode, ReleaseRight,
+    RightStatus,
 };
 use ledger::LedgerReader;
 
@@ -167,6 +168,31 @@ pub(super) fn visible_rights(
         .filter(|(_, right)| may_see(caller, state, right))
         .map(|(container, right)| describe(container, state, right, None, None, at))
         .collect()
+}
+
+/// The containers a release event names; `None` for an event of a transport document.
+pub(super) fn event_containers(kind: &EventKind) -> Option<&[ContainerNumber]> {
+    match kind {
+        EventKind::CargoReleased { containers, .. }
+        | EventKind::HaulierNominated { containers, .. }
+        | EventKind::TruckNominated { containers, .. }
+        | EventKind::ConditionMet { containers, .. }
+        | EventKind::ReleaseRevoked { containers, .. }
+        | EventKind::GatedOut { containers, .. } => Some(containers),
+        _ => None,
+    }
+}
+
+/// Whether a history entry of `state` (a cargo release as the caller may see it, its rights
+/// already narrowed to the caller's) is one the caller may see: one that names a container whose
+/// right it sees. Other documents' entries are all shown.
+pub(super) fn entry_visible(state: &DocumentState, event: &EventKind) -> bool {
+    match (&state.release, event_containers(event)) {
+        (Some(release), Some(containers)) => {
+            containers.iter().any(|c| release.rights.contains_key(c))
+        }
+        _ => true,
+    }
 }
 
 /// A page of release rights.

@@ -10,11 +10,11 @@ use tokio::sync::broadcast;
 
 use adapters::time::iso8601_utc;
 
-use doc_workflow::{BlockTime, ContainerNumber, DocumentClass, EventKind};
+use doc_workflow::{BlockTime, DocumentClass};
 
 use super::document::visible_document;
 use super::outcome::DocumentKeyOut;
-use super::release::{ReleaseEvent, describe, may_see};
+use super::release::{ReleaseEvent, describe, event_containers, may_see};
 use super::{Api, api, caller};
 use crate::caller::{Caller, Session};
 
@@ -100,19 +100,6 @@ fn block_stream<T: Send + 'static>(
     })
 }
 
-/// The containers a release event names; `None` for an event of a transport document.
-fn release_containers(kind: &EventKind) -> Option<&[ContainerNumber]> {
-    match kind {
-        EventKind::CargoReleased { containers, .. }
-        | EventKind::HaulierNominated { containers, .. }
-        | EventKind::TruckNominated { containers, .. }
-        | EventKind::ConditionMet { containers, .. }
-        | EventKind::ReleaseRevoked { containers, .. }
-        | EventKind::GatedOut { containers, .. } => Some(containers),
-        _ => None,
-    }
-}
-
 /// The release events of `block`, one per container a committed change named, for the rights
 /// the caller may see (as they are after the block).
 fn release_events_of(api: &Api, caller: &Caller, block: &Block) -> Vec<ReleaseEvent> {
@@ -140,7 +127,7 @@ fn release_events_of(api: &Api, caller: &Caller, block: &Block) -> Vec<ReleaseEv
             else {
                 continue;
             };
-            let Some(containers) = release_containers(&entry.event.kind) else {
+            let Some(containers) = event_containers(&entry.event.kind) else {
                 continue;
             };
             for container in containers {
