@@ -87,6 +87,7 @@ fn up_and_down(dir: &Path, previous: &[u64]) -> Result<Value> {
         "consignee",
         "bank",
         "port",
+        "haulier",
         "bank-admin",
     ] {
         let id = identities

@@ -184,7 +184,8 @@ fn a_member_with_two_nodes_sends_each_notification_once() -> Result<()> {
     let docs = tempfile::tempdir()?;
     let all: Vec<usize> = (0..4).collect();
 
-    // 1. A to-order bill from issue to cargo release: six events, each told to one party.
+    // 1. A to-order bill from issue to cargo release: six events, each told to one party but
+    //    the release, told to the terminal and to the holder of the release rights.
     const BILL: &str = "CARRIER/SLK-MAIL-001";
     let file = fixture_as("to-order-bill.json", "SLK-MAIL-001", docs.path())?;
     let file = file.to_str().context("path")?;
@@ -200,7 +201,7 @@ fn a_member_with_two_nodes_sends_each_notification_once() -> Result<()> {
     net.commit("carrier", "accept-surrender", BILL, &[])?;
     let release = net.commit("carrier", "release-cargo", BILL, &["--to", "PORT"])?;
     all_notified(&net, &all, release.height().context("height")?)?;
-    let got = mails(mail_dir.path(), 6)?;
+    let got = mails(mail_dir.path(), 7)?;
     let mut seen: Vec<(&str, &str)> = got
         .iter()
         .map(|m| (m.to.as_str(), m.from.as_str()))
@@ -216,6 +217,7 @@ fn a_member_with_two_nodes_sends_each_notification_once() -> Result<()> {
             ("docs@carrier.example.test", from_node1),
             ("exports@shipper.example.test", from_node1),
             ("gate@port.example.test", "node2 <ebl@node2.example.test>"),
+            ("imports@consignee.example.test", from_node1),
             ("imports@consignee.example.test", from_node1),
             ("imports@consignee.example.test", from_node1),
         ]
@@ -255,12 +257,12 @@ fn a_member_with_two_nodes_sends_each_notification_once() -> Result<()> {
     )?;
     let height = issue.height().context("height")?;
     all_notified(&net, &[1, 2, 3], height)?;
-    ensure!(received(mail_dir.path())?.len() == 6);
+    ensure!(received(mail_dir.path())?.len() == 7);
 
     // 3. node1 comes back, catches up and sends it, once.
     let mut node1 = NodeProcess::start(&net.config(0), &net.log(0))?;
     all_notified(&net, &all, height)?;
-    let got = mails(mail_dir.path(), 7)?;
+    let got = mails(mail_dir.path(), 8)?;
     let late = got
         .iter()
         .find(|m| m.subject.contains("SLK-MAIL-002"))
@@ -272,7 +274,7 @@ fn a_member_with_two_nodes_sends_each_notification_once() -> Result<()> {
     let mut ids: Vec<&str> = got.iter().map(|m| m.message_id.as_str()).collect();
     ids.sort();
     ids.dedup();
-    ensure!(ids.len() == 7, "{ids:?}");
+    ensure!(ids.len() == 8, "{ids:?}");
 
     // 4. Stopped, each outbox holds exactly what its node sent: nothing pending, no message
     //    planned by two nodes.
@@ -291,8 +293,8 @@ fn a_member_with_two_nodes_sends_each_notification_once() -> Result<()> {
         ensure!(outbox.pending()?.is_empty() && outbox.failed()?.is_empty());
         sent_by.push(outbox.sent()?.len());
     }
-    assert_eq!(sent_by, [5, 1, 1, 0]);
-    ensure!(received(mail_dir.path())?.len() == 7);
+    assert_eq!(sent_by, [6, 1, 1, 0]);
+    ensure!(received(mail_dir.path())?.len() == 8);
 
     // 5. A node whose contacts name another member's party refuses to start, saying which.
     configure_email(

@@ -516,7 +516,12 @@ pub fn chain_links(
         let (action, recipient, reason_code, comment) = match &entry.event.kind {
             EventKind::DraftPublished { .. } | EventKind::DraftApproved => continue,
             // Cargo-release events live on the release's own record; they name no title holder.
-            EventKind::CargoReleased { .. } | EventKind::GatedOut { .. } => continue,
+            EventKind::CargoReleased { .. }
+            | EventKind::HaulierNominated { .. }
+            | EventKind::TruckNominated { .. }
+            | EventKind::ConditionMet { .. }
+            | EventKind::ReleaseRevoked { .. }
+            | EventKind::GatedOut { .. } => continue,
             EventKind::Issued { possessor, .. } => {
                 (ChainAction::Issue, Some(possessor.clone()), None, None)
             }

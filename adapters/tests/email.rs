@@ -99,7 +99,46 @@ fn the_right_party_hears_of_each_event() {
             port: party("PORT"),
         },
     );
-    assert_eq!(told(&released), [("PORT".into(), Reason::CargoReleased)]);
+    assert_eq!(
+        told(&released),
+        [
+            ("PORT".into(), Reason::CargoReleased),
+            ("CONSIGNEE".into(), Reason::ReleaseGranted)
+        ]
+    );
+    // The haulier hears it is nominated, the terminal of each change; the actor never.
+    let nominated = world.ok(
+        &consignee(),
+        &id,
+        Command::NominateHaulier {
+            containers: vec![doc_workflow::ContainerNumber::new("CARU1000003").unwrap()],
+            haulier: party("BANK"),
+            truck: None,
+            haulier_may_renominate: false,
+        },
+    );
+    assert_eq!(
+        told(&nominated),
+        [
+            ("BANK".into(), Reason::HaulierNominated),
+            ("PORT".into(), Reason::ReleaseChanged)
+        ]
+    );
+    let revoked = world.ok(
+        &carrier(),
+        &id,
+        Command::RevokeRelease {
+            containers: vec![doc_workflow::ContainerNumber::new("CARU1000003").unwrap()],
+            reason: "wrong haulier".into(),
+        },
+    );
+    assert_eq!(
+        told(&revoked),
+        [
+            ("PORT".into(), Reason::ReleaseChanged),
+            ("BANK".into(), Reason::ReleaseChanged)
+        ]
+    );
 
     // Amendment: the carrier hears of the request, the requester of the answer.
     let other = id_for_amendment(&mut world);
@@ -244,6 +283,9 @@ fn each_reason_reads_as_words() {
         Reason::SurrenderAccepted,
         Reason::SurrenderRejected,
         Reason::CargoReleased,
+        Reason::ReleaseGranted,
+        Reason::HaulierNominated,
+        Reason::ReleaseChanged,
     ];
     for reason in reasons {
         let role = reason.role();

@@ -7,13 +7,15 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::codes::ContainerNumber;
-use crate::ids::{DocumentClass, PartyCode};
+use crate::ids::{BlockTime, DocumentClass, PartyCode};
+use crate::release::ReleaseCondition;
 
 /// Longest free-text comment or reason, in characters. A comment explains a refusal to a person;
 /// 500 characters is a paragraph, and bounds what every replica stores forever.
 pub const COMMENT_CHARS_MAX: usize = 500;
 
-/// Most containers one gate-out may name: the most a bill may list
+/// Most containers one command on release rights (release, nomination, condition, revocation,
+/// gate-out) may name: the most a bill may list
 /// ([`EQUIPMENTS_MAX`](crate::content::EQUIPMENTS_MAX)).
 pub const GATE_OUT_CONTAINERS_MAX: usize = crate::content::EQUIPMENTS_MAX;
 
@@ -91,13 +93,58 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         replacement: Option<Replacement>,
     },
-    /// The carrier releases the cargo of a delivered bill to the discharge port's party.
+    /// The carrier releases every container of a delivered bill at the terminal `port`, to the
+    /// party entitled to the cargo (the surrendering party of a bill of lading, the consignee
+    /// of a sea waybill): [`ReleaseContainers`](Command::ReleaseContainers) for the whole bill.
     ReleaseCargo {
         port: PartyCode,
     },
-    /// The port records containers leaving the terminal.
+    /// The carrier grants a release right for each named container of a delivered bill to
+    /// `to`, collectable at `terminal`, optionally within a window and subject to conditions.
+    ReleaseContainers {
+        containers: Vec<ContainerNumber>,
+        to: PartyCode,
+        terminal: PartyCode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        valid_from: Option<BlockTime>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        valid_until: Option<BlockTime>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        conditions: Vec<ReleaseCondition>,
+    },
+    /// The holder of the rights names the haulier (and optionally the truck) that collects.
+    NominateHaulier {
+        containers: Vec<ContainerNumber>,
+        haulier: PartyCode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        truck: Option<String>,
+        /// Whether the haulier may change the truck reference itself.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        haulier_may_renominate: bool,
+    },
+    /// The nominated haulier, if the holder allows it, names another truck or driver.
+    NominateTruck {
+        containers: Vec<ContainerNumber>,
+        truck: String,
+    },
+    /// The carrier (any condition) or the terminal (customs clearance) records a condition met.
+    MarkConditionMet {
+        containers: Vec<ContainerNumber>,
+        condition: ReleaseCondition,
+    },
+    /// The carrier withdraws unused rights.
+    RevokeRelease {
+        containers: Vec<ContainerNumber>,
+        reason: String,
+    },
+    /// The terminal records containers leaving it, each spending its right.
     GateOut {
         containers: Vec<ContainerNumber>,
+        /// The haulier whose truck presented; the right's collector if not given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        haulier: Option<PartyCode>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        truck: Option<String>,
     },
 }
 
@@ -120,11 +167,16 @@ pub enum Action {
     RejectSurrender,
     Void,
     ReleaseCargo,
+    ReleaseContainers,
+    NominateHaulier,
+    NominateTruck,
+    MarkConditionMet,
+    RevokeRelease,
     GateOut,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 21] = [
         Action::PublishDraft,
         Action::ApproveDraft,
         Action::Issue,
@@ -140,6 +192,11 @@ impl Action {
         Action::RejectSurrender,
         Action::Void,
         Action::ReleaseCargo,
+        Action::ReleaseContainers,
+        Action::NominateHaulier,
+        Action::NominateTruck,
+        Action::MarkConditionMet,
+        Action::RevokeRelease,
         Action::GateOut,
     ];
 
@@ -160,6 +217,11 @@ impl Action {
             Action::RejectSurrender => "REJECT_SURRENDER",
             Action::Void => "VOID",
             Action::ReleaseCargo => "RELEASE_CARGO",
+            Action::ReleaseContainers => "RELEASE_CONTAINERS",
+            Action::NominateHaulier => "NOMINATE_HAULIER",
+            Action::NominateTruck => "NOMINATE_TRUCK",
+            Action::MarkConditionMet => "MARK_CONDITION_MET",
+            Action::RevokeRelease => "REVOKE_RELEASE",
             Action::GateOut => "GATE_OUT",
         }
     }
@@ -168,7 +230,7 @@ impl Action {
         Action::ALL.into_iter().find(|a| a.code() == code)
     }
 
-    /// Whether the command names a recipient party (`to`, `issue_to` or `port`).
+    /// Whether the command names a recipient party (`to`, `issue_to`, `port` or `haulier`).
     pub fn has_recipient(self) -> bool {
         matches!(
             self,
@@ -177,13 +239,21 @@ impl Action {
                 | Action::Endorse
                 | Action::EndorseToOrder
                 | Action::ReleaseCargo
+                | Action::ReleaseContainers
+                | Action::NominateHaulier
         )
     }
 
     /// The key space the action works in.
     pub fn class(self) -> DocumentClass {
         match self {
-            Action::ReleaseCargo | Action::GateOut => DocumentClass::CargoRelease,
+            Action::ReleaseCargo
+            | Action::ReleaseContainers
+            | Action::NominateHaulier
+            | Action::NominateTruck
+            | Action::MarkConditionMet
+            | Action::RevokeRelease
+            | Action::GateOut => DocumentClass::CargoRelease,
             _ => DocumentClass::TransportDocument,
         }
     }
@@ -213,6 +283,11 @@ impl Command {
             Command::RejectSurrender { .. } => Action::RejectSurrender,
             Command::Void { .. } => Action::Void,
             Command::ReleaseCargo { .. } => Action::ReleaseCargo,
+            Command::ReleaseContainers { .. } => Action::ReleaseContainers,
+            Command::NominateHaulier { .. } => Action::NominateHaulier,
+            Command::NominateTruck { .. } => Action::NominateTruck,
+            Command::MarkConditionMet { .. } => Action::MarkConditionMet,
+            Command::RevokeRelease { .. } => Action::RevokeRelease,
             Command::GateOut { .. } => Action::GateOut,
         }
     }
@@ -229,6 +304,33 @@ impl Command {
                 Some(to)
             }
             Command::ReleaseCargo { port } => Some(port),
+            Command::ReleaseContainers { to, .. } => Some(to),
+            Command::NominateHaulier { haulier, .. } => Some(haulier),
+            _ => None,
+        }
+    }
+
+    /// The containers a command on release rights names, if it is one (`RELEASE_CARGO` names
+    /// none: it releases the whole bill).
+    pub fn containers(&self) -> Option<&[ContainerNumber]> {
+        match self {
+            Command::ReleaseContainers { containers, .. }
+            | Command::NominateHaulier { containers, .. }
+            | Command::NominateTruck { containers, .. }
+            | Command::MarkConditionMet { containers, .. }
+            | Command::RevokeRelease { containers, .. }
+            | Command::GateOut { containers, .. } => Some(containers),
+            _ => None,
+        }
+    }
+
+    /// The truck or driver reference a command names, if any.
+    pub fn truck(&self) -> Option<&str> {
+        match self {
+            Command::NominateHaulier { truck, .. } | Command::GateOut { truck, .. } => {
+                truck.as_deref()
+            }
+            Command::NominateTruck { truck, .. } => Some(truck),
             _ => None,
         }
     }
@@ -248,6 +350,7 @@ impl Command {
         match self {
             Command::RejectTransfer { reason } => reason.as_deref(),
             Command::RejectSurrender { comment } => Some(comment),
+            Command::RevokeRelease { reason, .. } => Some(reason),
             _ => None,
         }
     }

@@ -64,9 +64,24 @@ pub enum Guard {
     ReplacementValid,
     /// The bill is a BOL in `SURRENDERED_FOR_DELIVERY` or an `ISSUED` sea waybill.
     BillDeliverable,
+    /// The actor is the terminal of every named container's release right.
     ActorIsReleasePort,
-    /// The named containers are covered by the release and have not gated out.
+    /// The gate rule ([`ReleaseRight::may_collect`](crate::ReleaseRight::may_collect)) lets
+    /// every named container leave now.
     ContainersReleasable,
+    /// The named containers are on the bill and have no right that is not revoked, and the
+    /// validity window is not empty or over.
+    ContainersGrantable,
+    /// The actor holds the release right of every named container.
+    ActorIsRightHolder,
+    /// The actor is the haulier nominated for every named container, and may change the truck.
+    ActorIsNominatedHaulier,
+    /// The carrier marks any condition; the terminal of the containers, customs clearance.
+    ActorMayMarkCondition,
+    /// Every named container has a right neither collected, revoked nor expired.
+    RightsOpen,
+    /// Every named container has a right neither collected nor revoked (expired ones included).
+    RightsUnused,
     SignaturesBelowLimit,
 }
 
@@ -96,8 +111,12 @@ pub enum Effect {
     ClearSurrenderRequest,
     /// Links and issues the replacement of a voided bill, if the command carries one.
     IssueReplacement,
-    /// Fills a new cargo release from the bill it releases.
-    CreateCargoRelease,
+    /// Grants release rights (fills a new cargo release from the bill it releases).
+    GrantReleaseRights,
+    NominateHaulier,
+    NominateTruck,
+    MarkConditionMet,
+    RevokeReleaseRights,
     RecordGateOut,
 }
 
@@ -189,6 +208,12 @@ impl Guard {
             "bill_deliverable" => Guard::BillDeliverable,
             "actor_is_release_port" => Guard::ActorIsReleasePort,
             "containers_releasable" => Guard::ContainersReleasable,
+            "containers_grantable" => Guard::ContainersGrantable,
+            "actor_is_right_holder" => Guard::ActorIsRightHolder,
+            "actor_is_nominated_haulier" => Guard::ActorIsNominatedHaulier,
+            "actor_may_mark_condition" => Guard::ActorMayMarkCondition,
+            "rights_open" => Guard::RightsOpen,
+            "rights_unused" => Guard::RightsUnused,
             "signatures_below_limit" => Guard::SignaturesBelowLimit,
             _ => return Err(ParseError::Unknown),
         };
@@ -244,7 +269,11 @@ impl Effect {
             "record_surrender_request" => Effect::RecordSurrenderRequest,
             "clear_surrender_request" => Effect::ClearSurrenderRequest,
             "issue_replacement" => Effect::IssueReplacement,
-            "create_cargo_release" => Effect::CreateCargoRelease,
+            "grant_release_rights" => Effect::GrantReleaseRights,
+            "nominate_haulier" => Effect::NominateHaulier,
+            "nominate_truck" => Effect::NominateTruck,
+            "mark_condition_met" => Effect::MarkConditionMet,
+            "revoke_release_rights" => Effect::RevokeReleaseRights,
             "record_gate_out" => Effect::RecordGateOut,
             _ => return Err(ParseError::Unknown),
         };
@@ -257,7 +286,7 @@ impl Effect {
             Effect::SetPossessor(PartyRef::Recipient)
                 | Effect::SetEndorsee(PartyRef::Recipient)
                 | Effect::AppointRecipient
-                | Effect::CreateCargoRelease
+                | Effect::GrantReleaseRights
         )
     }
 

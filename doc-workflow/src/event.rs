@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::codes::ContainerNumber;
 use crate::command::AmendmentReason;
 use crate::ids::{BlockTime, DocumentKey, DocumentRef, PartyCode};
+use crate::release::ReleaseCondition;
 use crate::state::{Mode, Status};
 
 /// One entry in a document's history.
@@ -71,9 +72,37 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         replaced_by: Option<DocumentRef>,
     },
+    /// Release rights granted: by `RELEASE_CARGO` (every container of the bill) or
+    /// `RELEASE_CONTAINERS`; `port` is the terminal, `holder` the party the rights belong to.
     CargoReleased {
         port: PartyCode,
+        holder: PartyCode,
         containers: Vec<ContainerNumber>,
+    },
+    HaulierNominated {
+        containers: Vec<ContainerNumber>,
+        haulier: PartyCode,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        truck: Option<String>,
+        /// The terminals of the containers, told of the nomination.
+        terminals: Vec<PartyCode>,
+    },
+    TruckNominated {
+        containers: Vec<ContainerNumber>,
+        truck: String,
+        terminals: Vec<PartyCode>,
+    },
+    ConditionMet {
+        containers: Vec<ContainerNumber>,
+        condition: ReleaseCondition,
+        terminals: Vec<PartyCode>,
+    },
+    ReleaseRevoked {
+        containers: Vec<ContainerNumber>,
+        reason: String,
+        terminals: Vec<PartyCode>,
+        /// The hauliers that were nominated for them, told that they may no longer collect.
+        hauliers: Vec<PartyCode>,
     },
     GatedOut {
         containers: Vec<ContainerNumber>,
@@ -99,6 +128,10 @@ impl EventKind {
             EventKind::SurrenderRejected { .. } => "SURRENDER_REJECTED",
             EventKind::Voided { .. } => "VOIDED",
             EventKind::CargoReleased { .. } => "CARGO_RELEASED",
+            EventKind::HaulierNominated { .. } => "HAULIER_NOMINATED",
+            EventKind::TruckNominated { .. } => "TRUCK_NOMINATED",
+            EventKind::ConditionMet { .. } => "CONDITION_MET",
+            EventKind::ReleaseRevoked { .. } => "RELEASE_REVOKED",
             EventKind::GatedOut { .. } => "GATED_OUT",
         }
     }

@@ -31,6 +31,7 @@ pub mod engine;
 pub mod event;
 pub mod ids;
 pub mod refusal;
+pub mod release;
 pub mod schema;
 pub mod state;
 
@@ -46,6 +47,9 @@ pub use ids::{
     Actor, BlockTime, DocumentClass, DocumentId, DocumentKey, DocumentRef, PartyCode, Role,
 };
 pub use refusal::Refusal;
+pub use release::{
+    Collection, ConditionMet, GateReason, ReleaseCondition, ReleaseRight, Revocation, RightStatus,
+};
 pub use state::{
     CargoReleaseDetails, DocumentKind, DocumentState, Mode, PendingTransfer, SignatureRecord,
     StateHash, Status, SurrenderRequest, fold_state_hashes,

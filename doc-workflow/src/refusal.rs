@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::codes::ContainerNumber;
 use crate::command::Action;
 use crate::content::ContentProblem;
-use crate::ids::{DocumentKey, PartyCode, Role};
+use crate::ids::{BlockTime, DocumentKey, PartyCode, Role};
+use crate::release::{GateReason, ReleaseCondition};
 use crate::state::{DocumentKind, Mode, Status};
 
 /// The rule that refused a command. Serialized with its [`code`](Refusal::code) as `refusal`.
@@ -137,6 +138,68 @@ pub enum Refusal {
     TooManySignatures {
         max: usize,
     },
+    /// A container the bill does not list.
+    ContainerNotOnBill {
+        container: ContainerNumber,
+    },
+    /// A container named twice in one command.
+    ContainerNamedTwice {
+        container: ContainerNumber,
+    },
+    /// A container that already has a right not revoked (released or collected).
+    ContainerAlreadyReleased {
+        container: ContainerNumber,
+    },
+    /// A validity window that is empty or already over at the block's time.
+    InvalidValidityWindow {
+        valid_from: Option<BlockTime>,
+        valid_until: Option<BlockTime>,
+        at: BlockTime,
+    },
+    NotRightHolder {
+        container: ContainerNumber,
+        actor: PartyCode,
+    },
+    NotNominatedHaulier {
+        container: ContainerNumber,
+        actor: PartyCode,
+    },
+    RenominationNotAllowed {
+        container: ContainerNumber,
+    },
+    /// The actor may not mark this condition met (the carrier marks any, the terminal customs).
+    MayNotMarkCondition {
+        condition: ReleaseCondition,
+        actor: PartyCode,
+    },
+    /// The right carries no such condition.
+    ConditionNotRequired {
+        container: ContainerNumber,
+        condition: ReleaseCondition,
+    },
+    TruckRefInvalid {
+        chars: usize,
+        max: usize,
+    },
+    ReleaseRevoked {
+        container: ContainerNumber,
+    },
+    ReleaseExpired {
+        container: ContainerNumber,
+    },
+    ReleaseNotYetValid {
+        container: ContainerNumber,
+    },
+    ConditionsUnmet {
+        container: ContainerNumber,
+    },
+    WrongHaulier {
+        container: ContainerNumber,
+        haulier: PartyCode,
+    },
+    WrongTruck {
+        container: ContainerNumber,
+    },
     /// The stored state or the definition broke an invariant; nothing was changed.
     InconsistentState {
         detail: String,
@@ -182,6 +245,22 @@ impl Refusal {
             Refusal::ContainerNotReleased { .. } => "CONTAINER_NOT_RELEASED",
             Refusal::ContainerAlreadyGatedOut { .. } => "CONTAINER_ALREADY_GATED_OUT",
             Refusal::TooManySignatures { .. } => "TOO_MANY_SIGNATURES",
+            Refusal::ContainerNotOnBill { .. } => "CONTAINER_NOT_ON_BILL",
+            Refusal::ContainerNamedTwice { .. } => "CONTAINER_NAMED_TWICE",
+            Refusal::ContainerAlreadyReleased { .. } => "CONTAINER_ALREADY_RELEASED",
+            Refusal::InvalidValidityWindow { .. } => "INVALID_VALIDITY_WINDOW",
+            Refusal::NotRightHolder { .. } => "NOT_RIGHT_HOLDER",
+            Refusal::NotNominatedHaulier { .. } => "NOT_NOMINATED_HAULIER",
+            Refusal::RenominationNotAllowed { .. } => "RENOMINATION_NOT_ALLOWED",
+            Refusal::MayNotMarkCondition { .. } => "MAY_NOT_MARK_CONDITION",
+            Refusal::ConditionNotRequired { .. } => "CONDITION_NOT_REQUIRED",
+            Refusal::TruckRefInvalid { .. } => "TRUCK_REF_INVALID",
+            Refusal::ReleaseRevoked { .. } => "RELEASE_REVOKED",
+            Refusal::ReleaseExpired { .. } => "RELEASE_EXPIRED",
+            Refusal::ReleaseNotYetValid { .. } => "RELEASE_NOT_YET_VALID",
+            Refusal::ConditionsUnmet { .. } => "CONDITIONS_UNMET",
+            Refusal::WrongHaulier { .. } => "WRONG_HAULIER",
+            Refusal::WrongTruck { .. } => "WRONG_TRUCK",
             Refusal::InconsistentState { .. } => "INCONSISTENT_STATE",
         }
     }
@@ -334,7 +413,7 @@ impl fmt::Display for Refusal {
                 f,
                 "cargo is released only to a port (a party with the PORT role); {party} is not one"
             ),
-            Refusal::NoContainers => write!(f, "a gate-out names at least one container"),
+            Refusal::NoContainers => write!(f, "the command names no container"),
             Refusal::TooManyContainers { count, max } => {
                 write!(f, "{count} containers named; at most {max} are allowed")
             }
@@ -350,9 +429,102 @@ impl fmt::Display for Refusal {
             Refusal::TooManySignatures { max } => {
                 write!(f, "the document already has {max} signatures")
             }
+            Refusal::ContainerNotOnBill { container } => {
+                write!(f, "container {container} is not listed on the bill")
+            }
+            Refusal::ContainerNamedTwice { container } => {
+                write!(f, "container {container} is named twice")
+            }
+            Refusal::ContainerAlreadyReleased { container } => write!(
+                f,
+                "container {container} already has a release right; one right per container unless the carrier revoked it"
+            ),
+            Refusal::InvalidValidityWindow {
+                valid_from,
+                valid_until,
+                at,
+            } => write!(
+                f,
+                "the validity window {}..{} is empty or over at block time {}",
+                opt(&valid_from.map(|t| t.0)),
+                opt(&valid_until.map(|t| t.0)),
+                at.0
+            ),
+            Refusal::NotRightHolder { container, actor } => write!(
+                f,
+                "only the holder of the release right for {container} may do this; {actor} is not it"
+            ),
+            Refusal::NotNominatedHaulier { container, actor } => write!(
+                f,
+                "only the haulier nominated for {container} may do this; {actor} is not it"
+            ),
+            Refusal::RenominationNotAllowed { container } => write!(
+                f,
+                "the holder of {container}'s release right did not let the haulier change the truck"
+            ),
+            Refusal::MayNotMarkCondition { condition, actor } => write!(
+                f,
+                "{actor} may not mark {condition} met: the carrier marks any condition, the terminal CUSTOMS_CLEARED"
+            ),
+            Refusal::ConditionNotRequired {
+                container,
+                condition,
+            } => write!(
+                f,
+                "the release right for {container} carries no {condition} condition"
+            ),
+            Refusal::TruckRefInvalid { chars, max } => write!(
+                f,
+                "a truck reference is 1 to {max} characters of printable text; got {chars}"
+            ),
+            Refusal::ReleaseRevoked { container } => {
+                write!(f, "the release right for {container} was revoked")
+            }
+            Refusal::ReleaseExpired { container } => {
+                write!(f, "the release right for {container} has expired")
+            }
+            Refusal::ReleaseNotYetValid { container } => {
+                write!(f, "the release right for {container} is not valid yet")
+            }
+            Refusal::ConditionsUnmet { container } => write!(
+                f,
+                "the conditions of the release right for {container} are not all met"
+            ),
+            Refusal::WrongHaulier { container, haulier } => write!(
+                f,
+                "{haulier} is not the party nominated to collect {container}"
+            ),
+            Refusal::WrongTruck { container } => write!(
+                f,
+                "the truck presented is not the one nominated to collect {container}"
+            ),
             Refusal::InconsistentState { detail } => {
                 write!(f, "refused to break an invariant of the record: {detail}")
             }
+        }
+    }
+}
+
+impl Refusal {
+    /// The refusal of a gate-out (or a nomination) for `container` by the gate rule's reason.
+    pub fn from_gate(
+        container: &ContainerNumber,
+        haulier: &PartyCode,
+        reason: GateReason,
+    ) -> Refusal {
+        let container = container.clone();
+        match reason {
+            GateReason::NotReleased => Refusal::ContainerNotReleased { container },
+            GateReason::Revoked => Refusal::ReleaseRevoked { container },
+            GateReason::AlreadyCollected => Refusal::ContainerAlreadyGatedOut { container },
+            GateReason::NotYetValid => Refusal::ReleaseNotYetValid { container },
+            GateReason::Expired => Refusal::ReleaseExpired { container },
+            GateReason::ConditionsUnmet => Refusal::ConditionsUnmet { container },
+            GateReason::WrongHaulier => Refusal::WrongHaulier {
+                container,
+                haulier: haulier.clone(),
+            },
+            GateReason::WrongTruck => Refusal::WrongTruck { container },
         }
     }
 }

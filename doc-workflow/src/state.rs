@@ -6,10 +6,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::codes::ContainerNumber;
 use crate::command::AmendmentReason;
 use crate::content::ContentRecord;
 use crate::ids::{BlockTime, DocumentId, DocumentKey, DocumentRef, PartyCode};
+pub use crate::release::CargoReleaseDetails;
 
 /// What a document is; each kind has its own workflow definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -167,26 +167,6 @@ pub struct SignatureRecord {
     pub at: BlockTime,
     /// The document's sequence number that this signature created.
     pub sequence: u64,
-}
-
-/// What a cargo release covers and what has left the terminal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CargoReleaseDetails {
-    /// The transport document whose cargo is released (same id, transport-document key space).
-    pub release_of: DocumentKey,
-    /// The port or terminal party the release is addressed to.
-    pub port: PartyCode,
-    /// The bill's port of discharge (UN/LOCODE).
-    pub port_of_discharge: String,
-    /// Each container of the bill, with the block time it gated out, if it has.
-    pub containers: BTreeMap<ContainerNumber, Option<BlockTime>>,
-}
-
-impl CargoReleaseDetails {
-    pub fn all_gated_out(&self) -> bool {
-        self.containers.values().all(Option::is_some)
-    }
 }
 
 /// One document's state. Every field that can be absent is an `Option`, so "exactly one

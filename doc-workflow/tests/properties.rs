@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use common::*;
 use doc_workflow::{
-    Action, Actor, AmendmentReason, Command, ContainerNumber, DocumentKey, DocumentState, Engine,
-    PartyCode, PartyDirectory, Replacement, Role, check_invariants,
+    Action, Actor, AmendmentReason, BlockTime, Command, ContainerNumber, DocumentId, DocumentKey,
+    DocumentState, Engine, PartyCode, PartyDirectory, ReleaseCondition, ReleaseRight, Replacement,
+    RightStatus, Role, check_invariants,
 };
 use proptest::prelude::*;
 
@@ -24,6 +25,7 @@ fn cast() -> Vec<Actor> {
         other(),
         observer(),
         other_carrier(),
+        haulier(),
     ]
 }
 
@@ -46,10 +48,10 @@ struct Step {
 
 fn step() -> impl Strategy<Value = Step> {
     (
-        0..8usize,
+        0..9usize,
         0..REFERENCES.len(),
         0..Action::ALL.len(),
-        0..9usize,
+        0..10usize,
         0..4usize,
     )
         .prop_map(|(actor, document, action, recipient, variant)| Step {
@@ -66,7 +68,9 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
     prop::collection::vec(step(), 1..40)
 }
 
-fn command(step: &Step, replacements: &mut usize) -> Command {
+/// `now_ms` is the time of the block before the step's: windows are set relative to it so that
+/// some rights expire, or are not valid yet, while the walk goes on (each step is one second).
+fn command(step: &Step, replacements: &mut usize, now_ms: u64) -> Command {
     let reference = REFERENCES[step.document];
     let to = recipients()[step.recipient].clone();
     let kind = [
@@ -85,8 +89,15 @@ fn command(step: &Step, replacements: &mut usize) -> Command {
         }
         content
     };
+    // The first container, both, or the second alone: so that a step can reach the second
+    // container's right when the first is already spent.
     let containers = || {
-        CONTAINERS[..1 + step.variant % 2]
+        let named: &[&str] = match step.variant {
+            0 => &CONTAINERS[..1],
+            1 => &CONTAINERS,
+            _ => &CONTAINERS[1..],
+        };
+        named
             .iter()
             .map(|c| ContainerNumber::new(*c).unwrap())
             .collect()
@@ -131,8 +142,40 @@ fn command(step: &Step, replacements: &mut usize) -> Command {
             }
         }
         Action::ReleaseCargo => Command::ReleaseCargo { port: to },
+        Action::ReleaseContainers => Command::ReleaseContainers {
+            containers: containers(),
+            to: [consignee().party, bank().party][step.recipient % 2].clone(),
+            terminal: to,
+            valid_from: (step.variant == 3).then_some(BlockTime(now_ms + 3_000)),
+            valid_until: (step.variant == 1).then_some(BlockTime(now_ms + 4_000)),
+            conditions: match step.variant {
+                2 => vec![ReleaseCondition::FreightPaid],
+                3 => vec![ReleaseCondition::CustomsCleared],
+                _ => vec![],
+            },
+        },
+        Action::NominateHaulier => Command::NominateHaulier {
+            containers: containers(),
+            haulier: to,
+            truck: (step.variant >= 2).then(|| "TRUCK-1".to_owned()),
+            haulier_may_renominate: step.variant == 3,
+        },
+        Action::NominateTruck => Command::NominateTruck {
+            containers: containers(),
+            truck: ["TRUCK-1", "TRUCK-2"][step.variant % 2].to_owned(),
+        },
+        Action::MarkConditionMet => Command::MarkConditionMet {
+            containers: containers(),
+            condition: ReleaseCondition::ALL[step.variant % 2],
+        },
+        Action::RevokeRelease => Command::RevokeRelease {
+            containers: containers(),
+            reason: ["", "wrong consignee"][step.variant % 2].into(),
+        },
         Action::GateOut => Command::GateOut {
             containers: containers(),
+            haulier: (step.variant >= 2).then_some(to),
+            truck: (step.variant == 3).then(|| "TRUCK-1".to_owned()),
         },
     }
 }
@@ -142,15 +185,45 @@ fn run(steps: &[Step]) -> Result<World, TestCaseError> {
     let mut w = World::default();
     let mut replacements = 0;
     let mut terminal: BTreeMap<DocumentKey, DocumentState> = BTreeMap::new();
+    // How many accepted gate-outs named each container of each bill: a right is spent once.
+    let mut gate_outs: BTreeMap<(DocumentId, ContainerNumber), usize> = BTreeMap::new();
+    // Each collection, as first recorded: a spent right never changes again.
+    let mut collected: BTreeMap<(DocumentKey, ContainerNumber), ReleaseRight> = BTreeMap::new();
     let cast = cast();
     for step in steps {
         let actor = &cast[step.actor];
         let id = id(REFERENCES[step.document]);
-        let command = command(step, &mut replacements);
+        let command = command(step, &mut replacements, w.time_ms);
         let before = w.store.clone();
-        let outcome = w.run(actor, &id, command);
+        let outcome = w.run(actor, &id, command.clone());
         if outcome.is_err() {
             prop_assert_eq!(&before, &w.store, "a refusal changes nothing");
+        }
+        if let (
+            Ok(_),
+            Command::GateOut {
+                containers,
+                haulier,
+                truck,
+            },
+        ) = (&outcome, &command)
+        {
+            check_gate_out(
+                &before,
+                actor,
+                &id,
+                containers,
+                haulier.as_ref(),
+                truck.as_deref(),
+                BlockTime(w.time_ms),
+            )?;
+            for container in containers {
+                let spent = gate_outs
+                    .entry((id.clone(), container.clone()))
+                    .or_insert(0usize);
+                *spent += 1;
+                prop_assert_eq!(*spent, 1, "{} gated out twice on {}", container, &id);
+            }
         }
         for (key, state) in &w.store {
             prop_assert!(
@@ -169,13 +242,34 @@ fn run(steps: &[Step]) -> Result<World, TestCaseError> {
                 );
             }
             if let Some(release) = &state.release {
-                prop_assert_eq!(
-                    w.parties.role_of(&release.port),
-                    Some(Role::Port),
-                    "{} is released to {}, not a port",
-                    key,
-                    &release.port
-                );
+                for (container, right) in &release.rights {
+                    prop_assert_eq!(
+                        w.parties.role_of(&right.terminal),
+                        Some(Role::Port),
+                        "{} {} is released at {}, not a port",
+                        key,
+                        container,
+                        &right.terminal
+                    );
+                    for party in [Some(&right.holder), right.haulier.as_ref()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        prop_assert!(
+                            w.parties.role_of(party).is_some(),
+                            "{} {} names {}, a party the network does not know",
+                            key,
+                            container,
+                            party
+                        );
+                    }
+                    if right.status == RightStatus::Collected {
+                        let first = collected
+                            .entry((key.clone(), container.clone()))
+                            .or_insert_with(|| right.clone());
+                        prop_assert_eq!(&*first, right, "a spent right never changes");
+                    }
+                }
             }
             let definition = w.engine.definition(state.kind).unwrap();
             if definition.is_terminal(state.status) {
@@ -193,6 +287,54 @@ fn run(steps: &[Step]) -> Result<World, TestCaseError> {
     Ok(w)
 }
 
+/// No container leaves without a valid right: each container an accepted gate-out named had, in
+/// the state before it, a right of this terminal that was neither spent nor withdrawn, inside its
+/// window, with every condition met, for the presenting haulier and truck. Stated here from the
+/// right's fields, independently of the engine's `may_collect`.
+fn check_gate_out(
+    before: &BTreeMap<DocumentKey, DocumentState>,
+    actor: &Actor,
+    id: &DocumentId,
+    containers: &[ContainerNumber],
+    haulier: Option<&PartyCode>,
+    truck: Option<&str>,
+    at: BlockTime,
+) -> Result<(), TestCaseError> {
+    let release = before
+        .get(&DocumentKey::cargo_release(id.clone()))
+        .and_then(|d| d.release.as_ref());
+    prop_assert!(release.is_some(), "a gate-out without a cargo release");
+    for container in containers {
+        let right = release.unwrap().rights.get(container);
+        prop_assert!(right.is_some(), "{} left without a right", container);
+        let right = right.unwrap();
+        prop_assert_eq!(right.status, RightStatus::Released);
+        prop_assert_eq!(&right.terminal, &actor.party);
+        prop_assert!(
+            right.valid_from.is_none_or(|f| f <= at),
+            "left before its window"
+        );
+        prop_assert!(
+            right.valid_until.is_none_or(|u| at <= u),
+            "left after its window"
+        );
+        prop_assert!(
+            right.conditions.values().all(Option::is_some),
+            "left with conditions unmet"
+        );
+        let collector = right.haulier.as_ref().unwrap_or(&right.holder);
+        prop_assert_eq!(
+            haulier.unwrap_or(collector),
+            collector,
+            "left with another haulier"
+        );
+        if let Some(nominated) = &right.truck {
+            prop_assert_eq!(truck, Some(nominated.as_str()), "left on another truck");
+        }
+    }
+    Ok(())
+}
+
 /// Scripted prefixes that reach deep states, so random suffixes explore past them.
 fn prefixed(prefix: usize, mut tail: Vec<Step>) -> Vec<Step> {
     let s = |actor, action: Action, recipient, variant| Step {
@@ -202,7 +344,7 @@ fn prefixed(prefix: usize, mut tail: Vec<Step>) -> Vec<Step> {
         recipient,
         variant,
     };
-    // Cast indices: 0 carrier, 1 shipper, 2 consignee, 3 bank, 4 port, 5 other.
+    // Cast indices: 0 carrier, 1 shipper, 2 consignee, 3 bank, 4 port, 5 other, 8 haulier.
     let mut steps = match prefix {
         0 => vec![],
         1 => vec![
@@ -220,6 +362,27 @@ fn prefixed(prefix: usize, mut tail: Vec<Step>) -> Vec<Step> {
             s(0, Action::AcceptSurrender, 0, 0),
             s(0, Action::ReleaseCargo, 4, 0),
         ],
+        4 => vec![
+            s(0, Action::Issue, 2, 3),
+            s(0, Action::ReleaseContainers, 4, 2),
+            s(2, Action::NominateHaulier, 8, 3),
+        ],
+        // Both containers of a waybill released until three steps later; one gated out; the
+        // observer's refused steps let the window pass; the holder's nomination comes too late.
+        5 => vec![
+            s(0, Action::Issue, 2, 3),
+            s(0, Action::ReleaseContainers, 4, 1),
+            s(4, Action::GateOut, 0, 0),
+            s(6, Action::Sign, 0, 0),
+            s(6, Action::Sign, 0, 0),
+            s(2, Action::NominateHaulier, 8, 2),
+        ],
+        // Both containers of a waybill released, then revoked.
+        6 => vec![
+            s(0, Action::Issue, 2, 3),
+            s(0, Action::ReleaseContainers, 4, 1),
+            s(0, Action::RevokeRelease, 0, 1),
+        ],
         _ => vec![
             s(0, Action::PublishDraft, 0, 3),
             s(1, Action::ApproveDraft, 0, 0),
@@ -236,13 +399,13 @@ proptest! {
     /// Exactly one possessor from issue on, the invariants of `check_invariants` after every
     /// step, refusals change nothing, and terminal states stay terminal and byte-identical.
     #[test]
-    fn random_sequences_keep_the_invariants(prefix in 0..5usize, tail in steps()) {
+    fn random_sequences_keep_the_invariants(prefix in 0..8usize, tail in steps()) {
         run(&prefixed(prefix, tail))?;
     }
 
     /// Replaying the accepted commands from an empty store rebuilds the same states and hash.
     #[test]
-    fn replaying_accepted_commands_rebuilds_the_same_state(prefix in 0..5usize, tail in steps()) {
+    fn replaying_accepted_commands_rebuilds_the_same_state(prefix in 0..8usize, tail in steps()) {
         let w = run(&prefixed(prefix, tail))?;
         let engine = Engine::standard();
         let mut store = BTreeMap::new();
@@ -262,11 +425,11 @@ proptest! {
 
     /// decide() is a function: the same inputs give equal outputs, from independent engines.
     #[test]
-    fn decide_is_deterministic(prefix in 0..5usize, tail in steps(), last in step()) {
+    fn decide_is_deterministic(prefix in 0..8usize, tail in steps(), last in step()) {
         let w = run(&prefixed(prefix, tail))?;
         let actor = &cast()[last.actor];
         let id = id(REFERENCES[last.document]);
-        let command = command(&last, &mut 0);
+        let command = command(&last, &mut 0, w.time_ms);
         let time = doc_workflow::BlockTime(w.time_ms + 1);
         let a = w.engine.decide(&w.store, &w.parties, actor, time, &id, &command);
         let b = Engine::standard().decide(&w.store.clone(), &directory(), actor, time, &id, &command);
@@ -290,10 +453,23 @@ fn the_generator_reaches_every_status() {
         TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
     );
     let mut seen = std::collections::BTreeSet::new();
+    let mut rights = std::collections::BTreeSet::new();
     for round in 0..400 {
         let tail = steps().new_tree(&mut runner).unwrap().current();
-        let w = run(&prefixed(round % 5, tail)).unwrap();
+        let w = run(&prefixed(round % 8, tail)).unwrap();
         seen.extend(w.store.values().map(|s| s.status));
+        rights.extend(
+            w.store
+                .values()
+                .filter_map(|s| s.release.as_ref())
+                .flat_map(|r| r.rights.values().map(|r| r.status)),
+        );
+    }
+    for status in RightStatus::ALL {
+        assert!(
+            rights.contains(&status),
+            "no right ever reached {status}; reached {rights:?}"
+        );
     }
     for status in doc_workflow::Status::ALL {
         assert!(
@@ -319,15 +495,24 @@ fn the_generator_tries_unknown_holders_and_non_ports() {
         let tail = steps().new_tree(&mut runner).unwrap().current();
         let mut w = World::default();
         let mut replacements = 0;
-        for step in prefixed(round % 5, tail) {
+        for step in prefixed(round % 8, tail) {
             let id = id(REFERENCES[step.document]);
-            let command = command(&step, &mut replacements);
+            let command = command(&step, &mut replacements, w.time_ms);
             if let Err(refusal) = w.run(&cast[step.actor], &id, command) {
                 codes.insert(refusal.code());
             }
         }
     }
-    for code in ["UNKNOWN_PARTY", "NOT_A_PORT"] {
+    for code in [
+        "UNKNOWN_PARTY",
+        "NOT_A_PORT",
+        "CONTAINER_ALREADY_GATED_OUT",
+        "RELEASE_EXPIRED",
+        "RELEASE_REVOKED",
+        "CONDITIONS_UNMET",
+        "WRONG_HAULIER",
+        "NOT_RIGHT_HOLDER",
+    ] {
         assert!(codes.contains(code), "never refused with {code}: {codes:?}");
     }
 }

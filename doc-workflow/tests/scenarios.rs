@@ -68,6 +68,8 @@ fn scenario_1_to_order_bill_from_issue_to_gate_out() {
         &bl,
         Command::GateOut {
             containers: containers(&CONTAINERS[..1]),
+            haulier: None,
+            truck: None,
         },
     );
     assert_eq!(
@@ -87,6 +89,8 @@ fn scenario_1_to_order_bill_from_issue_to_gate_out() {
         &bl,
         Command::GateOut {
             containers: containers(&CONTAINERS[1..]),
+            haulier: None,
+            truck: None,
         },
     );
     assert_eq!(w.release(&bl).status, Status::Completed);
@@ -676,6 +680,8 @@ fn cargo_release_needs_a_delivered_bill_and_the_addressed_port() {
 
     let gate = |list: &[&str]| Command::GateOut {
         containers: containers(list),
+        haulier: None,
+        truck: None,
     };
     assert_eq!(
         w.refused(
@@ -698,7 +704,7 @@ fn cargo_release_needs_a_delivered_bill_and_the_addressed_port() {
     assert_eq!(
         w.refused(&port(), &bl, gate(&[CONTAINERS[0], CONTAINERS[0]]))
             .code(),
-        "CONTAINER_ALREADY_GATED_OUT"
+        "CONTAINER_NAMED_TWICE"
     );
     w.ok(&port(), &bl, gate(&CONTAINERS));
     assert_eq!(

@@ -7,7 +7,9 @@
 use crate::common;
 
 use common::*;
-use doc_workflow::{Action, AmendmentReason, Command, ContainerNumber, DocumentId, Role};
+use doc_workflow::{
+    Action, AmendmentReason, Command, ContainerNumber, DocumentId, ReleaseCondition, Role,
+};
 
 const LEGEND: &[(&str, &str)] = &[
     ("NF", "DOCUMENT_NOT_FOUND"),
@@ -31,6 +33,11 @@ const LEGEND: &[(&str, &str)] = &[
     ("CR", "COMMENT_REQUIRED"),
     ("BND", "BILL_NOT_DELIVERABLE"),
     ("NRP", "NOT_RELEASE_PORT"),
+    ("CAR", "CONTAINER_ALREADY_RELEASED"),
+    ("NRH", "NOT_RIGHT_HOLDER"),
+    ("NNH", "NOT_NOMINATED_HAULIER"),
+    ("CNR", "CONDITION_NOT_REQUIRED"),
+    ("MNC", "MAY_NOT_MARK_CONDITION"),
 ];
 
 const RELATIONS: [&str; 9] = [
@@ -135,7 +142,15 @@ fn state(name: &str) -> (World, DocumentId) {
                     .iter()
                     .map(|c| ContainerNumber::new(*c).unwrap())
                     .collect();
-                w.ok(&port(), &id, Command::GateOut { containers: all });
+                w.ok(
+                    &port(),
+                    &id,
+                    Command::GateOut {
+                        containers: all,
+                        haulier: None,
+                        truck: None,
+                    },
+                );
             }
         }
         "PENDING_SURRENDER_FOR_AMENDMENT" | "SURRENDERED_FOR_AMENDMENT" | "VOIDED" => {
@@ -228,8 +243,36 @@ fn command(action: Action, id: &DocumentId) -> Command {
         Action::ReleaseCargo => Command::ReleaseCargo {
             port: party("PORT"),
         },
+        Action::ReleaseContainers => Command::ReleaseContainers {
+            containers: vec![ContainerNumber::new(CONTAINERS[1]).unwrap()],
+            to: party("CONSIGNEE"),
+            terminal: party("PORT"),
+            valid_from: None,
+            valid_until: None,
+            conditions: vec![],
+        },
+        Action::NominateHaulier => Command::NominateHaulier {
+            containers: vec![ContainerNumber::new(CONTAINERS[0]).unwrap()],
+            haulier: party("HAULIER"),
+            truck: None,
+            haulier_may_renominate: false,
+        },
+        Action::NominateTruck => Command::NominateTruck {
+            containers: vec![ContainerNumber::new(CONTAINERS[0]).unwrap()],
+            truck: "TRUCK-1".into(),
+        },
+        Action::MarkConditionMet => Command::MarkConditionMet {
+            containers: vec![ContainerNumber::new(CONTAINERS[0]).unwrap()],
+            condition: ReleaseCondition::CustomsCleared,
+        },
+        Action::RevokeRelease => Command::RevokeRelease {
+            containers: vec![ContainerNumber::new(CONTAINERS[0]).unwrap()],
+            reason: "wrong consignee".into(),
+        },
         Action::GateOut => Command::GateOut {
             containers: vec![ContainerNumber::new(CONTAINERS[0]).unwrap()],
+            haulier: None,
+            truck: None,
         },
     }
 }

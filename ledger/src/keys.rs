@@ -22,11 +22,12 @@
 //! | `cfg/consortium` | [`ConsortiumRecord`]: version, pause, parameters, workflow versions (absent: genesis's) |
 //! | `prp/<proposal id>` | [`ProposalRecord`] |
 //! | `dwv/<doc>` | the workflow version a document runs under (u32 BE); absent: version 1 |
+//! | `ctr/<container number>\0<doc>` | index: cargo releases by container (the gate check) |
 //!
 //! The records are in [`crate::records`]; who writes them, and in one batch per block, is
 //! [`crate::apply`].
 
-use doc_workflow::{DocumentKey, PartyCode, Status};
+use doc_workflow::{ContainerNumber, DocumentKey, PartyCode, Status};
 
 #[cfg(doc)]
 use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord};
@@ -52,6 +53,7 @@ pub const NODE: &[u8] = b"nod/";
 pub const MEMBER: &[u8] = b"mem/";
 pub const CONSORTIUM: &[u8] = b"cfg/consortium";
 pub const PROPOSAL: &[u8] = b"prp/";
+pub const CONTAINER: &[u8] = b"ctr/";
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
@@ -99,6 +101,14 @@ pub fn checksum_prefix(sha256_hex: &str) -> Vec<u8> {
 }
 pub fn by_checksum(sha256_hex: &str, key: &DocumentKey) -> Vec<u8> {
     cat(&[&checksum_prefix(sha256_hex), doc_text(key).as_bytes()])
+}
+/// Cargo releases that grant (or granted) a right for a container. An ISO 6346 number is 11
+/// letters and digits, so it holds no `\0`.
+pub fn container_prefix(container: &ContainerNumber) -> Vec<u8> {
+    cat(&[CONTAINER, container.as_str().as_bytes(), b"\0"])
+}
+pub fn by_container(container: &ContainerNumber, key: &DocumentKey) -> Vec<u8> {
+    cat(&[&container_prefix(container), doc_text(key).as_bytes()])
 }
 pub fn status_prefix(status: Status) -> Vec<u8> {
     cat(&[STATUS, status.code().as_bytes(), b"\0"])

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::broadcast;
 
-use doc_workflow::{DocumentKey, DocumentState, PartyCode, Status};
+use doc_workflow::{ContainerNumber, DocumentKey, DocumentState, PartyCode, Status};
 use pki::TrustStore;
 
 use crate::apply::{TxContext, Work};
@@ -237,6 +237,16 @@ impl LedgerReader {
         checksum_documents(&self.live, sha256_hex)
     }
 
+    /// The cargo releases that grant, or granted, a right for `container` (a container is
+    /// reused, bill after bill), at most [`PAGE_SIZE_MAX`]: what the gate check reads. Who may
+    /// learn of them is the API's to decide.
+    pub fn container_releases(
+        &self,
+        container: &ContainerNumber,
+    ) -> Result<Vec<DocumentState>, ChainError> {
+        prefix_documents(&self.live, &keys::container_prefix(container))
+    }
+
     /// Blocks as they are committed from now on. A subscriber that falls more than
     /// [`BLOCK_SUBSCRIBERS_BUFFER`] blocks behind is told how many it missed (`Lagged`).
     pub fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<Block>> {
@@ -431,7 +441,16 @@ fn checksum_documents(
     live: &RwLock<sled::Tree>,
     sha256_hex: &str,
 ) -> Result<Vec<DocumentState>, ChainError> {
-    let prefix = keys::checksum_prefix(sha256_hex);
+    prefix_documents(live, &keys::checksum_prefix(sha256_hex))
+}
+
+/// The documents of an index whose keys are `prefix || document key`, at most
+/// [`PAGE_SIZE_MAX`], read from one tree as [`index_page`] is.
+fn prefix_documents(
+    live: &RwLock<sled::Tree>,
+    prefix: &[u8],
+) -> Result<Vec<DocumentState>, ChainError> {
+    let prefix = prefix.to_vec();
     let mut out = Vec::new();
     let tree = live_tree(live);
     for item in tree.scan_prefix(&prefix).keys().take(PAGE_SIZE_MAX) {

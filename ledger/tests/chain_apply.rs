@@ -772,7 +772,11 @@ mod chain {
             .reader()
             .document(&release_key(ORDER))?
             .expect("released");
-        assert_eq!(release.release.map(|r| r.port), Some(party("PORT")));
+        let release = release.release.expect("release details");
+        assert!(
+            release.rights.values().all(|r| r.terminal == party("PORT")),
+            "every right is at the port"
+        );
         Ok(())
     }
 

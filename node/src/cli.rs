@@ -1,4 +1,4 @@
-//! `silkline tx`, `silkline doc show|verify`, `silkline status`: the API from a shell, printing
+//! `silkline tx`, `silkline doc show|verify|container`, `silkline status`: the API from a shell, printing
 //! JSON (through [`crate::out`], which a closed stdout does not make panic). `tx revoke` builds
 //! the member's next revocation list from the ledger's current one (`pki::revocation`).
 
@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use adapters::dcsa;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
-use doc_workflow::{ContentProblem, DocumentId, DocumentRef, PartyCode, Stage};
+use doc_workflow::{
+    ContainerNumber, ContentProblem, DocumentId, DocumentRef, PartyCode, ReleaseCondition, Stage,
+};
 use serde_json::{Value, json};
 
 use crate::client::{ApiClient, Target, data};
@@ -29,7 +31,22 @@ pub enum TxAction {
     AcceptSurrender,
     RejectSurrender,
     Void,
+    /// Release every container of a delivered bill at the terminal `--to PORT`, to the party
+    /// entitled to the cargo.
     ReleaseCargo,
+    /// The carrier grants a release right per `--container` to `--to PARTY` at `--terminal
+    /// PORT` (optionally `--valid-from T --valid-until T`, `--condition C` repeated).
+    ReleaseContainer,
+    /// The holder nominates `--haulier H` (optionally `--truck REF`,
+    /// `--haulier-may-renominate`) for each `--container`.
+    NominateHaulier,
+    /// The nominated haulier, if allowed, names another `--truck REF`.
+    NominateTruck,
+    /// The carrier (any) or the terminal (CUSTOMS_CLEARED) marks `--condition C` met.
+    MarkCondition,
+    /// The carrier revokes unused rights, `--reason TEXT`.
+    RevokeRelease,
+    /// The terminal records containers leaving (optionally `--truck REF`, `--haulier H`).
     GateOut,
     /// Governance, by a member admin: add a node of the admin's member as a Raft learner.
     AddNode,
@@ -62,7 +79,8 @@ pub struct TxArgs {
     /// What to do.
     #[arg(value_enum)]
     pub action: TxAction,
-    /// The document: CARRIER/REFERENCE (for release-cargo and gate-out, the bill's); none for
+    /// The document: CARRIER/REFERENCE (for release-cargo, release-container, nominate-haulier,
+    /// nominate-truck, mark-condition, revoke-release and gate-out, the bill's); none for
     /// add-node, promote-node, remove-node and revoke.
     #[arg(value_name = "CARRIER/REFERENCE")]
     pub document: Option<String>,
@@ -89,9 +107,31 @@ pub struct TxArgs {
     /// A comment (required by reject-surrender).
     #[arg(long)]
     pub comment: Option<String>,
-    /// A container leaving the terminal (gate-out); repeat for several.
+    /// A container (ISO 6346) the release command names; repeat for several.
     #[arg(long = "container")]
     pub containers: Vec<String>,
+    /// The terminal, a PORT party, the containers are collected from (release-container).
+    #[arg(long)]
+    pub terminal: Option<String>,
+    /// The haulier (nominate-haulier; gate-out: the one whose truck presented).
+    #[arg(long)]
+    pub haulier: Option<String>,
+    /// A truck or driver reference (nominate-haulier, nominate-truck, gate-out).
+    #[arg(long)]
+    pub truck: Option<String>,
+    /// Let the nominated haulier change the truck itself (nominate-haulier).
+    #[arg(long)]
+    pub haulier_may_renominate: bool,
+    /// Not collectable before: RFC 3339 UTC (`2026-12-03T23:00:00Z`) or ms since the epoch.
+    #[arg(long, value_name = "T")]
+    pub valid_from: Option<String>,
+    /// Not collectable after: as --valid-from.
+    #[arg(long, value_name = "T")]
+    pub valid_until: Option<String>,
+    /// A release condition: CUSTOMS_CLEARED or FREIGHT_PAID (release-container: repeat for
+    /// several; mark-condition: the one met).
+    #[arg(long = "condition")]
+    pub conditions: Vec<String>,
     /// A certificate's serial number, hex (revoke); repeat for several.
     #[arg(long = "serial", value_name = "HEX")]
     pub serials: Vec<String>,
@@ -268,16 +308,142 @@ fn command(args: &TxArgs, content: Option<Value>) -> anyhow::Result<Value> {
         TxAction::ReleaseCargo => {
             json!({"action": "RELEASE_CARGO", "port": need(&args.to, "--to PORT", a)?})
         }
-        TxAction::GateOut => {
-            if args.containers.is_empty() {
-                bail!("GateOut needs --container NUMBER (repeat for several)");
+        TxAction::ReleaseContainer => {
+            let mut c = json!({
+                "action": "RELEASE_CONTAINERS",
+                "containers": containers(args)?,
+                "to": need(&args.to, "--to PARTY", a)?,
+                "terminal": need(&args.terminal, "--terminal PORT", a)?,
+            });
+            if let Some(t) = &args.valid_from {
+                c["validFrom"] = json!(parse_time(t)?);
             }
-            json!({"action": "GATE_OUT", "containers": args.containers})
+            if let Some(t) = &args.valid_until {
+                c["validUntil"] = json!(parse_time(t)?);
+            }
+            if !args.conditions.is_empty() {
+                c["conditions"] = json!(conditions(args)?);
+            }
+            c
+        }
+        TxAction::NominateHaulier => {
+            let mut c = json!({
+                "action": "NOMINATE_HAULIER",
+                "containers": containers(args)?,
+                "haulier": need(&args.haulier, "--haulier PARTY", a)?,
+            });
+            if let Some(truck) = &args.truck {
+                c["truck"] = json!(truck);
+            }
+            if args.haulier_may_renominate {
+                c["haulierMayRenominate"] = json!(true);
+            }
+            c
+        }
+        TxAction::NominateTruck => json!({
+            "action": "NOMINATE_TRUCK",
+            "containers": containers(args)?,
+            "truck": need(&args.truck, "--truck REF", a)?,
+        }),
+        TxAction::MarkCondition => {
+            let [condition] = conditions(args)?[..] else {
+                bail!("MarkCondition needs exactly one --condition CUSTOMS_CLEARED|FREIGHT_PAID");
+            };
+            json!({
+                "action": "MARK_CONDITION_MET",
+                "containers": containers(args)?,
+                "condition": condition,
+            })
+        }
+        TxAction::RevokeRelease => json!({
+            "action": "REVOKE_RELEASE",
+            "containers": containers(args)?,
+            "reason": need(&args.reason, "--reason TEXT", a)?,
+        }),
+        TxAction::GateOut => {
+            let mut c = json!({"action": "GATE_OUT", "containers": containers(args)?});
+            if let Some(truck) = &args.truck {
+                c["truck"] = json!(truck);
+            }
+            if let Some(haulier) = &args.haulier {
+                c["haulier"] = json!(haulier);
+            }
+            c
         }
         TxAction::AddNode | TxAction::PromoteNode | TxAction::RemoveNode | TxAction::Revoke => {
             bail!("{a:?} is a governance action, not a document command")
         }
     })
+}
+
+/// The `--container`s. One that is not an ISO 6346 number with its check digit is warned of on
+/// stderr, not refused: a bill may list such a number (the ledger accepts it with a warning),
+/// and its container must still be released and collected.
+fn containers(args: &TxArgs) -> anyhow::Result<Vec<String>> {
+    if args.containers.is_empty() {
+        bail!(
+            "{:?} needs --container NUMBER (repeat for several)",
+            args.action
+        );
+    }
+    for number in &args.containers {
+        parse_container(number)?;
+    }
+    Ok(args.containers.clone())
+}
+
+/// A container reference as the ledger takes it; one that is not an ISO 6346 number with its
+/// check digit (owner code, category, serial, check digit) is warned of on stderr.
+fn parse_container(number: &str) -> anyhow::Result<ContainerNumber> {
+    let container = ContainerNumber::new(number).with_context(|| format!("`{number}`"))?;
+    if let Err(e) = container.iso6346() {
+        eprintln!("silkline: warning: `{number}`: {e}");
+    }
+    Ok(container)
+}
+
+fn conditions(args: &TxArgs) -> anyhow::Result<Vec<&'static str>> {
+    args.conditions
+        .iter()
+        .map(|c| {
+            ReleaseCondition::from_code(c)
+                .map(ReleaseCondition::code)
+                .with_context(|| format!("`{c}`: a condition is CUSTOMS_CLEARED or FREIGHT_PAID"))
+        })
+        .collect()
+}
+
+/// A time given as ms since the Unix epoch, or as RFC 3339 UTC `YYYY-MM-DDTHH:MM:SS[.mmm]Z`.
+fn parse_time(text: &str) -> anyhow::Result<u64> {
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(ms);
+    }
+    let bad = || anyhow::anyhow!("`{text}`: a time is ms since the epoch or YYYY-MM-DDTHH:MM:SSZ");
+    let t = text.strip_suffix('Z').ok_or_else(bad)?;
+    let (date, time) = t.split_once('T').ok_or_else(bad)?;
+    let num = |s: &str| s.parse::<i64>().map_err(|_| bad());
+    let d: Vec<&str> = date.split('-').collect();
+    let (time, ms) = match time.split_once('.') {
+        Some((hms, frac)) => (hms, num(&format!("{frac:0<3}")[..3])?),
+        None => (time, 0),
+    };
+    let h: Vec<&str> = time.split(':').collect();
+    let ([y, m, dd], [hh, mm, ss]) = (&d[..], &h[..]) else {
+        return Err(bad());
+    };
+    let (y, m, dd) = (num(y)?, num(m)?, num(dd)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&dd) {
+        return Err(bad());
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + dd - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + num(hh)? * 3_600 + num(mm)? * 60 + num(ss)?;
+    u64::try_from(secs * 1_000 + ms).map_err(|_| bad())
 }
 
 /// The governance command of a membership action (`ledger::Governance`'s JSON).
@@ -524,6 +690,37 @@ fn invalid_document(file: &Path, problems: &[ContentProblem]) -> Value {
     })
 }
 
+const CONTAINER: &str = "query Container($container: String!, $haulier: String, $truck: String) {
+  containerRelease(container: $container, haulier: $haulier, truck: $truck) {
+    container mayCollect reason bill carrierCode reference status holder terminal haulier truck
+    haulierMayRenominate validFrom validUntil
+    conditions { condition met metBy metAt }
+    grantedAt collectedAt collectedBy revokedAt revocationReason
+  }
+}";
+
+/// `silkline doc container`: the gate check -- may `haulier` (default: the nominated one) with
+/// `truck` collect `container` now -- printed as JSON.
+pub async fn doc_container(
+    target: &Target,
+    container: &str,
+    haulier: Option<&str>,
+    truck: Option<&str>,
+) -> anyhow::Result<()> {
+    parse_container(container)?;
+    let client = ApiClient::new(target)?;
+    let response = client
+        .graphql(
+            CONTAINER,
+            json!({"container": container, "haulier": haulier, "truck": truck}),
+        )
+        .await?;
+    crate::out(serde_json::to_string_pretty(
+        &data(&response)?["containerRelease"],
+    )?)?;
+    Ok(())
+}
+
 /// `silkline doc show`.
 pub async fn doc_show(target: &Target, document: &str, cargo_release: bool) -> anyhow::Result<()> {
     let (carrier, reference) = split_document(document)?;
@@ -660,4 +857,35 @@ pub async fn status(network: &PathBuf, as_identity: Option<&str>) -> anyhow::Res
         crate::out(line)?;
     }
     Ok(all_answered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_parse_as_ms_or_rfc3339_utc() {
+        assert_eq!(parse_time("0").unwrap(), 0);
+        assert_eq!(parse_time("1970-01-01T00:00:00Z").unwrap(), 0);
+        assert_eq!(
+            parse_time("2026-12-03T23:00:00Z").unwrap(),
+            1_796_338_800_000
+        );
+        assert_eq!(
+            parse_time("2026-12-03T23:00:00.5Z").unwrap(),
+            1_796_338_800_500
+        );
+        assert_eq!(
+            adapters::time::iso8601_utc(parse_time("2024-02-29T12:34:56Z").unwrap()),
+            "2024-02-29T12:34:56.000Z"
+        );
+        for bad in [
+            "2026-12-03",
+            "2026-13-01T00:00:00Z",
+            "yesterday",
+            "2026-12-03T23:00Z",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
 }

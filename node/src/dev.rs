@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! DIR/pki/                    the dev consortium (pki::dev layout)
-//! DIR/genesis.json            members CARRIER, PORT, BANK; parties SHIPPER, CONSIGNEE; the nodes
+//! DIR/genesis.json            members CARRIER, PORT, BANK; parties SHIPPER, CONSIGNEE (CARRIER),
+//!                             HAULIER (PORT); the nodes
 //! DIR/nodes/nodeK/config.json one node's configuration (paths relative to it; Raft, API and
 //!                             verification page ports on 127.0.0.1; the QR codes of every
 //!                             node's PDFs lead to node1's page)

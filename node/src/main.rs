@@ -126,6 +126,21 @@ enum DocCommand {
         #[arg(value_name = "CARRIER/REFERENCE")]
         document: String,
     },
+    /// The gate check: may the haulier (default: the nominated one) collect the container now?
+    /// JSON with `mayCollect`, `reason`, the bill, the holder, the haulier and the status.
+    Container {
+        #[command(flatten)]
+        target: client::Target,
+        /// The ISO 6346 container number.
+        #[arg(long)]
+        container: String,
+        /// The haulier presenting at the gate.
+        #[arg(long)]
+        haulier: Option<String>,
+        /// The truck or driver reference presenting.
+        #[arg(long)]
+        truck: Option<String>,
+    },
     /// Whether the ledger holds exactly this DCSA document (JSON), with its status and
     /// history (exit status 3 if it does not).
     Verify {
@@ -250,6 +265,21 @@ fn main() -> ExitCode {
             .map(|()| None),
         Command::Doc(DocCommand::Export { target, document }) => runtime()
             .and_then(|rt| rt.block_on(cli::doc_export(&target, &document)))
+            .map(|()| None),
+        Command::Doc(DocCommand::Container {
+            target,
+            container,
+            haulier,
+            truck,
+        }) => runtime()
+            .and_then(|rt| {
+                rt.block_on(cli::doc_container(
+                    &target,
+                    &container,
+                    haulier.as_deref(),
+                    truck.as_deref(),
+                ))
+            })
             .map(|()| None),
         Command::Doc(DocCommand::Verify { target, file }) => {
             verdict(runtime().and_then(|rt| rt.block_on(cli::doc_verify(&target, &file))))

@@ -87,8 +87,8 @@ pub struct ConsortiumSpec {
 
 impl ConsortiumSpec {
     /// The dev network of `silkline dev up`: members CARRIER, PORT and BANK, onboarded parties
-    /// SHIPPER and CONSIGNEE (sponsored by CARRIER), and `nodes` nodes `node1..` spread over the
-    /// members.
+    /// SHIPPER and CONSIGNEE (sponsored by CARRIER) and HAULIER (by PORT), and `nodes` nodes
+    /// `node1..` spread over the members.
     pub fn dev(nodes: usize) -> ConsortiumSpec {
         let code = |s: &str| MemberCode::new(s).expect("static member code");
         let members = [
@@ -118,6 +118,12 @@ impl ConsortiumSpec {
                     code: PartyCode::new("CONSIGNEE").expect("static"),
                     name: "Rotterdam Importers BV".into(),
                     sponsor: code("CARRIER"),
+                },
+                // The haulier a holder of release rights nominates to collect containers.
+                PartySpec {
+                    code: PartyCode::new("HAULIER").expect("static"),
+                    name: "Maasvlakte Haulage BV".into(),
+                    sponsor: code("PORT"),
                 },
             ],
             nodes: (1..=nodes)

@@ -162,9 +162,17 @@ fn body(event: &CommittedEvent, notification: &Notification) -> String {
                 crate::dcsa::reason_code(*reason)
             ));
         }
-        EventKind::CargoReleased { containers, .. } => {
+        EventKind::CargoReleased { containers, .. }
+        | EventKind::HaulierNominated { containers, .. }
+        | EventKind::TruckNominated { containers, .. }
+        | EventKind::ConditionMet { containers, .. }
+        | EventKind::ReleaseRevoked { containers, .. }
+        | EventKind::GatedOut { containers, .. } => {
             let list: Vec<&str> = containers.iter().map(|c| c.as_str()).collect();
             lines.push(format!("Containers: {}", list.join(", ")));
+            if let EventKind::ReleaseRevoked { reason, .. } = &event.event.kind {
+                lines.push(format!("Reason: {reason}"));
+            }
         }
         _ => {}
     }

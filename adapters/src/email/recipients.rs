@@ -76,6 +76,13 @@ pub enum Reason {
     SurrenderRejected,
     /// The carrier released cargo to this port or terminal.
     CargoReleased,
+    /// The carrier granted release rights to this party (the party entitled to the cargo).
+    ReleaseGranted,
+    /// The holder nominated this haulier to collect containers.
+    HaulierNominated,
+    /// A release right at this terminal, or one this haulier is nominated for, changed: a
+    /// nomination, a truck, a condition met, a revocation, a gate-out.
+    ReleaseChanged,
 }
 
 impl Reason {
@@ -88,6 +95,9 @@ impl Reason {
                 "the party that requested the surrender"
             }
             Reason::CargoReleased => "the terminal the cargo is released to",
+            Reason::ReleaseGranted => "the holder of the release rights",
+            Reason::HaulierNominated => "the haulier nominated to collect",
+            Reason::ReleaseChanged => "the terminal or haulier of the release rights",
         }
     }
 
@@ -98,6 +108,9 @@ impl Reason {
             Reason::SurrenderAccepted => "your surrender was accepted",
             Reason::SurrenderRejected => "your surrender was rejected",
             Reason::CargoReleased => "cargo released to you",
+            Reason::ReleaseGranted => "release rights granted to you",
+            Reason::HaulierNominated => "you are nominated to collect",
+            Reason::ReleaseChanged => "a container release changed",
         }
     }
 }
@@ -109,38 +122,90 @@ pub struct Notification {
     pub reason: Reason,
 }
 
-/// Who must hear of `event`. The acting party is never told of its own action.
+/// Who must hear of `event`. The acting party is never told of its own action, and a party is
+/// told once per event. On a cargo release, the terminal and the nominated haulier hear of every
+/// change to the rights they act on (DOMAIN.md section 10).
 pub fn notifications(event: &CommittedEvent) -> Vec<Notification> {
     let state = &event.state;
-    let (party, reason) = match &event.event.kind {
-        EventKind::Issued { possessor, .. } => (Some(possessor.clone()), Reason::BillReceived),
+    let one = |party: Option<PartyCode>, reason| party.map(|p| (p, reason)).into_iter().collect();
+    let changed = |parties: &mut dyn Iterator<Item = PartyCode>| -> Vec<(PartyCode, Reason)> {
+        parties.map(|p| (p, Reason::ReleaseChanged)).collect()
+    };
+    let told: Vec<(PartyCode, Reason)> = match &event.event.kind {
+        EventKind::Issued { possessor, .. } => one(Some(possessor.clone()), Reason::BillReceived),
         EventKind::Transferred { to, .. } | EventKind::Endorsed { to, .. } => {
-            (Some(to.clone()), Reason::BillReceived)
+            one(Some(to.clone()), Reason::BillReceived)
         }
         EventKind::TransferRejected {
             restored_possessor, ..
-        } => (restored_possessor.clone(), Reason::BillReceived),
+        } => one(restored_possessor.clone(), Reason::BillReceived),
         EventKind::SurrenderedForDelivery | EventKind::SurrenderedForAmendment { .. } => {
-            (Some(state.carrier.clone()), Reason::SurrenderRequested)
+            one(Some(state.carrier.clone()), Reason::SurrenderRequested)
         }
-        EventKind::SurrenderAccepted { .. } => (
+        EventKind::SurrenderAccepted { .. } => one(
             state.surrender.as_ref().map(|s| s.requester.clone()),
             Reason::SurrenderAccepted,
         ),
         EventKind::SurrenderRejected { possessor, .. } => {
-            (Some(possessor.clone()), Reason::SurrenderRejected)
+            one(Some(possessor.clone()), Reason::SurrenderRejected)
         }
-        EventKind::CargoReleased { port, .. } => (Some(port.clone()), Reason::CargoReleased),
+        EventKind::CargoReleased { port, holder, .. } => vec![
+            (port.clone(), Reason::CargoReleased),
+            (holder.clone(), Reason::ReleaseGranted),
+        ],
+        EventKind::HaulierNominated {
+            haulier, terminals, ..
+        } => std::iter::once((haulier.clone(), Reason::HaulierNominated))
+            .chain(changed(&mut terminals.iter().cloned()))
+            .collect(),
+        EventKind::TruckNominated {
+            containers,
+            terminals,
+            ..
+        }
+        | EventKind::ConditionMet {
+            containers,
+            terminals,
+            ..
+        } => changed(
+            &mut terminals
+                .iter()
+                .cloned()
+                .chain(hauliers_of(state, containers)),
+        ),
+        EventKind::ReleaseRevoked {
+            terminals,
+            hauliers,
+            ..
+        } => changed(&mut terminals.iter().chain(hauliers).cloned()),
+        EventKind::GatedOut { containers, .. } => {
+            changed(&mut hauliers_of(state, containers).into_iter())
+        }
         EventKind::DraftPublished { .. }
         | EventKind::DraftApproved
         | EventKind::BlankEndorsed
         | EventKind::Signed
-        | EventKind::Voided { .. }
-        | EventKind::GatedOut { .. } => (None, Reason::BillReceived),
+        | EventKind::Voided { .. } => Vec::new(),
     };
-    party
-        .filter(|p| *p != event.event.actor)
-        .map(|party| Notification { party, reason })
+    let mut seen = std::collections::BTreeSet::new();
+    told.into_iter()
+        .filter(|(p, _)| *p != event.event.actor && seen.insert(p.clone()))
+        .map(|(party, reason)| Notification { party, reason })
+        .collect()
+}
+
+/// The hauliers nominated, in `state`, for the named containers' rights.
+fn hauliers_of(
+    state: &DocumentState,
+    containers: &[doc_workflow::ContainerNumber],
+) -> Vec<PartyCode> {
+    let Some(release) = &state.release else {
+        return Vec::new();
+    };
+    containers
+        .iter()
+        .filter_map(|c| release.rights.get(c)?.haulier.clone())
+        .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect()
 }

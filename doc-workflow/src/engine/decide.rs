@@ -2,6 +2,10 @@
 //! one decision reads (`Context`), read once.
 
 use std::cell::OnceCell;
+use std::collections::BTreeSet;
+
+use crate::codes::ContainerNumber;
+use crate::release::TRUCK_REF_CHARS_MAX;
 
 use crate::command::{Action, COMMENT_CHARS_MAX, Command, GATE_OUT_CONTAINERS_MAX};
 use crate::content::{self, ContentProblem, Stage, ValidContent};
@@ -42,13 +46,18 @@ impl Engine {
                 });
             }
         }
-        if let Command::GateOut { containers } = command
-            && containers.len() > GATE_OUT_CONTAINERS_MAX
-        {
-            return Err(Refusal::TooManyContainers {
-                count: containers.len(),
-                max: GATE_OUT_CONTAINERS_MAX,
-            });
+        if let Some(containers) = command.containers() {
+            check_named_containers(containers)?;
+        }
+        if let Some(truck) = command.truck() {
+            let chars = truck.chars().count();
+            let printable = !truck.trim().is_empty() && !truck.chars().any(char::is_control);
+            if chars > TRUCK_REF_CHARS_MAX || !printable {
+                return Err(Refusal::TruckRefInvalid {
+                    chars,
+                    max: TRUCK_REF_CHARS_MAX,
+                });
+            }
         }
 
         let current = store.get(&key);
@@ -95,8 +104,27 @@ fn endorsee_of(state: &DocumentState) -> Option<&PartyCode> {
     state.endorsee.as_ref()
 }
 
-fn release_port_of(state: &DocumentState) -> Option<&PartyCode> {
-    state.release.as_ref().map(|r| &r.port)
+/// A command on release rights names at least one container, at most
+/// [`GATE_OUT_CONTAINERS_MAX`], each once.
+fn check_named_containers(containers: &[ContainerNumber]) -> Result<(), Refusal> {
+    if containers.is_empty() {
+        return Err(Refusal::NoContainers);
+    }
+    if containers.len() > GATE_OUT_CONTAINERS_MAX {
+        return Err(Refusal::TooManyContainers {
+            count: containers.len(),
+            max: GATE_OUT_CONTAINERS_MAX,
+        });
+    }
+    let mut seen = BTreeSet::new();
+    for container in containers {
+        if !seen.insert(container) {
+            return Err(Refusal::ContainerNamedTwice {
+                container: container.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The party `field` names in `next` if `before` (the state before the decision) did not name
@@ -110,8 +138,8 @@ fn newly_set<'a>(
     (before.and_then(field) != Some(now)).then_some(now)
 }
 
-/// Every possessor, endorsee and cargo-release port that `decision` puts in place is a party of
-/// the network, and a release port acts with the PORT role (DOMAIN.md section 6, scenario 8): a
+/// Every possessor, endorsee, release-right holder and haulier that `decision` puts in place is
+/// a party of the network, and a right's terminal acts with the PORT role (DOMAIN.md section 6, scenario 8): a
 /// title or a release addressed to a party no certificate can act for is stranded for ever.
 ///
 /// Checked on the decision's result, not per command, so that no transition -- today's or a
@@ -138,12 +166,27 @@ fn check_holders_known(
         if let Some(party) = newly_set(next, before, endorsee_of) {
             known(party)?;
         }
-        if let Some(party) = newly_set(next, before, release_port_of)
-            && known(party)? != Role::Port
-        {
-            return Err(Refusal::NotAPort {
-                party: party.clone(),
-            });
+        let Some(release) = &next.release else {
+            continue;
+        };
+        let rights_before = before.and_then(|b| b.release.as_ref()).map(|r| &r.rights);
+        for (container, right) in &release.rights {
+            let old = rights_before.and_then(|r| r.get(container));
+            if old.map(|o| &o.holder) != Some(&right.holder) {
+                known(&right.holder)?;
+            }
+            if let Some(haulier) = &right.haulier
+                && old.and_then(|o| o.haulier.as_ref()) != Some(haulier)
+            {
+                known(haulier)?;
+            }
+            if old.map(|o| &o.terminal) != Some(&right.terminal)
+                && known(&right.terminal)? != Role::Port
+            {
+                return Err(Refusal::NotAPort {
+                    party: right.terminal.clone(),
+                });
+            }
         }
     }
     Ok(())

@@ -1,11 +1,15 @@
 //! A transition's effects, applied to a copy of the state, and the event it records.
 
+use std::collections::BTreeSet;
+
+use crate::codes::ContainerNumber;
 use crate::command::Command;
 use crate::content::{self, ContentProblem, TransportDocument, ValidContent};
 use crate::definition::{Effect, PartyRef, Transition};
 use crate::event::{Event, EventKind};
 use crate::ids::{DocumentId, DocumentKey, PartyCode};
 use crate::refusal::Refusal;
+use crate::release::{Collection, ConditionMet, ReleaseRight, Revocation, RightStatus};
 use crate::state::{
     CargoReleaseDetails, DocumentKind, DocumentState, Mode, PendingTransfer, SignatureRecord,
     Status, SurrenderRequest,
@@ -141,34 +145,72 @@ impl<S: DocumentStore> Context<'_, S> {
                         others.push((DocumentKey::transport_document(id), new, event));
                     }
                 }
-                Effect::CreateCargoRelease => {
-                    let bill_key = self.bill_key();
-                    let bill =
-                        self.store
-                            .get(&bill_key)
-                            .ok_or_else(|| Refusal::DocumentNotFound {
-                                document: bill_key.clone(),
-                            })?;
-                    let document = stored_document(bill)?;
-                    next.release = Some(CargoReleaseDetails {
-                        release_of: bill_key,
-                        port: self.recipient()?.clone(),
-                        port_of_discharge: document.port_of_discharge,
-                        containers: document.containers.into_iter().map(|c| (c, None)).collect(),
-                    });
-                }
-                Effect::RecordGateOut => {
-                    let (Command::GateOut { containers }, Some(release)) =
-                        (self.command, next.release.as_mut())
+                Effect::GrantReleaseRights => self.grant_release_rights(&mut next)?,
+                Effect::NominateHaulier => {
+                    let Command::NominateHaulier {
+                        haulier,
+                        truck,
+                        haulier_may_renominate,
+                        ..
+                    } = self.command
                     else {
+                        return Err(inconsistent("nominate_haulier needs a NOMINATE_HAULIER"));
+                    };
+                    for right in self.rights_mut(&mut next)? {
+                        right.haulier = Some(haulier.clone());
+                        right.truck = truck.clone();
+                        right.haulier_may_renominate = *haulier_may_renominate;
+                    }
+                }
+                Effect::NominateTruck => {
+                    let Command::NominateTruck { truck, .. } = self.command else {
+                        return Err(inconsistent("nominate_truck needs a NOMINATE_TRUCK"));
+                    };
+                    for right in self.rights_mut(&mut next)? {
+                        right.truck = Some(truck.clone());
+                    }
+                }
+                Effect::MarkConditionMet => {
+                    let Command::MarkConditionMet { condition, .. } = self.command else {
                         return Err(inconsistent(
-                            "record_gate_out needs a GATE_OUT on a cargo release",
+                            "mark_condition_met needs a MARK_CONDITION_MET",
                         ));
                     };
-                    for container in containers {
-                        release
-                            .containers
-                            .insert(container.clone(), Some(self.time));
+                    let met = ConditionMet {
+                        by: self.party().clone(),
+                        at: self.time,
+                    };
+                    for right in self.rights_mut(&mut next)? {
+                        // The first marking is the record; marking again changes nothing.
+                        if let Some(slot @ None) = right.conditions.get_mut(condition) {
+                            *slot = Some(met.clone());
+                        }
+                    }
+                }
+                Effect::RevokeReleaseRights => {
+                    let Command::RevokeRelease { reason, .. } = self.command else {
+                        return Err(inconsistent("revoke_release_rights needs a REVOKE_RELEASE"));
+                    };
+                    for right in self.rights_mut(&mut next)? {
+                        right.status = RightStatus::Revoked;
+                        right.revoked = Some(Revocation {
+                            at: self.time,
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+                Effect::RecordGateOut => {
+                    let Command::GateOut { haulier, truck, .. } = self.command else {
+                        return Err(inconsistent("record_gate_out needs a GATE_OUT"));
+                    };
+                    for right in self.rights_mut(&mut next)? {
+                        let by = haulier.clone().unwrap_or_else(|| right.collector().clone());
+                        right.status = RightStatus::Collected;
+                        right.collected = Some(Collection {
+                            at: self.time,
+                            by,
+                            truck: truck.clone(),
+                        });
                     }
                 }
             }
@@ -262,20 +304,181 @@ impl<S: DocumentStore> Context<'_, S> {
             Command::Void { .. } => EventKind::Voided {
                 replaced_by: others.first().map(|(k, _, _)| k.id.reference.clone()),
             },
-            Command::ReleaseCargo { port } => EventKind::CargoReleased {
-                port: port.clone(),
-                containers: next
+            Command::ReleaseCargo { port } => {
+                let granted = next
                     .release
                     .as_ref()
-                    .map(|r| r.containers.keys().cloned().collect())
-                    .unwrap_or_default(),
+                    .map(|r| r.rights.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                let bill = self
+                    .store
+                    .get(&self.bill_key())
+                    .ok_or_else(|| inconsistent("a released bill is missing"))?;
+                let holder = entitled_party(bill)?;
+                EventKind::CargoReleased {
+                    port: port.clone(),
+                    holder,
+                    containers: granted,
+                }
+            }
+            Command::ReleaseContainers {
+                containers,
+                to,
+                terminal,
+                ..
+            } => EventKind::CargoReleased {
+                port: terminal.clone(),
+                holder: to.clone(),
+                containers: containers.clone(),
             },
-            Command::GateOut { containers } => EventKind::GatedOut {
+            Command::NominateHaulier {
+                containers,
+                haulier,
+                truck,
+                ..
+            } => EventKind::HaulierNominated {
+                containers: containers.clone(),
+                haulier: haulier.clone(),
+                truck: truck.clone(),
+                terminals: self.terminals_of(containers),
+            },
+            Command::NominateTruck { containers, truck } => EventKind::TruckNominated {
+                containers: containers.clone(),
+                truck: truck.clone(),
+                terminals: self.terminals_of(containers),
+            },
+            Command::MarkConditionMet {
+                containers,
+                condition,
+            } => EventKind::ConditionMet {
+                containers: containers.clone(),
+                condition: *condition,
+                terminals: self.terminals_of(containers),
+            },
+            Command::RevokeRelease { containers, reason } => EventKind::ReleaseRevoked {
+                containers: containers.clone(),
+                reason: reason.clone(),
+                terminals: self.terminals_of(containers),
+                hauliers: containers
+                    .iter()
+                    .filter_map(|c| self.right(c).ok()?.haulier.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            },
+            Command::GateOut { containers, .. } => EventKind::GatedOut {
                 containers: containers.clone(),
                 completed: next.status == Status::Completed,
             },
         })
     }
+}
+
+impl<S: DocumentStore> Context<'_, S> {
+    /// The terminals of the named containers' current rights, sorted and distinct.
+    fn terminals_of(&self, containers: &[ContainerNumber]) -> Vec<PartyCode> {
+        containers
+            .iter()
+            .filter_map(|c| self.right(c).ok().map(|r| r.terminal.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// The rights of the named containers in `next`, to change.
+    fn rights_mut<'n>(
+        &self,
+        next: &'n mut DocumentState,
+    ) -> Result<Vec<&'n mut ReleaseRight>, Refusal> {
+        let named: BTreeSet<&ContainerNumber> = self.named_containers()?.iter().collect();
+        let release = next
+            .release
+            .as_mut()
+            .ok_or_else(|| inconsistent("a cargo release without details"))?;
+        let rights: Vec<_> = release
+            .rights
+            .iter_mut()
+            .filter(|(c, _)| named.contains(c))
+            .map(|(_, r)| r)
+            .collect();
+        if rights.len() != named.len() {
+            return Err(inconsistent("a named container has no right"));
+        }
+        Ok(rights)
+    }
+
+    /// `RELEASE_CARGO` (every container of the bill, to the party entitled to the cargo, at the
+    /// port) or `RELEASE_CONTAINERS` (the named ones, as the command says): one right each. A
+    /// new cargo release is first filled from the bill it releases.
+    fn grant_release_rights(&self, next: &mut DocumentState) -> Result<(), Refusal> {
+        let bill_key = self.bill_key();
+        let bill = self
+            .store
+            .get(&bill_key)
+            .ok_or_else(|| Refusal::DocumentNotFound {
+                document: bill_key.clone(),
+            })?;
+        let document = stored_document(bill)?;
+        let release = next.release.get_or_insert_with(|| CargoReleaseDetails {
+            release_of: bill_key.clone(),
+            port_of_discharge: document.port_of_discharge.clone(),
+            bill_containers: document.containers.iter().cloned().collect(),
+            rights: Default::default(),
+        });
+        let blank = |holder: PartyCode, terminal: PartyCode| ReleaseRight {
+            holder,
+            terminal,
+            valid_from: None,
+            valid_until: None,
+            conditions: Default::default(),
+            haulier: None,
+            truck: None,
+            haulier_may_renominate: false,
+            status: RightStatus::Released,
+            granted_at: self.time,
+            collected: None,
+            revoked: None,
+        };
+        match self.command {
+            Command::ReleaseCargo { port } => {
+                let holder = entitled_party(bill)?;
+                for container in &release.bill_containers {
+                    release
+                        .rights
+                        .insert(container.clone(), blank(holder.clone(), port.clone()));
+                }
+            }
+            Command::ReleaseContainers {
+                containers,
+                to,
+                terminal,
+                valid_from,
+                valid_until,
+                conditions,
+            } => {
+                for container in containers {
+                    let mut right = blank(to.clone(), terminal.clone());
+                    right.valid_from = *valid_from;
+                    right.valid_until = *valid_until;
+                    right.conditions = conditions.iter().map(|c| (*c, None)).collect();
+                    release.rights.insert(container.clone(), right);
+                }
+            }
+            _ => return Err(inconsistent("grant_release_rights needs a release command")),
+        }
+        Ok(())
+    }
+}
+
+/// The party entitled to a delivered bill's cargo: the party whose surrender for delivery the
+/// carrier accepted (a bill of lading), or the consignee (a sea waybill, which is not
+/// surrendered), else the waybill's possessor.
+fn entitled_party(bill: &DocumentState) -> Result<PartyCode, Refusal> {
+    let party = match bill.kind {
+        DocumentKind::BillOfLading => bill.surrender.as_ref().map(|s| s.requester.clone()),
+        _ => bill.consignee.clone().or_else(|| bill.possessor.clone()),
+    };
+    party.ok_or_else(|| inconsistent("a deliverable bill names no party entitled to the cargo"))
 }
 
 fn issued_event(state: &DocumentState) -> EventKind {
@@ -315,7 +518,7 @@ fn set_title(state: &mut DocumentState, document: &TransportDocument) {
 /// The typed view of a stored document's content. Stored content was valid when stored and is
 /// read without applying today's rules again (`content::read_stored`), so a failure here means
 /// the state was tampered with.
-fn stored_document(state: &DocumentState) -> Result<TransportDocument, Refusal> {
+pub(super) fn stored_document(state: &DocumentState) -> Result<TransportDocument, Refusal> {
     let record = state
         .content
         .as_ref()

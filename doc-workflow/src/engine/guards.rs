@@ -3,14 +3,17 @@
 
 use std::collections::BTreeSet;
 
+use crate::codes::ContainerNumber;
 use crate::command::Command;
 use crate::content::ValidContent;
 use crate::definition::Guard;
 use crate::ids::{DocumentId, DocumentKey, PartyCode, Role};
 use crate::refusal::Refusal;
+use crate::release::{GateReason, ReleaseCondition, ReleaseRight, RightStatus};
 use crate::state::{DocumentKind, Mode, Status};
 
 use super::decide::{Context, inconsistent};
+use super::effects::stored_document;
 use super::{DocumentStore, SIGNATURES_MAX};
 
 impl<S: DocumentStore> Context<'_, S> {
@@ -157,45 +160,151 @@ impl<S: DocumentStore> Context<'_, S> {
                 })
             }
             Guard::ActorIsReleasePort => {
-                let port = doc
-                    .and_then(|d| d.release.as_ref())
-                    .map(|r| r.port.clone())
-                    .ok_or_else(|| inconsistent("the cargo release has no release details"))?;
-                ok(port == *self.party(), &|| Refusal::NotReleasePort {
-                    actor: actor(),
-                    port: port.clone(),
-                })
+                for container in self.named_containers()? {
+                    let right = self.right(container)?;
+                    if right.terminal != *self.party() {
+                        return Err(Refusal::NotReleasePort {
+                            actor: actor(),
+                            port: right.terminal.clone(),
+                        });
+                    }
+                }
+                Ok(())
             }
             Guard::ContainersReleasable => {
-                let Command::GateOut { containers } = self.command else {
+                let Command::GateOut {
+                    containers,
+                    haulier,
+                    truck,
+                } = self.command
+                else {
                     return Err(inconsistent("containers_releasable needs a GATE_OUT"));
                 };
-                let release = doc
-                    .and_then(|d| d.release.as_ref())
-                    .ok_or_else(|| inconsistent("the cargo release has no release details"))?;
-                if containers.is_empty() {
-                    return Err(Refusal::NoContainers);
-                }
-                let mut named = BTreeSet::new();
                 for container in containers {
-                    match release.containers.get(container) {
-                        None => {
-                            return Err(Refusal::ContainerNotReleased {
-                                container: container.clone(),
-                            });
-                        }
-                        Some(Some(_)) => {
-                            return Err(Refusal::ContainerAlreadyGatedOut {
-                                container: container.clone(),
-                            });
-                        }
-                        Some(None) if !named.insert(container) => {
-                            return Err(Refusal::ContainerAlreadyGatedOut {
-                                container: container.clone(),
-                            });
-                        }
-                        Some(None) => {}
+                    let right = self.right(container)?;
+                    let presenting = haulier.as_ref().unwrap_or(right.collector());
+                    right
+                        .may_collect(presenting, truck.as_deref(), self.time)
+                        .map_err(|reason| Refusal::from_gate(container, presenting, reason))?;
+                }
+                Ok(())
+            }
+            Guard::ContainersGrantable => {
+                let Command::ReleaseContainers {
+                    containers,
+                    valid_from,
+                    valid_until,
+                    ..
+                } = self.command
+                else {
+                    return Err(inconsistent(
+                        "containers_grantable needs a RELEASE_CONTAINERS",
+                    ));
+                };
+                let window_empty = matches!((valid_from, valid_until), (Some(f), Some(u)) if f > u);
+                let window_over = valid_until.is_some_and(|u| u < self.time);
+                if window_empty || window_over {
+                    return Err(Refusal::InvalidValidityWindow {
+                        valid_from: *valid_from,
+                        valid_until: *valid_until,
+                        at: self.time,
+                    });
+                }
+                let bill_key = self.bill_key();
+                let bill = self
+                    .store
+                    .get(&bill_key)
+                    .ok_or_else(|| inconsistent("a deliverable bill is missing"))?;
+                let on_bill: BTreeSet<_> = stored_document(bill)?.containers.into_iter().collect();
+                let rights = doc.and_then(|d| d.release.as_ref()).map(|r| &r.rights);
+                for container in containers {
+                    if !on_bill.contains(container) {
+                        return Err(Refusal::ContainerNotOnBill {
+                            container: container.clone(),
+                        });
                     }
+                    if rights
+                        .and_then(|r| r.get(container))
+                        .is_some_and(|r| r.status != RightStatus::Revoked)
+                    {
+                        return Err(Refusal::ContainerAlreadyReleased {
+                            container: container.clone(),
+                        });
+                    }
+                }
+                Ok(())
+            }
+            Guard::ActorIsRightHolder => {
+                for container in self.named_containers()? {
+                    if self.right(container)?.holder != *self.party() {
+                        return Err(Refusal::NotRightHolder {
+                            container: container.clone(),
+                            actor: actor(),
+                        });
+                    }
+                }
+                Ok(())
+            }
+            Guard::ActorIsNominatedHaulier => {
+                for container in self.named_containers()? {
+                    let right = self.right(container)?;
+                    if right.haulier.as_ref() != Some(self.party()) {
+                        return Err(Refusal::NotNominatedHaulier {
+                            container: container.clone(),
+                            actor: actor(),
+                        });
+                    }
+                    if !right.haulier_may_renominate {
+                        return Err(Refusal::RenominationNotAllowed {
+                            container: container.clone(),
+                        });
+                    }
+                }
+                Ok(())
+            }
+            Guard::ActorMayMarkCondition => {
+                let Command::MarkConditionMet { condition, .. } = self.command else {
+                    return Err(inconsistent(
+                        "actor_may_mark_condition needs a MARK_CONDITION_MET",
+                    ));
+                };
+                let is_carrier = self.key.id.carrier == *self.party();
+                for container in self.named_containers()? {
+                    let right = self.right(container)?;
+                    let is_terminal = right.terminal == *self.party();
+                    let may = is_carrier
+                        || (is_terminal && *condition == ReleaseCondition::CustomsCleared);
+                    if !may {
+                        return Err(Refusal::MayNotMarkCondition {
+                            condition: *condition,
+                            actor: actor(),
+                        });
+                    }
+                    if !right.conditions.contains_key(condition) {
+                        return Err(Refusal::ConditionNotRequired {
+                            container: container.clone(),
+                            condition: *condition,
+                        });
+                    }
+                }
+                Ok(())
+            }
+            Guard::RightsOpen => {
+                for container in self.named_containers()? {
+                    self.right(container)?
+                        .open_at(self.time)
+                        .map_err(|reason| Refusal::from_gate(container, self.party(), reason))?;
+                }
+                Ok(())
+            }
+            Guard::RightsUnused => {
+                for container in self.named_containers()? {
+                    let reason = match self.right(container)?.status {
+                        RightStatus::Released => continue,
+                        RightStatus::Collected => GateReason::AlreadyCollected,
+                        RightStatus::Revoked => GateReason::Revoked,
+                    };
+                    return Err(Refusal::from_gate(container, self.party(), reason));
                 }
                 Ok(())
             }
@@ -206,6 +315,23 @@ impl<S: DocumentStore> Context<'_, S> {
                 },
             ),
         }
+    }
+
+    /// The containers the command names (checked non-empty, bounded and distinct in `decide`).
+    pub(super) fn named_containers(&self) -> Result<&[ContainerNumber], Refusal> {
+        self.command
+            .containers()
+            .ok_or_else(|| inconsistent("the action names no containers"))
+    }
+
+    /// The current release right of `container`, or the refusal that none exists.
+    pub(super) fn right(&self, container: &ContainerNumber) -> Result<&ReleaseRight, Refusal> {
+        self.current
+            .and_then(|d| d.release.as_ref())
+            .and_then(|r| r.rights.get(container))
+            .ok_or_else(|| Refusal::ContainerNotReleased {
+                container: container.clone(),
+            })
     }
 
     /// The replacement a `VOID` carries, checked: valid content, a workflow for its kind, and an

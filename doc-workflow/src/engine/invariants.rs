@@ -1,5 +1,6 @@
 //! The invariants every state the engine returns must hold.
 
+use crate::release::RightStatus;
 use crate::state::{DocumentKind, DocumentState, Mode, Status};
 
 /// The invariants every state the engine returns must hold. Public so the ledger and the tests
@@ -18,6 +19,22 @@ pub fn check_invariants(state: &DocumentState) -> Result<(), String> {
         }
         if state.status == Status::Completed && !release.all_gated_out() {
             return fail("completed before every container gated out");
+        }
+        for (container, right) in &release.rights {
+            if !release.bill_containers.contains(container) {
+                return fail("a release right for a container the bill does not list");
+            }
+            // A right is spent exactly when a collection is recorded, withdrawn exactly when
+            // a revocation is: one status, never two.
+            if (right.status == RightStatus::Collected) != right.collected.is_some() {
+                return fail("a right is collected exactly when a collection is recorded");
+            }
+            if (right.status == RightStatus::Revoked) != right.revoked.is_some() {
+                return fail("a right is revoked exactly when a revocation is recorded");
+            }
+            if right.collected.is_some() && right.revoked.is_some() {
+                return fail("a right is never both collected and revoked");
+            }
         }
         return Ok(());
     }

@@ -49,6 +49,11 @@ pub fn nobody() -> PartyCode {
     party("NOBODY")
 }
 
+/// The haulier the holder of release rights nominates.
+pub fn haulier() -> Actor {
+    actor("HAULIER", Role::Trader)
+}
+
 /// A trader the table tests hand bills to.
 pub fn holder() -> Actor {
     actor("HOLDER", Role::Trader)
@@ -66,6 +71,7 @@ pub fn directory() -> BTreeMap<PartyCode, Role> {
         port(),
         other(),
         observer(),
+        haulier(),
     ]
     .into_iter()
     .map(|a| {

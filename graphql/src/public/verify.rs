@@ -216,7 +216,11 @@ fn sets_status(kind: &EventKind) -> bool {
         | EventKind::Endorsed { .. }
         | EventKind::BlankEndorsed
         | EventKind::Signed
-        | EventKind::TransferRejected { .. } => false,
+        | EventKind::TransferRejected { .. }
+        | EventKind::HaulierNominated { .. }
+        | EventKind::TruckNominated { .. }
+        | EventKind::ConditionMet { .. }
+        | EventKind::ReleaseRevoked { .. } => false,
     }
 }
 

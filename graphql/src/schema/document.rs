@@ -9,6 +9,7 @@ use ledger::{HistoryEntry, LedgerReader};
 use adapters::time::iso8601_utc;
 
 use super::outcome::DocumentKeyOut;
+use super::release::entry_visible;
 use super::{HISTORY_PAGE_MAX, api, code_of};
 use crate::caller::Caller;
 use crate::cost::{DCSA_COMPLEXITY, LARGE_VALUE_COMPLEXITY, PDF_COMPLEXITY, budget, list_cost};
@@ -55,7 +56,16 @@ pub(super) fn visible_document(
     if !caller.may_read(&parties) {
         return Ok(None);
     }
-    reader.document(key).map_err(internal)
+    let mut state = reader.document(key).map_err(internal)?;
+    // A terminal sees the rights at its terminal, a haulier those it is nominated for, a holder
+    // its own: not the other rights of the same bill (`release`).
+    if let Some(state) = &mut state
+        && !caller.observer
+        && let Some(release) = &state.release
+    {
+        state.release = Some(release.visible_to(&caller.party, &state.carrier));
+    }
+    Ok(state)
 }
 
 /// A document as the ledger holds it now.
@@ -194,7 +204,8 @@ impl Document {
     }
 
     /// The document's history, oldest first: every committed transaction with its signer,
-    /// action, recipient, block and signed JWS. At most 100 per page.
+    /// action, recipient, block and signed JWS. At most 100 per page. Of a cargo release, the
+    /// entries about the rights the caller sees.
     #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn history(
         &self,
@@ -213,10 +224,12 @@ impl Document {
             .reader()
             .history(&key, after_sequence, first)
             .map_err(internal)?;
-        // Only what the state we read had: a block applied since is not half-shown.
+        // Only what the state we read had: a block applied since is not half-shown. Of a cargo
+        // release, only the entries about rights the caller sees (`release::entry_visible`).
         Ok(entries
             .into_iter()
             .filter(|e| e.sequence <= self.state.sequence)
+            .filter(|e| entry_visible(&self.state, &e.event.kind))
             .map(|entry| HistoryItem { entry })
             .collect())
     }

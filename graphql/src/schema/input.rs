@@ -1,14 +1,24 @@
 //! Arguments: the enums queries take, and the parsing of the strings they pass (party codes,
-//! document keys, page cursors), refused with `BAD_REQUEST` and the argument's name.
+//! document keys, container numbers, page cursors), refused with `BAD_REQUEST` and the argument's name.
 
 use async_graphql::Enum;
-use doc_workflow::{DocumentClass, DocumentId, DocumentKey, DocumentRef, PartyCode};
+use doc_workflow::{
+    ContainerNumber, DocumentClass, DocumentId, DocumentKey, DocumentRef, PartyCode,
+};
 
 use super::Api;
 use crate::error::{BAD_REQUEST, UNAVAILABLE, api_error};
 
 pub(super) fn parse_party(field: &str, code: &str) -> async_graphql::Result<PartyCode> {
     PartyCode::new(code).map_err(|e| api_error(BAD_REQUEST, format!("{field}: {e}")))
+}
+
+/// A container number in ISO 6346 form. A malformed number says nothing about the ledger, so
+/// refusing it reveals nothing. The check digit is not held against it: a bill may list a
+/// number whose digit does not match (content validation warns of it), and its container must
+/// still be found at the gate.
+pub(super) fn parse_container(number: &str) -> async_graphql::Result<ContainerNumber> {
+    ContainerNumber::new(number).map_err(|e| api_error(BAD_REQUEST, format!("container: {e}")))
 }
 
 pub(super) fn parse_key(

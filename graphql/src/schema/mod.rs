@@ -4,7 +4,7 @@
 //! may not read is answered exactly like one that does not exist ([`error::not_found`]).
 //!
 //! One module per root (`query`, `mutation`, `subscription`) and per group of types
-//! (`document`, `block`, `network`, `consortium`, `outcome`); `input` parses and checks the arguments. This
+//! (`document`, `block`, `network`, `consortium`, `outcome`, `release`); `input` parses and checks the arguments. This
 //! module builds the schema and holds what every resolver shares: the limits, the [`Api`] data,
 //! and the caller of the request.
 //!
@@ -18,6 +18,7 @@ mod mutation;
 mod network;
 mod outcome;
 mod query;
+mod release;
 mod subscription;
 
 use std::sync::Arc;
@@ -39,7 +40,18 @@ pub use mutation::Mutation;
 pub use network::{HeightSource, Member, Network, NetworkNode, NodeInfo, Party};
 pub use outcome::{DocumentKeyOut, SubmitResult, TxStatus};
 pub use query::Query;
+pub use release::{ContainerRelease, ReleaseConditionOut, ReleaseEvent, ReleasePage};
 pub use subscription::{DocumentEvent, SubscriptionRoot};
+
+/// The time a gate check is answered at: this node's clock, never before the last block's time
+/// (the time the next block will carry at the earliest).
+fn gate_time(reader: &LedgerReader) -> doc_workflow::BlockTime {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    doc_workflow::BlockTime(now_ms.max(reader.tip().time_ms))
+}
 
 /// Most envelopes one `submitTransactions` takes: two full blocks. More belong in more
 /// requests, so that one request cannot hold a node's proposal queue.

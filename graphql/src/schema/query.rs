@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Json, Object};
-use doc_workflow::Status;
+use doc_workflow::{RightStatus, Status};
 use ledger::Outcome;
 use ledger::client::Submitted;
 use ledger::state::PAGE_SIZE_MAX;
@@ -12,11 +12,12 @@ use super::block::BlockOut;
 use super::consortium::{ConsortiumOut, ProposalOut};
 use super::document::{Document, DocumentPage, Verification, key_of, visible_document};
 use super::input::{
-    Consistency, DocumentClassArg, linearize, parse_cursor, parse_key, parse_party,
+    Consistency, DocumentClassArg, linearize, parse_container, parse_cursor, parse_key, parse_party,
 };
 use super::network::{Member, Network, NodeInfo, Party, network_node, role_code};
 use super::outcome::SubmitResult;
-use super::{RECENT_BLOCKS_MAX, api, caller, code_of};
+use super::release::{ContainerRelease, ReleasePage, gate_check, visible_rights};
+use super::{RECENT_BLOCKS_MAX, api, caller, code_of, gate_time};
 use crate::cost::{budget, list_cost};
 use crate::error::{BAD_REQUEST, FORBIDDEN, api_error, internal, not_found};
 
@@ -102,6 +103,115 @@ impl Query {
                 .map(|state| Document { state })
                 .collect(),
             next_cursor: page.next_cursor,
+        })
+    }
+
+    /// The gate check: may `haulier` (default: the haulier the right names, or its holder) with
+    /// truck `truck` collect `container` now? For the terminal, the holder, the nominated
+    /// haulier, the carrier and observers; anyone else, and a container no release names, gets
+    /// `mayCollect: false`, `reason: NOT_RELEASED` and nothing more. A malformed number is
+    /// refused (`BAD_REQUEST`).
+    async fn container_release(
+        &self,
+        ctx: &Context<'_>,
+        container: String,
+        haulier: Option<String>,
+        truck: Option<String>,
+        #[graphql(default)] consistency: Consistency,
+    ) -> async_graphql::Result<ContainerRelease> {
+        let caller = caller(ctx)?;
+        let api = api(ctx);
+        let number = parse_container(&container)?;
+        let haulier = haulier.map(|h| parse_party("haulier", &h)).transpose()?;
+        linearize(api, consistency).await?;
+        let reader = api.reader();
+        gate_check(
+            reader,
+            caller,
+            &number,
+            haulier.as_ref(),
+            truck.as_deref(),
+            gate_time(reader),
+        )
+    }
+
+    /// The release rights the caller may see (its terminal's, those it holds or is nominated
+    /// for; observers all), optionally only those in `status` (`RELEASED`, `COLLECTED`,
+    /// `REVOKED`). A page reads `first` of the caller's cargo releases, so it may hold more or
+    /// fewer rights than `first`; `after` is the previous page's `nextCursor` (null: done).
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn releases(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<String>,
+        after: Option<String>,
+        #[graphql(default = 20)] first: usize,
+        #[graphql(default)] consistency: Consistency,
+    ) -> async_graphql::Result<ReleasePage> {
+        let caller = caller(ctx)?;
+        let api = api(ctx);
+        if first == 0 || first > PAGE_SIZE_MAX {
+            return Err(api_error(
+                BAD_REQUEST,
+                format!("first must be between 1 and {PAGE_SIZE_MAX}"),
+            ));
+        }
+        let status = match status {
+            Some(code) => Some(RightStatus::from_code(&code).ok_or_else(|| {
+                api_error(
+                    BAD_REQUEST,
+                    format!("status: `{code}` is not RELEASED, COLLECTED or REVOKED"),
+                )
+            })?),
+            None => None,
+        };
+        // Cargo releases are RELEASED until their last container leaves, then COMPLETED, when
+        // every right is COLLECTED: rights in any other status are all in RELEASED documents.
+        // The cursor names the document status it pages through (`RELEASED:` or `COMPLETED:`,
+        // then the document key), so one listing can walk both.
+        let phases: &[Status] = match status {
+            Some(RightStatus::Released | RightStatus::Revoked) => &[Status::Released],
+            _ => &[Status::Released, Status::Completed],
+        };
+        let (phase, after) = match after.as_deref() {
+            None => (0, None),
+            Some(cursor) => {
+                let refused = || api_error(BAD_REQUEST, "after: not a cursor this listing issued");
+                let (doc_status, key) = cursor.split_once(':').ok_or_else(refused)?;
+                let phase = phases
+                    .iter()
+                    .position(|s| s.code() == doc_status)
+                    .ok_or_else(refused)?;
+                let key = if key.is_empty() {
+                    None
+                } else {
+                    Some(parse_cursor(key)?)
+                };
+                (phase, key)
+            }
+        };
+        linearize(api, consistency).await?;
+        let reader = api.reader();
+        let at = gate_time(reader);
+        let doc_status = phases[phase];
+        let page = if caller.observer {
+            reader.documents_by_status(doc_status, after, first)
+        } else {
+            reader.documents_by_party(&caller.party, Some(doc_status), after, first)
+        }
+        .map_err(internal)?;
+        let mut releases = Vec::new();
+        for state in &page.documents {
+            releases.extend(visible_rights(caller, state, status, at));
+        }
+        let next_cursor = match (page.next_cursor, phases.get(phase + 1)) {
+            (Some(key), _) => Some(format!("{}:{key}", doc_status.code())),
+            (None, Some(next)) => Some(format!("{}:", next.code())),
+            (None, None) => None,
+        };
+        Ok(ReleasePage {
+            releases,
+            next_cursor,
         })
     }
 

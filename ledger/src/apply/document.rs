@@ -89,7 +89,11 @@ fn parties_of(state: &DocumentState, event: &Event, into: &mut BTreeSet<PartyCod
         add(&Some(s.requester.clone()));
     }
     if let Some(r) = &state.release {
-        add(&Some(r.port.clone()));
+        for right in r.rights.values() {
+            add(&Some(right.holder.clone()));
+            add(&Some(right.terminal.clone()));
+            add(&right.haulier);
+        }
     }
     for s in &state.signatures {
         add(&Some(s.party.clone()));
@@ -103,7 +107,11 @@ fn parties_of(state: &DocumentState, event: &Event, into: &mut BTreeSet<PartyCod
             add(&Some(from.clone()));
             add(&Some(to.clone()));
         }
-        EventKind::CargoReleased { port, .. } => add(&Some(port.clone())),
+        EventKind::CargoReleased { port, holder, .. } => {
+            add(&Some(port.clone()));
+            add(&Some(holder.clone()));
+        }
+        EventKind::HaulierNominated { haulier, .. } => add(&Some(haulier.clone())),
         EventKind::TransferRejected {
             restored_possessor, ..
         } => add(restored_possessor),
@@ -289,6 +297,20 @@ impl Rules {
         }
         if parties != old_parties {
             work.put(ever_key, encode(&parties));
+        }
+        // The gate finds a release by container number: one index entry per container that
+        // has (or had) a right on this release, written when the right is first granted.
+        if let Some(release) = &state.release {
+            let before = work.docs[key].as_ref().and_then(|s| s.release.as_ref());
+            let granted: Vec<Vec<u8>> = release
+                .rights
+                .keys()
+                .filter(|c| before.is_none_or(|b| !b.rights.contains_key(*c)))
+                .map(|c| keys::by_container(c, key))
+                .collect();
+            for index_key in granted {
+                work.put(index_key, Vec::new());
+            }
         }
         work.put(keys::history(key, entry.sequence), encode(&entry));
         work.put(keys::doc(key), state.canonical_json().into_bytes());
