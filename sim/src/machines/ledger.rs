@@ -64,6 +64,9 @@ const PARTIES: [&str; 5] = ["CARRIER", "SHIPPER", "CONSIGNEE", "BANK", "PORT"];
 /// The admins of the members, who sign governance transactions.
 const ADMINS: [&str; 3] = ["carrier-admin", "port-admin", "bank-admin"];
 
+/// One client request in this many is governance by vote (`LedgerWorld::governance_request`).
+const GOVERNANCE_ONE_IN: u64 = 8;
+
 /// Envelopes remembered for replays (an exact resubmission, a reused nonce): enough to reach
 /// back over a whole run's few dozen requests.
 const REPLAYABLE_MAX: usize = 64;
@@ -155,6 +158,8 @@ pub struct LedgerWorld {
     nonces: u64,
     /// `(signer, nonce, envelope)` of recent requests, for replays.
     sent: Vec<(&'static str, String, Vec<u8>)>,
+    /// The ids of the proposals sent (the hashes of their `PROPOSE` transactions), to vote on.
+    proposals: Vec<String>,
 }
 
 impl LedgerWorld {
@@ -193,6 +198,40 @@ impl LedgerWorld {
     fn fresh_nonce(&mut self) -> String {
         self.nonces += 1;
         format!("{:032x}", self.nonces)
+    }
+
+    /// Governance by vote: a member admin's proposal (a parameter, a pause or a resume, against
+    /// a configuration version that may be stale) or its vote on one proposed before, so that
+    /// proposals are accepted, rejected, superseded and refused under the run's faults.
+    fn governance_request(&mut self, rng: &mut SplitMix64) -> Vec<u8> {
+        let who = ADMINS[rng.below(ADMINS.len() as u64) as usize];
+        let nonce = self.fresh_nonce();
+        if !self.proposals.is_empty() && rng.below(3) > 0 {
+            let id = self.proposals[rng.below(self.proposals.len() as u64) as usize].clone();
+            let approve = rng.below(4) > 0;
+            let body =
+                json!({"governance": {"action": "VOTE", "proposal": id, "approve": approve}});
+            return self.sign(who, nonce, body);
+        }
+        let action = match rng.below(4) {
+            0 => json!({"type": "PAUSE"}),
+            1 => json!({"type": "RESUME"}),
+            _ => json!({"type": "SET_PARAMETER", "name": "workflowActivationBlocksMin",
+                        "value": 1 + rng.below(20)}),
+        };
+        let body = json!({"governance": {
+            "action": "PROPOSE",
+            "actions": [action],
+            "description": "sim",
+            "baseConfigVersion": rng.below(3),
+            "expiresAt": GENESIS_MS + WINDOW_HALF_MS,
+        }});
+        let envelope = self.sign(who, nonce, body);
+        let id = ledger::trust::Envelope::parse(&envelope)
+            .tx_hash
+            .to_string();
+        self.proposals.push(id);
+        envelope
     }
 }
 
@@ -331,6 +370,7 @@ impl SimMachine for LedgerMachine {
             dirs_made: 0,
             nonces: 0,
             sent: Vec::new(),
+            proposals: Vec::new(),
         })
     }
 
@@ -387,10 +427,13 @@ impl SimMachine for LedgerMachine {
         }))
     }
 
-    /// Signed document commands; one in ten an invalid replay: an envelope sent before, sent
+    /// Signed document commands, one in [`GOVERNANCE_ONE_IN`] governance by vote; one in ten an invalid replay: an envelope sent before, sent
     /// again verbatim (refused `DUPLICATE` if it committed), or a new command under a nonce
     /// its signer used before.
     fn client_request(world: &mut LedgerWorld, rng: &mut SplitMix64, _sequence: u64) -> Vec<u8> {
+        if rng.below(GOVERNANCE_ONE_IN) == 0 {
+            return world.governance_request(rng);
+        }
         if !world.sent.is_empty() && rng.chance(100) {
             let (who, nonce, envelope) =
                 world.sent[rng.below(world.sent.len() as u64) as usize].clone();
@@ -506,5 +549,52 @@ impl SimMachine for LedgerMachine {
             }
         }
         (committed, refused)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ledger::consortium::ProposalState;
+
+    use super::*;
+
+    /// The governance requests the simulator sends are well-formed and reach every outcome:
+    /// proposals accepted by vote and others refused, rejected or superseded, on the real apply
+    /// path. (The runs then check that every replica agrees on the result under faults.)
+    #[test]
+    fn governance_requests_reach_acceptance_and_refusal() {
+        let mut world = LedgerMachine::world(0, 3).unwrap();
+        let mut machine = LedgerMachine::fresh(&mut world, 1, true).unwrap();
+        let mut rng = SplitMix64::new(7);
+        let mut refused = 0;
+        for i in 0..120u64 {
+            let envelope = world.governance_request(&mut rng);
+            let block = machine
+                .state
+                .apply_block(i + 1, GENESIS_MS + i, Attestation::NONE, &[&envelope])
+                .unwrap();
+            if !block.transactions[0].outcome.is_committed() {
+                refused += 1;
+            }
+        }
+        let states: Vec<ProposalState> = machine
+            .state
+            .reader()
+            .proposals()
+            .unwrap()
+            .into_iter()
+            .map(|v| v.state)
+            .collect();
+        assert!(states.contains(&ProposalState::Accepted), "{states:?}");
+        assert!(
+            states
+                .iter()
+                .any(|s| matches!(s, ProposalState::Rejected | ProposalState::Superseded)),
+            "{states:?}"
+        );
+        assert!(
+            refused > 0,
+            "stale versions and closed proposals are refused"
+        );
     }
 }
