@@ -149,7 +149,10 @@ impl Trust {
                     .map_err(|e| format!("member {}: {e}", member.code))?;
                 ders.push(root);
             }
-            roots.insert(member.code.clone(), ders);
+            // A member whose every CA was revoked by vote is trusted for nothing.
+            if !ders.is_empty() {
+                roots.insert(member.code.clone(), ders);
+            }
         }
         for (member, record) in crls {
             if !roots.contains_key(member) {

@@ -661,4 +661,50 @@ mod by_vote {
         assert_eq!(a.reader().consortium().workflows.len(), 2);
         Ok(())
     }
+
+    /// Emergency revocations by majority: another member's CA (its users then chain to no
+    /// member) and another member's node (down to the voter floor, never below).
+    #[test]
+    fn emergency_revocations_of_another_members_ca_and_node() -> anyhow::Result<()> {
+        let mut net = net()?;
+        let mut s = net.state("s")?;
+        let t = GENESIS_MS + 1_000;
+        let bank_ca = fingerprint(&root_pem(&net.consortium, "BANK")?);
+        let p = propose(
+            &mut net,
+            "carrier-admin",
+            t,
+            json!([{"type": "REVOKE_MEMBER_CA", "code": "BANK", "fingerprint": bank_ca}]),
+            0,
+        )?;
+        let block = apply(&mut s, t, &[&p])?;
+        let id = proposal_id(&block);
+        let v = vote(&mut net, "port-admin", t, &id, true)?;
+        let bank_acts = net.gov_tx(
+            "bank-admin",
+            t,
+            json!({"action": "ONBOARD_PARTY", "code": "TRADER9", "name": "Trader Nine"}),
+        )?;
+        let block = apply(&mut s, t + 1_000, &[&v, &bank_acts])?;
+        assert_eq!(
+            codes(&block),
+            ["COMMITTED", "UNKNOWN_ISSUER"],
+            "{:?}",
+            block.transactions
+        );
+
+        // The dev network's three nodes are the voter floor: revoking one cannot apply.
+        let t = t + 2_000;
+        let node = propose(
+            &mut net,
+            "carrier-admin",
+            t,
+            json!([{"type": "REVOKE_NODE", "raftId": 3}]),
+            1,
+        )?;
+        let block = apply(&mut s, t, &[&node])?;
+        assert_eq!(codes(&block), ["INVALID_PROPOSAL"]);
+        assert!(format!("{:?}", block.transactions[0].outcome).contains("LAST_VOTER"));
+        Ok(())
+    }
 }

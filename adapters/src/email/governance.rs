@@ -124,3 +124,86 @@ pub fn plan_proposal(
 fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use doc_workflow::PartyCode;
+    use ledger::Hash32;
+    use ledger::consortium::{ProposalAction, ProposalRecord, Tally, Threshold};
+
+    use super::*;
+
+    fn view(state: ProposalState, closed_height: Option<u64>) -> ProposalView {
+        let bank = PartyCode::new("BANK").unwrap();
+        ProposalView {
+            record: ProposalRecord {
+                id: Hash32([7; 32]),
+                proposer: bank.clone(),
+                actions: vec![ProposalAction::Pause],
+                description: "pause for the audit".into(),
+                base_config_version: 0,
+                expires_at_ms: 10 * EXPIRY_NOTICE_MS,
+                created_height: 5,
+                created_ms: 0,
+                updated_height: 5,
+                state,
+                votes: BTreeMap::from([(bank, true)]),
+                closed_height,
+                reason: None,
+            },
+            state,
+            tally: Tally {
+                eligible: 3,
+                approvals: 1,
+                rejections: 0,
+                threshold: Threshold::Majority,
+            },
+        }
+    }
+
+    #[test]
+    fn admins_hear_of_an_opening_a_near_expiry_and_a_closing_once_each() {
+        let open = view(ProposalState::Open, None);
+        assert_eq!(
+            ProposalNotice::of(&open, 5, 0),
+            Some(ProposalNotice::Opened)
+        );
+        assert_eq!(ProposalNotice::of(&open, 6, 0), None, "nothing to say yet");
+        let near = 9 * EXPIRY_NOTICE_MS + 1;
+        assert_eq!(
+            ProposalNotice::of(&open, 80, near),
+            Some(ProposalNotice::NearingExpiry)
+        );
+        let accepted = view(ProposalState::Accepted, Some(9));
+        assert_eq!(
+            ProposalNotice::of(&accepted, 9, 0),
+            Some(ProposalNotice::Closed(ProposalState::Accepted))
+        );
+        assert_eq!(ProposalNotice::of(&accepted, 10, 0), None);
+
+        let config = EmailConfig::from_json(
+            r#"{"smtpHost": "smtp.example.test", "smtpPort": 25, "tls": "none",
+                "sender": "Silkline <ebl@bank.example.test>",
+                "contacts": {"BANK": ["board@bank.example.test", "desk@bank.example.test"]}}"#,
+        )
+        .unwrap();
+        let bank = PartyCode::new("BANK").unwrap();
+        let mails = plan_proposal(&open, ProposalNotice::NearingExpiry, near, &config, &bank);
+        assert_eq!(mails.len(), 2, "one per contact of the member's own party");
+        assert!(mails[0].subject.contains("expires within a day"));
+        assert!(mails[0].body.contains("pause for the audit") && mails[0].body.contains("PAUSE"));
+        // Found again by a later block, the reminder is the same message (the outbox skips it).
+        let again = plan_proposal(
+            &open,
+            ProposalNotice::NearingExpiry,
+            near + 1,
+            &config,
+            &bank,
+        );
+        assert_eq!(mails[0].message_id, again[0].message_id);
+        let other = PartyCode::new("PORT").unwrap();
+        assert!(plan_proposal(&open, ProposalNotice::Opened, 0, &config, &other).is_empty());
+    }
+}
