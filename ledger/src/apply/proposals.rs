@@ -256,11 +256,7 @@ fn execute(draft: &mut Draft, action: &ProposalAction, at: At) -> Result<(), Str
         }
         ProposalAction::RevokeMemberCa { code, fingerprint } => {
             let mut member = active_member(&draft.gov, code)?.clone();
-            let before = member.ca_certificates.len();
-            member
-                .ca_certificates
-                .retain(|pem| ca_fingerprint(code, pem).as_deref() != Ok(fingerprint.as_str()));
-            if member.ca_certificates.len() == before {
+            if !remove_ca(&mut member, fingerprint) {
                 return Err(format!("{code} has no CA certificate {fingerprint}"));
             }
             member.since_height = at.height;
@@ -546,6 +542,32 @@ pub(super) fn withdraw(
     Ok(Ok(Vec::new()))
 }
 
+/// Writes a member whose CA certificates changed and rebuilds the trust store from it; a set
+/// the trust store does not accept is refused and changes nothing.
+fn install_cas(
+    work: &mut Work<'_>,
+    record: MemberRecord,
+) -> Result<Result<Vec<DocumentKey>, TxRefusal>, ChainError> {
+    let mut draft = Draft::new(work.gov());
+    draft.put_member(record);
+    if let Err(e) = draft.retrust() {
+        return Ok(Err(TxRefusal::InvalidMemberCa(e)));
+    }
+    draft.commit(work);
+    Ok(Ok(Vec::new()))
+}
+
+/// Removes the CA certificate whose DER has SHA-256 `fingerprint` from `member`; whether one
+/// was there.
+fn remove_ca(member: &mut MemberRecord, fingerprint: &str) -> bool {
+    let before = member.ca_certificates.len();
+    let code = member.code.clone();
+    member
+        .ca_certificates
+        .retain(|pem| ca_fingerprint(&code, pem).as_deref() != Ok(fingerprint));
+    member.ca_certificates.len() != before
+}
+
 /// `ADD_CA`: the member's own new root, trusted beside its others.
 pub(super) fn add_ca(
     work: &mut Work<'_>,
@@ -561,13 +583,7 @@ pub(super) fn add_ca(
     }
     record.ca_certificates.push(pem.to_owned());
     record.since_height = ctx.location.height;
-    let mut draft = Draft::new(work.gov());
-    draft.put_member(record);
-    if let Err(e) = draft.retrust() {
-        return Ok(Err(TxRefusal::InvalidMemberCa(e)));
-    }
-    draft.commit(work);
-    Ok(Ok(Vec::new()))
+    install_cas(work, record)
 }
 
 /// `RETIRE_CA`: stops trusting one of the member's own roots; one must remain.
@@ -578,11 +594,7 @@ pub(super) fn retire_ca(
     fingerprint: &str,
 ) -> Result<Result<Vec<DocumentKey>, TxRefusal>, ChainError> {
     let mut record = work.gov().members[member].clone();
-    let before = record.ca_certificates.len();
-    record
-        .ca_certificates
-        .retain(|pem| ca_fingerprint(member, pem).as_deref() != Ok(fingerprint));
-    if record.ca_certificates.len() == before {
+    if !remove_ca(&mut record, fingerprint) {
         return Ok(Err(TxRefusal::InvalidMemberCa(format!(
             "{member} has no CA certificate with fingerprint {fingerprint}"
         ))));
@@ -593,11 +605,5 @@ pub(super) fn retire_ca(
         ))));
     }
     record.since_height = ctx.location.height;
-    let mut draft = Draft::new(work.gov());
-    draft.put_member(record);
-    if let Err(e) = draft.retrust() {
-        return Ok(Err(TxRefusal::InvalidMemberCa(e)));
-    }
-    draft.commit(work);
-    Ok(Ok(Vec::new()))
+    install_cas(work, record)
 }
