@@ -55,44 +55,9 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ProposalEvent>> + use<>>
     {
-        caller(ctx)?;
-        let session = ctx.data_opt::<Arc<Session>>().cloned();
-        let api = api(ctx).clone();
-        let blocks = api.reader().subscribe_blocks();
-        let stream = futures_util::stream::unfold(
-            (blocks, std::collections::VecDeque::new()),
-            move |(mut blocks, mut queue)| {
-                let api = api.clone();
-                async move {
-                    loop {
-                        if let Some(event) = queue.pop_front() {
-                            return Some((event, (blocks, queue)));
-                        }
-                        let block = match blocks.recv().await {
-                            Ok(block) => block,
-                            Err(broadcast::error::RecvError::Lagged(n)) => {
-                                tracing::warn!(missed = n, "a subscriber fell behind");
-                                continue;
-                            }
-                            Err(broadcast::error::RecvError::Closed) => return None,
-                        };
-                        if !block.transactions.iter().any(|t| t.outcome.is_committed()) {
-                            continue;
-                        }
-                        match proposal_events(api.reader(), block.header.height) {
-                            Ok(events) => queue.extend(events),
-                            Err(e) => tracing::warn!(error = %e, "proposal events unreadable"),
-                        }
-                    }
-                }
-            },
-        );
-        use futures_util::StreamExt as _;
-        Ok(match session {
-            Some(session) => session.until_refused(stream).boxed(),
-            None => stream.map(Ok).boxed(),
-        })
+        block_stream(ctx, proposal_events_of)
     }
+
     /// Every committed change to a container release right the caller may see (its terminal's,
     /// those it holds or is nominated for): one event per container, with the right as it is
     /// after the block. Same delivery rules as `documentEvents`.
@@ -143,6 +108,17 @@ fn block_stream<T: Send + 'static>(
     Ok(match session {
         Some(session) => session.until_refused(stream).boxed(),
         None => stream.map(Ok).boxed(),
+    })
+}
+
+/// The proposal events of `block` (every member's users see governance).
+fn proposal_events_of(api: &Api, _caller: &Caller, block: &Block) -> Vec<ProposalEvent> {
+    if !block.transactions.iter().any(|t| t.outcome.is_committed()) {
+        return Vec::new();
+    }
+    proposal_events(api.reader(), block.header.height).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "proposal events unreadable");
+        Vec::new()
     })
 }
 
