@@ -42,6 +42,62 @@ pub const OPEN_PROPOSALS_PER_MEMBER_MAX: usize = 16;
 /// rotation, with room for an intermediate step.
 pub const MEMBER_CAS_MAX: usize = 4;
 
+/// Most other eBL platforms one network trusts (DCSA PINT): every node keeps them in memory.
+pub const PLATFORMS_MAX: usize = 64;
+
+/// Most signing certificates one platform has trusted at once: its current ones and the next,
+/// while it rotates.
+pub const PLATFORM_CERTIFICATES_MAX: usize = 8;
+
+/// Largest PEM certificate a `TRUST_PLATFORM` carries.
+pub const PLATFORM_CERTIFICATE_BYTES_MAX: usize = 16 * 1024;
+
+/// Whether `code` is an eBL platform code as PINT names platforms: 4 characters, capital letters
+/// or digits (`WAVE`, `CARX`, `BOLE`...).
+pub fn is_platform_code(code: &str) -> bool {
+    code.len() == 4
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// SHA-256 of one PEM certificate's DER, lowercase hex; an error unless the PEM holds exactly
+/// one certificate that parses as X.509.
+pub fn platform_fingerprint(pem: &str) -> Result<String, String> {
+    if pem.len() > PLATFORM_CERTIFICATE_BYTES_MAX {
+        return Err(format!(
+            "a platform certificate is at most {PLATFORM_CERTIFICATE_BYTES_MAX} bytes of PEM"
+        ));
+    }
+    let certs = pki::pem::certificates(pem).map_err(|e| format!("platform certificate: {e}"))?;
+    let [cert] = certs.as_slice() else {
+        return Err(format!(
+            "one PEM certificate per entry, got {}",
+            certs.len()
+        ));
+    };
+    x509_parser::parse_x509_certificate(cert.as_ref())
+        .map_err(|e| format!("platform certificate is not X.509: {e}"))?;
+    Ok(hex::encode(crate::sha256(cert.as_ref())))
+}
+
+/// Another eBL platform this network accepts bills from and sends bills to (DCSA PINT), with
+/// the certificates its signatures are checked against: added and removed by member vote
+/// (`TRUST_PLATFORM`, `DISTRUST_PLATFORM`), so every node agrees, at every block, which
+/// signatures are valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformRecord {
+    pub code: String,
+    pub name: String,
+    /// PEM, one certificate each: a platform's signing certificate (its key is pinned) or a
+    /// CA whose chains (`x5c`) its signatures carry (how Silkline networks trust each other:
+    /// their members' root CAs).
+    pub certificates: Vec<String>,
+    /// The block that last changed it.
+    pub since_height: u64,
+}
+
 /// A member's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -183,6 +239,9 @@ pub struct ConsortiumRecord {
     pub parameters: Parameters,
     /// Every workflow version, oldest first; the first is genesis's.
     pub workflows: Vec<WorkflowVersion>,
+    /// The other eBL platforms this network trusts, by platform code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub platforms: BTreeMap<String, PlatformRecord>,
 }
 
 impl ConsortiumRecord {
@@ -197,6 +256,7 @@ impl ConsortiumRecord {
                 hash: genesis_definitions_hash,
                 definitions: Vec::new(),
             }],
+            platforms: BTreeMap::new(),
         }
     }
 
@@ -260,6 +320,22 @@ pub enum ProposalAction {
         definitions: Vec<RawDefinition>,
         activate_at: u64,
     },
+    /// Trusts another eBL platform's signing certificates (DCSA PINT): bills may arrive from
+    /// it and leave for it. Adds to the certificates it already has, if any.
+    TrustPlatform {
+        /// Its PINT platform code: 4 capital letters or digits, not this network's own.
+        code: String,
+        name: String,
+        /// PEM certificates, one per entry.
+        certificates: Vec<String>,
+    },
+    /// Stops trusting one of a platform's certificates (by the SHA-256 of its DER, lowercase
+    /// hex), or, without a fingerprint, the platform itself.
+    DistrustPlatform {
+        code: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+    },
     /// Refuses every document action until `RESUME`.
     Pause,
     Resume,
@@ -295,6 +371,8 @@ impl ProposalAction {
             ProposalAction::RevokeNode { .. } => "REVOKE_NODE",
             ProposalAction::SetParameter { .. } => "SET_PARAMETER",
             ProposalAction::UpgradeWorkflow { .. } => "UPGRADE_WORKFLOW",
+            ProposalAction::TrustPlatform { .. } => "TRUST_PLATFORM",
+            ProposalAction::DistrustPlatform { .. } => "DISTRUST_PLATFORM",
             ProposalAction::Pause => "PAUSE",
             ProposalAction::Resume => "RESUME",
         }

@@ -103,6 +103,11 @@ pub struct Genesis {
     pub nodes: Vec<NodeConfig>,
     /// The workflow definitions every replica applies (`Engine::definitions_json()`).
     pub workflow_definitions: Vec<RawDefinition>,
+    /// This network's eBL platform code for DCSA PINT (4 capital letters or digits; none is
+    /// registered for Silkline, each network picks its own). Without one, bills neither leave
+    /// for other platforms nor arrive from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// The workflow engine of a set of definitions (genesis's, or a workflow upgrade's).
@@ -210,6 +215,7 @@ impl Genesis {
             parties,
             nodes,
             workflow_definitions: Genesis::definitions_of(&Engine::standard()),
+            platform: None,
         };
         genesis.validate()?;
         Ok(genesis)
@@ -258,6 +264,13 @@ impl Genesis {
         if self.network_id.is_empty() || self.network_id.chars().count() > NETWORK_ID_CHARS_MAX {
             return invalid(format!(
                 "networkId must be 1 to {NETWORK_ID_CHARS_MAX} characters"
+            ));
+        }
+        if let Some(code) = &self.platform
+            && !crate::consortium::is_platform_code(code)
+        {
+            return invalid(format!(
+                "platform {code:?} must be 4 capital letters or digits (a DCSA PINT platform code)"
             ));
         }
         if self.members.is_empty() || self.members.len() > MEMBERS_MAX {

@@ -77,6 +77,8 @@ pub(crate) struct Gov {
     pub(crate) engines: BTreeMap<u32, Arc<Engine>>,
     /// The proposals whose stored state is `OPEN` (some may be expired or superseded by now).
     pub(crate) open_proposals: BTreeMap<Hash32, ProposalRecord>,
+    /// This network's own PINT platform code (genesis's; never changes).
+    pub(crate) platform: Option<String>,
 }
 
 /// The replicated document ledger of one node: the only writer of its store.
@@ -325,6 +327,7 @@ impl LedgerState {
             consortium: Arc::new(consortium),
             engines,
             open_proposals,
+            platform: genesis.platform.clone(),
         };
         Ok((gov, tip, applied_index))
     }

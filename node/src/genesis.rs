@@ -387,6 +387,7 @@ fn assemble(
         parties: own_parties,
         nodes,
         workflow_definitions: Genesis::definitions_of(&doc_workflow::Engine::standard()),
+        platform: None,
     };
     genesis
         .validate()

@@ -127,13 +127,34 @@ pub enum ProposalActionArg {
         #[arg(long)]
         activate_at: u64,
     },
+    /// Trust another eBL platform (DCSA PINT) and its signing certificates: for another
+    /// Silkline network, its `network.json` `platformCertificates` (its members' root CAs).
+    TrustPlatform {
+        /// Its 4-character platform code.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// A PEM file of one or more certificates.
+        #[arg(long = "cert", value_name = "FILE", required = true)]
+        certs: Vec<PathBuf>,
+    },
+    /// Stop trusting one of a platform's certificates, or (without `--fingerprint`) the
+    /// platform itself.
+    DistrustPlatform {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
     /// Refuse every document action until resumed.
     Pause,
     /// Allow document actions again.
     Resume,
 }
 
-const CONSORTIUM: &str = "{ consortium { version paused
+const CONSORTIUM: &str = "{ consortium { version paused platform
+  platforms { code name certificateFingerprints sinceHeight }
   parameters { proposalLifetimeMaxMs workflowActivationBlocksMin }
   members { code name role status caFingerprints sinceHeight }
   workflows { version activateAt hash } } }";
@@ -328,6 +349,22 @@ async fn proposal_action(
                 ),
             };
             json!({"type": "UPGRADE_WORKFLOW", "definitions": definitions, "activateAt": activate_at})
+        }
+        ProposalActionArg::TrustPlatform { code, name, certs } => {
+            let mut certificates = Vec::new();
+            for path in certs {
+                let pem = read(path)?;
+                let ders = pki::pem::certificates(&pem)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                if ders.is_empty() {
+                    bail!("{}: no certificate in the PEM", path.display());
+                }
+                certificates.extend(ders.iter().map(|der| pki::pem::certificate_pem(der)));
+            }
+            json!({"type": "TRUST_PLATFORM", "code": code, "name": name, "certificates": certificates})
+        }
+        ProposalActionArg::DistrustPlatform { code, fingerprint } => {
+            json!({"type": "DISTRUST_PLATFORM", "code": code, "fingerprint": fingerprint})
         }
         ProposalActionArg::Pause => json!({"type": "PAUSE"}),
         ProposalActionArg::Resume => json!({"type": "RESUME"}),

@@ -35,6 +35,7 @@ use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 
 use crate::ca::{self, CaError, EndEntity, KeyAlgorithm, Validity};
+use crate::pem::{certificate_pem, crl_pem};
 use crate::identity::{Fingerprint, IdentityKind, MemberCode, NodeId, PartyCode, Purpose};
 use crate::revocation::{NextList, RevocationSigner, Serial};
 use crate::trust_store::TrustStore;
@@ -852,26 +853,6 @@ fn check_organization(
     Ok(())
 }
 
-fn certificate_pem(der: &[u8]) -> String {
-    pem_block("CERTIFICATE", der)
-}
-
-fn crl_pem(der: &[u8]) -> String {
-    pem_block("X509 CRL", der)
-}
-
-/// RFC 7468 text: base64 in lines of 64 characters.
-fn pem_block(label: &str, der: &[u8]) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> MemberError + '_ {
     move |source| MemberError::Io {

@@ -27,3 +27,26 @@ pub fn crl_der(pem: &str) -> Result<Vec<u8>, String> {
         .map(|c| c.as_ref().to_vec())
         .map_err(|e| format!("no X509 CRL block: {e}"))
 }
+
+/// A `CERTIFICATE` block of `der`.
+pub fn certificate_pem(der: &[u8]) -> String {
+    pem_block("CERTIFICATE", der)
+}
+
+/// An `X509 CRL` block of `der`.
+pub fn crl_pem(der: &[u8]) -> String {
+    pem_block("X509 CRL", der)
+}
+
+/// RFC 7468 text: base64 in lines of 64 characters.
+fn pem_block(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}

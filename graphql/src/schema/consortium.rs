@@ -7,7 +7,7 @@
 
 use async_graphql::{Json, SimpleObject};
 use ledger::LedgerReader;
-use ledger::consortium::{ConsortiumRecord, MemberRecord, ProposalState};
+use ledger::consortium::{ConsortiumRecord, MemberRecord, ProposalState, platform_fingerprint};
 use ledger::reader::ProposalView;
 
 use adapters::time::iso8601_utc;
@@ -27,6 +27,24 @@ pub struct ConsortiumOut {
     pub members: Vec<MemberOut>,
     /// Every workflow version, oldest first.
     pub workflows: Vec<WorkflowOut>,
+    /// This network's own DCSA PINT platform code, if it has one (genesis fixes it).
+    pub platform: Option<String>,
+    /// The other eBL platforms it trusts (by vote), whose bills it accepts and to which it
+    /// sends.
+    pub platforms: Vec<PlatformOut>,
+}
+
+/// Another eBL platform the network trusts, and the certificates its PINT signatures are
+/// checked against.
+#[derive(SimpleObject)]
+pub struct PlatformOut {
+    pub code: String,
+    pub name: String,
+    /// SHA-256 of each certificate's DER, lowercase hex (what `DISTRUST_PLATFORM` names).
+    pub certificate_fingerprints: Vec<String>,
+    /// PEM.
+    pub certificates: Vec<String>,
+    pub since_height: u64,
 }
 
 #[derive(SimpleObject)]
@@ -112,7 +130,11 @@ pub struct ProposalEvent {
 }
 
 impl ConsortiumOut {
-    pub fn of(record: &ConsortiumRecord, members: Vec<MemberRecord>) -> ConsortiumOut {
+    pub fn of(
+        record: &ConsortiumRecord,
+        members: Vec<MemberRecord>,
+        platform: Option<String>,
+    ) -> ConsortiumOut {
         ConsortiumOut {
             version: record.version,
             paused: record.paused,
@@ -128,6 +150,22 @@ impl ConsortiumOut {
                     version: w.version,
                     activate_at: w.activate_at,
                     hash: w.hash.clone(),
+                })
+                .collect(),
+            platform,
+            platforms: record
+                .platforms
+                .values()
+                .map(|p| PlatformOut {
+                    code: p.code.clone(),
+                    name: p.name.clone(),
+                    certificate_fingerprints: p
+                        .certificates
+                        .iter()
+                        .map(|pem| platform_fingerprint(pem).unwrap_or_default())
+                        .collect(),
+                    certificates: p.certificates.clone(),
+                    since_height: p.since_height,
                 })
                 .collect(),
         }

@@ -425,7 +425,11 @@ impl Query {
     async fn consortium(&self, ctx: &Context<'_>) -> async_graphql::Result<ConsortiumOut> {
         caller(ctx)?;
         let reader = api(ctx).reader();
-        Ok(ConsortiumOut::of(&reader.consortium(), reader.members()))
+        Ok(ConsortiumOut::of(
+            &reader.consortium(),
+            reader.members(),
+            reader.genesis().platform.clone(),
+        ))
     }
 
     /// The newest workflow version's definitions, as a JSON array (what a workflow upgrade

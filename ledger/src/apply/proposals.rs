@@ -22,8 +22,9 @@ use super::governance::VOTERS_MIN;
 use super::{TxContext, Work};
 use crate::consortium::{
     DESCRIPTION_CHARS_MAX, MEMBER_CAS_MAX, MemberRecord, MemberStatus,
-    OPEN_PROPOSALS_PER_MEMBER_MAX, PROPOSAL_ACTIONS_MAX, ProposalAction, ProposalRecord,
-    ProposalState, WorkflowVersion,
+    OPEN_PROPOSALS_PER_MEMBER_MAX, PLATFORM_CERTIFICATES_MAX,
+    PLATFORMS_MAX, PROPOSAL_ACTIONS_MAX, PlatformRecord, ProposalAction, ProposalRecord,
+    ProposalState, WorkflowVersion, is_platform_code, platform_fingerprint,
 };
 use crate::genesis::{MEMBERS_MAX, MemberRole, engine_of};
 use crate::records::{CrlRecord, NodeRecord, NodeRole, PartyRecord, decode, encode};
@@ -314,6 +315,39 @@ fn execute(draft: &mut Draft, action: &ProposalAction, at: At) -> Result<(), Str
             });
             draft.gov.engines.insert(version, Arc::new(engine));
         }
+        ProposalAction::TrustPlatform {
+            code,
+            name,
+            certificates,
+        } => trust_platform(draft, code, name, certificates, at)?,
+        ProposalAction::DistrustPlatform { code, fingerprint } => {
+            let consortium = Arc::make_mut(&mut draft.gov.consortium);
+            let Some(platform) = consortium.platforms.get_mut(code) else {
+                return Err(format!("platform {code} is not trusted"));
+            };
+            match fingerprint {
+                None => {
+                    consortium.platforms.remove(code);
+                }
+                Some(fingerprint) => {
+                    let before = platform.certificates.len();
+                    platform
+                        .certificates
+                        .retain(|pem| platform_fingerprint(pem).as_deref() != Ok(fingerprint));
+                    if platform.certificates.len() == before {
+                        return Err(format!(
+                            "platform {code} has no certificate with fingerprint {fingerprint}"
+                        ));
+                    }
+                    if platform.certificates.is_empty() {
+                        return Err(format!(
+                            "that is platform {code}'s last certificate: distrust the platform itself (no fingerprint)"
+                        ));
+                    }
+                    platform.since_height = at.height;
+                }
+            }
+        }
         ProposalAction::Pause => {
             let consortium = Arc::make_mut(&mut draft.gov.consortium);
             if consortium.paused {
@@ -329,6 +363,71 @@ fn execute(draft: &mut Draft, action: &ProposalAction, at: At) -> Result<(), Str
             consortium.paused = false;
         }
     }
+    Ok(())
+}
+
+/// `TRUST_PLATFORM`: a new platform, or more certificates for one already trusted.
+fn trust_platform(
+    draft: &mut Draft,
+    code: &str,
+    name: &str,
+    certificates: &[String],
+    at: At,
+) -> Result<(), String> {
+    if !is_platform_code(code) {
+        return Err(format!(
+            "platform code {code:?} must be 4 capital letters or digits"
+        ));
+    }
+    if draft.gov.platform.as_deref() == Some(code) {
+        return Err(format!("{code} is this network's own platform code"));
+    }
+    let chars = name.chars().count();
+    if chars == 0 || chars > PARTY_NAME_CHARS_MAX {
+        return Err(format!(
+            "platform name must be 1 to {PARTY_NAME_CHARS_MAX} characters"
+        ));
+    }
+    if certificates.is_empty() {
+        return Err("at least one certificate is required".into());
+    }
+    let consortium = Arc::make_mut(&mut draft.gov.consortium);
+    if !consortium.platforms.contains_key(code) && consortium.platforms.len() >= PLATFORMS_MAX {
+        return Err(format!(
+            "the network already trusts {PLATFORMS_MAX} platforms"
+        ));
+    }
+    let platform = consortium
+        .platforms
+        .entry(code.to_owned())
+        .or_insert_with(|| PlatformRecord {
+            code: code.to_owned(),
+            name: name.to_owned(),
+            certificates: Vec::new(),
+            since_height: at.height,
+        });
+    let mut known: Vec<String> = platform
+        .certificates
+        .iter()
+        .filter_map(|pem| platform_fingerprint(pem).ok())
+        .collect();
+    for pem in certificates {
+        let fingerprint = platform_fingerprint(pem)?;
+        if known.contains(&fingerprint) {
+            return Err(format!(
+                "platform {code} already has the certificate {fingerprint}"
+            ));
+        }
+        known.push(fingerprint);
+        platform.certificates.push(pem.clone());
+    }
+    if platform.certificates.len() > PLATFORM_CERTIFICATES_MAX {
+        return Err(format!(
+            "a platform has at most {PLATFORM_CERTIFICATES_MAX} certificates"
+        ));
+    }
+    platform.name = name.to_owned();
+    platform.since_height = at.height;
     Ok(())
 }
 
