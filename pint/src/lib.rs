@@ -31,11 +31,16 @@
 //! the envelope's root; the pre-3.0 `action` member carrying the real action while `actionCode`
 //! says `ISSUE`). Off by default: [`Leniency::STRICT`].
 
+// `testkit` names this crate `pint::` so that the same file also compiles inside its tests.
+extern crate self as pint;
+
 pub mod build;
 pub mod check;
 pub mod checksum;
 pub mod jws;
 pub mod model;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use build::{
     BuildError, action_date_time, build_entry, build_envelope, document_metadata,

@@ -1,6 +1,7 @@
 //! The receiver's rules, one test per rule and per response code, on envelopes built by the
 //! crate's own sender side and by hand where the sender side would refuse to build them.
 
+#[path = "../src/testkit.rs"]
 mod support;
 
 use pint::model::{EnvelopeTransferFinishedResponse, ResponseCode};

@@ -1,5 +1,8 @@
-//! A small PINT world for the tests: three platforms and an envelope that moves a bill from the
-//! carrier's platform (BOLE), through the shipper's (WAVE), to a bank hosted here (SLKA).
+//! Test support (feature `testkit`, and `pint`'s own tests): a small PINT world with three
+//! platforms and an envelope that moves a bill from the carrier's platform (BOLE), through the
+//! shipper's (WAVE), to a bank hosted here (SLKA); generated certificates (rcgen). Never in a
+//! production build: the node does not enable the feature.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 use pint::jws::Signer;
 use pint::model::{IdentifyingCode, Party, Transaction};
@@ -133,6 +136,12 @@ pub struct World {
     pub trusted: TrustedPlatforms,
     pub document: Value,
     pub issuance_manifest: String,
+}
+
+impl Default for World {
+    fn default() -> World {
+        World::new()
+    }
 }
 
 impl World {
