@@ -522,6 +522,11 @@ pub fn chain_links(
             | EventKind::ConditionMet { .. }
             | EventKind::ReleaseRevoked { .. }
             | EventKind::GatedOut { .. } => continue,
+            // A bill's moves between platforms are in its PINT transfer chain (`pint`), whose
+            // entries carry the transactions of every platform it passed through.
+            EventKind::ReceivedFromPlatform { .. }
+            | EventKind::SentToPlatform { .. }
+            | EventKind::ReturnedByPlatform { .. } => continue,
             EventKind::Issued { possessor, .. } => {
                 (ChainAction::Issue, Some(possessor.clone()), None, None)
             }

@@ -108,6 +108,30 @@ pub enum EventKind {
         containers: Vec<ContainerNumber>,
         completed: bool,
     },
+    /// Arrived from another eBL platform (DCSA PINT), the envelope verified by every node:
+    /// `from` is the sender (a party of `platform`, named `PLATFORM:code`), `to` the party here
+    /// that now holds it, `action` the PINT action that handed it over.
+    ReceivedFromPlatform {
+        platform: String,
+        from: PartyCode,
+        to: PartyCode,
+        action: String,
+    },
+    /// Left for another eBL platform (DCSA PINT): its signed receipt (`RECE` or `DUPE`) is on
+    /// the ledger, and every local action is refused until the bill comes back.
+    SentToPlatform {
+        platform: String,
+        to: PartyCode,
+        action: String,
+        response_code: String,
+    },
+    /// The other platform refused the bill with a signed `BENV`, `BSIG` or `DISE`: possession
+    /// stays (returns) with `possessor`.
+    ReturnedByPlatform {
+        platform: String,
+        response_code: String,
+        possessor: PartyCode,
+    },
 }
 
 impl EventKind {
@@ -133,6 +157,9 @@ impl EventKind {
             EventKind::ConditionMet { .. } => "CONDITION_MET",
             EventKind::ReleaseRevoked { .. } => "RELEASE_REVOKED",
             EventKind::GatedOut { .. } => "GATED_OUT",
+            EventKind::ReceivedFromPlatform { .. } => "RECEIVED_FROM_PLATFORM",
+            EventKind::SentToPlatform { .. } => "SENT_TO_PLATFORM",
+            EventKind::ReturnedByPlatform { .. } => "RETURNED_BY_PLATFORM",
         }
     }
 }

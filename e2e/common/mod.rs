@@ -228,6 +228,19 @@ impl DevNet {
     /// A new network of `nodes` nodes, `configure`d between `dev init` and `dev up` (the
     /// directory is passed; node configurations are `nodes/nodeK/config.json`).
     pub fn start_with(nodes: usize, configure: impl FnOnce(&Path) -> Result<()>) -> Result<DevNet> {
+        DevNet::start_full(nodes, None, configure)
+    }
+
+    /// A new network of `nodes` nodes with DCSA PINT platform code `platform`.
+    pub fn start_on_platform(nodes: usize, platform: &str) -> Result<DevNet> {
+        DevNet::start_full(nodes, Some(platform), |_| Ok(()))
+    }
+
+    fn start_full(
+        nodes: usize,
+        platform: Option<&str>,
+        configure: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<DevNet> {
         let dir = tempfile::Builder::new().prefix("silkline-e2e-").tempdir()?;
         let path = dir.path().canonicalize()?;
         let (dir, path) = if std::env::var_os("SILKLINE_E2E_KEEP").is_some() {
@@ -237,11 +250,14 @@ impl DevNet {
         } else {
             (Some(dir), path)
         };
-        let out = silkline()
-            .args(["dev", "init", "--dir"])
+        let mut init = silkline();
+        init.args(["dev", "init", "--dir"])
             .arg(&path)
-            .args(["--nodes", &nodes.to_string()])
-            .output()?;
+            .args(["--nodes", &nodes.to_string()]);
+        if let Some(platform) = platform {
+            init.args(["--platform", platform]);
+        }
+        let out = init.output()?;
         ensure!(
             out.status.success(),
             "dev init failed: {}",

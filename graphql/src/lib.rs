@@ -38,6 +38,6 @@ pub mod schema;
 pub mod server;
 
 pub use caller::Caller;
-pub use public::{PublicError, public_tls_config, serve_public};
+pub use public::{PublicError, public_tls_config, serve_public, serve_routes};
 pub use schema::{Api, ApiSchema, build_schema, schema_sdl};
 pub use server::{ServeError, serve, tls_config};

@@ -49,6 +49,9 @@ pub const PLATFORMS_MAX: usize = 64;
 /// while it rotates.
 pub const PLATFORM_CERTIFICATES_MAX: usize = 8;
 
+/// Longest platform URL.
+pub const PLATFORM_URL_CHARS_MAX: usize = 256;
+
 /// Largest PEM certificate a `TRUST_PLATFORM` carries.
 pub const PLATFORM_CERTIFICATE_BYTES_MAX: usize = 16 * 1024;
 
@@ -90,6 +93,9 @@ pub fn platform_fingerprint(pem: &str) -> Result<String, String> {
 pub struct PlatformRecord {
     pub code: String,
     pub name: String,
+    /// The base URL of its PINT endpoints (`{url}/v3/envelopes`), where this network's nodes
+    /// deliver bills sent to it.
+    pub url: String,
     /// PEM, one certificate each: a platform's signing certificate (its key is pinned) or a
     /// CA whose chains (`x5c`) its signatures carry (how Silkline networks trust each other:
     /// their members' root CAs).
@@ -159,6 +165,11 @@ pub struct Parameters {
     /// Fewest blocks between a workflow upgrade's acceptance and its activation, so every
     /// member's integrations see the new rules coming.
     pub workflow_activation_blocks_min: u64,
+    /// 1: accept, from other platforms, the DCSA conformance tool's known deviations from PINT
+    /// 3.0 (`pint::Leniency::CONFORMANCE_TOOL`); 0 (the default): the standard to the letter.
+    /// Every node checks envelopes under the same setting, so it is the consortium's.
+    #[serde(default)]
+    pub pint_conformance_leniency: u64,
 }
 
 impl Default for Parameters {
@@ -166,6 +177,7 @@ impl Default for Parameters {
         Parameters {
             proposal_lifetime_max_ms: 30 * 24 * 3_600_000,
             workflow_activation_blocks_min: 10,
+            pint_conformance_leniency: 0,
         }
     }
 }
@@ -192,6 +204,12 @@ const PARAMETERS: &[ParameterSpec] = &[
         min: 1,
         max: 10_000_000,
         field: |p| &mut p.workflow_activation_blocks_min,
+    },
+    ParameterSpec {
+        name: "pintConformanceLeniency",
+        min: 0,
+        max: 1,
+        field: |p| &mut p.pint_conformance_leniency,
     },
 ];
 
@@ -326,6 +344,9 @@ pub enum ProposalAction {
         /// Its PINT platform code: 4 capital letters or digits, not this network's own.
         code: String,
         name: String,
+        /// The base URL of its PINT endpoints: `https://...` (or `http://` for a platform
+        /// reached through a local proxy), without `/v3`.
+        url: String,
         /// PEM certificates, one per entry.
         certificates: Vec<String>,
     },

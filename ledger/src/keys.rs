@@ -23,6 +23,9 @@
 //! | `prp/<proposal id>` | [`ProposalRecord`] |
 //! | `dwv/<doc>` | the workflow version a document runs under (u32 BE); absent: version 1 |
 //! | `ctr/<container number>\0<doc>` | index: cargo releases by container (the gate check) |
+//! | `pch/<transportDocumentReference>` | [`PintChainRecord`]: a bill's DCSA PINT transfer chain as this network holds it |
+//! | `pxo/<doc>` | [`ExportRecord`]: the bill's last transfer to another platform |
+//! | `pxq/<doc>` | index: transfers to other platforms not yet answered (the senders' outbox) |
 //!
 //! The records are in [`crate::records`]; who writes them, and in one batch per block, is
 //! [`crate::apply`].
@@ -32,7 +35,10 @@ use doc_workflow::{ContainerNumber, DocumentKey, PartyCode, Status};
 #[cfg(doc)]
 use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord};
 #[cfg(doc)]
-use crate::records::{CrlRecord, HistoryEntry, NodeRecord, PartyRecord, Tip, TxRecord};
+use crate::records::{
+    CrlRecord, ExportRecord, HistoryEntry, NodeRecord, PartyRecord, PintChainRecord, Tip,
+    TxRecord,
+};
 
 pub const APPLIED: &[u8] = b"m:applied";
 pub const TIP: &[u8] = b"m:tip";
@@ -54,6 +60,9 @@ pub const MEMBER: &[u8] = b"mem/";
 pub const CONSORTIUM: &[u8] = b"cfg/consortium";
 pub const PROPOSAL: &[u8] = b"prp/";
 pub const CONTAINER: &[u8] = b"ctr/";
+pub const PINT_CHAIN: &[u8] = b"pch/";
+pub const PINT_EXPORT: &[u8] = b"pxo/";
+pub const PINT_OUTBOX: &[u8] = b"pxq/";
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
@@ -172,6 +181,18 @@ pub fn proposal(id: &crate::Hash32) -> Vec<u8> {
 }
 pub fn doc_workflow_version(key: &DocumentKey) -> Vec<u8> {
     cat(&[b"dwv/", doc_text(key).as_bytes()])
+}
+/// A transport document reference's PINT chain. References are DCSA text (no `\0`); `%` and
+/// `\0` are escaped as in document keys.
+pub fn pint_chain(reference: &str) -> Vec<u8> {
+    let escaped = reference.replace('%', "%25").replace('\0', "%00");
+    cat(&[PINT_CHAIN, escaped.as_bytes()])
+}
+pub fn pint_export(key: &DocumentKey) -> Vec<u8> {
+    cat(&[PINT_EXPORT, doc_text(key).as_bytes()])
+}
+pub fn pint_outbox(key: &DocumentKey) -> Vec<u8> {
+    cat(&[PINT_OUTBOX, doc_text(key).as_bytes()])
 }
 /// Whether a key is part of the hashed replicated state. Left out: meta; the blocks, which
 /// carry the state hash themselves; and the transaction records, an index of the blocks

@@ -77,7 +77,8 @@ pub use block::{Block, BlockHeader, Outcome, TxLocation, TxResult};
 pub use genesis::{Genesis, MemberConfig, MemberRole, NodeConfig, PartyConfig};
 pub use reader::LedgerReader;
 pub use records::{
-    CrlRecord, DocumentPage, HistoryEntry, NodeRecord, NodeRole, PartyRecord, Tip, TxRecord,
+    CrlRecord, DocumentPage, ExportRecord, ExportStage, HistoryEntry, NodeRecord, NodeRole,
+    PartyRecord, PintChainRecord, Tip, TxRecord,
 };
 pub use state::LedgerState;
 pub use tx::{Governance, Transaction, TxBody};

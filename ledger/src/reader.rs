@@ -19,7 +19,8 @@ use crate::block::{self, Block, Outcome, TxLocation};
 use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord, ProposalState, Tally};
 use crate::genesis::Genesis;
 use crate::records::{
-    DocumentPage, HistoryEntry, NodeRecord, PartyRecord, Tip, TxRecord, corrupt, decode,
+    DocumentPage, ExportRecord, HistoryEntry, NodeRecord, PartyRecord, PintChainRecord, Tip, TxRecord,
+    corrupt, decode,
 };
 use crate::state::{LedgerState, Published, Rules};
 use crate::validate::{self, Envelope, TxRefusal};
@@ -128,6 +129,64 @@ impl LedgerReader {
         let crls = view.gov.crls.values().map(|crl| crl.since_height);
         let members = view.gov.members.values().map(|m| m.since_height);
         crls.chain(members).max().unwrap_or(0)
+    }
+
+    /// This network's DCSA PINT platform code, if it has one.
+    pub fn platform(&self) -> Option<&str> {
+        self.rules.genesis.platform.as_deref()
+    }
+
+    /// The certificates PINT signatures are checked against as of the last block: every
+    /// platform trusted by vote, and this one anchored on its members' root CAs.
+    pub fn pint_trusted_platforms(&self) -> pint::TrustedPlatforms {
+        crate::apply::pint::trusted_platforms(&self.view().gov)
+    }
+
+    /// The local party a PINT identifying code names, with its name, if this network hosts
+    /// it (receiver validation).
+    pub fn pint_hosted_party(&self, code: &pint::IdentifyingCode) -> Option<PartyRecord> {
+        let own = self.platform()?;
+        let view = self.view();
+        let party = crate::apply::pint::hosted_party(own, code, &view.gov)?;
+        view.gov
+            .parties
+            .get(&PartyCode::new(party).ok()?)
+            .cloned()
+    }
+
+    /// A bill's PINT transfer chain as this network holds it, by transport document reference.
+    pub fn pint_chain(&self, reference: &str) -> Result<Option<PintChainRecord>, ChainError> {
+        let k = keys::pint_chain(reference);
+        Ok(match self.tree().get(&k)? {
+            Some(bytes) => Some(decode(&k, &bytes)?),
+            None => None,
+        })
+    }
+
+    /// A bill's latest transfer to another platform.
+    pub fn pint_export(&self, key: &DocumentKey) -> Result<Option<ExportRecord>, ChainError> {
+        let k = keys::pint_export(key);
+        Ok(match self.tree().get(&k)? {
+            Some(bytes) => Some(decode(&k, &bytes)?),
+            None => None,
+        })
+    }
+
+    /// The transfers to other platforms not yet answered (`REQUESTED` or `DISPATCHED`), at
+    /// most `limit`, in document order: the senders' outbox.
+    pub fn pint_outbox(&self, limit: usize) -> Result<Vec<(DocumentKey, ExportRecord)>, ChainError> {
+        let tree = self.tree();
+        let mut out = Vec::new();
+        for item in tree.scan_prefix(keys::PINT_OUTBOX).take(limit) {
+            let (k, _) = item?;
+            let export_key = [keys::PINT_EXPORT, &k[keys::PINT_OUTBOX.len()..]].concat();
+            let Some(bytes) = tree.get(&export_key)? else {
+                return Err(corrupt("pxq/", "an outbox entry without its export"));
+            };
+            let record: ExportRecord = decode(&export_key, &bytes)?;
+            out.push((record.document.clone(), record));
+        }
+        Ok(out)
     }
 
     /// Every member ever (removed ones included), by code, as of the last applied block.

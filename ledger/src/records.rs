@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use doc_workflow::{Action, DocumentState, Event, PartyCode, Role};
+use doc_workflow::{Action, DocumentKey, DocumentState, Event, PartyCode, Role};
 
 use crate::block::{Outcome, TxLocation};
 use crate::{ChainError, Hash32, codec};
@@ -161,4 +161,88 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
 pub(crate) fn u64_value(what: &str, bytes: &[u8]) -> Result<u64, ChainError> {
     let arr: [u8; 8] = bytes.try_into().map_err(|_| corrupt(what, "not 8 bytes"))?;
     Ok(u64::from_be_bytes(arr))
+}
+
+/// A bill's DCSA PINT transfer chain as this network holds it (`pch/<reference>`): every entry,
+/// oldest first, as received (byte for byte) or as this network signed it when the bill left.
+/// A returning bill's envelope is checked against it (`DUPE`, `DISE`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PintChainRecord {
+    /// The bill here.
+    pub document: DocumentKey,
+    /// Compact JWS, oldest first.
+    pub entries: Vec<String>,
+    /// Checksums of the additional documents its last import delivered (their bytes are kept
+    /// by the nodes, off the ledger).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<String>,
+}
+
+/// Where a transfer to another platform stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExportStage {
+    /// `PINT_SEND` committed: the sender's nodes are to sign and record the envelope.
+    Requested,
+    /// `PINT_DISPATCH` committed: the envelope's entry and manifest are fixed; a node delivers
+    /// them (again, byte for byte, after any unsigned failure).
+    Dispatched,
+    /// A signed `RECE` or `DUPE` is on the ledger: the bill is held on the other platform.
+    Delivered,
+    /// A signed `BENV`, `BSIG` or `DISE` is on the ledger: the bill stayed here.
+    Returned,
+}
+
+impl ExportStage {
+    pub fn code(self) -> &'static str {
+        match self {
+            ExportStage::Requested => "REQUESTED",
+            ExportStage::Dispatched => "DISPATCHED",
+            ExportStage::Delivered => "DELIVERED",
+            ExportStage::Returned => "RETURNED",
+        }
+    }
+
+    /// Whether the bill is, or is being handed, to another platform: every local action on
+    /// it is refused.
+    pub fn holds_bill(self) -> bool {
+        !matches!(self, ExportStage::Returned)
+    }
+}
+
+/// A bill's latest transfer to another platform (`pxo/<doc>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRecord {
+    /// The bill.
+    pub document: DocumentKey,
+    pub stage: ExportStage,
+    /// The receiving platform.
+    pub platform: String,
+    /// `TRANSFER`, `ENDORSE`, `SURRENDER_FOR_DELIVERY`, `SURRENDER_FOR_AMENDMENT`.
+    pub action_code: String,
+    /// The receiving party, as PINT names it.
+    pub recipient: serde_json::Value,
+    /// The recipient as this ledger names a party of another platform (`PLATFORM:code`).
+    pub recipient_code: PartyCode,
+    /// The party that sent it (the possessor then).
+    pub sender: PartyCode,
+    /// The sender's sponsor: its nodes deliver the envelope and record the answer.
+    pub member: PartyCode,
+    /// The `PINT_SEND`.
+    pub requested_height: u64,
+    pub requested_ms: u64,
+    /// The chain entry and envelope manifest delivered (compact JWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// The receiving platform's signed answer, and its code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }

@@ -97,6 +97,78 @@ pub enum TxBody {
     },
     /// A change to the network's configuration, by a member's admin.
     Governance(Governance),
+    /// A bill crossing to or from another eBL platform (DCSA PINT): [`Pint`].
+    Pint(Pint),
+}
+
+/// Largest PINT envelope an `IMPORT` carries (its JSON, as the receiving node re-serialized
+/// it): the transport document (at most `CONTENT_BYTES_MAX`, 64 KiB) and a chain of signed
+/// entries, inside the 128 KiB signed transaction once base64url has grown it by a third.
+pub const PINT_ENVELOPE_BYTES_MAX: usize = 88 * 1024;
+
+/// Largest signed PINT message (a chain entry, a manifest, a receipt) a `DISPATCH` or
+/// `RECEIPT` carries.
+pub const PINT_MESSAGE_BYTES_MAX: usize = 32 * 1024;
+
+/// A bill crossing platforms (DCSA PINT). `SEND` is the possessor's (a user or admin of its
+/// party); the others are a node's, for its member (`DISPATCH` and `RECEIPT` by a node of the
+/// sending party's sponsor). Every node checks every signature they carry again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "action",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum Pint {
+    /// The possessor hands the bill to a party on another platform. From this block on the
+    /// bill is held by that platform: every local action on it is refused
+    /// (`HELD_ON_OTHER_PLATFORM`) unless the other platform refuses it.
+    Send {
+        document: DocumentId,
+        /// The receiving platform's code; it must be trusted by vote.
+        platform: String,
+        /// `TRANSFER`, `ENDORSE` (a to-order bill's endorsee endorses it across), or
+        /// `SURRENDER_FOR_DELIVERY` / `SURRENDER_FOR_AMENDMENT` (to the issuing carrier of a
+        /// bill that came from another platform).
+        action_code: String,
+        /// The receiving party as PINT names it (`partyName`, `eblPlatform`,
+        /// `identifyingCodes`).
+        recipient: serde_json::Value,
+    },
+    /// The chain entry and the envelope manifest the sending node delivers (signed by this
+    /// network's node), recorded before delivery so every retry sends the same bytes.
+    Dispatch {
+        document: DocumentId,
+        entry: String,
+        manifest: String,
+    },
+    /// The receiving platform's signed answer. `RECE` or `DUPE`: the bill has left. `BENV`,
+    /// `BSIG` or `DISE`: it stays with its possessor here.
+    Receipt {
+        document: DocumentId,
+        response: String,
+    },
+    /// An envelope another platform sent, for a party hosted here: every node verifies it
+    /// again (`pint::check_envelope`) before the bill exists here. `documents`: the
+    /// checksums of the additional documents the receiving node holds (their bytes stay off
+    /// the ledger).
+    Import {
+        envelope: serde_json::Value,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        documents: Vec<String>,
+    },
+}
+
+impl Pint {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Pint::Send { .. } => "PINT_SEND",
+            Pint::Dispatch { .. } => "PINT_DISPATCH",
+            Pint::Receipt { .. } => "PINT_RECEIPT",
+            Pint::Import { .. } => "PINT_IMPORT",
+        }
+    }
 }
 
 /// Governance commands: each changes only what belongs to the signer's own member.
@@ -206,6 +278,8 @@ struct Wire {
     command: Option<Command>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     governance: Option<Governance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pint: Option<Pint>,
 }
 
 /// Why a payload is not a transaction. Deterministic: it depends on the bytes only.
@@ -216,7 +290,7 @@ pub enum TxFormatError {
     Json(String),
     /// Neither (`document` and `command`) nor `governance`, or both.
     #[error(
-        "a transaction carries either `document` with `command`, or `governance`, and nothing else"
+        "a transaction carries either `document` with `command`, or `governance`, or `pint`, and nothing else"
     )]
     Shape,
 }
@@ -226,9 +300,10 @@ impl Transaction {
     pub fn from_payload(payload: &[u8]) -> Result<Transaction, TxFormatError> {
         let wire: Wire =
             serde_json::from_slice(payload).map_err(|e| TxFormatError::Json(e.to_string()))?;
-        let body = match (wire.document, wire.command, wire.governance) {
-            (Some(document), Some(command), None) => TxBody::Document { document, command },
-            (None, None, Some(governance)) => TxBody::Governance(governance),
+        let body = match (wire.document, wire.command, wire.governance, wire.pint) {
+            (Some(document), Some(command), None, None) => TxBody::Document { document, command },
+            (None, None, Some(governance), None) => TxBody::Governance(governance),
+            (None, None, None, Some(pint)) => TxBody::Pint(pint),
             _ => return Err(TxFormatError::Shape),
         };
         Ok(Transaction {
@@ -242,11 +317,12 @@ impl Transaction {
 
     /// The RFC 8785 canonical JSON a client signs (the JWS payload).
     pub fn to_canonical_json(&self) -> String {
-        let (document, command, governance) = match &self.body {
+        let (document, command, governance, pint) = match &self.body {
             TxBody::Document { document, command } => {
-                (Some(document.clone()), Some(command.clone()), None)
+                (Some(document.clone()), Some(command.clone()), None, None)
             }
-            TxBody::Governance(g) => (None, None, Some(g.clone())),
+            TxBody::Governance(g) => (None, None, Some(g.clone()), None),
+            TxBody::Pint(p) => (None, None, None, Some(p.clone())),
         };
         let wire = Wire {
             network: self.network.clone(),
@@ -256,6 +332,7 @@ impl Transaction {
             document,
             command,
             governance,
+            pint,
         };
         canonical_json::to_string_of(&wire).expect("a transaction serializes to JSON")
     }
@@ -265,6 +342,7 @@ impl Transaction {
         match &self.body {
             TxBody::Document { command, .. } => command.action().code(),
             TxBody::Governance(g) => g.code(),
+            TxBody::Pint(p) => p.code(),
         }
     }
 }

@@ -11,8 +11,9 @@
 //!    member's current CRL (`pki::TrustStore`): `UNKNOWN_ISSUER`, `CERTIFICATE_EXPIRED`,
 //!    `CERTIFICATE_NOT_YET_VALID`, `CERTIFICATE_REVOKED`, `CERTIFICATE_INVALID`.
 //! 5. The payload is a transaction: `MALFORMED_TRANSACTION`.
-//! 6. Certificate kind: users and admins sign document commands, admins sign governance,
-//!    node certificates sign nothing: `WRONG_CERTIFICATE_KIND`.
+//! 6. Certificate kind: users and admins sign document commands and `PINT_SEND`, admins sign
+//!    governance, node certificates sign the other PINT transactions (an envelope received,
+//!    one dispatched, a receipt) and nothing else: `WRONG_CERTIFICATE_KIND`.
 //! 7. The certificate's party exists and its member sponsors it (a bank's CA cannot act for
 //!    CARRIER): `UNKNOWN_PARTY`, `PARTY_NOT_SPONSORED`.
 //! 8. `WRONG_NETWORK`.
@@ -38,7 +39,7 @@ use doc_workflow::{PartyCode, Refusal};
 use super::Hash32;
 use super::block::{Outcome, TxLocation};
 use super::records::PartyRecord;
-use super::tx::{Transaction, TxBody, VALIDITY_WINDOW_MS_MAX, nonce_is_well_formed};
+use super::tx::{Pint, Transaction, TxBody, VALIDITY_WINDOW_MS_MAX, nonce_is_well_formed};
 
 pub use super::trust::{CrlInfo, Envelope, Signatory, Trust, identity_refusal};
 pub use pki::identity::IdentityKind;
@@ -169,6 +170,10 @@ pub enum TxRefusal {
     NotTheProposer { id: Hash32, proposer: PartyCode },
     #[error("the CA certificate change is not acceptable: {0}")]
     InvalidMemberCa(String),
+    /// A bill crossing platforms (DCSA PINT): `code` names the rule (`HELD_ON_OTHER_PLATFORM`,
+    /// `PINT_UNKNOWN_PLATFORM`, or the `PINT_...` rule of an envelope's check).
+    #[error("{reason}")]
+    Pint { code: &'static str, reason: String },
 }
 
 impl TxRefusal {
@@ -225,6 +230,7 @@ impl TxRefusal {
             TxRefusal::NotEligibleToVote { .. } => "NOT_ELIGIBLE_TO_VOTE",
             TxRefusal::NotTheProposer { .. } => "NOT_THE_PROPOSER",
             TxRefusal::InvalidMemberCa(_) => "INVALID_MEMBER_CA",
+            TxRefusal::Pint { code, .. } => code,
         }
     }
 
@@ -305,6 +311,20 @@ pub fn check(
     match (&tx.body, signer.kind) {
         (TxBody::Document { .. }, IdentityKind::User | IdentityKind::Admin) => {}
         (TxBody::Governance(_), IdentityKind::Admin) => {}
+        (TxBody::Pint(Pint::Send { .. }), IdentityKind::User | IdentityKind::Admin) => {}
+        (TxBody::Pint(Pint::Send { .. }), kind) => {
+            return Err(TxRefusal::WrongCertificateKind {
+                kind,
+                required: "a user or admin certificate",
+            });
+        }
+        (TxBody::Pint(_), IdentityKind::Node) => {}
+        (TxBody::Pint(_), kind) => {
+            return Err(TxRefusal::WrongCertificateKind {
+                kind,
+                required: "a node certificate",
+            });
+        }
         (TxBody::Document { .. }, kind) => {
             return Err(TxRefusal::WrongCertificateKind {
                 kind,

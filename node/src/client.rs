@@ -255,21 +255,27 @@ impl ApiClient {
         network: &str,
         body: Value,
     ) -> anyhow::Result<String> {
-        let now = now_ms();
-        let mut payload = json!({
-            "network": network,
-            "nonce": nonce(),
-            "notBefore": now.saturating_sub(NOT_BEFORE_SLACK_MS),
-            "notAfter": now + VALIDITY_MS,
-        });
-        for (k, v) in body
-            .as_object()
-            .context("a transaction body is an object")?
-        {
-            payload[k] = v.clone();
-        }
-        Ok(pki::jws::sign(&payload, signer)?)
+        sign_body(signer, network, body)
     }
+}
+
+/// Signs transaction `body` for `network` with `signer`: a fresh nonce, valid from a little
+/// before now to an hour after. How the CLI and the node itself (PINT) sign.
+pub fn sign_body(signer: &pki::jws::Signer, network: &str, body: Value) -> anyhow::Result<String> {
+    let now = now_ms();
+    let mut payload = json!({
+        "network": network,
+        "nonce": nonce(),
+        "notBefore": now.saturating_sub(NOT_BEFORE_SLACK_MS),
+        "notAfter": now + VALIDITY_MS,
+    });
+    for (k, v) in body
+        .as_object()
+        .context("a transaction body is an object")?
+    {
+        payload[k] = v.clone();
+    }
+    Ok(pki::jws::sign(&payload, signer)?)
 }
 
 /// `data` of a response, or the first error as an `Err`.

@@ -29,6 +29,12 @@ pub struct NodeFileConfig {
     /// API on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_listen: Option<SocketAddr>,
+    /// The address this node's DCSA PINT endpoints listen on (HTTPS with the node's
+    /// certificate, no client certificate: other eBL platforms send bills here, every message
+    /// signed); none: this node receives no bills from other platforms. Needs the genesis
+    /// `platform`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pint_listen: Option<SocketAddr>,
     /// The address the public verification page listens on (HTTPS, no client certificate:
     /// `graphql::public`); none: no public page on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -47,7 +47,7 @@ pub const GENESIS_FILE: &str = "genesis.json";
 
 /// Generates a dev network of `nodes` nodes into `dir`. Refuses a directory that already holds
 /// a genesis.
-pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
+pub fn init(dir: &Path, nodes: usize, platform: Option<&str>) -> anyhow::Result<()> {
     ensure!(
         (1..=DEV_NODES_MAX).contains(&nodes),
         "--nodes must be 1 to {DEV_NODES_MAX}"
@@ -63,17 +63,20 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
     let now_s = i64::try_from(now.as_secs())?;
     let consortium = generate_consortium(&ConsortiumSpec::dev(nodes), &dir.join("pki"), now_s)
         .context("generate the dev consortium")?;
-    let all = free_loopback_addresses(3 * nodes)?;
+    let all = free_loopback_addresses(4 * nodes)?;
     let (addresses, rest) = all.split_at(nodes);
-    let (api_addresses, public_addresses) = rest.split_at(nodes);
+    let (api_addresses, rest) = rest.split_at(nodes);
+    let (public_addresses, pint_addresses) = rest.split_at(nodes);
     let addresses: Vec<String> = addresses.iter().map(SocketAddr::to_string).collect();
-    let genesis = Genesis::of_dev_consortium(
+    let mut genesis = Genesis::of_dev_consortium(
         &consortium,
         DEV_NETWORK_ID,
         &addresses,
         u64::try_from(now.as_millis())?,
     )
     .context("the generated genesis")?;
+    genesis.platform = platform.map(str::to_owned);
+    genesis.validate().context("the generated genesis")?;
     // create_new: two concurrent inits cannot both write a genesis.
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -89,12 +92,13 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
         .iter()
         .filter(|i| i.kind == IdentityKind::Node)
         .collect();
-    for (((node, identity), api), public) in genesis
+    for ((((node, identity), api), public), pint) in genesis
         .nodes
         .iter()
         .zip(&identities)
         .zip(api_addresses)
         .zip(public_addresses)
+        .zip(pint_addresses)
     {
         let node_dir = dir.join("nodes").join(&identity.name);
         std::fs::create_dir_all(&node_dir)?;
@@ -122,6 +126,7 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
                 listen: node.address.parse()?,
                 api: *api,
                 public: *public,
+                pint: genesis.platform.is_some().then_some(*pint),
                 // One verification address for the network: node1's page.
                 public_base_url: format!("https://{}", public_addresses[0]),
             },
@@ -199,7 +204,10 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
             not_after: now_s + pki::dev::DEFAULT_VALIDITY_S,
         })
         .context("issue the node certificate")?;
-    let ports = free_loopback_addresses(3)?;
+    let ports = free_loopback_addresses(4)?;
+    let has_platform = Genesis::from_json(&std::fs::read_to_string(dir.join(GENESIS_FILE))?)
+        .map(|g| g.platform.is_some())
+        .unwrap_or(false);
     let peers = existing
         .into_iter()
         .map(|(id, (node_id, address))| {
@@ -222,6 +230,7 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
             listen: ports[0],
             api: ports[1],
             public: ports[2],
+            pint: has_platform.then_some(ports[3]),
             public_base_url: base_urls
                 .into_values()
                 .next()
@@ -300,6 +309,8 @@ struct Ports {
     api: SocketAddr,
     /// The verification page.
     public: SocketAddr,
+    /// The PINT endpoints, on a network with a platform code.
+    pint: Option<SocketAddr>,
     /// The address the QR codes of its PDFs lead to: the same for every node of the network,
     /// so that any node renders a document's PDF to the same bytes (node1's page, which every
     /// node's page answers alike).
@@ -329,6 +340,7 @@ fn write_node_config(
         data_dir: PathBuf::from("data"),
         listen: ports.listen,
         api_listen: Some(ports.api),
+        pint_listen: ports.pint,
         public_listen: Some(ports.public),
         public_base_url: Some(ports.public_base_url),
         public_certificate_chain: Some(PathBuf::from(PUBLIC_CERT_FILE)),

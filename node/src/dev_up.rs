@@ -43,6 +43,9 @@ struct NetworkNode {
     /// configuration's `publicBaseUrl`.) `None` for a node configured without one (a network
     /// made before the page existed).
     public: Option<String>,
+    /// The base URL of this node's DCSA PINT endpoints (`{pint}/v3/envelopes`; HTTPS, no
+    /// client certificate, every message signed), on a network with a platform code.
+    pint: Option<String>,
     pid: u32,
     config: PathBuf,
     data_dir: PathBuf,
@@ -70,6 +73,14 @@ struct NetworkFile {
     genesis: PathBuf,
     /// The PEM bundle of every member's root CA: what a client trusts.
     ca_bundle: PathBuf,
+    /// The network's DCSA PINT platform code, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform: Option<String>,
+    /// The certificates another platform checks this network's PINT signatures against (its
+    /// members' root CAs: every entry, manifest and answer is signed by a node whose chain
+    /// rides in `x5c`). Another network trusts them by vote (`gov propose ... trust-platform`).
+    #[serde(rename = "platformCertificates")]
+    platform_certificates: Vec<PathBuf>,
     nodes: Vec<NetworkNode>,
     identities: Vec<NetworkIdentity>,
 }
@@ -82,9 +93,9 @@ struct Running {
 }
 
 /// Runs the dev network in `dir` until a signal.
-pub async fn up(dir: &Path, nodes: usize) -> anyhow::Result<()> {
+pub async fn up(dir: &Path, nodes: usize, platform: Option<&str>) -> anyhow::Result<()> {
     if !dir.join(GENESIS_FILE).exists() {
-        crate::dev::init(dir, nodes)?;
+        crate::dev::init(dir, nodes, platform)?;
     }
     let dir = dir
         .canonicalize()
@@ -306,6 +317,9 @@ fn network_file(
             public: config["publicListen"]
                 .as_str()
                 .map(|a| format!("https://{a}")),
+            pint: config["pintListen"]
+                .as_str()
+                .map(|a| format!("https://{a}")),
             pid: r.child.id(),
             config: r.config.clone(),
             data_dir: node_dir.join("data"),
@@ -335,6 +349,12 @@ fn network_file(
             .to_string(),
         genesis: genesis_path,
         ca_bundle: pki_path(&manifest["ca_bundle"]),
+        platform: genesis["platform"].as_str().map(str::to_owned),
+        platform_certificates: if genesis["platform"].is_string() {
+            vec![pki_path(&manifest["ca_bundle"])]
+        } else {
+            Vec::new()
+        },
         nodes,
         identities,
     })

@@ -52,6 +52,10 @@ pub enum GenesisCommand {
         /// The genesis time (default: now); no block is ever earlier.
         #[arg(long)]
         genesis_time_ms: Option<u64>,
+        /// The network's DCSA PINT platform code (4 capital letters or digits), so that bills
+        /// may cross to and from other eBL platforms.
+        #[arg(long)]
+        platform: Option<String>,
         /// The genesis file to write (refused if it exists); nodes.json is written beside it.
         #[arg(long)]
         out: PathBuf,
@@ -77,8 +81,16 @@ pub fn run(command: &GenesisCommand) -> anyhow::Result<()> {
             members,
             nodes,
             genesis_time_ms,
+            platform,
             out,
-        } => assemble(network_id, members, nodes, *genesis_time_ms, out),
+        } => assemble(
+            network_id,
+            members,
+            nodes,
+            *genesis_time_ms,
+            platform.as_deref(),
+            out,
+        ),
         GenesisCommand::Hash { file } => {
             let genesis = load(file)?;
             crate::out(genesis.genesis_hash())?;
@@ -217,6 +229,7 @@ fn assemble(
     member_files: &[PathBuf],
     node_args: &[String],
     genesis_time_ms: Option<u64>,
+    platform: Option<&str>,
     out: &Path,
 ) -> anyhow::Result<()> {
     let now = now_s()?;
@@ -387,7 +400,7 @@ fn assemble(
         parties: own_parties,
         nodes,
         workflow_definitions: Genesis::definitions_of(&doc_workflow::Engine::standard()),
-        platform: None,
+        platform: platform.map(str::to_owned),
     };
     genesis
         .validate()

@@ -135,6 +135,10 @@ pub enum ProposalActionArg {
         code: String,
         #[arg(long)]
         name: String,
+        /// The base URL of its PINT endpoints (for another Silkline network: a node's `pint`
+        /// in its `network.json`).
+        #[arg(long)]
+        url: String,
         /// A PEM file of one or more certificates.
         #[arg(long = "cert", value_name = "FILE", required = true)]
         certs: Vec<PathBuf>,
@@ -154,7 +158,7 @@ pub enum ProposalActionArg {
 }
 
 const CONSORTIUM: &str = "{ consortium { version paused platform
-  platforms { code name certificateFingerprints sinceHeight }
+  platforms { code name url certificateFingerprints sinceHeight }
   parameters { proposalLifetimeMaxMs workflowActivationBlocksMin }
   members { code name role status caFingerprints sinceHeight }
   workflows { version activateAt hash } } }";
@@ -350,7 +354,12 @@ async fn proposal_action(
             };
             json!({"type": "UPGRADE_WORKFLOW", "definitions": definitions, "activateAt": activate_at})
         }
-        ProposalActionArg::TrustPlatform { code, name, certs } => {
+        ProposalActionArg::TrustPlatform {
+            code,
+            name,
+            url,
+            certs,
+        } => {
             let mut certificates = Vec::new();
             for path in certs {
                 let pem = read(path)?;
@@ -361,7 +370,7 @@ async fn proposal_action(
                 }
                 certificates.extend(ders.iter().map(|der| pki::pem::certificate_pem(der)));
             }
-            json!({"type": "TRUST_PLATFORM", "code": code, "name": name, "certificates": certificates})
+            json!({"type": "TRUST_PLATFORM", "code": code, "name": name, "url": url, "certificates": certificates})
         }
         ProposalActionArg::DistrustPlatform { code, fingerprint } => {
             json!({"type": "DISTRUST_PLATFORM", "code": code, "fingerprint": fingerprint})

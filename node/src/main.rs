@@ -36,6 +36,7 @@ mod genesis;
 mod gov;
 mod member;
 mod notify;
+mod pint;
 mod run;
 
 use std::path::PathBuf;
@@ -76,6 +77,9 @@ enum Command {
     /// Governance by vote: propose, vote, withdraw, show; a member's own CA rotation.
     #[command(subcommand)]
     Gov(gov::GovCommand),
+    /// Bills to and from other eBL platforms (DCSA PINT 3.0).
+    #[command(subcommand)]
+    Pint(PintCommand),
     /// Confirmed transactions per second through the API, with latency and the nodes' CPU time
     /// (against a running network: `silkline dev up`).
     Bench(bench::BenchArgs),
@@ -171,6 +175,10 @@ enum DevCommand {
         /// How many nodes.
         #[arg(long, default_value_t = 3)]
         nodes: usize,
+        /// The network's DCSA PINT platform code (4 capital letters or digits): bills may then
+        /// cross to and from other eBL platforms it trusts by vote.
+        #[arg(long)]
+        platform: Option<String>,
     },
     /// Create a dev network in DIR if there is none, run one node process per node until
     /// Ctrl-C or SIGTERM, and write DIR/network.json once every node serves.
@@ -181,6 +189,9 @@ enum DevCommand {
         /// How many nodes, for a new network.
         #[arg(long, default_value_t = 3)]
         nodes: usize,
+        /// The network's DCSA PINT platform code, for a new network (see `dev init`).
+        #[arg(long)]
+        platform: Option<String>,
     },
     /// Prepare one more node for the dev network in DIR: a node certificate from MEMBER's CA
     /// and DIR/nodes/nodeK/config.json. Starts nothing; prints the raft id, node id and address
@@ -193,6 +204,15 @@ enum DevCommand {
         #[arg(long, default_value = "CARRIER")]
         member: String,
     },
+}
+
+/// `silkline pint` subcommands.
+#[derive(Debug, Subcommand)]
+enum PintCommand {
+    /// Hand a bill to a party on another eBL platform (the possessor signs). The ledger records
+    /// it at once; a node of the holder's member then delivers the envelope and records the
+    /// receiving platform's signed answer. `doc show` tells where it stands.
+    Send(pint::SendArgs),
 }
 
 /// Set once a write to stdout found its reader gone (see [`out`]).
@@ -245,6 +265,9 @@ fn main() -> ExitCode {
     let result: anyhow::Result<Option<u8>> = match cli.command {
         Command::Tx(args) => verdict(runtime().and_then(|rt| rt.block_on(cli::tx(&args)))),
         Command::Gov(command) => verdict(runtime().and_then(|rt| rt.block_on(gov::run(command)))),
+        Command::Pint(PintCommand::Send(args)) => {
+            verdict(runtime().and_then(|rt| rt.block_on(pint::send(&args))))
+        }
         Command::Bench(args) => runtime()
             .and_then(|rt| rt.block_on(bench::bench(&args)))
             .map(|()| None),
@@ -293,14 +316,22 @@ fn main() -> ExitCode {
         Command::Node(NodeCommand::Run { config }) => runtime()
             .and_then(|rt| rt.block_on(run::run(&config)))
             .map(|()| None),
-        Command::Dev(DevCommand::Init { dir, nodes }) => dev::init(&dir, nodes).map(|()| None),
+        Command::Dev(DevCommand::Init {
+            dir,
+            nodes,
+            platform,
+        }) => dev::init(&dir, nodes, platform.as_deref()).map(|()| None),
         Command::Member(command) => member::run(&command).map(|()| None),
         Command::Genesis(command) => genesis::run(&command).map(|()| None),
         Command::Dev(DevCommand::AddNode { dir, member }) => {
             dev::add_node(&dir, &member).map(|()| None)
         }
-        Command::Dev(DevCommand::Up { dir, nodes }) => runtime()
-            .and_then(|rt| rt.block_on(dev_up::up(&dir, nodes)))
+        Command::Dev(DevCommand::Up {
+            dir,
+            nodes,
+            platform,
+        }) => runtime()
+            .and_then(|rt| rt.block_on(dev_up::up(&dir, nodes, platform.as_deref())))
             .map(|()| None),
     };
     match result {

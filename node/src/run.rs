@@ -176,6 +176,17 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let pint_tasks = start_pint(
+        &config,
+        LedgerClient::new(
+            reader.clone(),
+            handle.proposals.clone(),
+            handle.reads.clone(),
+            handle.status.clone(),
+        ),
+        &api_stop,
+    )
+    .await?;
     let notifier = match config.email.clone() {
         Some(email) => Some(crate::notify::start(
             email,
@@ -246,6 +257,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     if let Some(task) = public_task {
         let _ = tokio::time::timeout(Duration::from_millis(API_DRAIN_MS), task).await;
     }
+    for task in pint_tasks {
+        let _ = tokio::time::timeout(Duration::from_millis(API_DRAIN_MS), task).await;
+    }
     // The runtime's task drops the replica, and with it the state, which flushes sled
     // (`Observed::drop`), before `shutdown` returns.
     let replica_result = handle.shutdown().await;
@@ -256,6 +270,53 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     }
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// On a network with a platform code: the PINT outbox, and the PINT endpoints if the node
+/// has `pintListen` (HTTPS with the node's certificate, no client certificate). Both stop when
+/// `stop` turns true.
+async fn start_pint(
+    config: &NodeFileConfig,
+    client: LedgerClient,
+    stop: &watch::Sender<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    if client.reader().platform().is_none() {
+        if config.pint_listen.is_some() {
+            tracing::warn!("pintListen is set but the genesis names no platform: no PINT endpoints");
+        }
+        return Ok(Vec::new());
+    }
+    let key_pem = std::fs::read_to_string(&config.private_key)
+        .with_context(|| format!("read {}", config.private_key.display()))?;
+    let chain_pem = std::fs::read_to_string(&config.certificate_chain)
+        .with_context(|| format!("read {}", config.certificate_chain.display()))?;
+    let node = Arc::new(crate::pint::PintNode::new(
+        client,
+        config.raft_id,
+        &key_pem,
+        &chain_pem,
+        &config.data_dir,
+    )?);
+    let mut tasks = vec![tokio::spawn(crate::pint::run_outbox(
+        node.clone(),
+        stop.subscribe(),
+    ))];
+    if let Some(listen) = config.pint_listen {
+        let credentials = NodeCredentials::from_pem_files(&config.certificate_chain, &config.private_key)
+            .context("the PINT listener's certificate and key")?;
+        let tls = graphql::public_tls_config(credentials.chain, credentials.key)
+            .context("the PINT listener's TLS configuration")?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("bind the PINT endpoints to {listen}"))?;
+        tracing::info!(pint = %format!("https://{}/v3", listener.local_addr()?), "PINT endpoints serving");
+        let routes = adapters::pint::router(node);
+        let shutdown = stop.subscribe();
+        tasks.push(tokio::spawn(graphql::serve_routes(
+            listener, tls, routes, shutdown,
+        )));
+    }
+    Ok(tasks)
 }
 
 /// Starts the public verification page (`graphql::public`) on `listen` with the configured

@@ -139,6 +139,10 @@ pub fn notifications(event: &CommittedEvent) -> Vec<Notification> {
         EventKind::TransferRejected {
             restored_possessor, ..
         } => one(restored_possessor.clone(), Reason::BillReceived),
+        EventKind::ReceivedFromPlatform { to, .. } => one(Some(to.clone()), Reason::BillReceived),
+        EventKind::ReturnedByPlatform { possessor, .. } => {
+            one(Some(possessor.clone()), Reason::BillReceived)
+        }
         EventKind::SurrenderedForDelivery | EventKind::SurrenderedForAmendment { .. } => {
             one(Some(state.carrier.clone()), Reason::SurrenderRequested)
         }
@@ -185,7 +189,8 @@ pub fn notifications(event: &CommittedEvent) -> Vec<Notification> {
         | EventKind::DraftApproved
         | EventKind::BlankEndorsed
         | EventKind::Signed
-        | EventKind::Voided { .. } => Vec::new(),
+        | EventKind::Voided { .. }
+        | EventKind::SentToPlatform { .. } => Vec::new(),
     };
     let mut seen = std::collections::BTreeSet::new();
     told.into_iter()

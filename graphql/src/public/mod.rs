@@ -184,7 +184,7 @@ impl Site {
 
 /// The source address of a connection's requests.
 #[derive(Debug, Clone, Copy)]
-struct Peer(SocketAddr);
+pub struct Peer(pub SocketAddr);
 
 /// An HTML page with [`PAGE_HEADERS`].
 fn html(status: StatusCode, body: String) -> Response {
@@ -388,7 +388,7 @@ pub async fn serve_public(
     tls: Arc<rustls::ServerConfig>,
     reader: LedgerReader,
     base_url: &str,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), PublicError> {
     let site = Arc::new(Site {
         reader,
@@ -397,8 +397,22 @@ pub async fn serve_public(
         form_action: format!("{}/verify", base_path(base_url)?),
         uploads: Semaphore::new(UPLOADS_CONCURRENT_MAX),
     });
+    serve_routes(listener, tls, router(site), shutdown).await;
+    Ok(())
+}
+
+/// Serves `routes` over TLS on `listener` until `shutdown` turns true, with the public
+/// listener's limits: connections per address and in all, a handshake deadline, header read
+/// timeout, streams per connection and a connection lifetime. Each request carries the
+/// client's address as an `Extension<Peer>`. The public verification page and the PINT
+/// endpoints (`adapters::pint`) are served by it.
+pub async fn serve_routes(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    routes: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let routes = router(site);
     let slots = Arc::new(ConnectionSlots::default());
     // Ends with `shutdown`; each turn accepts one connection.
     loop {
@@ -409,12 +423,12 @@ pub async fn serve_public(
                     tracing::warn!(error = %e, "public listener: accept failed");
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_BACKOFF_MS)) => {}
-                        _ = shutdown.changed() => return Ok(()),
+                        _ = shutdown.changed() => return,
                     }
                     continue;
                 }
             },
-            _ = shutdown.changed() => return Ok(()),
+            _ = shutdown.changed() => return,
         };
         let slot = match slots.admit(peer.ip()) {
             Ok(slot) => slot,

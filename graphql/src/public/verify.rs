@@ -210,7 +210,8 @@ fn sets_status(kind: &EventKind) -> bool {
         | EventKind::SurrenderAccepted { .. }
         | EventKind::SurrenderRejected { .. }
         | EventKind::Voided { .. }
-        | EventKind::CargoReleased { .. } => true,
+        | EventKind::CargoReleased { .. }
+        | EventKind::ReceivedFromPlatform { .. } => true,
         EventKind::GatedOut { completed, .. } => *completed,
         EventKind::Transferred { .. }
         | EventKind::Endorsed { .. }
@@ -220,7 +221,9 @@ fn sets_status(kind: &EventKind) -> bool {
         | EventKind::HaulierNominated { .. }
         | EventKind::TruckNominated { .. }
         | EventKind::ConditionMet { .. }
-        | EventKind::ReleaseRevoked { .. } => false,
+        | EventKind::ReleaseRevoked { .. }
+        | EventKind::SentToPlatform { .. }
+        | EventKind::ReturnedByPlatform { .. } => false,
     }
 }
 

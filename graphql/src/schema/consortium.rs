@@ -40,6 +40,8 @@ pub struct ConsortiumOut {
 pub struct PlatformOut {
     pub code: String,
     pub name: String,
+    /// The base URL of its PINT endpoints.
+    pub url: String,
     /// SHA-256 of each certificate's DER, lowercase hex (what `DISTRUST_PLATFORM` names).
     pub certificate_fingerprints: Vec<String>,
     /// PEM.
@@ -159,6 +161,7 @@ impl ConsortiumOut {
                 .map(|p| PlatformOut {
                     code: p.code.clone(),
                     name: p.name.clone(),
+                    url: p.url.clone(),
                     certificate_fingerprints: p
                         .certificates
                         .iter()

@@ -139,6 +139,9 @@ impl Rules {
             id: document.clone(),
         };
         work.load_doc(&key)?;
+        if let Some(refusal) = super::pint::held_elsewhere(work, &key)? {
+            return Ok(Err(refusal));
+        }
         // A party that is not, and never was, party to an existing document learns nothing of
         // it: it is refused exactly as if the document did not exist, before any rule could
         // tell it who holds the document or what state it is in. A cargo release that does not
@@ -244,7 +247,7 @@ impl Rules {
     }
 
     /// Writes a document's new state, its history entry and its index entries.
-    fn write_document(
+    pub(super) fn write_document(
         &self,
         work: &mut Work<'_>,
         key: &DocumentKey,

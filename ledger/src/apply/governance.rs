@@ -77,6 +77,14 @@ impl Rules {
                         member: member_code,
                     }));
                 }
+                if super::pint::is_foreign_code(code.as_str()) {
+                    return Ok(Err(TxRefusal::Pint {
+                        code: "RESERVED_PARTY_CODE",
+                        reason: format!(
+                            "{code} has the form PLATFORM:code, which names a party of another eBL platform"
+                        ),
+                    }));
+                }
                 if work.gov().parties.contains_key(code) {
                     return Ok(Err(TxRefusal::PartyAlreadyExists {
                         party: code.clone(),

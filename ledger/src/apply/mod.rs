@@ -15,6 +15,7 @@
 
 mod document;
 mod governance;
+pub(crate) mod pint;
 mod proposals;
 
 use std::collections::BTreeMap;
@@ -383,6 +384,7 @@ impl Rules {
         let result = match &checked.tx.body {
             TxBody::Document { .. } => self.apply_document(work, ctx, &checked)?,
             TxBody::Governance(g) => self.apply_governance(work, ctx, &checked, g)?,
+            TxBody::Pint(p) => self.apply_pint(work, ctx, &checked, p)?,
         };
         if result.is_ok() {
             let not_after = checked.tx.not_after_ms;

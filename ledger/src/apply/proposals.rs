@@ -22,7 +22,7 @@ use super::governance::VOTERS_MIN;
 use super::{TxContext, Work};
 use crate::consortium::{
     DESCRIPTION_CHARS_MAX, MEMBER_CAS_MAX, MemberRecord, MemberStatus,
-    OPEN_PROPOSALS_PER_MEMBER_MAX, PLATFORM_CERTIFICATES_MAX,
+    OPEN_PROPOSALS_PER_MEMBER_MAX, PLATFORM_CERTIFICATES_MAX, PLATFORM_URL_CHARS_MAX,
     PLATFORMS_MAX, PROPOSAL_ACTIONS_MAX, PlatformRecord, ProposalAction, ProposalRecord,
     ProposalState, WorkflowVersion, is_platform_code, platform_fingerprint,
 };
@@ -318,8 +318,9 @@ fn execute(draft: &mut Draft, action: &ProposalAction, at: At) -> Result<(), Str
         ProposalAction::TrustPlatform {
             code,
             name,
+            url,
             certificates,
-        } => trust_platform(draft, code, name, certificates, at)?,
+        } => trust_platform(draft, code, name, url, certificates, at)?,
         ProposalAction::DistrustPlatform { code, fingerprint } => {
             let consortium = Arc::make_mut(&mut draft.gov.consortium);
             let Some(platform) = consortium.platforms.get_mut(code) else {
@@ -371,9 +372,20 @@ fn trust_platform(
     draft: &mut Draft,
     code: &str,
     name: &str,
+    url: &str,
     certificates: &[String],
     at: At,
 ) -> Result<(), String> {
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    if !scheme_ok
+        || url.chars().count() > PLATFORM_URL_CHARS_MAX
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        || url.contains(['?', '#'])
+    {
+        return Err(format!(
+            "url must be an https:// (or http://) base URL of at most {PLATFORM_URL_CHARS_MAX} characters, without spaces, query or fragment"
+        ));
+    }
     if !is_platform_code(code) {
         return Err(format!(
             "platform code {code:?} must be 4 capital letters or digits"
@@ -403,6 +415,7 @@ fn trust_platform(
         .or_insert_with(|| PlatformRecord {
             code: code.to_owned(),
             name: name.to_owned(),
+            url: url.to_owned(),
             certificates: Vec::new(),
             since_height: at.height,
         });
@@ -427,6 +440,7 @@ fn trust_platform(
         ));
     }
     platform.name = name.to_owned();
+    platform.url = url.trim_end_matches('/').to_owned();
     platform.since_height = at.height;
     Ok(())
 }

@@ -1,0 +1,199 @@
+//! DCSA PINT between two Silkline networks with different platform codes (issue 16), on real
+//! node processes: each trusts the other by vote; a to-order bill issued on SLKA is endorsed
+//! across to a bank on SLKB, which surrenders it back to the issuing carrier, who accepts.
+//! While the bill is away nothing is done with it at home; the other network names the
+//! carrier `SLKA:CARRIER`, never its own `CARRIER`.
+
+use crate::common;
+
+use anyhow::{Context as _, Result, ensure};
+use common::{CliOut, DevNet, cli, fixtures_dir, wait_for};
+use serde_json::Value;
+
+/// `silkline gov propose ... trust-platform` on `net` for `other`, approved by a second member.
+fn trust(net: &DevNet, other: &DevNet, code: &str) -> Result<()> {
+    let network = net.network_file.to_str().context("path")?;
+    let url = other.network["nodes"][0]["pint"]
+        .as_str()
+        .context("the other network's PINT URL")?;
+    let certs = other.network["platformCertificates"][0]
+        .as_str()
+        .context("the other network's platform certificates")?;
+    let out = cli(&[
+        "gov",
+        "propose",
+        "--network",
+        network,
+        "--as",
+        "carrier-admin",
+        "--description",
+        "trust the other network",
+        "trust-platform",
+        "--code",
+        code,
+        "--name",
+        "Other Silkline",
+        "--url",
+        url,
+        "--cert",
+        certs,
+    ])?;
+    let proposed = committed(&out)?;
+    let id = proposed["tx"].as_str().context("proposal id")?;
+    committed(&net.cli_as("bank-admin", &["gov", "vote", id, "--approve"])?)?;
+    let show = net.cli_as("port", &["gov", "show", id])?.json()?;
+    ensure!(show["state"] == "ACCEPTED", "{show}");
+    Ok(())
+}
+
+fn committed(out: &CliOut) -> Result<Value> {
+    let json = out.json().with_context(|| out.stderr.clone())?;
+    ensure!(
+        out.exit == 0 && json["status"] == "COMMITTED",
+        "expected COMMITTED: {json} {}",
+        out.stderr
+    );
+    Ok(json)
+}
+
+fn send(net: &DevNet, identity: &str, document: &str, args: &[&str]) -> Result<CliOut> {
+    let mut all = vec!["pint", "send", document];
+    all.extend(args);
+    net.cli_as(identity, &all)
+}
+
+/// The bill as `identity` sees it on `net`, once `check` holds.
+fn settle(
+    net: &DevNet,
+    identity: &str,
+    document: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Result<Value> {
+    wait_for(what, || {
+        let out = net.cli_as(identity, &["doc", "show", document]).ok()?;
+        let doc = out.json().ok()?;
+        check(&doc).then_some(doc)
+    })
+}
+
+#[test]
+fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() -> Result<()> {
+    let _one_at_a_time = common::exclusive();
+    let a = DevNet::start_on_platform(3, "SLKA")?;
+    let b = DevNet::start_on_platform(3, "SLKB")?;
+    ensure!(a.network["platform"] == "SLKA", "{}", a.network);
+    ensure!(
+        a.network["nodes"][0]["pint"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://")),
+        "{}",
+        a.network
+    );
+
+    const BILL: &str = "CARRIER/PINT-0001";
+    let file = fixtures_dir().join("to-order-bill.json");
+    let file = file.to_str().context("path")?;
+    a.commit(
+        "carrier",
+        "issue",
+        BILL,
+        &["--to", "SHIPPER", "--document", file],
+    )?;
+
+    // Not trusted yet: the ledger refuses to hand the bill to an unknown platform.
+    let refused = send(
+        &a,
+        "shipper",
+        BILL,
+        &["--platform", "SLKB", "--to-party", "BANK", "--action", "ENDORSE"],
+    )?;
+    let json = refused.json()?;
+    ensure!(
+        refused.exit == 3 && json["code"] == "PINT_UNKNOWN_PLATFORM",
+        "{json}"
+    );
+
+    trust(&a, &b, "SLKB")?;
+    trust(&b, &a, "SLKA")?;
+
+    // Only the possessor sends it.
+    let refused = send(
+        &a,
+        "bank",
+        BILL,
+        &["--platform", "SLKB", "--to-party", "BANK", "--action", "ENDORSE"],
+    )?;
+    ensure!(refused.exit == 3, "{:?}", refused.json());
+
+    let sent = send(
+        &a,
+        "shipper",
+        BILL,
+        &["--platform", "SLKB", "--to-party", "BANK", "--action", "ENDORSE"],
+    )?;
+    committed(&sent)?;
+    // From now on the bill is the other platform's: nothing is done with it here.
+    a.refuse(
+        "shipper",
+        "endorse",
+        BILL,
+        &["--to", "CONSIGNEE"],
+        "HELD_ON_OTHER_PLATFORM",
+    )?;
+
+    // It arrives on SLKB: the bank holds it, as the endorsee; the carrier is SLKA's.
+    const THERE: &str = "SLKA:CARRIER/PINT-0001";
+    let doc = settle(&b, "bank", THERE, "the bill on SLKB", |d| {
+        d["possessor"] == "BANK"
+    })?;
+    ensure!(
+        doc["status"] == "ISSUED" && doc["endorsee"] == "BANK" && doc["mode"] == "TO_ORDER",
+        "{doc:#}"
+    );
+    // SLKB's own CARRIER is another party: it is told the bill does not exist.
+    let hidden = b.cli_as("carrier", &["doc", "show", THERE])?;
+    ensure!(
+        hidden.exit == 1 && hidden.stderr.contains("NOT_FOUND"),
+        "{hidden:?}"
+    );
+    // At home it is recorded as held by SLKB's bank.
+    let home = settle(&a, "shipper", BILL, "the receipt on SLKA", |d| {
+        d["possessor"] == "SLKB:BANK"
+    })?;
+    ensure!(home["endorsee"] == "SLKB:BANK", "{home:#}");
+
+    // The bank surrenders it back to the issuing carrier on SLKA.
+    let surrendered = send(
+        &b,
+        "bank",
+        THERE,
+        &[
+            "--platform",
+            "SLKA",
+            "--to-party",
+            "CARRIER",
+            "--action",
+            "SURRENDER_FOR_DELIVERY",
+        ],
+    )?;
+    committed(&surrendered)?;
+    let back = settle(&a, "carrier", BILL, "the surrender on SLKA", |d| {
+        d["status"] == "PENDING_SURRENDER_FOR_DELIVERY"
+    })?;
+    ensure!(back["possessor"] == "CARRIER", "{back:#}");
+    a.commit("carrier", "accept-surrender", BILL, &[])?;
+    let done = a.show("carrier", BILL, false)?;
+    ensure!(done["status"] == "SURRENDERED_FOR_DELIVERY", "{done:#}");
+    // On SLKB the bill has left for good.
+    settle(&b, "bank", THERE, "the receipt on SLKB", |d| {
+        d["possessor"] == "SLKA:CARRIER"
+    })?;
+
+    // Every node of each network agrees.
+    for net in [&a, &b] {
+        let api = net.api("port")?;
+        net.converged(&api, 1)?;
+    }
+    Ok(())
+}
