@@ -1,7 +1,7 @@
 //! Silkline's adapters: how the ledger meets the way the trade already works. They turn committed
 //! documents and events into what people and other systems read — DCSA eBL 3.0 JSON ([`dcsa`]),
-//! printable copies ([`pdf`]) and e-mail notifications ([`email`]) — and bring DCSA JSON in for
-//! issuance.
+//! printable copies ([`pdf`]) and e-mail notifications ([`email`]) — bring DCSA JSON in for
+//! issuance, and carry DCSA PINT 3.0 between eBL platforms over HTTP ([`pint`]).
 //!
 //! What this crate deliberately is not:
 //! - **Not on the apply path.** Adapters react to *committed* events, after the block is durable.
@@ -20,6 +20,7 @@
 pub mod dcsa;
 pub mod email;
 pub mod pdf;
+pub mod pint;
 pub mod time;
 
 /// The marking every rendering that is not the record itself carries (MLETR art. 10, singularity:

@@ -766,6 +766,80 @@ pub fn rfc3339_unix_s(s: &str) -> Option<i64> {
         .map(|t| t.unix_timestamp())
 }
 
+/// Why the additional documents of a transfer are not the ones its manifest announced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentProblem {
+    /// `MDOC`: these expected documents are absent.
+    #[error("additional documents missing: {0:?}")]
+    Missing(Vec<String>),
+    /// `INCD`: a document's bytes do not match its checksum or announced size.
+    #[error("document {checksum}: {reason}")]
+    Mismatch { checksum: String, reason: String },
+    /// `INCD`: a document the manifest does not announce.
+    #[error("document {0} is not announced in the envelope manifest")]
+    Unlisted(String),
+}
+
+impl DocumentProblem {
+    /// The response code the standard gives the problem.
+    pub fn response_code(&self) -> ResponseCode {
+        match self {
+            DocumentProblem::Missing(_) => ResponseCode::Mdoc,
+            DocumentProblem::Mismatch { .. } | DocumentProblem::Unlisted(_) => ResponseCode::Incd,
+        }
+    }
+
+    /// A stable code for the rule.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            DocumentProblem::Missing(_) => "PINT_DOCUMENTS_MISSING",
+            DocumentProblem::Mismatch { .. } => "PINT_DOCUMENT_MISMATCH",
+            DocumentProblem::Unlisted(_) => "PINT_DOCUMENT_UNLISTED",
+        }
+    }
+}
+
+/// Checks a transfer's additional documents (checksum -> bytes) against its manifest: every
+/// document announced is there, with its checksum's bytes and its announced size, and nothing
+/// else is. Pure: what the ledger runs at apply beside [`check_envelope`].
+pub fn check_documents(
+    transfer: &CheckedTransfer,
+    documents: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<(), DocumentProblem> {
+    for (checksum, bytes) in documents {
+        let Some(meta) = transfer
+            .expected_documents
+            .iter()
+            .find(|d| d.document_checksum == *checksum)
+        else {
+            return Err(DocumentProblem::Unlisted(checksum.clone()));
+        };
+        let actual = crate::checksum::sha256_hex(bytes);
+        if actual != *checksum {
+            return Err(DocumentProblem::Mismatch {
+                checksum: checksum.clone(),
+                reason: format!("the bytes' SHA-256 is {actual}"),
+            });
+        }
+        if meta.size != bytes.len() as u64 {
+            return Err(DocumentProblem::Mismatch {
+                checksum: checksum.clone(),
+                reason: format!("{} bytes, announced {}", bytes.len(), meta.size),
+            });
+        }
+    }
+    let missing: Vec<String> = transfer
+        .expected_document_checksums()
+        .into_iter()
+        .filter(|c| !documents.contains_key(c))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(DocumentProblem::Missing(missing))
+    }
+}
+
 /// Why a signed answer was not accepted as a receipt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResponseError {

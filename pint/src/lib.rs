@@ -47,8 +47,9 @@ pub use build::{
     sign_issuance_manifest, sign_response,
 };
 pub use check::{
-    CheckContext, CheckedEntry, CheckedTransaction, CheckedTransfer, Duplicate, HostedParties,
-    Leniency, Refusal, ResponseError, check_envelope, check_response,
+    CheckContext, CheckedEntry, CheckedTransaction, CheckedTransfer, DocumentProblem, Duplicate,
+    HostedParties, Leniency, Refusal, ResponseError, check_documents, check_envelope,
+    check_response,
 };
 pub use checksum::{json_checksum, sha256_hex, signed_content_checksum};
 pub use jws::{Alg, JwsError, Signer, TrustedPlatforms};

@@ -583,3 +583,63 @@ fn response_codes_map_to_the_standard_http_statuses() {
         ]
     );
 }
+
+#[test]
+fn documents_are_checked_against_the_manifest() {
+    use std::collections::BTreeMap;
+    let w = World::new();
+    let chain = w.chain();
+    let a = b"invoice bytes".to_vec();
+    let b = b"packing list".to_vec();
+    let ma = document_metadata("invoice.pdf", "application/pdf", &a);
+    let mb = document_metadata("packing.txt", "text/plain", &b);
+    let envelope = build_envelope(
+        &w.sender.signer,
+        &w.document,
+        &chain,
+        None,
+        &[ma.clone(), mb.clone()],
+    )
+    .unwrap();
+    let t = w.check(&envelope, &[]).unwrap();
+    let mut docs = BTreeMap::new();
+    docs.insert(ma.document_checksum.clone(), a.clone());
+    let missing = pint::check_documents(&t, &docs).unwrap_err();
+    assert_eq!(
+        (missing.response_code(), missing.rule()),
+        (ResponseCode::Mdoc, "PINT_DOCUMENTS_MISSING")
+    );
+    docs.insert(
+        mb.document_checksum.clone(),
+        b"not the packing list".to_vec(),
+    );
+    assert_eq!(
+        pint::check_documents(&t, &docs).unwrap_err().rule(),
+        "PINT_DOCUMENT_MISMATCH"
+    );
+    docs.insert(mb.document_checksum.clone(), b.clone());
+    assert_eq!(pint::check_documents(&t, &docs), Ok(()));
+    docs.insert(pint::sha256_hex(b"stray"), b"stray".to_vec());
+    assert_eq!(
+        pint::check_documents(&t, &docs)
+            .unwrap_err()
+            .response_code(),
+        ResponseCode::Incd
+    );
+}
+
+#[test]
+fn the_verdict_is_the_same_on_every_call() {
+    // What every replica relies on: the same inputs, the same verdict, field for field.
+    let w = World::new();
+    let chain = w.chain();
+    let envelope = w.envelope(&chain);
+    assert_eq!(w.check(&envelope, &[]), w.check(&envelope, &[]));
+    assert_eq!(w.check(&envelope, &chain), w.check(&envelope, &chain));
+    let tampered = {
+        let mut e: Value = serde_json::from_slice(&envelope).unwrap();
+        e["transportDocument"]["carrierCode"] = json!("XXX");
+        serde_json::to_vec(&e).unwrap()
+    };
+    assert_eq!(w.check(&tampered, &[]), w.check(&tampered, &[]));
+}
