@@ -7,7 +7,7 @@
 use crate::common;
 
 use anyhow::{Context as _, Result, ensure};
-use common::{CliOut, DevNet, cli, fixtures_dir, wait_for};
+use common::{CliOut, DevNet, cli, fixture_as, wait_for};
 use serde_json::Value;
 
 /// `silkline gov propose ... trust-platform` on `net` for `other`, approved by a second member.
@@ -92,7 +92,8 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
     );
 
     const BILL: &str = "CARRIER/PINT-0001";
-    let file = fixtures_dir().join("to-order-bill.json");
+    let work = tempfile::tempdir()?;
+    let file = fixture_as("to-order-bill.json", "PINT-0001", work.path())?;
     let file = file.to_str().context("path")?;
     a.commit(
         "carrier",

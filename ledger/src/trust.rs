@@ -189,9 +189,12 @@ impl Trust {
     ) -> Result<(Signatory, Vec<u8>), TxRefusal> {
         let verified = parsed.verify().map_err(jws_refusal)?;
         // Certificates are valid to the second; the block time's milliseconds round down.
+        // Any Silkline certificate with the clientAuth usage: which kind may sign what (users
+        // and admins documents, admins governance, nodes their PINT transactions) is step 6 of
+        // `validate::check`, on the parsed transaction.
         let identity = self
             .store
-            .verify_identity(&verified.chain, time_ms / 1000, Purpose::SignTransaction)
+            .verify_identity(&verified.chain, time_ms / 1000, Purpose::TlsClient)
             .map_err(identity_refusal)?;
         let signatory = Signatory {
             member: to_party(identity.member.as_str())?,

@@ -36,7 +36,7 @@ mod genesis;
 mod gov;
 mod member;
 mod notify;
-mod pint;
+mod pint_node;
 mod run;
 
 use std::path::PathBuf;
@@ -212,7 +212,7 @@ enum PintCommand {
     /// Hand a bill to a party on another eBL platform (the possessor signs). The ledger records
     /// it at once; a node of the holder's member then delivers the envelope and records the
     /// receiving platform's signed answer. `doc show` tells where it stands.
-    Send(pint::SendArgs),
+    Send(pint_node::SendArgs),
 }
 
 /// Set once a write to stdout found its reader gone (see [`out`]).
@@ -266,7 +266,7 @@ fn main() -> ExitCode {
         Command::Tx(args) => verdict(runtime().and_then(|rt| rt.block_on(cli::tx(&args)))),
         Command::Gov(command) => verdict(runtime().and_then(|rt| rt.block_on(gov::run(command)))),
         Command::Pint(PintCommand::Send(args)) => {
-            verdict(runtime().and_then(|rt| rt.block_on(pint::send(&args))))
+            verdict(runtime().and_then(|rt| rt.block_on(pint_node::send(&args))))
         }
         Command::Bench(args) => runtime()
             .and_then(|rt| rt.block_on(bench::bench(&args)))

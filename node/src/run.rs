@@ -290,14 +290,14 @@ async fn start_pint(
         .with_context(|| format!("read {}", config.private_key.display()))?;
     let chain_pem = std::fs::read_to_string(&config.certificate_chain)
         .with_context(|| format!("read {}", config.certificate_chain.display()))?;
-    let node = Arc::new(crate::pint::PintNode::new(
+    let node = Arc::new(crate::pint_node::PintNode::new(
         client,
         config.raft_id,
         &key_pem,
         &chain_pem,
         &config.data_dir,
     )?);
-    let mut tasks = vec![tokio::spawn(crate::pint::run_outbox(
+    let mut tasks = vec![tokio::spawn(crate::pint_node::run_outbox(
         node.clone(),
         stop.subscribe(),
     ))];

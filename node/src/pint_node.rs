@@ -327,7 +327,7 @@ fn build_dispatch(node: &PintNode, export: &ExportRecord) -> anyhow::Result<(Str
     let history = reader.history(key, None, 10_000)?;
     let since = history
         .iter()
-        .rposition(|h| matches!(h.event.event.kind, EventKind::ReceivedFromPlatform { .. }))
+        .rposition(|h| matches!(h.event.kind, EventKind::ReceivedFromPlatform { .. }))
         .map_or(0, |i| i + 1);
     let platform = &node.platform;
     let party = |code: &PartyCode| local_party(platform, reader, code);
