@@ -163,6 +163,14 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
         d["possessor"] == "SLKB:BANK"
     })?;
     ensure!(home["endorsee"] == "SLKB:BANK", "{home:#}");
+    let transfer = &home["platformTransfer"];
+    ensure!(
+        transfer["stage"] == "DELIVERED"
+            && transfer["responseCode"] == "RECE"
+            && transfer["platform"] == "SLKB"
+            && transfer["actionCode"] == "ENDORSE",
+        "{home:#}"
+    );
 
     // The bank surrenders it back to the issuing carrier on SLKA.
     let surrendered = send(

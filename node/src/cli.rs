@@ -166,6 +166,7 @@ pub(crate) const DOCUMENT: &str = "query Document($carrier: String!, $reference:
   document(carrierCode: $carrier, reference: $reference, class: $class) {
     key { class carrierCode reference }
     kind status mode possessor endorsee shipper consignee sequence createdAt updatedAt checksum
+    platformTransfer { stage platform actionCode recipient sender requestedHeight responseCode reason }
     content
     history { sequence txHash height position time actor member signerFingerprint action recipient event signature }
   }

@@ -68,6 +68,27 @@ pub(super) fn visible_document(
     Ok(state)
 }
 
+/// A transfer of a bill to another eBL platform (DCSA PINT).
+#[derive(async_graphql::SimpleObject)]
+pub struct PlatformTransferOut {
+    /// `REQUESTED`, `DISPATCHED`, `DELIVERED` (a signed `RECE` or `DUPE` came back) or
+    /// `RETURNED` (a signed `BENV`, `BSIG` or `DISE`: the bill stayed here).
+    pub stage: String,
+    /// The receiving platform's code.
+    pub platform: String,
+    pub action_code: String,
+    /// The receiving party, as this ledger names a party of another platform
+    /// (`PLATFORM:code`).
+    pub recipient: String,
+    pub sender: String,
+    pub requested_height: u64,
+    /// The receiving platform's signed answer code, and its reason.
+    pub response_code: Option<String>,
+    pub reason: Option<String>,
+    /// The signed answer itself (compact JWS): the sender's receipt.
+    pub receipt: Option<String>,
+}
+
 /// A document as the ledger holds it now.
 pub struct Document {
     pub(super) state: DocumentState,
@@ -149,6 +170,27 @@ impl Document {
         };
         budget(ctx)?.charge(content.canonical_json.len())?;
         Ok(Some(Json(content.json())))
+    }
+
+    /// The bill's latest transfer to another eBL platform (DCSA PINT), if it has one: while it
+    /// is `REQUESTED`, `DISPATCHED` or `DELIVERED` the bill is held there and nothing is done
+    /// with it here.
+    async fn platform_transfer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PlatformTransferOut>> {
+        let reader = api(ctx).reader();
+        let export = reader
+            .pint_export(&key_of(&self.state))
+            .map_err(internal)?;
+        Ok(export.map(|e| PlatformTransferOut {
+            stage: e.stage.code().to_owned(),
+            platform: e.platform,
+            action_code: e.action_code,
+            recipient: e.recipient_code.as_str().to_owned(),
+            sender: e.sender.as_str().to_owned(),
+            requested_height: e.requested_height,
+            response_code: e.response_code,
+            reason: e.reason,
+            receipt: e.response,
+        }))
     }
 
     /// The whole state, as the ledger stores and hashes it.
