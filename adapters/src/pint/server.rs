@@ -50,6 +50,10 @@ pub const OPEN_TRANSFER_LIFETIME_S: i64 = 3600;
 /// How many finished transfers' signed answers are remembered for a retried finish.
 pub const FINISHED_KEPT_MAX: usize = 256;
 
+/// Most of the recipient's identifying codes looked up before a check; a party has one or a
+/// few, and each lookup is a read of the node's state.
+const RECIPIENT_CODES_MAX: usize = 16;
+
 /// A base64 body grows by a third, plus the JSON string's quotes.
 const DOCUMENT_BODY_BYTES_MAX: usize = DOCUMENT_BYTES_MAX / 3 * 4 + 1024;
 
@@ -372,7 +376,7 @@ async fn start_transfer<B: PintBackend>(
     let now_ms = backend.now_unix_ms();
     let (reference, last_checksum, codes) = preview(&body);
     let mut hosted: BTreeMap<IdentifyingCode, String> = BTreeMap::new();
-    for code in codes.iter().take(pint::check::MANIFEST_DOCUMENTS_MAX) {
+    for code in codes.iter().take(RECIPIENT_CODES_MAX) {
         match backend.hosted_party(code).await {
             Ok(Some(p)) => {
                 hosted.insert(code.clone(), p.code);
