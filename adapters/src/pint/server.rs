@@ -411,6 +411,13 @@ async fn start_transfer<B: PintBackend>(
             return error_response(now_ms, &method, &uri, StatusCode::BAD_REQUEST, rule, reason);
         }
         Err(Refusal::Refused { code, rule, reason }) => {
+            // The standard: a refusal also rejects the transfer open for the document, if any.
+            if let Some(r) = &reference {
+                let mut staging = state.staging.lock().unwrap_or_else(|p| p.into_inner());
+                staging
+                    .open
+                    .retain(|_, t| t.transfer.document_reference != *r);
+            }
             let last = last_checksum.unwrap_or_default();
             return respond_signed(
                 backend,

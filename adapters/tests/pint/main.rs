@@ -714,3 +714,23 @@ async fn an_answer_that_does_not_verify_is_not_final() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_refused_start_rejects_the_transfer_open_for_the_document() {
+    let f = Fixture::start().await;
+    let (_, envelope, [(ma, a), _]) = f.two_document_envelope();
+    let r = f
+        .start_transfer(&envelope)
+        .await
+        .started()
+        .envelope_reference;
+    // The same document again, with a manifest signed by a stranger: BSIG.
+    let stranger = testkit::pinned_es256("stranger");
+    let chain = f.world.chain();
+    let bad = build_envelope(&stranger.signer, &f.world.document, &chain, None, &[]).unwrap();
+    assert_eq!(f.start_transfer(&bad).await.status, 422);
+    assert_eq!(
+        f.put_document(&r, &ma.document_checksum, &a).await.status,
+        404
+    );
+}
