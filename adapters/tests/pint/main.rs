@@ -55,6 +55,14 @@ impl PintBackend for MockBackend {
     fn now_unix_ms(&self) -> i64 {
         NOW * 1000
     }
+    fn validate_document(&self, document: &serde_json::Value) -> Result<(), Vec<String>> {
+        match document.pointer("/transports/placeOfReceipt/facility/facilityCode") {
+            Some(code) if code != "DEHAM" => Err(vec![format!(
+                "/transports/placeOfReceipt/facility/facilityCode: {code} is not a known facility"
+            )]),
+            _ => Ok(()),
+        }
+    }
     async fn trusted_platforms(&self) -> Result<TrustedPlatforms, BackendError> {
         Ok(self.trusted.clone())
     }
@@ -733,4 +741,20 @@ async fn a_refused_start_rejects_the_transfer_open_for_the_document() {
         f.put_document(&r, &ma.document_checksum, &a).await.status,
         404
     );
+}
+
+#[tokio::test]
+async fn an_invalid_transport_document_is_400_before_any_signature_check() {
+    // As the conformance tool does: a facility code changed after the envelope was signed.
+    let f = Fixture::start().await;
+    let chain = f.world.chain();
+    let mut e: serde_json::Value = serde_json::from_slice(&f.world.envelope(&chain)).unwrap();
+    e["transportDocument"]["transports"] =
+        serde_json::json!({"placeOfReceipt": {"facility": {"facilityCode": "XXXXX"}}});
+    let a = f.start_transfer(&serde_json::to_vec(&e).unwrap()).await;
+    assert_eq!((a.status, a.version.as_deref()), (400, Some("3.0.0")));
+    let err = a.error();
+    assert_eq!(err.status_code, 400);
+    assert!(err.errors[0].error_code_message.contains("facilityCode"));
+    assert!(f.backend.accepted.lock().unwrap().is_empty());
 }
