@@ -758,3 +758,23 @@ async fn an_invalid_transport_document_is_400_before_any_signature_check() {
     assert!(err.errors[0].error_code_message.contains("facilityCode"));
     assert!(f.backend.accepted.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn deliver_gives_up_after_mdoc_rounds_without_the_document() {
+    // The sender lacks one announced document: the receiver answers MDOC every round.
+    let f = Fixture::start().await;
+    let (chain, envelope, [(ma, a), (mb, _)]) = f.two_document_envelope();
+    let last = pint::signed_content_checksum(chain.last().unwrap());
+    let verify = |jws: &str| pint::check_response(&f.sender_trust, HERE, jws, NOW, &last);
+    let documents = vec![(ma.document_checksum, a)];
+    let e = deliver(&f.client, &f.url, &envelope, &documents, &quick(), &verify)
+        .await
+        .unwrap_err();
+    match e {
+        DeliveryError::Rejected { status: 409, body } => {
+            assert!(body.contains(&mb.document_checksum), "{body}")
+        }
+        other => panic!("expected the missing document named, got {other}"),
+    }
+    assert!(f.backend.accepted.lock().unwrap().is_empty());
+}
