@@ -58,6 +58,11 @@ pub struct Leniency {
     /// action from it and ignore `actionCode` (the conformance tool sends `actionCode: ISSUE`
     /// on every transaction, with the real action in `action`).
     pub legacy_action_field: bool,
+    /// On a retry, accept an envelope manifest whose `lastEnvelopeTransferChainEntrySignedContentChecksum`
+    /// names the last entry this platform already holds at that position instead of the one
+    /// received (the conformance tool re-signs or changes the last entry of a retry but resends
+    /// the first attempt's manifest); the envelope then goes on to the `DUPE`/`DISE` comparison.
+    pub manifest_may_name_held_entry: bool,
 }
 
 impl Leniency {
@@ -65,11 +70,13 @@ impl Leniency {
     pub const STRICT: Leniency = Leniency {
         issuance_manifest_at_root: false,
         legacy_action_field: false,
+        manifest_may_name_held_entry: false,
     };
     /// Everything the DCSA conformance tool needs.
     pub const CONFORMANCE_TOOL: Leniency = Leniency {
         issuance_manifest_at_root: true,
         legacy_action_field: true,
+        manifest_may_name_held_entry: true,
     };
 }
 
@@ -450,7 +457,14 @@ pub fn check_envelope(
         ));
     }
     let last_entry_checksum = entries[last].checksum.clone();
-    if manifest.last_envelope_transfer_chain_entry_signed_content_checksum != last_entry_checksum {
+    let names_held_entry = ctx.leniency.manifest_may_name_held_entry
+        && ctx.known_chain.get(last).is_some_and(|held| {
+            signed_content_checksum(held)
+                == manifest.last_envelope_transfer_chain_entry_signed_content_checksum
+        });
+    if manifest.last_envelope_transfer_chain_entry_signed_content_checksum != last_entry_checksum
+        && !names_held_entry
+    {
         return Err(benv(
             "PINT_MANIFEST_LAST_ENTRY_CHECKSUM",
             format!(

@@ -29,7 +29,8 @@
 //! # Compatibility switch
 //! [`Leniency`] accepts the DCSA conformance tool's known deviations (the issuance manifest at
 //! the envelope's root; the pre-3.0 `action` member carrying the real action while `actionCode`
-//! says `ISSUE`). Off by default: [`Leniency::STRICT`].
+//! says `ISSUE`; on a retry, the first attempt's envelope manifest naming the entry held rather
+//! than the one re-signed or changed). Off by default: [`Leniency::STRICT`].
 
 // `testkit` names this crate `pint::` so that the same file also compiles inside its tests.
 extern crate self as pint;

@@ -397,7 +397,7 @@ fn conformance_tool_deviations_need_the_switch() {
     );
     let only_root = Leniency {
         issuance_manifest_at_root: true,
-        legacy_action_field: false,
+        ..Leniency::STRICT
     };
     assert_eq!(
         refused(w.check_with(&bytes, &[], only_root)).1,
@@ -642,4 +642,55 @@ fn the_verdict_is_the_same_on_every_call() {
         serde_json::to_vec(&e).unwrap()
     };
     assert_eq!(w.check(&tampered, &[]), w.check(&tampered, &[]));
+}
+
+#[test]
+fn conformance_tool_retries_keep_the_first_manifest_under_the_switch() {
+    // The tool's RESIGN and MANIPULATE retries change the last entry but resend the manifest of
+    // the first attempt, which names the entry accepted then.
+    let w = World::new();
+    let chain = w.chain();
+    let first = w.envelope(&chain);
+    let first_manifest =
+        serde_json::from_slice::<Value>(&first).unwrap()["envelopeManifestSignedContent"].clone();
+    let with_first_manifest = |new_chain: &[String]| {
+        let mut e: Value = serde_json::from_slice(&w.envelope(new_chain)).unwrap();
+        e["envelopeManifestSignedContent"] = first_manifest.clone();
+        serde_json::to_vec(&e).unwrap()
+    };
+    let resigned = w
+        .sender
+        .signer
+        .sign_bytes(&pint::jws::unverified_payload(&chain[1]).unwrap())
+        .unwrap();
+    let resign = with_first_manifest(&[chain[0].clone(), resigned]);
+    assert_eq!(
+        refused(w.check(&resign, &chain)).1,
+        "PINT_MANIFEST_LAST_ENTRY_CHECKSUM"
+    );
+    let t = w
+        .check_with(&resign, &chain, Leniency::CONFORMANCE_TOOL)
+        .unwrap();
+    assert_eq!(
+        t.duplicate_of.map(|d| d.signed_content),
+        Some(chain[1].clone())
+    );
+
+    let manipulated = w.sender_entry(
+        &chain[0],
+        vec![
+            tx("SIGN", &shipper(), None, 4),
+            tx("TRANSFER", &shipper(), Some(&bank()), 5),
+        ],
+    );
+    let manipulate = with_first_manifest(&[chain[0].clone(), manipulated]);
+    assert_eq!(
+        refused(w.check_with(&manipulate, &chain, Leniency::CONFORMANCE_TOOL)).0,
+        "DISE"
+    );
+    // Without a held chain, the switch changes nothing: the manifest must name the last entry.
+    assert_eq!(
+        refused(w.check_with(&manipulate, &[], Leniency::CONFORMANCE_TOOL)).1,
+        "PINT_MANIFEST_LAST_ENTRY_CHECKSUM"
+    );
 }

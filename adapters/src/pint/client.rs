@@ -179,10 +179,11 @@ pub async fn deliver(
                 }
             }
         }
-        if forgotten {
-            last = "the receiver forgot the transfer (404)".into();
-            continue;
+        if !forgotten {
+            // Every round answered MDOC: starting again would not send other documents.
+            break;
         }
+        last = "the receiver forgot the transfer (404)".into();
     }
     Err(DeliveryError::Rounds {
         rounds: policy.rounds_max,

@@ -50,6 +50,10 @@ pub const OPEN_TRANSFER_LIFETIME_S: i64 = 3600;
 /// How many finished transfers' signed answers are remembered for a retried finish.
 pub const FINISHED_KEPT_MAX: usize = 256;
 
+/// Most of the recipient's identifying codes looked up before a check; a party has one or a
+/// few, and each lookup is a read of the node's state.
+const RECIPIENT_CODES_MAX: usize = 16;
+
 /// A base64 body grows by a third, plus the JSON string's quotes.
 const DOCUMENT_BODY_BYTES_MAX: usize = DOCUMENT_BYTES_MAX / 3 * 4 + 1024;
 
@@ -84,6 +88,14 @@ pub trait PintBackend: Send + Sync + 'static {
     /// The conformance tool's deviations accepted (off by default).
     fn leniency(&self) -> Leniency {
         Leniency::STRICT
+    }
+    /// Checks the transport document against the DCSA eBL 3.0 rules before anything else (the
+    /// node runs `doc_workflow`'s content validation): an invalid document is answered 400 with
+    /// an `ErrorResponse`, unsigned, as the standard's examples (and the conformance tool) do.
+    /// Every problem is one message. Default: no check.
+    fn validate_document(&self, document: &serde_json::Value) -> Result<(), Vec<String>> {
+        let _ = document;
+        Ok(())
     }
     /// The time now, in Unix milliseconds (the node's clock; the ledger checks again at the
     /// block's time).
@@ -247,6 +259,44 @@ fn error_response(
     json_response(status, serde_json::to_vec(&body).unwrap_or_default())
 }
 
+/// 400 for a transport document the node's rules refuse: one `DetailedError` per problem.
+fn invalid_document(now_ms: i64, method: &Method, uri: &Uri, problems: Vec<String>) -> Response {
+    let mut response = ErrorResponse {
+        http_method: method.as_str().to_owned(),
+        request_uri: uri.path().to_owned(),
+        status_code: 400,
+        status_code_text: "Bad Request".into(),
+        status_code_message: Some("the transport document is not valid".into()),
+        provider_correlation_reference: None,
+        error_date_time: pint::action_date_time(now_ms),
+        errors: Vec::new(),
+    };
+    for problem in problems.into_iter().take(100) {
+        response.errors.push(DetailedError {
+            error_code: None,
+            error_code_text: "invalidData".into(),
+            error_code_message: problem,
+            json_path: None,
+            property: None,
+            value: None,
+        });
+    }
+    if response.errors.is_empty() {
+        response.errors.push(DetailedError {
+            error_code: None,
+            error_code_text: "invalidData".into(),
+            error_code_message: "the transport document is not valid".into(),
+            json_path: None,
+            property: None,
+            value: None,
+        });
+    }
+    json_response(
+        StatusCode::BAD_REQUEST,
+        serde_json::to_vec(&response).unwrap_or_default(),
+    )
+}
+
 /// A signed answer: the compact JWS as a JSON string, with the status the standard pairs with
 /// its code.
 fn signed<B: PintBackend>(
@@ -370,9 +420,14 @@ async fn start_transfer<B: PintBackend>(
 ) -> Response {
     let backend = &*state.backend;
     let now_ms = backend.now_unix_ms();
+    if let Ok(e) = serde_json::from_slice::<pint::model::EblEnvelope>(&body)
+        && let Err(problems) = backend.validate_document(&e.transport_document)
+    {
+        return invalid_document(now_ms, &method, &uri, problems);
+    }
     let (reference, last_checksum, codes) = preview(&body);
     let mut hosted: BTreeMap<IdentifyingCode, String> = BTreeMap::new();
-    for code in codes.iter().take(pint::check::MANIFEST_DOCUMENTS_MAX) {
+    for code in codes.iter().take(RECIPIENT_CODES_MAX) {
         match backend.hosted_party(code).await {
             Ok(Some(p)) => {
                 hosted.insert(code.clone(), p.code);
@@ -407,6 +462,13 @@ async fn start_transfer<B: PintBackend>(
             return error_response(now_ms, &method, &uri, StatusCode::BAD_REQUEST, rule, reason);
         }
         Err(Refusal::Refused { code, rule, reason }) => {
+            // The standard: a refusal also rejects the transfer open for the document, if any.
+            if let Some(r) = &reference {
+                let mut staging = state.staging.lock().unwrap_or_else(|p| p.into_inner());
+                staging
+                    .open
+                    .retain(|_, t| t.transfer.document_reference != *r);
+            }
             let last = last_checksum.unwrap_or_default();
             return respond_signed(
                 backend,

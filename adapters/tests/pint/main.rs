@@ -55,6 +55,14 @@ impl PintBackend for MockBackend {
     fn now_unix_ms(&self) -> i64 {
         NOW * 1000
     }
+    fn validate_document(&self, document: &serde_json::Value) -> Result<(), Vec<String>> {
+        match document.pointer("/transports/placeOfReceipt/facility/facilityCode") {
+            Some(code) if code != "DEHAM" => Err(vec![format!(
+                "/transports/placeOfReceipt/facility/facilityCode: {code} is not a known facility"
+            )]),
+            _ => Ok(()),
+        }
+    }
     async fn trusted_platforms(&self) -> Result<TrustedPlatforms, BackendError> {
         Ok(self.trusted.clone())
     }
@@ -713,4 +721,60 @@ async fn an_answer_that_does_not_verify_is_not_final() {
         matches!(e, DeliveryError::Exhausted { attempts: 4, .. }),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn a_refused_start_rejects_the_transfer_open_for_the_document() {
+    let f = Fixture::start().await;
+    let (_, envelope, [(ma, a), _]) = f.two_document_envelope();
+    let r = f
+        .start_transfer(&envelope)
+        .await
+        .started()
+        .envelope_reference;
+    // The same document again, with a manifest signed by a stranger: BSIG.
+    let stranger = testkit::pinned_es256("stranger");
+    let chain = f.world.chain();
+    let bad = build_envelope(&stranger.signer, &f.world.document, &chain, None, &[]).unwrap();
+    assert_eq!(f.start_transfer(&bad).await.status, 422);
+    assert_eq!(
+        f.put_document(&r, &ma.document_checksum, &a).await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_transport_document_is_400_before_any_signature_check() {
+    // As the conformance tool does: a facility code changed after the envelope was signed.
+    let f = Fixture::start().await;
+    let chain = f.world.chain();
+    let mut e: serde_json::Value = serde_json::from_slice(&f.world.envelope(&chain)).unwrap();
+    e["transportDocument"]["transports"] =
+        serde_json::json!({"placeOfReceipt": {"facility": {"facilityCode": "XXXXX"}}});
+    let a = f.start_transfer(&serde_json::to_vec(&e).unwrap()).await;
+    assert_eq!((a.status, a.version.as_deref()), (400, Some("3.0.0")));
+    let err = a.error();
+    assert_eq!(err.status_code, 400);
+    assert!(err.errors[0].error_code_message.contains("facilityCode"));
+    assert!(f.backend.accepted.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn deliver_gives_up_after_mdoc_rounds_without_the_document() {
+    // The sender lacks one announced document: the receiver answers MDOC every round.
+    let f = Fixture::start().await;
+    let (chain, envelope, [(ma, a), (mb, _)]) = f.two_document_envelope();
+    let last = pint::signed_content_checksum(chain.last().unwrap());
+    let verify = |jws: &str| pint::check_response(&f.sender_trust, HERE, jws, NOW, &last);
+    let documents = vec![(ma.document_checksum, a)];
+    let e = deliver(&f.client, &f.url, &envelope, &documents, &quick(), &verify)
+        .await
+        .unwrap_err();
+    match e {
+        DeliveryError::Rejected { status: 409, body } => {
+            assert!(body.contains(&mb.document_checksum), "{body}")
+        }
+        other => panic!("expected the missing document named, got {other}"),
+    }
+    assert!(f.backend.accepted.lock().unwrap().is_empty());
 }
