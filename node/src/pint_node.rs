@@ -169,6 +169,16 @@ impl PintBackend for PintNode {
         }
     }
 
+    /// The DCSA eBL 3.0 `TransportDocument` schema, as the ledger checks it again at apply.
+    fn validate_document(&self, document: &Value) -> Result<(), Vec<String>> {
+        let problems = doc_workflow::schema::problems(document);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.iter().map(ToString::to_string).collect())
+        }
+    }
+
     fn now_unix_ms(&self) -> i64 {
         i64::try_from(crate::client::now_ms()).unwrap_or(i64::MAX)
     }

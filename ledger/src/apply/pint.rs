@@ -535,6 +535,16 @@ impl Rules {
                 ),
             );
         }
+        let problems = doc_workflow::schema::problems(&transfer.document);
+        if let Some(first) = problems.first() {
+            return refuse(
+                "PINT_INVALID_DOCUMENT",
+                format!(
+                    "the transport document breaks the DCSA eBL 3.0 schema ({} problem(s)): {first}",
+                    problems.len()
+                ),
+            );
+        }
         let expected = transfer.expected_document_checksums();
         if let Some(missing) = expected.iter().find(|c| !documents.contains(c)) {
             return refuse(
