@@ -54,7 +54,7 @@ fn fingerprint(der: &[u8]) -> String {
     hex::encode(ledger::sha256(der))
 }
 
-fn trust_action(code: &str, certificates: &[String]) -> Value {
+fn trust_action(code: &str, certificates: &[&str]) -> Value {
     json!({"type": "TRUST_PLATFORM", "code": code, "name": format!("{code} eBL platform"),
            "url": format!("https://pint.{}.example/", code.to_lowercase()),
            "certificates": certificates})
@@ -267,12 +267,12 @@ mod trust {
         let (pem1, pem2) = (pem(&one.trust_der), pem(&two.trust_der));
 
         for (action, why) in [
-            (trust_action("wave", &[pem1.clone()]), "lower case code"),
-            (trust_action("WAV", &[pem1.clone()]), "three characters"),
-            (trust_action("WAVE1", &[pem1.clone()]), "five characters"),
-            (trust_action("WA-E", &[pem1.clone()]), "a dash"),
+            (trust_action("wave", &[pem1.as_str()]), "lower case code"),
+            (trust_action("WAV", &[pem1.as_str()]), "three characters"),
+            (trust_action("WAVE1", &[pem1.as_str()]), "five characters"),
+            (trust_action("WA-E", &[pem1.as_str()]), "a dash"),
             (
-                trust_action(HERE, &[pem1.clone()]),
+                trust_action(HERE, &[pem1.as_str()]),
                 "this network's own code",
             ),
             (
@@ -290,13 +290,13 @@ mod trust {
                        "url": "https://pint wave.example", "certificates": [pem1]}),
                 "a space",
             ),
-            (trust_action(WAVE, &["not a certificate".into()]), "no PEM"),
+            (trust_action(WAVE, &["not a certificate"]), "no PEM"),
             (
-                trust_action(WAVE, &[format!("{pem1}{pem2}")]),
+                trust_action(WAVE, &[format!("{pem1}{pem2}").as_str()]),
                 "two certificates in one entry",
             ),
             (
-                trust_action(WAVE, &[pem1.clone(), pem1.clone()]),
+                trust_action(WAVE, &[pem1.as_str(), pem1.as_str()]),
                 "one certificate twice",
             ),
             (trust_action(WAVE, &[]), "no certificate"),
@@ -311,7 +311,7 @@ mod trust {
             &mut a,
             &mut log,
             t,
-            json!([trust_action(WAVE, &[pem1.clone(), pem2.clone()])]),
+            json!([trust_action(WAVE, &[pem1.as_str(), pem2.as_str()])]),
         )?;
         let platforms = a.reader().consortium().platforms.clone();
         let wave = &platforms[WAVE];
@@ -329,7 +329,7 @@ mod trust {
             &mut a,
             &mut log,
             t,
-            trust_action(WAVE, &[pem2.clone()]),
+            trust_action(WAVE, &[pem2.as_str()]),
             "already trusted",
         )?;
         t += 1_000;
@@ -345,7 +345,7 @@ mod trust {
         )?;
         assert_eq!(
             a.reader().consortium().platforms[WAVE].certificates,
-            [pem2.clone()]
+            std::slice::from_ref(&pem2)
         );
         // Its last certificate is not distrusted alone, nor a platform not trusted.
         for action in [
@@ -433,7 +433,7 @@ mod leaving {
             a,
             log,
             t,
-            json!([trust_action(WAVE, &[pem(&wave.trust_der)])]),
+            json!([trust_action(WAVE, &[pem(&wave.trust_der).as_str()])]),
         )?;
         let issues = references
             .iter()
@@ -793,7 +793,7 @@ mod leaving {
             );
             // The chain as WAVE accepted it, for the bill's return; the outbox is empty.
             let chain = reader.pint_chain(ORDER)?.expect("chain");
-            assert_eq!(chain.entries, [entry.clone()]);
+            assert_eq!(chain.entries, std::slice::from_ref(&entry));
             assert_eq!(chain.document, bill_key(ORDER));
             assert!(reader.pint_outbox(10)?.is_empty());
             Ok(())
@@ -1068,8 +1068,8 @@ mod arriving {
             &mut log,
             t,
             json!([
-                trust_action(BOLE, &[pem(&world.carrier.trust_der)]),
-                trust_action(WAVE, &[pem(&world.sender.trust_der)]),
+                trust_action(BOLE, &[pem(&world.carrier.trust_der).as_str()]),
+                trust_action(WAVE, &[pem(&world.sender.trust_der).as_str()]),
             ]),
         )?;
 
@@ -1212,8 +1212,8 @@ mod arriving {
             &mut log,
             GENESIS_MS + 1_000,
             json!([
-                trust_action(BOLE, &[pem(&world.carrier.trust_der)]),
-                trust_action(WAVE, &[pem(&world.sender.trust_der)]),
+                trust_action(BOLE, &[pem(&world.carrier.trust_der).as_str()]),
+                trust_action(WAVE, &[pem(&world.sender.trust_der).as_str()]),
             ]),
         )?;
         let extra =
@@ -1230,7 +1230,7 @@ mod arriving {
             "node2",
             t,
             &envelope,
-            &[extra.document_checksum.clone()],
+            std::slice::from_ref(&extra.document_checksum),
         )?;
         let block = run(&mut a, &mut log, t, vec![tx]);
         assert_eq!(codes(&block), ["COMMITTED"], "{:?}", block.transactions);
