@@ -1004,6 +1004,128 @@ mod leaving {
         assert_eq!(a.state_hash(), b.state_hash(), "replicas agree");
         Ok(())
     }
+
+    /// A bill delivered to WAVE comes back: WAVE's envelope carries this network's own entry
+    /// (checked against its members' root CAs) and WAVE's, for CONSIGNEE here. The same bill
+    /// (`CARRIER/SLK-ORDER-001`) is CONSIGNEE's, no longer held elsewhere, and usable here.
+    #[test]
+    fn a_delivered_bill_comes_back() -> anyhow::Result<()> {
+        let mut net = pint_net()?;
+        let mut a = net.state("a")?;
+        let mut log = Log::new();
+        let wave = testkit::pinned_es256("wave");
+        let mut t = setup(&mut net, &mut a, &mut log, &wave, &[ORDER])?;
+        let send = pint_tx(
+            &mut net,
+            "shipper",
+            t,
+            send_body(ORDER, WAVE, "TRANSFER", &buyer()),
+        )?;
+        assert_eq!(codes(&run(&mut a, &mut log, t, vec![send])), ["COMMITTED"]);
+        let requested_ms = t;
+        t += 1_000;
+        let (entry, manifest) = dispatch_of(
+            &net,
+            &a,
+            &bill_key(ORDER),
+            transaction("TRANSFER", here("SHIPPER"), Some(buyer()), requested_ms),
+        )?;
+        let dispatch = pint_tx(
+            &mut net,
+            "node1",
+            t,
+            json!({"action": "DISPATCH", "document": doc(ORDER), "entry": entry, "manifest": manifest}),
+        )?;
+        assert_eq!(
+            codes(&run(&mut a, &mut log, t, vec![dispatch])),
+            ["COMMITTED"]
+        );
+        t += 1_000;
+        let receipt = pint_tx(
+            &mut net,
+            "node1",
+            t,
+            json!({"action": "RECEIPT", "document": doc(ORDER),
+                   "response": answer(&wave, &entry, ResponseCode::Rece)?}),
+        )?;
+        assert_eq!(
+            codes(&run(&mut a, &mut log, t, vec![receipt])),
+            ["COMMITTED"]
+        );
+        t += 1_000;
+
+        // WAVE's buyer transfers it back to CONSIGNEE here.
+        let document = a
+            .reader()
+            .document(&bill_key(ORDER))?
+            .and_then(|d| d.content)
+            .expect("content");
+        let back = pint::build_entry(
+            &wave.signer,
+            WAVE,
+            &document.sha256,
+            Some(&entry),
+            None,
+            &[transaction(
+                "TRANSFER",
+                buyer(),
+                Some(here("CONSIGNEE")),
+                t - 500,
+            )],
+        )?;
+        let chain = vec![entry.clone(), back];
+        let envelope: Value = serde_json::from_slice(&pint::build_envelope(
+            &wave.signer,
+            &document.json(),
+            &chain,
+            None,
+            &[],
+        )?)?;
+        let import = pint_tx(
+            &mut net,
+            "node2",
+            t,
+            json!({"action": "IMPORT", "envelope": envelope}),
+        )?;
+        let block = run(&mut a, &mut log, t, vec![import]);
+        assert_eq!(codes(&block), ["COMMITTED"], "{:?}", block.transactions);
+        let check = |s: &LedgerState| -> anyhow::Result<()> {
+            let reader = s.reader();
+            let state = reader.document(&bill_key(ORDER))?.expect("bill");
+            assert_eq!(state.possessor, Some(party("CONSIGNEE")));
+            assert_eq!(state.carrier, party("CARRIER"));
+            assert_eq!(state.status, Status::Issued);
+            assert!(
+                reader.pint_export(&bill_key(ORDER))?.is_none(),
+                "no longer held"
+            );
+            assert_eq!(reader.pint_chain(ORDER)?.expect("chain").entries, chain);
+            let history = reader.history(&bill_key(ORDER), None, 100)?;
+            assert!(matches!(
+                &history.last().expect("history").event.kind,
+                EventKind::ReceivedFromPlatform { from, to, .. }
+                    if from.as_str() == "WAVE:BUYER" && to.as_str() == "CONSIGNEE"
+            ));
+            Ok(())
+        };
+        check(&a)?;
+        t += 1_000;
+
+        // Usable here again.
+        let transfer = net.doc_tx(
+            "consignee",
+            t,
+            ORDER,
+            json!({"action": "TRANSFER", "to": "SHIPPER"}),
+        )?;
+        let block = run(&mut a, &mut log, t, vec![transfer]);
+        assert_eq!(codes(&block), ["COMMITTED"], "{:?}", block.transactions);
+
+        let mut b = net.state("b")?;
+        replay(&mut b, &log)?;
+        assert_eq!(a.state_hash(), b.state_hash(), "replicas agree");
+        Ok(())
+    }
 }
 
 mod arriving {
