@@ -36,8 +36,7 @@ use doc_workflow::{ContainerNumber, DocumentKey, PartyCode, Status};
 use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord};
 #[cfg(doc)]
 use crate::records::{
-    CrlRecord, ExportRecord, HistoryEntry, NodeRecord, PartyRecord, PintChainRecord, Tip,
-    TxRecord,
+    CrlRecord, ExportRecord, HistoryEntry, NodeRecord, PartyRecord, PintChainRecord, Tip, TxRecord,
 };
 
 pub const APPLIED: &[u8] = b"m:applied";

@@ -19,8 +19,8 @@ use crate::block::{self, Block, Outcome, TxLocation};
 use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord, ProposalState, Tally};
 use crate::genesis::Genesis;
 use crate::records::{
-    DocumentPage, ExportRecord, HistoryEntry, NodeRecord, PartyRecord, PintChainRecord, Tip, TxRecord,
-    corrupt, decode,
+    DocumentPage, ExportRecord, HistoryEntry, NodeRecord, PartyRecord, PintChainRecord, Tip,
+    TxRecord, corrupt, decode,
 };
 use crate::state::{LedgerState, Published, Rules};
 use crate::validate::{self, Envelope, TxRefusal};
@@ -148,10 +148,7 @@ impl LedgerReader {
         let own = self.platform()?;
         let view = self.view();
         let party = crate::apply::pint::hosted_party(own, code, &view.gov)?;
-        view.gov
-            .parties
-            .get(&PartyCode::new(party).ok()?)
-            .cloned()
+        view.gov.parties.get(&PartyCode::new(party).ok()?).cloned()
     }
 
     /// A bill's PINT transfer chain as this network holds it, by transport document reference.
@@ -174,7 +171,10 @@ impl LedgerReader {
 
     /// The transfers to other platforms not yet answered (`REQUESTED` or `DISPATCHED`), at
     /// most `limit`, in document order: the senders' outbox.
-    pub fn pint_outbox(&self, limit: usize) -> Result<Vec<(DocumentKey, ExportRecord)>, ChainError> {
+    pub fn pint_outbox(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(DocumentKey, ExportRecord)>, ChainError> {
         let tree = self.tree();
         let mut out = Vec::new();
         for item in tree.scan_prefix(keys::PINT_OUTBOX).take(limit) {

@@ -1,4 +1,4 @@
-//! ledger's integration tests: applying blocks, security of the apply path, the client, compaction, container release rights (ports) and streamed snapshots.
+//! ledger's integration tests: applying blocks, security of the apply path, the client, compaction, container release rights (ports), bills crossing platforms (pint) and streamed snapshots.
 //!
 //! One test binary for the crate (`cargo test -p ledger --test integration`); each file
 //! below is a module, run one with its name as the filter (`-- module::`).
@@ -10,5 +10,6 @@ mod chain_security;
 mod client;
 mod compaction;
 mod governance;
+mod pint;
 mod ports;
 mod stream;

@@ -20,16 +20,15 @@
 //! `PLATFORM:code` ([`foreign_party`]), a form no local party may take.
 
 use doc_workflow::{
-    Action, AmendmentReason, BlockTime, ContentRecord, DocumentClass, DocumentId, DocumentKey, DocumentKind, DocumentRef,
-    DocumentState, Event, EventKind, Mode, PartyCode, Status, SurrenderRequest,
+    Action, AmendmentReason, BlockTime, ContentRecord, DocumentClass, DocumentId, DocumentKey,
+    DocumentKind, DocumentRef, DocumentState, Event, EventKind, Mode, PartyCode, Status,
+    SurrenderRequest,
 };
 use pint::{ActionCode, IdentifyingCode, Party, TrustedPlatforms};
 
 use super::{TxContext, Work};
 use crate::consortium::is_platform_code;
-use crate::records::{
-    ExportRecord, ExportStage, HistoryEntry, PintChainRecord, decode, encode,
-};
+use crate::records::{ExportRecord, ExportStage, HistoryEntry, PintChainRecord, decode, encode};
 use crate::state::{Gov, Rules};
 use crate::tx::{PINT_ENVELOPE_BYTES_MAX, PINT_MESSAGE_BYTES_MAX, Pint};
 use crate::validate::{Checked, TxRefusal};
@@ -95,7 +94,11 @@ pub(crate) fn trusted_platforms(gov: &Gov) -> TrustedPlatforms {
 
 /// The local party an identifying code names, if this network hosts it: the code list is this
 /// platform's own, and the party is on the network (its sponsor an active member).
-pub(crate) fn hosted_party(gov_platform: &str, code: &IdentifyingCode, gov: &Gov) -> Option<String> {
+pub(crate) fn hosted_party(
+    gov_platform: &str,
+    code: &IdentifyingCode,
+    gov: &Gov,
+) -> Option<String> {
     if code.code_list_provider != gov_platform {
         return None;
     }
@@ -162,7 +165,15 @@ impl Rules {
                 platform,
                 action_code,
                 recipient,
-            } => self.send(work, ctx, checked, document, platform, action_code, recipient),
+            } => self.send(
+                work,
+                ctx,
+                checked,
+                document,
+                platform,
+                action_code,
+                recipient,
+            ),
             Pint::Dispatch {
                 document,
                 entry,
@@ -198,7 +209,9 @@ impl Rules {
                 Some(bytes) => decode(&keys::parties_ever(&key), &bytes)?,
                 None => Default::default(),
             };
-        let Some(state) = work.docs[&key].clone().filter(|_| parties_ever.contains(&actor))
+        let Some(state) = work.docs[&key]
+            .clone()
+            .filter(|_| parties_ever.contains(&actor))
         else {
             return Ok(Err(TxRefusal::Workflow(
                 doc_workflow::Refusal::DocumentNotFound { document: key },
@@ -244,7 +257,9 @@ impl Rules {
                 ),
             );
         }
-        if state.possessor.as_ref() != Some(&actor) || state.pending_transfer.is_some() {
+        // A possessor just appointed (a transfer it may still reject) is the possessor: sending
+        // the bill on is its next action, as any local one would be.
+        if state.possessor.as_ref() != Some(&actor) {
             return refuse(
                 "PINT_NOT_POSSESSOR",
                 format!("{actor} is not in possession of {key}: only its possessor sends it"),
@@ -424,7 +439,16 @@ impl Rules {
         let action = ActionCode::parse(&export.action_code)
             .map(history_action)
             .unwrap_or(Action::Transfer);
-        self.record(work, ctx, checked, &key, state, export.sender.clone(), action, kind)?;
+        self.record(
+            work,
+            ctx,
+            checked,
+            &key,
+            state,
+            export.sender.clone(),
+            action,
+            kind,
+        )?;
         Ok(Ok(vec![key]))
     }
 
@@ -443,6 +467,10 @@ impl Rules {
     ) -> Result<(), ChainError> {
         state.sequence += 1;
         state.updated_at = BlockTime(ctx.time_ms);
+        // A committed action on the bill closes a transfer its possessor could have rejected
+        // (as the workflow engine does first thing on every action); once the bill has left,
+        // the appointee no longer possesses it.
+        state.pending_transfer = None;
         let recipient = match &kind {
             EventKind::ReceivedFromPlatform { to, .. } | EventKind::SentToPlatform { to, .. } => {
                 Some(to.clone())
@@ -581,7 +609,11 @@ impl Rules {
             .get("isToOrder")
             .and_then(|v| v.as_bool())
             .unwrap_or(false);
-        let mut mode = if to_order { Mode::ToOrder } else { Mode::Straight };
+        let mut mode = if to_order {
+            Mode::ToOrder
+        } else {
+            Mode::Straight
+        };
         let mut endorsee = None;
         let mut may_endorse = true;
         let mut surrender = None;
@@ -633,7 +665,9 @@ impl Rules {
         // A bill that left and comes back is the same document; any other is new here.
         let key = match &held {
             Some(h) => h.document.clone(),
-            None => DocumentKey::transport_document(DocumentId::new(carrier.clone(), local_reference)),
+            None => {
+                DocumentKey::transport_document(DocumentId::new(carrier.clone(), local_reference))
+            }
         };
         work.load_doc(&key)?;
         let previous = work.docs[&key].clone();
@@ -667,7 +701,11 @@ impl Rules {
             shipper: previous.as_ref().and_then(|p| p.shipper.clone()),
             consignee: previous.as_ref().and_then(|p| p.consignee.clone()),
             possessor: Some(recipient.clone()),
-            endorsee: if mode == Mode::ToOrder { endorsee } else { None },
+            endorsee: if mode == Mode::ToOrder {
+                endorsee
+            } else {
+                None
+            },
             endorsee_may_endorse: may_endorse,
             pending_transfer: None,
             surrender: surrender.map(|(amendment_reason, requester)| SurrenderRequest {
@@ -764,7 +802,12 @@ fn dispatch(
         .and_then(|p| serde_json::from_slice(&p).ok())
     {
         Some(e) => e,
-        None => return refuse("PINT_INVALID_ENTRY", "the entry is not a signed chain entry"),
+        None => {
+            return refuse(
+                "PINT_INVALID_ENTRY",
+                "the entry is not a signed chain entry",
+            );
+        }
     };
     let recipient: Option<Party> = serde_json::from_value(export.recipient.clone()).ok();
     let last = parsed.transactions.last();
@@ -804,10 +847,7 @@ fn dispatch(
     if named.map(|m| m.last_envelope_transfer_chain_entry_signed_content_checksum)
         != Some(pint::signed_content_checksum(entry))
     {
-        return refuse(
-            "PINT_INVALID_ENTRY",
-            "the manifest does not name the entry",
-        );
+        return refuse("PINT_INVALID_ENTRY", "the manifest does not name the entry");
     }
     export.stage = ExportStage::Dispatched;
     export.entry = Some(entry.to_owned());
