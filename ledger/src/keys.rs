@@ -23,7 +23,7 @@
 //! | `prp/<proposal id>` | [`ProposalRecord`] |
 //! | `dwv/<doc>` | the workflow version a document runs under (u32 BE); absent: version 1 |
 //! | `ctr/<container number>\0<doc>` | index: cargo releases by container (the gate check) |
-//! | `pch/<transportDocumentReference>` | [`PintChainRecord`]: a bill's DCSA PINT transfer chain as this network holds it |
+//! | `pch/<transportDocumentChecksum>` | [`PintChainRecord`]: a bill's DCSA PINT transfer chain as this network holds it |
 //! | `pxo/<doc>` | [`ExportRecord`]: the bill's last transfer to another platform |
 //! | `pxq/<doc>` | index: transfers to other platforms not yet answered (the senders' outbox) |
 //!
@@ -181,11 +181,9 @@ pub fn proposal(id: &crate::Hash32) -> Vec<u8> {
 pub fn doc_workflow_version(key: &DocumentKey) -> Vec<u8> {
     cat(&[b"dwv/", doc_text(key).as_bytes()])
 }
-/// A transport document reference's PINT chain. References are DCSA text (no `\0`); `%` and
-/// `\0` are escaped as in document keys.
-pub fn pint_chain(reference: &str) -> Vec<u8> {
-    let escaped = reference.replace('%', "%25").replace('\0', "%00");
-    cat(&[PINT_CHAIN, escaped.as_bytes()])
+/// A bill's PINT chain, by its transport document checksum (lowercase hex: no `\0`).
+pub fn pint_chain(document_checksum: &str) -> Vec<u8> {
+    cat(&[PINT_CHAIN, document_checksum.as_bytes()])
 }
 pub fn pint_export(key: &DocumentKey) -> Vec<u8> {
     cat(&[PINT_EXPORT, doc_text(key).as_bytes()])

@@ -151,9 +151,10 @@ impl LedgerReader {
         view.gov.parties.get(&PartyCode::new(party).ok()?).cloned()
     }
 
-    /// A bill's PINT transfer chain as this network holds it, by transport document reference.
-    pub fn pint_chain(&self, reference: &str) -> Result<Option<PintChainRecord>, ChainError> {
-        let k = keys::pint_chain(reference);
+    /// A bill's PINT transfer chain as this network holds it, by its transport document
+    /// checksum (SHA-256 of the RFC 8785 form of its content).
+    pub fn pint_chain(&self, document_checksum: &str) -> Result<Option<PintChainRecord>, ChainError> {
+        let k = keys::pint_chain(document_checksum);
         Ok(match self.tree().get(&k)? {
             Some(bytes) => Some(decode(&k, &bytes)?),
             None => None,

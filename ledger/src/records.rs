@@ -163,7 +163,7 @@ pub(crate) fn u64_value(what: &str, bytes: &[u8]) -> Result<u64, ChainError> {
     Ok(u64::from_be_bytes(arr))
 }
 
-/// A bill's DCSA PINT transfer chain as this network holds it (`pch/<reference>`): every entry,
+/// A bill's DCSA PINT transfer chain as this network holds it (`pch/<document checksum>`): every entry,
 /// oldest first, as received (byte for byte) or as this network signed it when the bill left.
 /// A returning bill's envelope is checked against it (`DUPE`, `DISE`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -226,6 +226,15 @@ fn answer(by: &Identity, entry: &str, code: ResponseCode) -> anyhow::Result<Stri
     )?)
 }
 
+/// The checksum `SLK-ORDER-001`'s chain is kept under: its content's.
+fn order_checksum(reader: &ledger::LedgerReader) -> anyhow::Result<String> {
+    Ok(reader
+        .document(&bill_key(ORDER))?
+        .and_then(|d| d.content)
+        .map(|c| c.sha256)
+        .expect("the bill has content"))
+}
+
 fn export_stage(s: &LedgerState, reference: &str) -> Option<ExportStage> {
     s.reader()
         .pint_export(&bill_key(reference))
@@ -792,7 +801,7 @@ mod leaving {
                 last.event.kind
             );
             // The chain as WAVE accepted it, for the bill's return; the outbox is empty.
-            let chain = reader.pint_chain(ORDER)?.expect("chain");
+            let chain = reader.pint_chain(&order_checksum(&reader)?)?.expect("chain");
             assert_eq!(chain.entries, std::slice::from_ref(&entry));
             assert_eq!(chain.document, bill_key(ORDER));
             assert!(reader.pint_outbox(10)?.is_empty());
@@ -885,7 +894,7 @@ mod leaving {
             EventKind::ReturnedByPlatform { possessor, .. } if possessor.as_str() == "SHIPPER"
         ));
         // Nothing was accepted by WAVE: no chain is kept.
-        assert!(a.reader().pint_chain(ORDER)?.is_none());
+        assert!(a.reader().pint_chain(&order_checksum(&a.reader())?)?.is_none());
         assert!(a.reader().pint_outbox(10)?.is_empty());
         t += 1_000;
 
@@ -1099,7 +1108,7 @@ mod leaving {
                 reader.pint_export(&bill_key(ORDER))?.is_none(),
                 "no longer held"
             );
-            assert_eq!(reader.pint_chain(ORDER)?.expect("chain").entries, chain);
+            assert_eq!(reader.pint_chain(&order_checksum(&reader)?)?.expect("chain").entries, chain);
             let history = reader.history(&bill_key(ORDER), None, 100)?;
             assert!(matches!(
                 &history.last().expect("history").event.kind,
@@ -1253,7 +1262,7 @@ mod arriving {
             block.transactions
         );
         assert!(a.reader().document(&imported_key())?.is_none());
-        assert!(a.reader().pint_chain("TDREF0001")?.is_none());
+        assert!(a.reader().pint_chain(&world.document_checksum())?.is_none());
         t += 1_000;
 
         // The envelope, as a node of any member received it (node3 is BANK's).
@@ -1292,7 +1301,7 @@ mod arriving {
                     .parties_ever(&imported_key())?
                     .contains(&party("BANK"))
             );
-            let held = reader.pint_chain("TDREF0001")?.expect("chain");
+            let held = reader.pint_chain(&world.document_checksum())?.expect("chain");
             assert_eq!(held.entries, chain);
             assert_eq!(held.document, imported_key());
             Ok(())
@@ -1356,7 +1365,7 @@ mod arriving {
         )?;
         let block = run(&mut a, &mut log, t, vec![tx]);
         assert_eq!(codes(&block), ["COMMITTED"], "{:?}", block.transactions);
-        let held = a.reader().pint_chain("TDREF0001")?.expect("chain");
+        let held = a.reader().pint_chain(&world.document_checksum())?.expect("chain");
         assert_eq!(held.documents, [extra.document_checksum]);
         Ok(())
     }

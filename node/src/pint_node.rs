@@ -197,9 +197,13 @@ impl PintBackend for PintNode {
         }))
     }
 
-    async fn known_chain(&self, document_reference: &str) -> Result<Vec<String>, BackendError> {
+    async fn known_chain(
+        &self,
+        _document_reference: &str,
+        document_checksum: &str,
+    ) -> Result<Vec<String>, BackendError> {
         self.reader()
-            .pint_chain(document_reference)
+            .pint_chain(document_checksum)
             .map(|c| c.map(|c| c.entries).unwrap_or_default())
             .map_err(|e| BackendError::Unavailable(e.to_string()))
     }
@@ -332,7 +336,7 @@ fn build_dispatch(node: &PintNode, export: &ExportRecord) -> anyhow::Result<(Str
         .with_context(|| format!("{key} does not exist"))?;
     let content = state.content.as_ref().context("the bill has no content")?;
     let document = content.json();
-    let held = reader.pint_chain(state.id.reference.as_str())?;
+    let held = reader.pint_chain(&content.sha256)?;
     let chain: Vec<String> = held.map(|h| h.entries).unwrap_or_default();
     let history = reader.history(key, None, 10_000)?;
     let since = history
@@ -413,9 +417,10 @@ fn envelope_of(reader: &LedgerReader, export: &ExportRecord) -> anyhow::Result<V
     let state = reader
         .document(&export.document)?
         .context("the bill does not exist")?;
-    let document = state.content.context("the bill has no content")?.json();
+    let content = state.content.context("the bill has no content")?;
+    let document = content.json();
     let mut chain = reader
-        .pint_chain(state.id.reference.as_str())?
+        .pint_chain(&content.sha256)?
         .map(|h| h.entries)
         .unwrap_or_default();
     chain.push(export.entry.clone().context("not dispatched")?);

@@ -115,17 +115,14 @@ pub fn tx(code: &str, actor: &Party, recipient: Option<&Party>, minute: i64) -> 
     }
 }
 
+/// A DCSA eBL 3.0 transport document that passes the standard's schema (the repository's
+/// to-order fixture), as reference `TDREF0001` of carrier `MSC`.
 pub fn document() -> Value {
-    json!({
-        "transportDocumentReference": "TDREF0001",
-        "transportDocumentStatus": "ISSUED",
-        "isToOrder": true,
-        "carrierCode": "MSC",
-        "carrierCodeListProvider": "SMDG",
-        "shippedOnBoardDate": "2026-12-01",
-        "documentParties": {"shipper": {"partyName": "DCSA CTK shipper"}},
-        "consignmentItems": [{"descriptionOfGoods": ["Shoes - black"], "weight": 12000.5}]
-    })
+    let mut document: Value =
+        serde_json::from_str(include_str!("../../fixtures/documents/to-order-bill.json")).unwrap();
+    document["transportDocumentReference"] = json!("TDREF0001");
+    document["carrierCode"] = json!("MSC");
+    document
 }
 
 /// The three platforms and the envelope's pieces.

@@ -108,9 +108,15 @@ pub trait PintBackend: Send + Sync + 'static {
         &self,
         code: &IdentifyingCode,
     ) -> Result<Option<HostedParty>, BackendError>;
-    /// The chain this network holds for a transport document reference, oldest first; empty
-    /// if none.
-    async fn known_chain(&self, document_reference: &str) -> Result<Vec<String>, BackendError>;
+    /// The chain this network holds for the bill with this transport document reference and
+    /// checksum (SHA-256 of its RFC 8785 form, the same for the bill's whole life), oldest
+    /// first; empty if none. Two bills of different carriers may share a reference; they never
+    /// share a checksum.
+    async fn known_chain(
+        &self,
+        document_reference: &str,
+        document_checksum: &str,
+    ) -> Result<Vec<String>, BackendError>;
     /// Accepts a checked transfer with its envelope (the bytes received) and its additional
     /// documents (checksum -> bytes, every expected one): the node submits the ledger
     /// transaction and waits for its commit.
@@ -391,7 +397,7 @@ async fn receiver_validation<B: PintBackend>(
 
 /// The last chain entry's checksum and the recipient's identifying codes, read before the
 /// checks so that the hosted-party lookup (async) can be answered up front.
-fn preview(envelope: &[u8]) -> (Option<String>, Option<String>, Vec<IdentifyingCode>) {
+fn preview(envelope: &[u8]) -> (Option<(String, String)>, Option<String>, Vec<IdentifyingCode>) {
     let Ok(e) = serde_json::from_slice::<pint::model::EblEnvelope>(envelope) else {
         return (None, None, Vec::new());
     };
@@ -399,7 +405,7 @@ fn preview(envelope: &[u8]) -> (Option<String>, Option<String>, Vec<IdentifyingC
         .transport_document
         .get("transportDocumentReference")
         .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
+        .map(|r| (r.to_owned(), pint::json_checksum(&e.transport_document)));
     let Some(last) = e.envelope_transfer_chain.last() else {
         return (reference, None, Vec::new());
     };
@@ -441,7 +447,7 @@ async fn start_transfer<B: PintBackend>(
         Err(e) => return internal(backend, &method, &uri, e.to_string()),
     };
     let known = match &reference {
-        Some(r) => match backend.known_chain(r).await {
+        Some((r, checksum)) => match backend.known_chain(r, checksum).await {
             Ok(k) => k,
             Err(e) => return internal(backend, &method, &uri, e.to_string()),
         },
@@ -463,7 +469,7 @@ async fn start_transfer<B: PintBackend>(
         }
         Err(Refusal::Refused { code, rule, reason }) => {
             // The standard: a refusal also rejects the transfer open for the document, if any.
-            if let Some(r) = &reference {
+            if let Some((r, _)) = &reference {
                 let mut staging = state.staging.lock().unwrap_or_else(|p| p.into_inner());
                 staging
                     .open

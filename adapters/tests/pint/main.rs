@@ -75,7 +75,7 @@ impl PintBackend for MockBackend {
             .get(&(code.code_list_provider.clone(), code.party_code.clone()))
             .cloned())
     }
-    async fn known_chain(&self, reference: &str) -> Result<Vec<String>, BackendError> {
+    async fn known_chain(&self, reference: &str, _: &str) -> Result<Vec<String>, BackendError> {
         Ok(self
             .known
             .lock()

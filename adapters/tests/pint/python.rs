@@ -151,8 +151,12 @@ impl adapters::pint::PintBackend for RealTime {
     ) -> Result<Option<adapters::pint::HostedParty>, adapters::pint::BackendError> {
         self.0.hosted_party(code).await
     }
-    async fn known_chain(&self, r: &str) -> Result<Vec<String>, adapters::pint::BackendError> {
-        self.0.known_chain(r).await
+    async fn known_chain(
+        &self,
+        r: &str,
+        checksum: &str,
+    ) -> Result<Vec<String>, adapters::pint::BackendError> {
+        self.0.known_chain(r, checksum).await
     }
     async fn accept(
         &self,

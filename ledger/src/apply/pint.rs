@@ -396,7 +396,7 @@ impl Rules {
             export.stage = ExportStage::Delivered;
             // The chain as the receiver accepted it: what the bill is checked against when it
             // comes back.
-            let chain_key = keys::pint_chain(state.id.reference.as_str());
+            let chain_key = keys::pint_chain(&content_checksum(&state));
             let mut chain = match work.get(&chain_key)? {
                 Some(bytes) => decode::<PintChainRecord>(&chain_key, &bytes)?,
                 None => PintChainRecord {
@@ -526,7 +526,13 @@ impl Rules {
             .and_then(|r| r.as_str())
             .unwrap_or_default()
             .to_owned();
-        let chain_key = keys::pint_chain(&reference);
+        // The chain held for this bill: by its document's checksum, which two bills that share
+        // a reference (two carriers', say) never share.
+        let checksum = envelope
+            .get("transportDocument")
+            .map(pint::json_checksum)
+            .unwrap_or_default();
+        let chain_key = keys::pint_chain(&checksum);
         let held = match work.get(&chain_key)? {
             Some(bytes) => Some(decode::<PintChainRecord>(&chain_key, &bytes)?),
             None => None,
@@ -821,11 +827,11 @@ fn dispatch(
         );
     }
     work.load_doc(&key)?;
-    let reference = work.docs[&key]
+    let checksum = work.docs[&key]
         .as_ref()
-        .map(|s| s.id.reference.as_str().to_owned())
+        .map(content_checksum)
         .unwrap_or_default();
-    let chain_key = keys::pint_chain(&reference);
+    let chain_key = keys::pint_chain(&checksum);
     let held_last = match work.get(&chain_key)? {
         Some(bytes) => decode::<PintChainRecord>(&chain_key, &bytes)?
             .entries
@@ -854,6 +860,16 @@ fn dispatch(
     export.manifest = Some(manifest.to_owned());
     work.put(keys::pint_export(&key), encode(&export));
     Ok(Ok(vec![key]))
+}
+
+/// The checksum a bill's PINT chain is kept under: its content's (SHA-256 of the RFC 8785 form,
+/// PINT's `transportDocumentChecksum`).
+fn content_checksum(state: &DocumentState) -> String {
+    state
+        .content
+        .as_ref()
+        .map(|c| c.sha256.clone())
+        .unwrap_or_default()
 }
 
 /// The bill's latest transfer to another platform, if any.
