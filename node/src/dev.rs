@@ -63,9 +63,10 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
     let now_s = i64::try_from(now.as_secs())?;
     let consortium = generate_consortium(&ConsortiumSpec::dev(nodes), &dir.join("pki"), now_s)
         .context("generate the dev consortium")?;
-    let all = free_loopback_addresses(3 * nodes)?;
+    let all = free_loopback_addresses(4 * nodes)?;
     let (addresses, rest) = all.split_at(nodes);
-    let (api_addresses, public_addresses) = rest.split_at(nodes);
+    let (api_addresses, rest) = rest.split_at(nodes);
+    let (public_addresses, ops_addresses) = rest.split_at(nodes);
     let addresses: Vec<String> = addresses.iter().map(SocketAddr::to_string).collect();
     let genesis = Genesis::of_dev_consortium(
         &consortium,
@@ -89,12 +90,13 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
         .iter()
         .filter(|i| i.kind == IdentityKind::Node)
         .collect();
-    for (((node, identity), api), public) in genesis
+    for ((((node, identity), api), public), ops) in genesis
         .nodes
         .iter()
         .zip(&identities)
         .zip(api_addresses)
         .zip(public_addresses)
+        .zip(ops_addresses)
     {
         let node_dir = dir.join("nodes").join(&identity.name);
         std::fs::create_dir_all(&node_dir)?;
@@ -122,6 +124,7 @@ pub fn init(dir: &Path, nodes: usize) -> anyhow::Result<()> {
                 listen: node.address.parse()?,
                 api: *api,
                 public: *public,
+                ops: *ops,
                 // One verification address for the network: node1's page.
                 public_base_url: format!("https://{}", public_addresses[0]),
             },
@@ -199,7 +202,7 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
             not_after: now_s + pki::dev::DEFAULT_VALIDITY_S,
         })
         .context("issue the node certificate")?;
-    let ports = free_loopback_addresses(3)?;
+    let ports = free_loopback_addresses(4)?;
     let peers = existing
         .into_iter()
         .map(|(id, (node_id, address))| {
@@ -222,6 +225,7 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
             listen: ports[0],
             api: ports[1],
             public: ports[2],
+            ops: ports[3],
             public_base_url: base_urls
                 .into_values()
                 .next()
@@ -236,6 +240,7 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
         "address": ports[0].to_string(),
         "api": format!("https://{}/graphql", ports[1]),
         "public": format!("https://{}", ports[2]),
+        "ops": format!("http://{}", ports[3]),
         "member": member.as_str(),
         "config": config_path,
     });
@@ -300,6 +305,8 @@ struct Ports {
     api: SocketAddr,
     /// The verification page.
     public: SocketAddr,
+    /// The operations listener (`node::ops`): on for a dev network, on loopback.
+    ops: SocketAddr,
     /// The address the QR codes of its PDFs lead to: the same for every node of the network,
     /// so that any node renders a document's PDF to the same bytes (node1's page, which every
     /// node's page answers alike).
@@ -330,6 +337,7 @@ fn write_node_config(
         listen: ports.listen,
         api_listen: Some(ports.api),
         public_listen: Some(ports.public),
+        ops_listen: Some(ports.ops),
         public_base_url: Some(ports.public_base_url),
         public_certificate_chain: Some(PathBuf::from(PUBLIC_CERT_FILE)),
         public_private_key: Some(PathBuf::from(PUBLIC_KEY_FILE)),

@@ -43,6 +43,9 @@ struct NetworkNode {
     /// configuration's `publicBaseUrl`.) `None` for a node configured without one (a network
     /// made before the page existed).
     public: Option<String>,
+    /// The base URL of this node's operations listener (plain HTTP on loopback: `/metrics`,
+    /// `/livez`, `/readyz`, `/version`); `None` for a node configured without one.
+    ops: Option<String>,
     pid: u32,
     config: PathBuf,
     data_dir: PathBuf,
@@ -306,6 +309,7 @@ fn network_file(
             public: config["publicListen"]
                 .as_str()
                 .map(|a| format!("https://{a}")),
+            ops: config["opsListen"].as_str().map(|a| format!("http://{a}")),
             pid: r.child.id(),
             config: r.config.clone(),
             data_dir: node_dir.join("data"),

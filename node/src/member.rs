@@ -123,6 +123,10 @@ pub enum MemberCommand {
         /// Where its public verification page listens (none: no page).
         #[arg(long)]
         public: Option<SocketAddr>,
+        /// Where its operations listener listens: plain HTTP for metrics, health and backups,
+        /// so a loopback or private address (none, the default: no operations listener).
+        #[arg(long)]
+        ops: Option<SocketAddr>,
         /// Its data directory (default: `data` beside the configuration file).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -172,6 +176,7 @@ pub fn run(command: &MemberCommand) -> anyhow::Result<()> {
             listen,
             api,
             public,
+            ops,
             data,
             out,
         } => node_config(&NodeConfigArgs {
@@ -182,6 +187,7 @@ pub fn run(command: &MemberCommand) -> anyhow::Result<()> {
             listen: *listen,
             api: *api,
             public: *public,
+            ops: *ops,
             data: data.as_deref(),
             out,
         }),
@@ -289,6 +295,7 @@ struct NodeConfigArgs<'a> {
     listen: Option<SocketAddr>,
     api: Option<SocketAddr>,
     public: Option<SocketAddr>,
+    ops: Option<SocketAddr>,
     data: Option<&'a Path>,
     out: &'a Path,
 }
@@ -387,6 +394,7 @@ fn node_config(args: &NodeConfigArgs<'_>) -> anyhow::Result<()> {
         listen,
         api_listen: args.api,
         public_listen: args.public,
+        ops_listen: args.ops,
         public_base_url: None,
         public_certificate_chain: None,
         public_private_key: None,

@@ -35,6 +35,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::NodeFileConfig;
+use crate::ops::{self, CertificateValidity, OpsContext, TxCounter};
+use replication::metrics::ReplicaMetrics;
 
 /// How often `status.json` is rewritten: fast enough for tests to observe an election (1-2 s)
 /// without polling for long, rare enough to cost nothing.
@@ -116,13 +118,16 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     if let Some(n) = config.log_retain_entries {
         replica_config.log_retain_entries = n;
     }
-    let replica = Replica::open(
+    let mut replica = Replica::open(
         replica_config,
         store,
         machine,
         &tracing_logger(config.raft_id),
     )
     .context("open the replica")?;
+    let replica_metrics = Arc::new(ReplicaMetrics::default());
+    replica.set_metrics(replica_metrics.clone());
+    let api_metrics = Arc::new(graphql::ApiMetrics::default());
 
     let (inbound, peer_messages) = mpsc::channel(PEER_CHANNEL_CAPACITY);
     let transport_config = transport_config(&config, &reader, trust, genesis_hash.0, streams)?;
@@ -148,11 +153,14 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
                 handle.reads.clone(),
                 handle.status.clone(),
             );
-            let schema = graphql::build_schema(graphql::Api {
-                client,
-                node_id: config.node_id.clone(),
-                verify_base_url: config.verify_base_url(),
-            });
+            let schema = graphql::build_observed_schema(
+                graphql::Api {
+                    client,
+                    node_id: config.node_id.clone(),
+                    verify_base_url: config.verify_base_url(),
+                },
+                api_metrics.clone(),
+            );
             let tls =
                 graphql::tls_config(api_credentials.chain, api_credentials.key, reader.clone())
                     .context("the API's TLS configuration")?;
@@ -173,6 +181,42 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let public_task = match config.public_listen {
         Some(listen) => {
             Some(start_public(&config, listen, reader.clone(), api_stop.subscribe()).await?)
+        }
+        None => None,
+    };
+    let certificates = Arc::new(std::sync::RwLock::new(certificate_validities(&config)?));
+    let transactions = Arc::new(TxCounter::default());
+    let counter_task = tokio::spawn(
+        transactions
+            .clone()
+            .follow(reader.clone(), api_stop.subscribe()),
+    );
+    let ops_task = match config.ops_listen {
+        Some(listen) => {
+            let context = Arc::new(OpsContext {
+                node_id: config.node_id.clone(),
+                network_id: genesis.network_id.clone(),
+                genesis_hash: genesis_hash.to_string(),
+                data_dir: config.data_dir.clone(),
+                state_dir: config.data_dir.join(STATE_DIR),
+                status: handle.status.clone(),
+                transport: transport.clone(),
+                replica: replica_metrics.clone(),
+                api: api_metrics.clone(),
+                transactions: transactions.clone(),
+                certificates: certificates.clone(),
+                backups: Some(handle.backups.clone()),
+            });
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("bind the operations listener to {listen}"))?;
+            tracing::info!(ops = %ops::url(listener.local_addr()?), "operations listener serving (/metrics, /livez, /readyz, /version, /backup)");
+            let stop = api_stop.subscribe();
+            Some(tokio::spawn(async move {
+                if let Err(e) = ops::serve(listener, context, stop).await {
+                    tracing::error!(error = %format!("{e:#}"), "the operations listener stopped");
+                }
+            }))
         }
         None => None,
     };
@@ -246,6 +290,10 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     if let Some(task) = public_task {
         let _ = tokio::time::timeout(Duration::from_millis(API_DRAIN_MS), task).await;
     }
+    if let Some(task) = ops_task {
+        let _ = tokio::time::timeout(Duration::from_millis(API_DRAIN_MS), task).await;
+    }
+    let _ = counter_task.await;
     // The runtime's task drops the replica, and with it the state, which flushes sled
     // (`Observed::drop`), before `shutdown` returns.
     let replica_result = handle.shutdown().await;
@@ -290,6 +338,23 @@ async fn start_public(
             tracing::error!(error = %e, "the public verification page stopped");
         }
     }))
+}
+
+/// The validity of every certificate this node presents: its node certificate (transport and
+/// API) and, with a public listener, the verification page's.
+fn certificate_validities(config: &NodeFileConfig) -> anyhow::Result<Vec<CertificateValidity>> {
+    let mut all = vec![CertificateValidity::of_pem_file(
+        "node",
+        &config.certificate_chain,
+    )?];
+    if config.public_listen.is_some() {
+        let chain = config
+            .public_certificate_chain
+            .as_ref()
+            .unwrap_or(&config.certificate_chain);
+        all.push(CertificateValidity::of_pem_file("public", chain)?);
+    }
+    Ok(all)
 }
 
 /// Whether this node joins an existing network (its raft id is not a genesis node). A joining
@@ -480,6 +545,12 @@ impl StateMachine for Observed {
 
     fn can_restore(&self, data: &[u8]) -> bool {
         StateMachine::can_restore(&self.state, data)
+    }
+
+    fn open_backup(
+        &self,
+    ) -> Result<Option<Box<dyn replication::stream::ChunkReader>>, StateMachineError> {
+        StateMachine::open_backup(&self.state)
     }
 
     fn applied_index(&self) -> LogIndex {
