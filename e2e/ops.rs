@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
+use crate::cluster::{RawPeer, node_credentials, raft_address};
 use crate::common::{self, Api, DevNet, NodeProcess, doc_body, fixture, wait_for};
 
 /// The metric names the issue asks every node to export (without the `_total`, `_bucket`...
@@ -301,5 +302,77 @@ fn a_backup_of_a_running_node_restores_into_a_wiped_node_that_rejoins() -> Resul
             Err(e) => bail!("the restored node does not serve {reference}: {e:#}"),
         }
     }
+    Ok(())
+}
+
+#[test]
+fn sighup_reloads_a_renewed_node_certificate_for_new_connections() -> Result<()> {
+    let _one = common::exclusive();
+    let net = DevNet::start(3)?;
+    let carrier = net.api("carrier")?;
+    let pki_dir = net.pki_dir();
+    let mut consortium = pki::dev::Consortium::open(&pki_dir)?;
+    let trust = consortium.trust_store()?;
+    let node2 = node_credentials(&consortium, "node2")?;
+    let raft1 = raft_address(&net, 0)?;
+    let original = node_credentials(&consortium, "node1")?;
+    let presented = |what: &str| -> Result<Vec<u8>> {
+        RawPeer::dial(raft1, &node2, &trust, "node1")
+            .and_then(|mut p| p.presented_leaf())
+            .with_context(|| format!("node1's Raft port {what}"))
+    };
+    ensure!(presented("before")? == original.chain[0].as_ref());
+
+    // node1's member renews its certificate (same node id, new key, another validity) and
+    // writes it over the files node1's configuration names.
+    let entry = consortium.identity("node1").context("node1")?.clone();
+    let now = i64::try_from(common::now_ms() / 1000)?;
+    let not_after = now + 3 * 24 * 3600;
+    let renewed = consortium.issue(&pki::dev::IdentityRequest {
+        name: "node1-renewed".into(),
+        member: entry.member.clone(),
+        party: entry.party.clone(),
+        party_name: "node1 renewed".into(),
+        kind: pki::IdentityKind::Node,
+        node_id: entry.node_id.clone(),
+        ips: vec![std::net::Ipv4Addr::LOCALHOST.into()],
+        not_before: now - 60,
+        not_after,
+    })?;
+    ensure!(not_after != entry.not_after);
+    std::fs::copy(consortium.path(&renewed.cert), consortium.path(&entry.cert))?;
+    std::fs::copy(consortium.path(&renewed.key), consortium.path(&entry.key))?;
+    let renewed = node_credentials(&consortium, "node1-renewed")?;
+
+    common::signal(net.pid(0), Signal::SIGHUP)?;
+    let ops = ops_url(&net, 0)?;
+    let expiry = "silkline_certificate_expiry_timestamp_seconds{kind=\"node\"}";
+    wait_for("node1 to report the renewed certificate's expiry", || {
+        let (_, m) = get(&ops, "/metrics").ok()?;
+        (sample(&m, expiry)? == not_after as f64).then_some(())
+    })?;
+    // A new connection gets the renewed certificate; the node kept running and serving.
+    ensure!(presented("after SIGHUP")? == renewed.chain[0].as_ref());
+    ensure!(common::alive(net.pid(0)));
+    let height = issue(&net, &carrier, 0, "SLK-OPS-RELOAD-1")?;
+    net.converged(&carrier, height)?;
+    let log = std::fs::read_to_string(net.log(0))?;
+    ensure!(
+        log.contains("SIGHUP: reloaded the node certificate"),
+        "{}",
+        common::log_excerpt(&net.log(0))
+    );
+
+    // A certificate of another node is refused on reload, and the renewed one stays.
+    let other = consortium.identity("node2").context("node2")?.clone();
+    std::fs::copy(consortium.path(&other.cert), consortium.path(&entry.cert))?;
+    std::fs::copy(consortium.path(&other.key), consortium.path(&entry.key))?;
+    common::signal(net.pid(0), Signal::SIGHUP)?;
+    wait_for("node1 to refuse the other node's certificate", || {
+        let log = std::fs::read_to_string(net.log(0)).ok()?;
+        log.contains("SIGHUP: the node certificate was not reloaded")
+            .then_some(())
+    })?;
+    ensure!(presented("after a refused reload")? == renewed.chain[0].as_ref());
     Ok(())
 }

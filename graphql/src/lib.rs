@@ -43,4 +43,4 @@ pub use caller::Caller;
 pub use metrics::ApiMetrics;
 pub use public::{PublicError, public_tls_config, serve_public};
 pub use schema::{Api, ApiSchema, build_observed_schema, build_schema, schema_sdl};
-pub use server::{ServeError, serve, tls_config};
+pub use server::{ServeError, renewable_tls_config, serve, tls_config};

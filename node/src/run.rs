@@ -135,6 +135,11 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         chain: transport_config.credentials.chain.clone(),
         key: transport_config.credentials.key.clone_key(),
     };
+    // The API presents the node certificate too; SIGHUP replaces it in both.
+    let api_certificate: pki::tls::SharedCertificate = Arc::new(std::sync::RwLock::new(
+        pki::tls::certified_key(api_credentials.chain, api_credentials.key)
+            .context("the node certificate and key")?,
+    ));
     let transport = TlsTransport::start(transport_config, inbound)
         .await
         .context("start the transport")?;
@@ -161,9 +166,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
                 },
                 api_metrics.clone(),
             );
-            let tls =
-                graphql::tls_config(api_credentials.chain, api_credentials.key, reader.clone())
-                    .context("the API's TLS configuration")?;
+            let tls = graphql::renewable_tls_config(api_certificate.clone(), reader.clone())
+                .context("the API's TLS configuration")?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("bind the API to {listen}"))?;
@@ -242,12 +246,19 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let mut status = handle.status.clone();
     let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut sighup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut ticker = tokio::time::interval(Duration::from_millis(STATUS_INTERVAL_MS));
     let mut trust_epoch = reader.revocation_epoch();
     let stopped_by = loop {
         tokio::select! {
             _ = sigterm.recv() => break StopReason::Sigterm,
             _ = sigint.recv() => break StopReason::Sigint,
+            _ = sighup.recv() => {
+                match reload_certificate(&config, &transport, &api_certificate, &certificates) {
+                    Ok(not_after) => tracing::info!(not_after, "SIGHUP: reloaded the node certificate and key; new connections present them"),
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "SIGHUP: the node certificate was not reloaded; the node keeps the one it had"),
+                }
+            }
             changed = status.changed() => {
                 // The sender lives in the runtime task: gone means the replica stopped.
                 if changed.is_err() {
@@ -338,6 +349,36 @@ async fn start_public(
             tracing::error!(error = %e, "the public verification page stopped");
         }
     }))
+}
+
+/// Reads the node certificate and key again from the configured files (a member renewed it:
+/// the same node id, a new validity or key) and presents them on every new connection, of the
+/// transport and of the API; refused, and nothing changes, if the transport would not accept
+/// the chain as this node's now (another node id, not yet valid or expired, revoked, a foreign
+/// CA) or the key is not its leaf's. Returns the new certificate's end of validity.
+fn reload_certificate(
+    config: &NodeFileConfig,
+    transport: &TlsTransport,
+    api: &pki::tls::SharedCertificate,
+    certificates: &std::sync::RwLock<Vec<CertificateValidity>>,
+) -> anyhow::Result<i64> {
+    let credentials =
+        NodeCredentials::from_pem_files(&config.certificate_chain, &config.private_key)
+            .context("read the node certificate and key")?;
+    let validity = CertificateValidity::of_pem_file("node", &config.certificate_chain)?;
+    transport
+        .set_credentials(&credentials)
+        .context("the transport refused the certificate")?;
+    let certified = pki::tls::certified_key(credentials.chain, credentials.key)
+        .context("the API refused the certificate")?;
+    *api.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = certified;
+    let mut all = certificates
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    all.retain(|c| c.kind != "node");
+    all.insert(0, validity.clone());
+    Ok(validity.not_after)
 }
 
 /// The validity of every certificate this node presents: its node certificate (transport and
