@@ -45,6 +45,13 @@ const RETRY_PAUSE_MS: u64 = 100;
 /// seconds of work on this machine, far more than a healthy node ever lags (a few entries).
 pub const APPLY_LAG_ENTRIES_MAX: u64 = 256;
 
+/// Longest the oldest proposal waiting on this node may have waited for a new submission to be
+/// taken: a third of [`SUBMIT_WAIT_MS`]. A node whose queue is that far behind is saturated, and
+/// a transaction taken now would wait behind all of it, past the client's deadline; refused at
+/// once, it is retried later or elsewhere. Measured in time, not in entries, so the bound holds
+/// whatever a node's speed.
+pub const QUEUE_WAIT_MAX_MS: u64 = SUBMIT_WAIT_MS / 3;
+
 /// The retry hint of a refusal for a full proposal queue: the replica drains a batch per
 /// durable write (milliseconds), so soon.
 pub const RETRY_AFTER_QUEUE_FULL_MS: u64 = 100;
@@ -68,9 +75,11 @@ pub enum Admission {
 }
 
 /// The back-pressure rule (module docs): refuse when the proposal channel has no free place,
-/// when the replica already has [`runtime::PENDING_PROPOSALS_MAX`] proposals waiting, or when
-/// this node has more than [`APPLY_LAG_ENTRIES_MAX`] committed entries left to apply.
-pub fn admission(status: &ReplicaStatus, channel_free: usize) -> Admission {
+/// when the replica already has [`runtime::PENDING_PROPOSALS_MAX`] proposals waiting, when the
+/// oldest of them has waited more than [`QUEUE_WAIT_MAX_MS`] at `now_ms` (the Unix time in ms,
+/// the runtime's clock on a node), or when this node has more than [`APPLY_LAG_ENTRIES_MAX`]
+/// committed entries left to apply.
+pub fn admission(status: &ReplicaStatus, channel_free: usize, now_ms: u64) -> Admission {
     if channel_free == 0 {
         return Admission::Refuse {
             reason: "the proposal queue is full".into(),
@@ -86,6 +95,18 @@ pub fn admission(status: &ReplicaStatus, channel_free: usize) -> Admission {
             ),
             retry_after_ms: RETRY_AFTER_QUEUE_FULL_MS,
         };
+    }
+    if let Some(since) = status.oldest_proposal_since_ms {
+        let waited = now_ms.saturating_sub(since);
+        if waited > QUEUE_WAIT_MAX_MS {
+            return Admission::Refuse {
+                reason: format!(
+                    "the oldest of {} proposals has waited {waited} ms for its outcome (at most {QUEUE_WAIT_MAX_MS})",
+                    status.proposals_pending
+                ),
+                retry_after_ms: RETRY_AFTER_APPLY_LAG_MS,
+            };
+        }
     }
     let lag = status.commit_index.saturating_sub(status.applied_index);
     if lag > APPLY_LAG_ENTRIES_MAX {
@@ -198,7 +219,7 @@ impl LedgerClient {
         if let Some(done) = self.recorded(&tx_hash, true)? {
             return Ok(done);
         }
-        self.admit()?;
+        self.admit(now_ms)?;
         let precheck = self.reader.precheck(&envelope, now_ms).map_err(storage)?;
         match precheck {
             Outcome::Refused { ref code, .. } if code == validate::DUPLICATE => {
@@ -250,8 +271,8 @@ impl LedgerClient {
     }
 
     /// [`admission`] of a new submission now, as an error when refused.
-    fn admit(&self) -> Result<(), SubmitError> {
-        match admission(&self.status.borrow(), self.proposals.capacity()) {
+    fn admit(&self, now_ms: u64) -> Result<(), SubmitError> {
+        match admission(&self.status.borrow(), self.proposals.capacity(), now_ms) {
             Admission::Admit => Ok(()),
             Admission::Refuse {
                 reason,
@@ -373,6 +394,9 @@ fn storage(e: ChainError) -> SubmitError {
 mod tests {
     use super::*;
 
+    /// Any Unix time in ms.
+    const NOW: u64 = 1_780_000_000_000;
+
     fn status(commit: u64, applied: u64, pending: usize) -> ReplicaStatus {
         ReplicaStatus {
             leader_id: 1,
@@ -385,25 +409,23 @@ mod tests {
 
     #[test]
     fn admits_within_every_bound() {
-        assert_eq!(admission(&status(10, 10, 0), 1), Admission::Admit);
-        assert_eq!(
-            admission(
-                &status(
-                    APPLY_LAG_ENTRIES_MAX + 5,
-                    5,
-                    runtime::PENDING_PROPOSALS_MAX - 1
-                ),
-                1
-            ),
-            Admission::Admit
+        assert_eq!(admission(&status(10, 10, 0), 1, NOW), Admission::Admit);
+        let mut busy = status(
+            APPLY_LAG_ENTRIES_MAX + 5,
+            5,
+            runtime::PENDING_PROPOSALS_MAX - 1,
         );
+        busy.oldest_proposal_since_ms = Some(NOW - QUEUE_WAIT_MAX_MS);
+        assert_eq!(admission(&busy, 1, NOW), Admission::Admit);
         // A follower whose commit index is behind what it applied (it learns commits late)
-        // is not lagging.
-        assert_eq!(admission(&status(3, 7, 0), 1), Admission::Admit);
+        // is not lagging; a proposal stamped after `now` (two clocks) has not waited.
+        let mut ahead = status(3, 7, 1);
+        ahead.oldest_proposal_since_ms = Some(NOW + 10);
+        assert_eq!(admission(&ahead, 1, NOW), Admission::Admit);
     }
 
     #[test]
-    fn refuses_at_once_a_full_channel_a_full_queue_and_an_apply_lag() {
+    fn refuses_at_once_a_full_channel_a_full_queue_a_stale_queue_and_an_apply_lag() {
         let refused = |a: Admission| match a {
             Admission::Refuse {
                 reason,
@@ -411,21 +433,34 @@ mod tests {
             } => (reason, retry_after_ms),
             Admission::Admit => panic!("admitted"),
         };
-        let (reason, retry) = refused(admission(&status(10, 10, 0), 0));
+        let (reason, retry) = refused(admission(&status(10, 10, 0), 0, NOW));
         assert_eq!(retry, RETRY_AFTER_QUEUE_FULL_MS);
         assert!(reason.contains("queue is full"), "{reason}");
 
         let (reason, retry) = refused(admission(
             &status(10, 10, runtime::PENDING_PROPOSALS_MAX),
             5,
+            NOW,
         ));
         assert_eq!(retry, RETRY_AFTER_QUEUE_FULL_MS);
         assert!(reason.contains("proposals already wait"), "{reason}");
 
-        let (reason, retry) = refused(admission(&status(APPLY_LAG_ENTRIES_MAX + 6, 5, 0), 5));
+        let (reason, retry) = refused(admission(&status(APPLY_LAG_ENTRIES_MAX + 6, 5, 0), 5, NOW));
         assert_eq!(retry, RETRY_AFTER_APPLY_LAG_MS);
         assert!(
             reason.contains(&format!("{} committed entries", APPLY_LAG_ENTRIES_MAX + 1)),
+            "{reason}"
+        );
+
+        let mut stuck = status(10, 10, 40);
+        stuck.oldest_proposal_since_ms = Some(NOW - QUEUE_WAIT_MAX_MS - 1);
+        let (reason, retry) = refused(admission(&stuck, 5, NOW));
+        assert_eq!(retry, RETRY_AFTER_APPLY_LAG_MS);
+        assert!(
+            reason.contains(&format!(
+                "oldest of 40 proposals has waited {} ms",
+                QUEUE_WAIT_MAX_MS + 1
+            )),
             "{reason}"
         );
     }

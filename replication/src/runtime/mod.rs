@@ -133,6 +133,9 @@ pub struct ReplicaStatus {
     /// Client proposals waiting for their outcome on this replica (at most
     /// [`PENDING_PROPOSALS_MAX`]).
     pub proposals_pending: usize,
+    /// When the oldest of them was proposed, on the driver's clock (`RuntimeConfig::epoch_ms`
+    /// plus time since: the Unix time in ms on a node).
+    pub oldest_proposal_since_ms: Option<u64>,
 }
 
 /// Driver settings.
@@ -511,6 +514,7 @@ where
             voters: sorted(&r.conf_state().voters),
             learners: sorted(&r.conf_state().learners),
             proposals_pending: self.requests.pending_proposals(),
+            oldest_proposal_since_ms: self.requests.oldest_pending_since_ms(),
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;
