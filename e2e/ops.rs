@@ -166,6 +166,17 @@ fn every_dev_node_answers_metrics_health_and_version() -> Result<()> {
             sample(&metrics, "silkline_block_apply_seconds_count") >= Some(1.0),
             "{metrics}"
         );
+        // Histograms end with the +Inf bucket equal to their count.
+        for h in [
+            "silkline_storage_fsync_seconds",
+            "silkline_block_apply_seconds",
+        ] {
+            ensure!(
+                sample(&metrics, &format!("{h}_bucket{{le=\"+Inf\"}}"))
+                    == sample(&metrics, &format!("{h}_count")),
+                "{h} in node {i}'s metrics:\n{metrics}"
+            );
+        }
         ensure!(
             sample(&metrics, "silkline_state_bytes") > Some(0.0),
             "{metrics}"

@@ -452,10 +452,21 @@ fn histogram(
         Some(&prometheus_client::registry::Unit::Seconds),
         MetricType::Histogram,
     )?;
+    // The encoder adds the buckets up itself: it takes each bucket's own count.
+    let mut below = 0;
+    let per_bucket: Vec<(f64, u64)> = h
+        .buckets
+        .iter()
+        .map(|&(bound, cumulative)| {
+            let own = cumulative.saturating_sub(below);
+            below = cumulative;
+            (bound, own)
+        })
+        .collect();
     metric.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
         h.sum_seconds,
         h.count,
-        &h.buckets,
+        &per_bucket,
         None,
     )
 }
@@ -620,6 +631,46 @@ mod tests {
             not_before,
             not_after,
         }
+    }
+
+    #[test]
+    fn a_histogram_is_encoded_with_cumulative_buckets_ending_at_its_count() {
+        #[derive(Debug)]
+        struct One(HistogramSnapshot);
+        impl prometheus_client::collector::Collector for One {
+            fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+                histogram(&mut e, "silkline_test", "A test.", &self.0)
+            }
+        }
+        let h = replication::metrics::DurationHistogram::default();
+        for ms in [3, 3, 40, 20_000] {
+            h.observe(Duration::from_millis(ms));
+        }
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(One(h.snapshot())));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(text.contains("silkline_test_seconds_count 4\n"), "{text}");
+        assert!(
+            text.contains("silkline_test_seconds_bucket{le=\"0.001\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("silkline_test_seconds_bucket{le=\"0.005\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("silkline_test_seconds_bucket{le=\"0.05\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("silkline_test_seconds_bucket{le=\"10.0\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("silkline_test_seconds_bucket{le=\"+Inf\"} 4\n"),
+            "{text}"
+        );
     }
 
     #[test]
