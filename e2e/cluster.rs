@@ -191,7 +191,7 @@ fn dev_init_refuses_a_directory_that_holds_a_genesis() -> Result<()> {
 // ----- hostile input against a running network ------------------------------------------------
 
 /// A node certificate's chain and key from a `pki::dev` consortium directory.
-fn node_credentials(consortium: &Consortium, name: &str) -> Result<NodeCredentials> {
+pub(crate) fn node_credentials(consortium: &Consortium, name: &str) -> Result<NodeCredentials> {
     let id = consortium
         .identity(name)
         .with_context(|| format!("no identity {name}"))?;
@@ -202,7 +202,7 @@ fn node_credentials(consortium: &Consortium, name: &str) -> Result<NodeCredentia
 }
 
 /// Where node `i` of `net` listens for its peers.
-fn raft_address(net: &e2e::DevNet, i: usize) -> Result<SocketAddr> {
+pub(crate) fn raft_address(net: &e2e::DevNet, i: usize) -> Result<SocketAddr> {
     let config: Value = serde_json::from_slice(&std::fs::read(net.config(i))?)?;
     Ok(config["listen"].as_str().context("listen")?.parse()?)
 }
@@ -216,21 +216,21 @@ fn genesis_hash(net: &e2e::DevNet) -> Result<[u8; 32]> {
 
 /// A Raft-port connection spoken by hand: TLS 1.3 as a node dialing `server` (verified through
 /// `trust`), presenting `credentials`. Blocking, every read bounded by [`DEADLINE`].
-struct RawPeer {
+pub(crate) struct RawPeer {
     tls: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
     /// Our end of the connection: how the node's log names it.
     local: SocketAddr,
 }
 
 impl RawPeer {
-    fn dial(
+    pub(crate) fn dial(
         addr: SocketAddr,
         credentials: &NodeCredentials,
         trust: &TrustStore,
         server: &str,
     ) -> Result<RawPeer> {
         let config = tls::client_config(
-            credentials,
+            &tls::identity(credentials)?,
             &tls::shared(trust),
             NodeId::new(server).map_err(anyhow::Error::msg)?,
             None,
@@ -246,6 +246,21 @@ impl RawPeer {
             tls: rustls::StreamOwned::new(conn, tcp),
             local,
         })
+    }
+
+    /// The leaf certificate the node presented, once the handshake is complete.
+    pub(crate) fn presented_leaf(&mut self) -> Result<Vec<u8>> {
+        while self.tls.conn.is_handshaking() {
+            self.tls.conn.complete_io(&mut self.tls.sock)?;
+        }
+        Ok(self
+            .tls
+            .conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .context("no certificate presented")?
+            .as_ref()
+            .to_vec())
     }
 
     /// Sends `hello` as a frame and reads the node's; `Err` if the node refused us on the way

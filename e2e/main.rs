@@ -16,6 +16,7 @@ mod faults;
 mod formation;
 mod governance;
 mod membership;
+mod ops;
 mod pint;
 mod ports;
 mod security;

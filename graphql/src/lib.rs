@@ -18,6 +18,7 @@
 //! - [`server`]: the HTTPS listener: rustls with the node's certificate, client certificates
 //!   verified against the ledger's current trust store (members' CAs and CRLs), request limits,
 //!   and connection slots that connections which never finish a TLS handshake cannot exhaust.
+//! - [`metrics`]: the requests it counts for the node's `/metrics` (an atomic; no exporter).
 //! - [`public`]: the verification page behind a printed copy's QR code, on a listener of its
 //!   own for anyone (no client certificate): whether a copy matches a record and the record's
 //!   public facts, found only through the content checksum the visitor holds; rate-limited per
@@ -33,11 +34,13 @@
 pub mod caller;
 pub mod cost;
 pub mod error;
+pub mod metrics;
 pub mod public;
 pub mod schema;
 pub mod server;
 
 pub use caller::Caller;
+pub use metrics::ApiMetrics;
 pub use public::{PublicError, public_tls_config, serve_public, serve_routes};
-pub use schema::{Api, ApiSchema, build_schema, schema_sdl};
-pub use server::{ServeError, serve, tls_config};
+pub use schema::{Api, ApiSchema, build_observed_schema, build_schema, schema_sdl};
+pub use server::{ServeError, renewable_tls_config, serve, tls_config};

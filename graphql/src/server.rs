@@ -128,10 +128,20 @@ pub fn tls_config(
     key: PrivateKeyDer<'static>,
     reader: LedgerReader,
 ) -> Result<Arc<rustls::ServerConfig>, ServeError> {
+    let certificate = Arc::new(std::sync::RwLock::new(pki::tls::certified_key(chain, key)?));
+    renewable_tls_config(certificate, reader)
+}
+
+/// [`tls_config`] presenting whatever `certificate` holds at each handshake: the node replaces
+/// it when its certificate is renewed (SIGHUP), and new connections present the new one.
+pub fn renewable_tls_config(
+    certificate: pki::tls::SharedCertificate,
+    reader: LedgerReader,
+) -> Result<Arc<rustls::ServerConfig>, ServeError> {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(Arc::new(ClientVerifier(LedgerClientVerifier { reader })))
-        .with_single_cert(chain, key)?;
+        .with_cert_resolver(Arc::new(pki::tls::CurrentCertificate(certificate)));
     config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

@@ -4,6 +4,8 @@
 //! ```text
 //! submit(envelope)
 //!   -> committed before?           yes: the original outcome, nothing proposed
+//!   -> admission                   apply lagging its commit, or the proposal queue full:
+//!                                  `Overloaded` at once, with a retry hint (back-pressure)
 //!   -> precheck on current state   refused: checked again after catching up with the leader
 //!                                  (ReadIndex); still refused: answered, nothing proposed
 //!   -> propose (batched, Raft)     dropped (no leader yet), or no outcome within the runtime's
@@ -35,6 +37,89 @@ pub const SUBMIT_WAIT_MS: u64 = 15_000;
 /// Pause before proposing again a transaction raft dropped (no leader known yet).
 const RETRY_PAUSE_MS: u64 = 100;
 
+/// Most committed entries a node may have left to apply and still take new submissions (and
+/// be ready, `/readyz`). A node further behind (a follower catching up, a disk slower than its
+/// peers') would only make a new transaction wait behind all of them, past the client's
+/// timeout: it refuses at once instead, and the client tries another node or again later. An
+/// entry is a batch of up to `replication::batch::BATCH_PAYLOADS_MAX` transactions, so 256 is
+/// seconds of work on this machine, far more than a healthy node ever lags (a few entries).
+pub const APPLY_LAG_ENTRIES_MAX: u64 = 256;
+
+/// Longest the oldest proposal waiting on this node may have waited for a new submission to be
+/// taken: a third of [`SUBMIT_WAIT_MS`]. A node whose queue is that far behind is saturated, and
+/// a transaction taken now would wait behind all of it, past the client's deadline; refused at
+/// once, it is retried later or elsewhere. Measured in time, not in entries, so the bound holds
+/// whatever a node's speed.
+pub const QUEUE_WAIT_MAX_MS: u64 = SUBMIT_WAIT_MS / 3;
+
+/// The retry hint of a refusal for a full proposal queue: the replica drains a batch per
+/// durable write (milliseconds), so soon.
+pub const RETRY_AFTER_QUEUE_FULL_MS: u64 = 100;
+
+/// The retry hint of a refusal for an apply lag: catching up takes longer than a queue drains.
+pub const RETRY_AFTER_APPLY_LAG_MS: u64 = 500;
+
+/// Whether a node takes a new submission now: the back-pressure rule, a pure function of the
+/// replica's status and the free places of its proposal channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Take it.
+    Admit,
+    /// Refuse it at once: nothing is proposed.
+    Refuse {
+        /// Which bound is passed, for people.
+        reason: String,
+        /// When a retry may succeed.
+        retry_after_ms: u64,
+    },
+}
+
+/// The back-pressure rule (module docs): refuse when the proposal channel has no free place,
+/// when the replica already has [`runtime::PENDING_PROPOSALS_MAX`] proposals waiting, when the
+/// oldest of them has waited more than [`QUEUE_WAIT_MAX_MS`] at `now_ms` (the Unix time in ms,
+/// the runtime's clock on a node), or when this node has more than [`APPLY_LAG_ENTRIES_MAX`]
+/// committed entries left to apply.
+pub fn admission(status: &ReplicaStatus, channel_free: usize, now_ms: u64) -> Admission {
+    if channel_free == 0 {
+        return Admission::Refuse {
+            reason: "the proposal queue is full".into(),
+            retry_after_ms: RETRY_AFTER_QUEUE_FULL_MS,
+        };
+    }
+    if status.proposals_pending >= runtime::PENDING_PROPOSALS_MAX {
+        return Admission::Refuse {
+            reason: format!(
+                "{} proposals already wait for their outcome (at most {})",
+                status.proposals_pending,
+                runtime::PENDING_PROPOSALS_MAX
+            ),
+            retry_after_ms: RETRY_AFTER_QUEUE_FULL_MS,
+        };
+    }
+    if let Some(since) = status.oldest_proposal_since_ms {
+        let waited = now_ms.saturating_sub(since);
+        if waited > QUEUE_WAIT_MAX_MS {
+            return Admission::Refuse {
+                reason: format!(
+                    "the oldest of {} proposals has waited {waited} ms for its outcome (at most {QUEUE_WAIT_MAX_MS})",
+                    status.proposals_pending
+                ),
+                retry_after_ms: RETRY_AFTER_APPLY_LAG_MS,
+            };
+        }
+    }
+    let lag = status.commit_index.saturating_sub(status.applied_index);
+    if lag > APPLY_LAG_ENTRIES_MAX {
+        return Admission::Refuse {
+            reason: format!(
+                "this node has {lag} committed entries left to apply (at most {APPLY_LAG_ENTRIES_MAX})"
+            ),
+            retry_after_ms: RETRY_AFTER_APPLY_LAG_MS,
+        };
+    }
+    Admission::Admit
+}
+
 /// What became of a submitted transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
@@ -61,6 +146,16 @@ pub enum SubmitError {
     Unknown {
         /// The transaction.
         tx_hash: Hash32,
+    },
+    /// Back-pressure ([`admission`]): the node is over one of its bounds and refused the
+    /// transaction at once. Nothing was proposed; try again after `retry_after_ms`, or on
+    /// another node.
+    #[error("node overloaded: {reason}; retry after {retry_after_ms} ms")]
+    Overloaded {
+        /// Which bound.
+        reason: String,
+        /// When a retry may succeed.
+        retry_after_ms: u64,
     },
     /// The node's state store failed.
     #[error("state store: {0}")]
@@ -124,6 +219,7 @@ impl LedgerClient {
         if let Some(done) = self.recorded(&tx_hash, true)? {
             return Ok(done);
         }
+        self.admit(now_ms)?;
         let precheck = self.reader.precheck(&envelope, now_ms).map_err(storage)?;
         match precheck {
             Outcome::Refused { ref code, .. } if code == validate::DUPLICATE => {
@@ -174,6 +270,20 @@ impl LedgerClient {
         })
     }
 
+    /// [`admission`] of a new submission now, as an error when refused.
+    fn admit(&self, now_ms: u64) -> Result<(), SubmitError> {
+        match admission(&self.status.borrow(), self.proposals.capacity(), now_ms) {
+            Admission::Admit => Ok(()),
+            Admission::Refuse {
+                reason,
+                retry_after_ms,
+            } => Err(SubmitError::Overloaded {
+                reason,
+                retry_after_ms,
+            }),
+        }
+    }
+
     /// The block's record of `tx_hash`; with `committed_only`, only a committed one (a refused
     /// transaction may be resubmitted once the state allows it).
     fn recorded(
@@ -207,10 +317,19 @@ impl LedgerClient {
                 payload: envelope.clone(),
                 reply,
             };
-            tokio::time::timeout_at(deadline, self.proposals.send(proposal))
-                .await
-                .map_err(|_| SubmitError::Unavailable("the proposal queue stayed full".into()))?
-                .map_err(|_| SubmitError::Unavailable("the replica stopped".into()))?;
+            // Never waits for a place: a full queue is answered at once (back-pressure).
+            match self.proposals.try_send(proposal) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    return Err(SubmitError::Overloaded {
+                        reason: "the proposal queue is full".into(),
+                        retry_after_ms: RETRY_AFTER_QUEUE_FULL_MS,
+                    });
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(SubmitError::Unavailable("the replica stopped".into()));
+                }
+            }
             let answer = match tokio::time::timeout_at(deadline, outcome).await {
                 Err(_) => return Err(SubmitError::Unknown { tx_hash }),
                 Ok(Err(_)) => return Err(SubmitError::Unavailable("the replica stopped".into())),
@@ -250,6 +369,12 @@ impl LedgerClient {
                     }
                     tracing::info!(tx = %tx_hash, "no outcome for a proposed transaction; proposing it again");
                 }
+                Err(ProposalFailed::Refused(e @ replication::ProposeError::QueueFull { .. })) => {
+                    return Err(SubmitError::Overloaded {
+                        reason: e.to_string(),
+                        retry_after_ms: RETRY_AFTER_QUEUE_FULL_MS,
+                    });
+                }
                 Err(ProposalFailed::Refused(e)) => {
                     return Err(SubmitError::Unavailable(e.to_string()));
                 }
@@ -263,4 +388,80 @@ impl LedgerClient {
 
 fn storage(e: ChainError) -> SubmitError {
     SubmitError::Storage(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any Unix time in ms.
+    const NOW: u64 = 1_780_000_000_000;
+
+    fn status(commit: u64, applied: u64, pending: usize) -> ReplicaStatus {
+        ReplicaStatus {
+            leader_id: 1,
+            commit_index: commit,
+            applied_index: applied,
+            proposals_pending: pending,
+            ..ReplicaStatus::default()
+        }
+    }
+
+    #[test]
+    fn admits_within_every_bound() {
+        assert_eq!(admission(&status(10, 10, 0), 1, NOW), Admission::Admit);
+        let mut busy = status(
+            APPLY_LAG_ENTRIES_MAX + 5,
+            5,
+            runtime::PENDING_PROPOSALS_MAX - 1,
+        );
+        busy.oldest_proposal_since_ms = Some(NOW - QUEUE_WAIT_MAX_MS);
+        assert_eq!(admission(&busy, 1, NOW), Admission::Admit);
+        // A follower whose commit index is behind what it applied (it learns commits late)
+        // is not lagging; a proposal stamped after `now` (two clocks) has not waited.
+        let mut ahead = status(3, 7, 1);
+        ahead.oldest_proposal_since_ms = Some(NOW + 10);
+        assert_eq!(admission(&ahead, 1, NOW), Admission::Admit);
+    }
+
+    #[test]
+    fn refuses_at_once_a_full_channel_a_full_queue_a_stale_queue_and_an_apply_lag() {
+        let refused = |a: Admission| match a {
+            Admission::Refuse {
+                reason,
+                retry_after_ms,
+            } => (reason, retry_after_ms),
+            Admission::Admit => panic!("admitted"),
+        };
+        let (reason, retry) = refused(admission(&status(10, 10, 0), 0, NOW));
+        assert_eq!(retry, RETRY_AFTER_QUEUE_FULL_MS);
+        assert!(reason.contains("queue is full"), "{reason}");
+
+        let (reason, retry) = refused(admission(
+            &status(10, 10, runtime::PENDING_PROPOSALS_MAX),
+            5,
+            NOW,
+        ));
+        assert_eq!(retry, RETRY_AFTER_QUEUE_FULL_MS);
+        assert!(reason.contains("proposals already wait"), "{reason}");
+
+        let (reason, retry) = refused(admission(&status(APPLY_LAG_ENTRIES_MAX + 6, 5, 0), 5, NOW));
+        assert_eq!(retry, RETRY_AFTER_APPLY_LAG_MS);
+        assert!(
+            reason.contains(&format!("{} committed entries", APPLY_LAG_ENTRIES_MAX + 1)),
+            "{reason}"
+        );
+
+        let mut stuck = status(10, 10, 40);
+        stuck.oldest_proposal_since_ms = Some(NOW - QUEUE_WAIT_MAX_MS - 1);
+        let (reason, retry) = refused(admission(&stuck, 5, NOW));
+        assert_eq!(retry, RETRY_AFTER_APPLY_LAG_MS);
+        assert!(
+            reason.contains(&format!(
+                "oldest of 40 proposals has waited {} ms",
+                QUEUE_WAIT_MAX_MS + 1
+            )),
+            "{reason}"
+        );
+    }
 }

@@ -128,6 +128,14 @@ impl StateMachine for LedgerState {
 
     /// A storage error reads as "not now": the message is dropped, and the restore, if it is
     /// tried again, reports the error.
+    /// A view of the store at the applied index (`crate::stream`): read on another thread
+    /// while blocks go on applying.
+    fn open_backup(
+        &self,
+    ) -> Result<Option<Box<dyn replication::stream::ChunkReader>>, StateMachineError> {
+        Ok(Some(self.open_backup_reader()))
+    }
+
     fn can_restore(&self, data: &[u8]) -> bool {
         LedgerState::is_restorable(self, data).unwrap_or(false)
     }

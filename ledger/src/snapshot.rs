@@ -144,6 +144,12 @@ impl LedgerState {
             .encode()
     }
 
+    /// A reader of the store as it is now, at the applied index, for a backup.
+    pub(super) fn open_backup_reader(&self) -> Box<dyn replication::stream::ChunkReader> {
+        self.streams
+            .open_backup_reader(&self.tree, self.applied_index)
+    }
+
     /// The stored snapshot no longer names the current view (it was replaced by one without
     /// state): no new peer may start reading it.
     pub(super) fn close_snapshot_view(&self) {

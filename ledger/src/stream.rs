@@ -272,6 +272,33 @@ impl Streams {
         descriptor
     }
 
+    /// Opens a view of `tree` at `applied` (called between two blocks) for one reader only, an
+    /// operator's backup: the stored snapshot does not name it, and it closes when the reader
+    /// is dropped.
+    pub(super) fn open_backup_reader(
+        &self,
+        tree: &sled::Tree,
+        applied: u64,
+    ) -> Box<dyn ChunkReader> {
+        let view = Arc::new(View {
+            descriptor: Descriptor {
+                applied,
+                genesis_hash: self.genesis_hash,
+                view: self.next_view.fetch_add(1, Ordering::Relaxed),
+            },
+            tree: tree.clone(),
+            pre: Mutex::new(PreImages::default()),
+        });
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.retain(|v| v.strong_count() > 0);
+        open.push(Arc::downgrade(&view));
+        Box::new(ViewReader {
+            view,
+            after: None,
+            done: false,
+        })
+    }
+
     /// The stored snapshot no longer names a view: no new reader may start on it (one in
     /// progress keeps its view until it ends).
     pub(super) fn close_current(&self) {

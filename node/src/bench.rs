@@ -317,6 +317,9 @@ struct PhaseResult {
     committed: u64,
     refused: u64,
     codes: Vec<String>,
+    /// Times a node refused a request at once for overload (`UNAVAILABLE` with a retry hint),
+    /// each sent again after the hint.
+    overloaded: u64,
     wall: Duration,
     latencies_ms: Vec<f64>,
     /// Requests due while every client was busy (open loop).
@@ -331,6 +334,22 @@ struct Tally {
     refused: u64,
     /// The first few refusal codes, to say why.
     codes: Vec<String>,
+    /// Times the request was refused for overload and sent again.
+    overloaded: u64,
+}
+
+/// Most times one request is sent again after an overloaded node's retry hint: with hints of
+/// 100-500 ms, about a minute, beyond which the run stops on the error as before.
+const OVERLOAD_RETRIES_MAX: u64 = 200;
+
+/// The retry hint of an overloaded node's answer (`extensions.retryAfterMs`), if that is what
+/// it is.
+fn retry_after(response: &serde_json::Value) -> Option<Duration> {
+    let e = &response["errors"][0];
+    (e["extensions"]["code"] == "UNAVAILABLE")
+        .then(|| e["extensions"]["retryAfterMs"].as_u64())
+        .flatten()
+        .map(Duration::from_millis)
 }
 
 /// Most refusal codes a request keeps: enough to say why, without copying every refusal.
@@ -360,12 +379,23 @@ async fn run_phase(
                     envelopes: batch.len(),
                     ..Tally::default()
                 };
-                let response = client
-                    .graphql(
-                        "mutation($e: [String!]!) { submitTransactions(envelopes: $e) { status code } }",
-                        json!({ "e": batch }),
-                    )
-                    .await?;
+                // Back-pressure: a node over its bounds answers at once with when to come back;
+                // the same envelopes are sent again then (resubmitting is idempotent).
+                let response = loop {
+                    let response = client
+                        .graphql(
+                            "mutation($e: [String!]!) { submitTransactions(envelopes: $e) { status code } }",
+                            json!({ "e": batch }),
+                        )
+                        .await?;
+                    match retry_after(&response) {
+                        Some(pause) if tally.overloaded < OVERLOAD_RETRIES_MAX => {
+                            tally.overloaded += 1;
+                            tokio::time::sleep(pause).await;
+                        }
+                        _ => break response,
+                    }
+                };
                 for r in data(&response)?["submitTransactions"]
                     .as_array()
                     .map(Vec::as_slice)
@@ -393,6 +423,7 @@ async fn run_phase(
         committed: 0,
         refused: 0,
         codes: Vec::new(),
+        overloaded: 0,
         wall: driven.wall,
         latencies_ms: Vec::with_capacity(transactions),
         waited: driven.waited,
@@ -405,6 +436,7 @@ async fn run_phase(
             .extend(std::iter::repeat_n(ms, tally.envelopes));
         result.committed += tally.committed;
         result.refused += tally.refused;
+        result.overloaded += tally.overloaded;
         result.codes.extend(tally.codes);
         result.codes.truncate(CODES_KEPT);
     }
@@ -543,6 +575,7 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             "refused": r.refused, "refusalCodes": r.codes, "wallSeconds": r.wall.as_secs_f64(),
             "ctps": phase_ctps, "latencyMs": {"p50": p50, "p99": p99, "max": max},
             "requests": r.requests, "requestsWaited": r.waited,
+            "requestsOverloaded": r.overloaded,
         }));
     }
     let (p50, p99, max) = latency_summary(&all);
@@ -588,4 +621,22 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("write {}", args.out.display()))?;
     crate::out(format_args!("report: {}", args.out.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unavailable_answer_with_a_hint_is_sent_again() {
+        let overloaded = json!({"errors": [{"message": "node overloaded", "extensions": {"code": "UNAVAILABLE", "retryAfterMs": 100}}]});
+        assert_eq!(retry_after(&overloaded), Some(Duration::from_millis(100)));
+        // No hint (a stopped replica, no outcome in time): not retried blindly.
+        let unknown =
+            json!({"errors": [{"message": "no outcome", "extensions": {"code": "UNAVAILABLE"}}]});
+        assert_eq!(retry_after(&unknown), None);
+        let bad = json!({"errors": [{"message": "x", "extensions": {"code": "BAD_REQUEST", "retryAfterMs": 5}}]});
+        assert_eq!(retry_after(&bad), None);
+        assert_eq!(retry_after(&json!({"data": {}})), None);
+    }
 }

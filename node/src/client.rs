@@ -178,15 +178,27 @@ impl ApiClient {
     }
 
     /// Posts a GraphQL request to the first endpoint that answers; returns the response body
-    /// (with `data` and/or `errors`).
+    /// (with `data` and/or `errors`). An unavailable node (no leader, stopping, overloaded) is
+    /// worth trying the next one for; when every node is unavailable and one of them said it is
+    /// overloaded, its answer is returned, with `extensions.retryAfterMs` for the caller.
     pub async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
         let body = json!({ "query": query, "variables": variables });
         let mut failures = Vec::new();
+        let mut overloaded = None;
         for endpoint in &self.endpoints {
             match self.post(endpoint, &body).await {
+                Ok(v) if errors_have_code(&v, "UNAVAILABLE") => {
+                    failures.push(format!("{endpoint}: unavailable: {}", first_error(&v)));
+                    if v["errors"][0]["extensions"]["retryAfterMs"].is_u64() {
+                        overloaded.get_or_insert(v);
+                    }
+                }
                 Ok(v) => return Ok(v),
                 Err(e) => failures.push(format!("{endpoint}: {e:#}")),
             }
+        }
+        if let Some(v) = overloaded {
+            return Ok(v);
         }
         bail!("no node answered:\n  {}", failures.join("\n  "))
     }
@@ -194,15 +206,10 @@ impl ApiClient {
     async fn post(&self, endpoint: &str, body: &Value) -> anyhow::Result<Value> {
         let response = self.http.post(endpoint).json(body).send().await?;
         let status = response.status();
-        let value: Value = response
+        response
             .json()
             .await
-            .with_context(|| format!("HTTP {status}: the body is not JSON"))?;
-        // An unavailable node (no leader, stopping) is worth trying the next one for.
-        if errors_have_code(&value, "UNAVAILABLE") {
-            bail!("unavailable: {}", first_error(&value));
-        }
-        Ok(value)
+            .with_context(|| format!("HTTP {status}: the body is not JSON"))
     }
 
     /// The network id: from `network.json`, else asked of the API.

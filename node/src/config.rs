@@ -39,6 +39,12 @@ pub struct NodeFileConfig {
     /// `graphql::public`); none: no public page on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_listen: Option<SocketAddr>,
+    /// The address the operations listener listens on (plain HTTP: `/metrics`, `/livez`,
+    /// `/readyz`, `/version`, `POST /backup`; `node::ops`); none (the default): no operations
+    /// listener. It has no TLS and no client authentication, so it belongs on a loopback or
+    /// private address that only the operator's scraper and tools reach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_listen: Option<SocketAddr>,
     /// The base URL visitors reach the verification page at (`https://host[:port][/path]`):
     /// the QR code of every PDF this node renders leads to `{publicBaseUrl}/verify/...`.
     /// Default: `https://{publicListen}`. It may name another node's page, or a reverse proxy's

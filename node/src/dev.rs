@@ -63,10 +63,11 @@ pub fn init(dir: &Path, nodes: usize, platform: Option<&str>) -> anyhow::Result<
     let now_s = i64::try_from(now.as_secs())?;
     let consortium = generate_consortium(&ConsortiumSpec::dev(nodes), &dir.join("pki"), now_s)
         .context("generate the dev consortium")?;
-    let all = free_loopback_addresses(4 * nodes)?;
+    let all = free_loopback_addresses(5 * nodes)?;
     let (addresses, rest) = all.split_at(nodes);
     let (api_addresses, rest) = rest.split_at(nodes);
-    let (public_addresses, pint_addresses) = rest.split_at(nodes);
+    let (public_addresses, rest) = rest.split_at(nodes);
+    let (ops_addresses, pint_addresses) = rest.split_at(nodes);
     let addresses: Vec<String> = addresses.iter().map(SocketAddr::to_string).collect();
     let mut genesis = Genesis::of_dev_consortium(
         &consortium,
@@ -92,12 +93,13 @@ pub fn init(dir: &Path, nodes: usize, platform: Option<&str>) -> anyhow::Result<
         .iter()
         .filter(|i| i.kind == IdentityKind::Node)
         .collect();
-    for ((((node, identity), api), public), pint) in genesis
+    for (((((node, identity), api), public), ops), pint) in genesis
         .nodes
         .iter()
         .zip(&identities)
         .zip(api_addresses)
         .zip(public_addresses)
+        .zip(ops_addresses)
         .zip(pint_addresses)
     {
         let node_dir = dir.join("nodes").join(&identity.name);
@@ -126,6 +128,7 @@ pub fn init(dir: &Path, nodes: usize, platform: Option<&str>) -> anyhow::Result<
                 listen: node.address.parse()?,
                 api: *api,
                 public: *public,
+                ops: *ops,
                 pint: genesis.platform.is_some().then_some(*pint),
                 // One verification address for the network: node1's page.
                 public_base_url: format!("https://{}", public_addresses[0]),
@@ -204,7 +207,7 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
             not_after: now_s + pki::dev::DEFAULT_VALIDITY_S,
         })
         .context("issue the node certificate")?;
-    let ports = free_loopback_addresses(4)?;
+    let ports = free_loopback_addresses(5)?;
     let has_platform = Genesis::from_json(&std::fs::read_to_string(dir.join(GENESIS_FILE))?)
         .map(|g| g.platform.is_some())
         .unwrap_or(false);
@@ -230,7 +233,8 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
             listen: ports[0],
             api: ports[1],
             public: ports[2],
-            pint: has_platform.then_some(ports[3]),
+            ops: ports[3],
+            pint: has_platform.then_some(ports[4]),
             public_base_url: base_urls
                 .into_values()
                 .next()
@@ -245,6 +249,7 @@ pub fn add_node(dir: &Path, member: &str) -> anyhow::Result<()> {
         "address": ports[0].to_string(),
         "api": format!("https://{}/graphql", ports[1]),
         "public": format!("https://{}", ports[2]),
+        "ops": format!("http://{}", ports[3]),
         "member": member.as_str(),
         "config": config_path,
     });
@@ -309,6 +314,8 @@ struct Ports {
     api: SocketAddr,
     /// The verification page.
     public: SocketAddr,
+    /// The operations listener (`node::ops`): on for a dev network, on loopback.
+    ops: SocketAddr,
     /// The PINT endpoints, on a network with a platform code.
     pint: Option<SocketAddr>,
     /// The address the QR codes of its PDFs lead to: the same for every node of the network,
@@ -342,6 +349,7 @@ fn write_node_config(
         api_listen: Some(ports.api),
         pint_listen: ports.pint,
         public_listen: Some(ports.public),
+        ops_listen: Some(ports.ops),
         public_base_url: Some(ports.public_base_url),
         public_certificate_chain: Some(PathBuf::from(PUBLIC_CERT_FILE)),
         public_private_key: Some(PathBuf::from(PUBLIC_KEY_FILE)),

@@ -46,6 +46,9 @@ struct NetworkNode {
     /// The base URL of this node's DCSA PINT endpoints (`{pint}/v3/envelopes`; HTTPS, no
     /// client certificate, every message signed), on a network with a platform code.
     pint: Option<String>,
+    /// The base URL of this node's operations listener (plain HTTP on loopback: `/metrics`,
+    /// `/livez`, `/readyz`, `/version`); `None` for a node configured without one.
+    ops: Option<String>,
     pid: u32,
     config: PathBuf,
     data_dir: PathBuf,
@@ -320,6 +323,7 @@ fn network_file(
             pint: config["pintListen"]
                 .as_str()
                 .map(|a| format!("https://{a}")),
+            ops: config["opsListen"].as_str().map(|a| format!("http://{a}")),
             pid: r.child.id(),
             config: r.config.clone(),
             data_dir: node_dir.join("data"),

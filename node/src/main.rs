@@ -26,6 +26,7 @@
 //! the libraries together and reports what they do. Each node serves the GraphQL API (crate
 //! `graphql`) and rewrites a `status.json` in its data directory for scripts and tests.
 
+mod backup;
 mod bench;
 mod cli;
 mod client;
@@ -36,6 +37,7 @@ mod genesis;
 mod gov;
 mod member;
 mod notify;
+mod ops;
 mod pint_node;
 mod run;
 
@@ -163,6 +165,26 @@ enum NodeCommand {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Back up a running node's ledger state, at one applied index, through its operations
+    /// listener (`opsListen`); the file carries its SHA-256.
+    Backup {
+        /// The running node's JSON configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup file to write (written whole, or not at all).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into the (stopped) node's empty data directory; the node then
+    /// catches up from its peers when started.
+    Restore {
+        /// The node's JSON configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup file (`silkline node backup`).
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +235,19 @@ enum PintCommand {
     /// it at once; a node of the holder's member then delivers the envelope and records the
     /// receiving platform's signed answer. `doc show` tells where it stands.
     Send(pint_node::SendArgs),
+}
+
+/// The one JSON line `node backup` and `node restore` print.
+fn print_backup(done: &str, header: &backup::BackupHeader) -> anyhow::Result<()> {
+    let line = serde_json::json!({
+        "result": done,
+        "node": header.node,
+        "network": header.network,
+        "appliedIndex": header.applied_index,
+        "term": header.term,
+        "stateHash": header.state_hash,
+    });
+    Ok(out(line)?)
 }
 
 /// Set once a write to stdout found its reader gone (see [`out`]).
@@ -315,6 +350,13 @@ fn main() -> ExitCode {
         ),
         Command::Node(NodeCommand::Run { config }) => runtime()
             .and_then(|rt| rt.block_on(run::run(&config)))
+            .map(|()| None),
+        Command::Node(NodeCommand::Backup { config, out }) => runtime()
+            .and_then(|rt| rt.block_on(backup::backup(&config, &out)))
+            .and_then(|h| print_backup("backed up", &h))
+            .map(|()| None),
+        Command::Node(NodeCommand::Restore { config, from }) => backup::restore(&config, &from)
+            .and_then(|h| print_backup("restored", &h))
             .map(|()| None),
         Command::Dev(DevCommand::Init {
             dir,

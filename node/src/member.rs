@@ -127,6 +127,10 @@ pub enum MemberCommand {
         /// platforms); needs a genesis with a platform code.
         #[arg(long)]
         pint: Option<SocketAddr>,
+        /// Where its operations listener listens: plain HTTP for metrics, health and backups,
+        /// so a loopback or private address (none, the default: no operations listener).
+        #[arg(long)]
+        ops: Option<SocketAddr>,
         /// Its data directory (default: `data` beside the configuration file).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -177,6 +181,7 @@ pub fn run(command: &MemberCommand) -> anyhow::Result<()> {
             api,
             public,
             pint,
+            ops,
             data,
             out,
         } => node_config(&NodeConfigArgs {
@@ -188,6 +193,7 @@ pub fn run(command: &MemberCommand) -> anyhow::Result<()> {
             api: *api,
             public: *public,
             pint: *pint,
+            ops: *ops,
             data: data.as_deref(),
             out,
         }),
@@ -296,6 +302,7 @@ struct NodeConfigArgs<'a> {
     api: Option<SocketAddr>,
     public: Option<SocketAddr>,
     pint: Option<SocketAddr>,
+    ops: Option<SocketAddr>,
     data: Option<&'a Path>,
     out: &'a Path,
 }
@@ -395,6 +402,7 @@ fn node_config(args: &NodeConfigArgs<'_>) -> anyhow::Result<()> {
         api_listen: args.api,
         public_listen: args.public,
         pint_listen: args.pint,
+        ops_listen: args.ops,
         public_base_url: None,
         public_certificate_chain: None,
         public_private_key: None,

@@ -35,6 +35,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::NodeFileConfig;
+use crate::ops::{self, CertificateValidity, OpsContext, TxCounter};
+use replication::metrics::ReplicaMetrics;
 
 /// How often `status.json` is rewritten: fast enough for tests to observe an election (1-2 s)
 /// without polling for long, rare enough to cost nothing.
@@ -116,13 +118,16 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     if let Some(n) = config.log_retain_entries {
         replica_config.log_retain_entries = n;
     }
-    let replica = Replica::open(
+    let mut replica = Replica::open(
         replica_config,
         store,
         machine,
         &tracing_logger(config.raft_id),
     )
     .context("open the replica")?;
+    let replica_metrics = Arc::new(ReplicaMetrics::default());
+    replica.set_metrics(replica_metrics.clone());
+    let api_metrics = Arc::new(graphql::ApiMetrics::default());
 
     let (inbound, peer_messages) = mpsc::channel(PEER_CHANNEL_CAPACITY);
     let transport_config = transport_config(&config, &reader, trust, genesis_hash.0, streams)?;
@@ -130,6 +135,11 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         chain: transport_config.credentials.chain.clone(),
         key: transport_config.credentials.key.clone_key(),
     };
+    // The API presents the node certificate too; SIGHUP replaces it in both.
+    let api_certificate: pki::tls::SharedCertificate = Arc::new(std::sync::RwLock::new(
+        pki::tls::certified_key(api_credentials.chain, api_credentials.key)
+            .context("the node certificate and key")?,
+    ));
     let transport = TlsTransport::start(transport_config, inbound)
         .await
         .context("start the transport")?;
@@ -148,14 +158,16 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
                 handle.reads.clone(),
                 handle.status.clone(),
             );
-            let schema = graphql::build_schema(graphql::Api {
-                client,
-                node_id: config.node_id.clone(),
-                verify_base_url: config.verify_base_url(),
-            });
-            let tls =
-                graphql::tls_config(api_credentials.chain, api_credentials.key, reader.clone())
-                    .context("the API's TLS configuration")?;
+            let schema = graphql::build_observed_schema(
+                graphql::Api {
+                    client,
+                    node_id: config.node_id.clone(),
+                    verify_base_url: config.verify_base_url(),
+                },
+                api_metrics.clone(),
+            );
+            let tls = graphql::renewable_tls_config(api_certificate.clone(), reader.clone())
+                .context("the API's TLS configuration")?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("bind the API to {listen}"))?;
@@ -187,6 +199,42 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         &api_stop,
     )
     .await?;
+    let certificates = Arc::new(std::sync::RwLock::new(certificate_validities(&config)?));
+    let transactions = Arc::new(TxCounter::default());
+    let counter_task = tokio::spawn(
+        transactions
+            .clone()
+            .follow(reader.clone(), api_stop.subscribe()),
+    );
+    let ops_task = match config.ops_listen {
+        Some(listen) => {
+            let context = Arc::new(OpsContext {
+                node_id: config.node_id.clone(),
+                network_id: genesis.network_id.clone(),
+                genesis_hash: genesis_hash.to_string(),
+                data_dir: config.data_dir.clone(),
+                state_dir: config.data_dir.join(STATE_DIR),
+                status: handle.status.clone(),
+                transport: transport.clone(),
+                replica: replica_metrics.clone(),
+                api: api_metrics.clone(),
+                transactions: transactions.clone(),
+                certificates: certificates.clone(),
+                backups: Some(handle.backups.clone()),
+            });
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("bind the operations listener to {listen}"))?;
+            tracing::info!(ops = %ops::url(listener.local_addr()?), "operations listener serving (/metrics, /livez, /readyz, /version, /backup)");
+            let stop = api_stop.subscribe();
+            Some(tokio::spawn(async move {
+                if let Err(e) = ops::serve(listener, context, stop).await {
+                    tracing::error!(error = %format!("{e:#}"), "the operations listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let notifier = match config.email.clone() {
         Some(email) => Some(crate::notify::start(
             email,
@@ -209,12 +257,19 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let mut status = handle.status.clone();
     let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut sighup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut ticker = tokio::time::interval(Duration::from_millis(STATUS_INTERVAL_MS));
     let mut trust_epoch = reader.revocation_epoch();
     let stopped_by = loop {
         tokio::select! {
             _ = sigterm.recv() => break StopReason::Sigterm,
             _ = sigint.recv() => break StopReason::Sigint,
+            _ = sighup.recv() => {
+                match reload_certificate(&config, &transport, &api_certificate, &certificates) {
+                    Ok(not_after) => tracing::info!(not_after, "SIGHUP: reloaded the node certificate and key; new connections present them"),
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "SIGHUP: the node certificate was not reloaded; the node keeps the one it had"),
+                }
+            }
             changed = status.changed() => {
                 // The sender lives in the runtime task: gone means the replica stopped.
                 if changed.is_err() {
@@ -260,6 +315,10 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     for task in pint_tasks {
         let _ = tokio::time::timeout(Duration::from_millis(API_DRAIN_MS), task).await;
     }
+    if let Some(task) = ops_task {
+        let _ = tokio::time::timeout(Duration::from_millis(API_DRAIN_MS), task).await;
+    }
+    let _ = counter_task.await;
     // The runtime's task drops the replica, and with it the state, which flushes sled
     // (`Observed::drop`), before `shutdown` returns.
     let replica_result = handle.shutdown().await;
@@ -351,6 +410,53 @@ async fn start_public(
             tracing::error!(error = %e, "the public verification page stopped");
         }
     }))
+}
+
+/// Reads the node certificate and key again from the configured files (a member renewed it:
+/// the same node id, a new validity or key) and presents them on every new connection, of the
+/// transport and of the API; refused, and nothing changes, if the transport would not accept
+/// the chain as this node's now (another node id, not yet valid or expired, revoked, a foreign
+/// CA) or the key is not its leaf's. Returns the new certificate's end of validity.
+fn reload_certificate(
+    config: &NodeFileConfig,
+    transport: &TlsTransport,
+    api: &pki::tls::SharedCertificate,
+    certificates: &std::sync::RwLock<Vec<CertificateValidity>>,
+) -> anyhow::Result<i64> {
+    let credentials =
+        NodeCredentials::from_pem_files(&config.certificate_chain, &config.private_key)
+            .context("read the node certificate and key")?;
+    let validity = CertificateValidity::of_pem_file("node", &config.certificate_chain)?;
+    transport
+        .set_credentials(&credentials)
+        .context("the transport refused the certificate")?;
+    let certified = pki::tls::certified_key(credentials.chain, credentials.key)
+        .context("the API refused the certificate")?;
+    *api.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = certified;
+    let mut all = certificates
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    all.retain(|c| c.kind != "node");
+    all.insert(0, validity.clone());
+    Ok(validity.not_after)
+}
+
+/// The validity of every certificate this node presents: its node certificate (transport and
+/// API) and, with a public listener, the verification page's.
+fn certificate_validities(config: &NodeFileConfig) -> anyhow::Result<Vec<CertificateValidity>> {
+    let mut all = vec![CertificateValidity::of_pem_file(
+        "node",
+        &config.certificate_chain,
+    )?];
+    if config.public_listen.is_some() {
+        let chain = config
+            .public_certificate_chain
+            .as_ref()
+            .unwrap_or(&config.certificate_chain);
+        all.push(CertificateValidity::of_pem_file("public", chain)?);
+    }
+    Ok(all)
 }
 
 /// Whether this node joins an existing network (its raft id is not a genesis node). A joining
@@ -541,6 +647,12 @@ impl StateMachine for Observed {
 
     fn can_restore(&self, data: &[u8]) -> bool {
         StateMachine::can_restore(&self.state, data)
+    }
+
+    fn open_backup(
+        &self,
+    ) -> Result<Option<Box<dyn replication::stream::ChunkReader>>, StateMachineError> {
+        StateMachine::open_backup(&self.state)
     }
 
     fn applied_index(&self) -> LogIndex {

@@ -236,3 +236,57 @@ mod tests {
         );
     }
 }
+
+/// A certificate and key presented by a server or client, replaced as a whole when it is
+/// renewed: every handshake from then on presents the new one, connections already established
+/// keep theirs. Shared by the nodes' transport and the API's listener.
+pub type SharedCertificate = Arc<std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>>;
+
+/// `chain` (leaf first) and its PKCS#8 `key`, as rustls presents them with [`provider`]'s key
+/// loader; refused if the key is not the leaf's.
+pub fn certified_key(
+    chain: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::sign::CertifiedKey>, rustls::Error> {
+    let key = provider().key_provider.load_private_key(key)?;
+    let certified = rustls::sign::CertifiedKey::new(chain, key);
+    certified.keys_match()?;
+    Ok(Arc::new(certified))
+}
+
+/// Presents the current [`SharedCertificate`], on either side of a handshake
+/// (`with_cert_resolver`, `with_client_cert_resolver`).
+#[derive(Debug)]
+pub struct CurrentCertificate(pub SharedCertificate);
+
+impl CurrentCertificate {
+    fn get(&self) -> Arc<rustls::sign::CertifiedKey> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl rustls::server::ResolvesServerCert for CurrentCertificate {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.get())
+    }
+}
+
+impl rustls::client::ResolvesClientCert for CurrentCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.get())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}

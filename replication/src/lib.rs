@@ -14,6 +14,7 @@
 //!   (`raft-<id>`), with the transport behind a trait; [`runtime::requests`] is the sans-IO
 //!   bookkeeping of the clients' proposals and reads (ids, deadlines, read contexts, retries)
 //!   that the simulator drives too.
+//! - [`metrics`]: what a running replica counts for its operator (atomics; no exporter).
 //! - [`stream`]: streamed snapshots: a snapshot that names the state, and the state sent
 //!   beside it in chunks, for a state too large for one message.
 //! - [`transport`]: [`transport::TlsTransport`], the runtime's transport between nodes: TCP with
@@ -33,6 +34,7 @@
 pub mod batch;
 pub mod error;
 pub mod logging;
+pub mod metrics;
 pub mod replica;
 pub mod rng;
 pub mod runtime;
@@ -43,7 +45,9 @@ pub mod transport;
 
 pub use batch::{Attestation, Batch, Proposal, ProposalId};
 pub use error::{ProposeError, ReplicaError, StateMachineError, StorageError};
-pub use replica::{Applied, CollectEffects, PeerProgress, ReadyEffects, Replica, ReplicaConfig};
+pub use replica::{
+    Applied, BackupPoint, CollectEffects, PeerProgress, ReadyEffects, Replica, ReplicaConfig,
+};
 pub use state_machine::{CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine};
 #[cfg(any(test, feature = "sim-disk"))]
 pub use storage::SimDisk;

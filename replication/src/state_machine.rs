@@ -144,4 +144,13 @@ pub trait StateMachine {
     fn membership(&self) -> Option<Membership> {
         None
     }
+
+    /// A reader of the whole state as of `applied_index()` now, for an operator's backup: it
+    /// must stay consistent while the replica goes on applying, and is read on another thread.
+    /// `None` (the default): this machine offers no backups.
+    fn open_backup(
+        &self,
+    ) -> Result<Option<Box<dyn crate::stream::ChunkReader>>, StateMachineError> {
+        Ok(None)
+    }
 }

@@ -206,7 +206,7 @@ async fn raw_dial(
     addr: SocketAddr,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let config = tls::client_config(
-        credentials,
+        &tls::identity(credentials).expect("credentials"),
         &tls::shared(trust),
         expect,
         None,
@@ -378,6 +378,66 @@ async fn wait_replicas(
     }
 }
 
+/// The leaf certificate node1's listener presents to a new connection from node3.
+async fn presented_by_node1(net: &Net, addr: SocketAddr) -> Result<Vec<u8>> {
+    let stream = raw_dial(&net.credentials("node3")?, &net.trust, node_id(1), addr).await?;
+    let presented = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .context("no certificate presented")?;
+    Ok(presented.as_ref().to_vec())
+}
+
+fn leaf_der(credentials: &NodeCredentials) -> Vec<u8> {
+    credentials.chain[0].as_ref().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_of_the_same_node_is_presented_on_new_connections() -> Result<()> {
+    let mut net = Net::new(3)?;
+    let listener = bind().await?;
+    let addr = listener.local_addr()?;
+    let peers: BTreeMap<u64, SocketAddr> = [(1, addr), (3, "127.0.0.1:9".parse()?)]
+        .into_iter()
+        .collect();
+    let node1 = start(config(&net, 1, &peers)?, listener)?;
+    let original = net.credentials("node1")?;
+    assert_eq!(presented_by_node1(&net, addr).await?, leaf_der(&original));
+
+    // node1's member renews its certificate: the same node id, a new key and validity.
+    let entry = net.consortium.identity("node1").context("node1")?.clone();
+    let now = now_unix_s();
+    net.consortium.issue(&pki::dev::IdentityRequest {
+        name: "node1-renewed".into(),
+        member: entry.member.clone(),
+        party: entry.party.clone(),
+        party_name: "renewed".into(),
+        kind: pki::IdentityKind::Node,
+        node_id: entry.node_id.clone(),
+        ips: Vec::new(),
+        not_before: now - 60,
+        not_after: now + 2 * 24 * 3600,
+    })?;
+    let renewed = net.credentials("node1-renewed")?;
+    assert_ne!(leaf_der(&renewed), leaf_der(&original));
+    node1.transport.set_credentials(&renewed)?;
+    assert_eq!(presented_by_node1(&net, addr).await?, leaf_der(&renewed));
+
+    // Another node's certificate is not this node's: refused, and nothing changes.
+    let refused = node1.transport.set_credentials(&net.credentials("node2")?);
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("node2")),
+        "{refused:?}"
+    );
+    assert_eq!(presented_by_node1(&net, addr).await?, leaf_der(&renewed));
+    node1.transport.shutdown().await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_from_a_foreign_consortium_is_refused() -> Result<()> {
     let net = Net::new(3)?;
@@ -388,7 +448,7 @@ async fn a_certificate_from_a_foreign_consortium_is_refused() -> Result<()> {
     let impostor = bind().await?;
     let impostor_addr = impostor.local_addr()?;
     let impostor_server = tls::server_config(
-        &foreign_node1,
+        &tls::identity(&foreign_node1)?,
         &tls::shared(&net.trust),
         only_peer(3),
         Arc::new(Counters::default()),
@@ -527,7 +587,7 @@ async fn a_valid_node_certificate_claiming_another_node_is_refused() -> Result<(
     let impostor = bind().await?;
     let impostor_addr = impostor.local_addr()?;
     let server = tls::server_config(
-        &node2,
+        &tls::identity(&node2)?,
         &tls::shared(&net.trust),
         only_peer(3),
         Arc::new(Counters::default()),

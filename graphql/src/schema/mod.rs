@@ -98,8 +98,14 @@ pub type ApiSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// The schema, with `api` as its shared data and the limits applied.
 pub fn build_schema(api: Api) -> ApiSchema {
+    build_observed_schema(api, Arc::default())
+}
+
+/// [`build_schema`], counting its requests into `metrics` (the node's `/metrics` reads them).
+pub fn build_observed_schema(api: Api, metrics: Arc<crate::metrics::ApiMetrics>) -> ApiSchema {
     Schema::build(Query, Mutation, SubscriptionRoot)
         .data(api)
+        .extension(crate::metrics::CountRequests(metrics))
         .limit_depth(QUERY_DEPTH_MAX)
         // The price limit, the answer's size and the PDFs a request renders (not the schema's
         // own `limit_complexity`, whose refusal carries no code and no reason).

@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, ErrorExtensions as _, Object};
 use ledger::client::SubmitError;
 
 use super::outcome::SubmitResult;
@@ -56,6 +56,11 @@ impl Mutation {
                 }
                 Err(e @ SubmitError::Unavailable(_)) => {
                     return Err(api_error(UNAVAILABLE, e.to_string()));
+                }
+                Err(ref e @ SubmitError::Overloaded { retry_after_ms, .. }) => {
+                    // Back-pressure: at once, with when to come back.
+                    return Err(api_error(UNAVAILABLE, e.to_string())
+                        .extend_with(|_, x| x.set("retryAfterMs", retry_after_ms)));
                 }
             }
         }

@@ -29,7 +29,9 @@ use raft::{RawNode, ReadState, StateRole};
 use crate::batch::{Batch, Batcher, ProposalId};
 use crate::error::{ProposeError, ReplicaError, StateMachineError};
 use crate::rng::SplitMix64;
-use crate::state_machine::{CommittedEntry, EntryKind, LogIndex, StateMachine, StateSnapshot};
+use crate::state_machine::{
+    CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine, StateSnapshot,
+};
 use crate::storage::{GENESIS_INDEX, GENESIS_TERM, LogStore};
 
 /// Largest Raft message raft-rs builds (it packs appended entries up to this size). 1 MiB keeps
@@ -125,6 +127,33 @@ impl ReplicaConfig {
             log_retain_bytes: LOG_RETAIN_BYTES,
             election_jitter_seed: None,
         }
+    }
+}
+
+/// What [`Replica::backup`] returns: a consistent state and where in the log it stands.
+pub struct BackupPoint {
+    /// The applied index the state is at.
+    pub index: LogIndex,
+    /// The term of the entry at `index`.
+    pub term: u64,
+    /// Raft's voters as of `index`, sorted.
+    pub voters: Vec<u64>,
+    /// Raft's learners as of `index`, sorted.
+    pub learners: Vec<u64>,
+    /// The state machine's hash at `index`.
+    pub state_hash: StateHash,
+    /// The state, in chunks.
+    pub reader: Box<dyn crate::stream::ChunkReader>,
+}
+
+impl std::fmt::Debug for BackupPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupPoint")
+            .field("index", &self.index)
+            .field("term", &self.term)
+            .field("voters", &self.voters)
+            .field("learners", &self.learners)
+            .finish_non_exhaustive()
     }
 }
 
@@ -281,6 +310,8 @@ pub struct Replica<S: StateMachine> {
     stopped: bool,
     /// Counters.
     stats: ReplicaStats,
+    /// The operator's counters, when attached ([`Replica::set_metrics`]).
+    metrics: Option<std::sync::Arc<crate::metrics::ReplicaMetrics>>,
 }
 
 impl<S: StateMachine> std::fmt::Debug for Replica<S> {
@@ -381,6 +412,7 @@ impl<S: StateMachine> Replica<S> {
             dropped: Vec::new(),
             stopped: false,
             stats: ReplicaStats::default(),
+            metrics: None,
         };
         replica.rejitter();
         Ok(replica)
@@ -676,6 +708,53 @@ impl<S: StateMachine> Replica<S> {
     /// The log store, for reads.
     pub fn store(&self) -> &LogStore {
         self.node.store()
+    }
+
+    /// A backup of this replica now: its state machine's reader of the state at the applied
+    /// index, with the Raft position a restored replica starts from (the applied entry's term,
+    /// the voters and learners as of it). Called between two Readies, so the state is the one
+    /// at that index. `None` if the state machine offers no backups.
+    pub fn backup(&self) -> Result<Option<BackupPoint>, ReplicaError> {
+        let id = self.id;
+        let Some(reader) = self
+            .sm
+            .open_backup()
+            .map_err(|source| ReplicaError::StateMachine { id, source })?
+        else {
+            return Ok(None);
+        };
+        let index = self.sm.applied_index();
+        let term = self
+            .node
+            .raft
+            .raft_log
+            .term(index)
+            .map_err(|e| ReplicaError::Invariant {
+                id,
+                reason: format!("no term for the applied index {index}: {e}"),
+            })?;
+        Ok(Some(BackupPoint {
+            index,
+            term,
+            voters: {
+                let mut v = self.conf_state.voters.clone();
+                v.sort_unstable();
+                v
+            },
+            learners: {
+                let mut v = self.conf_state.learners.clone();
+                v.sort_unstable();
+                v
+            },
+            state_hash: self.sm.state_hash(),
+            reader,
+        }))
+    }
+
+    /// Attaches the operator's counters: from now on durable writes and applies are timed,
+    /// leader changes and snapshots sent counted (`crate::metrics`).
+    pub fn set_metrics(&mut self, metrics: std::sync::Arc<crate::metrics::ReplicaMetrics>) {
+        self.metrics = Some(metrics);
     }
 
     /// Counters.

@@ -72,6 +72,9 @@ impl<S: StateMachine> Replica<S> {
         }
         let mut rd = self.node.ready();
         if let Some(ss) = rd.ss() {
+            if let Some(m) = &self.metrics {
+                m.leader_seen(ss.leader_id);
+            }
             fx.role_changed(ss.leader_id, ss.raft_state);
         }
 
@@ -133,6 +136,12 @@ impl<S: StateMachine> Replica<S> {
         // finished as soon as it was handed to the transport made a large one (hundreds of MB,
         // seconds on the wire and in the import) look lost at the peer's next rejection: it was
         // taken and sent again and again. It is now given time in proportion to its size.
+        if let Some(m) = &self.metrics {
+            m.snapshots_sent.fetch_add(
+                snapshots_sent.len() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         for (to, bytes) in snapshots_sent {
             let ticks = SNAPSHOT_WAIT_TICKS_MIN + bytes / SNAPSHOT_BYTES_PER_TICK;
             self.snapshots_in_flight.insert(to, ticks);
@@ -159,6 +168,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     fn persist(&mut self, batch: WriteBatch) -> Result<(), ReplicaError> {
+        let started = self.metrics.as_ref().map(|_| std::time::Instant::now());
         let wrote = self
             .node
             .mut_store()
@@ -169,6 +179,9 @@ impl<S: StateMachine> Replica<S> {
             })?;
         if wrote {
             self.stats.durable_writes += 1;
+            if let (Some(m), Some(t)) = (&self.metrics, started) {
+                m.fsync.observe(t.elapsed());
+            }
         }
         Ok(())
     }
@@ -210,6 +223,7 @@ impl<S: StateMachine> Replica<S> {
                 self.stats.entries_skipped += 1;
                 continue;
             }
+            let started = self.metrics.as_ref().map(|_| std::time::Instant::now());
             let output = self
                 .sm
                 .apply(CommittedEntry {
@@ -229,6 +243,9 @@ impl<S: StateMachine> Replica<S> {
                 )));
             }
             self.stats.entries_applied += 1;
+            if let (Some(m), Some(t)) = (&self.metrics, started) {
+                m.apply.observe(t.elapsed());
+            }
             let proposals: Vec<ProposalId> = match kind {
                 EntryKind::Proposals { proposals: ps, .. } => ps.iter().map(|p| p.id).collect(),
                 _ => Vec::new(),

@@ -29,7 +29,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::batch::BATCH_PAYLOADS_MAX;
 use crate::error::ReplicaError;
-use crate::replica::{Applied, PeerProgress, ReadyEffects, Replica};
+use crate::replica::{Applied, BackupPoint, PeerProgress, ReadyEffects, Replica};
 use crate::state_machine::{LogIndex, StateHash, StateMachine};
 use requests::{Answer, ReadAttempts, ReadStep, Requests};
 
@@ -89,6 +89,17 @@ pub struct ReadRequest {
     pub reply: oneshot::Sender<Result<LogIndex, ProposalFailed>>,
 }
 
+/// An operator's request for a backup ([`Replica::backup`]), answered on the Ready loop's
+/// thread between two Readies; `None` if the state machine offers no backups.
+#[derive(Debug)]
+pub struct BackupRequest {
+    /// Gets the backup point, or why there is none.
+    pub reply: oneshot::Sender<Result<Option<BackupPoint>, String>>,
+}
+
+/// Backup requests buffered: an operator asks for one at a time.
+pub const BACKUP_CHANNEL_CAPACITY: usize = 4;
+
 /// What the replica publishes after each wake-up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplicaStatus {
@@ -119,6 +130,12 @@ pub struct ReplicaStatus {
     pub voters: Vec<u64>,
     /// Raft's learners as of the last applied entry, by raft id.
     pub learners: Vec<u64>,
+    /// Client proposals waiting for their outcome on this replica (at most
+    /// [`PENDING_PROPOSALS_MAX`]).
+    pub proposals_pending: usize,
+    /// When the oldest of them was proposed, on the driver's clock (`RuntimeConfig::epoch_ms`
+    /// plus time since: the Unix time in ms on a node).
+    pub oldest_proposal_since_ms: Option<u64>,
 }
 
 /// Driver settings.
@@ -164,6 +181,8 @@ pub struct ReplicaHandle {
     pub reads: mpsc::Sender<ReadRequest>,
     /// Watch progress here.
     pub status: watch::Receiver<ReplicaStatus>,
+    /// Ask for backups here.
+    pub backups: mpsc::Sender<BackupRequest>,
     shutdown: watch::Sender<bool>,
     /// The Ready loop's thread; it returns how the loop ended.
     thread: std::thread::JoinHandle<Result<(), ReplicaError>>,
@@ -264,6 +283,7 @@ where
     let id = replica.id();
     let (proposals_tx, proposals_rx) = mpsc::channel(CLIENT_CHANNEL_CAPACITY);
     let (reads_tx, reads_rx) = mpsc::channel(PENDING_READS_MAX);
+    let (backups_tx, backups_rx) = mpsc::channel(BACKUP_CHANNEL_CAPACITY);
     let (status_tx, status_rx) = watch::channel(ReplicaStatus {
         id,
         ..ReplicaStatus::default()
@@ -277,6 +297,7 @@ where
         peer_messages,
         proposals: proposals_rx,
         reads: reads_rx,
+        backups: backups_rx,
         status: status_tx,
         shutdown: shutdown_rx,
         proposals_refused: 0,
@@ -302,6 +323,7 @@ where
         proposals: proposals_tx,
         reads: reads_tx,
         status: status_rx,
+        backups: backups_tx,
         shutdown: shutdown_tx,
         thread,
         finished: finished_rx,
@@ -314,6 +336,7 @@ struct Driver<S: StateMachine, T> {
     peer_messages: mpsc::Receiver<Message>,
     proposals: mpsc::Receiver<ClientProposal>,
     reads: mpsc::Receiver<ReadRequest>,
+    backups: mpsc::Receiver<BackupRequest>,
     status: watch::Sender<ReplicaStatus>,
     shutdown: watch::Receiver<bool>,
     /// The proposals and reads waiting for an answer (sans-IO: [`requests`]).
@@ -395,6 +418,10 @@ where
                         }
                         None => reads_open = false,
                     }
+                }
+                Some(backup) = self.backups.recv() => {
+                    let point = self.replica.backup().map_err(|e| e.to_string());
+                    let _ = backup.reply.send(point);
                 }
                 _ = until(batch_deadline), if batch_deadline.is_some() => {}
                 _ = self.shutdown.changed() => return Ok(()),
@@ -486,6 +513,8 @@ where
             peers: r.peer_progress(),
             voters: sorted(&r.conf_state().voters),
             learners: sorted(&r.conf_state().learners),
+            proposals_pending: self.requests.pending_proposals(),
+            oldest_proposal_since_ms: self.requests.oldest_pending_since_ms(),
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;

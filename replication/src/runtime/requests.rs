@@ -176,6 +176,16 @@ impl<P, R> Requests<P, R> {
         self.proposals.len()
     }
 
+    /// When the oldest proposal still waiting for its outcome was proposed (`now_ms` scale),
+    /// if any: how far behind its proposals this replica is. The oldest is the one of the
+    /// smallest id (ids grow within a run).
+    pub fn oldest_pending_since_ms(&self) -> Option<u64> {
+        self.proposals
+            .values()
+            .next()
+            .map(|(deadline, _)| deadline.saturating_sub(PROPOSAL_TIMEOUT_MS))
+    }
+
     /// Read requests waiting for their read point.
     pub fn pending_reads(&self) -> usize {
         self.reads.len()
@@ -601,14 +611,25 @@ mod tests {
     fn a_proposal_times_out_at_its_deadline_and_not_before() {
         let mut replica = leader();
         let mut requests = Tracked::new(1, 0);
+        assert_eq!(requests.oldest_pending_since_ms(), None);
         requests
             .propose(&mut replica, b"a".to_vec(), "p", 1_000)
             .unwrap();
+        requests
+            .propose(&mut replica, b"b".to_vec(), "q", 1_500)
+            .unwrap();
+        // The back-pressure rule reads how long the oldest has waited.
+        assert_eq!(requests.oldest_pending_since_ms(), Some(1_000));
         assert!(requests.expire(1_000 + PROPOSAL_TIMEOUT_MS - 1).is_empty());
-        assert_eq!(requests.pending_proposals(), 1);
+        assert_eq!(requests.pending_proposals(), 2);
         assert_eq!(
             requests.expire(1_000 + PROPOSAL_TIMEOUT_MS),
             vec![Answer::Proposal("p", Err(ProposalFailed::TimedOut))]
+        );
+        assert_eq!(requests.oldest_pending_since_ms(), Some(1_500));
+        assert_eq!(
+            requests.expire(1_500 + PROPOSAL_TIMEOUT_MS),
+            vec![Answer::Proposal("q", Err(ProposalFailed::TimedOut))]
         );
         assert_eq!(requests.pending_proposals(), 0);
     }

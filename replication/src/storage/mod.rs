@@ -389,6 +389,46 @@ impl LogStore {
         .map(|_| ())
     }
 
+    /// Initializes an empty store at a backup's position: a snapshot at `index` (of `term`, with
+    /// the backup's voters and learners) that holds no state, because the state machine was
+    /// restored from the backup beside it, and a hard state committed through `index`. Raft
+    /// then goes on from `index + 1`, as after a compaction.
+    pub fn restore_point(
+        &mut self,
+        index: u64,
+        term: u64,
+        voters: &[u64],
+        learners: &[u64],
+    ) -> Result<(), StorageError> {
+        if self.is_initialized() || self.core.last_index() != 0 {
+            return Err(StorageError::Invariant(
+                "a backup is restored into an empty Raft log only".into(),
+            ));
+        }
+        if voters.is_empty() || index < GENESIS_INDEX || term < GENESIS_TERM {
+            return Err(StorageError::Invariant(
+                "a restore point needs voters and a position at or past the genesis".into(),
+            ));
+        }
+        let mut snap = Snapshot::default();
+        let meta = snap.mut_metadata();
+        meta.index = index;
+        meta.term = term;
+        meta.mut_conf_state().voters = voters.to_vec();
+        meta.mut_conf_state().learners = learners.to_vec();
+        let hard_state = HardState {
+            term,
+            commit: index,
+            ..HardState::default()
+        };
+        self.write(WriteBatch {
+            install_snapshot: Some(snap),
+            hard_state: Some(hard_state),
+            ..WriteBatch::default()
+        })
+        .map(|_| ())
+    }
+
     /// Persists `batch` in one durable write, then updates the in-memory view. Returns whether
     /// a durable write happened (an empty batch writes nothing).
     pub fn write(&mut self, batch: WriteBatch) -> Result<bool, StorageError> {

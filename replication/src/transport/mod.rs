@@ -350,7 +350,8 @@ struct Inner {
 /// What every dialer is made from.
 #[derive(Debug)]
 struct DialContext {
-    credentials: NodeCredentials,
+    /// The certificate and key presented, replaced by [`TlsTransport::set_credentials`].
+    identity: tls::SharedIdentity,
     trust: tls::SharedTrust,
     own_hello: Hello,
     queue_capacity: usize,
@@ -406,8 +407,8 @@ impl TlsTransport {
         // The peers are known before the listener accepts anyone.
         let peers: SharedPeers = Arc::new(RwLock::new(config.peers.clone()));
         let trust = tls::shared(&config.trust);
-        let server =
-            tls::server_config(&config.credentials, &trust, peers.clone(), counters.clone())?;
+        let identity = tls::identity(&config.credentials)?;
+        let server = tls::server_config(&identity, &trust, peers.clone(), counters.clone())?;
         let accept = Arc::new(AcceptContext {
             raft_id: config.raft_id,
             acceptor: TlsAcceptor::from(Arc::new(server)),
@@ -428,7 +429,7 @@ impl TlsTransport {
                 peers,
                 dialers: Mutex::new(BTreeMap::new()),
                 dial: DialContext {
-                    credentials: config.credentials.clone(),
+                    identity,
                     trust,
                     own_hello,
                     queue_capacity: config.peer_queue_messages_max,
@@ -455,6 +456,24 @@ impl TlsTransport {
             .trust
             .write()
             .unwrap_or_else(PoisonError::into_inner) = trust;
+    }
+
+    /// Replaces the certificate and key this node presents (a renewed node certificate): every
+    /// handshake from now on, inbound and outbound, presents them; connections already
+    /// established keep the old ones until they close. Refused, and nothing changes, if the
+    /// trust store as of now does not accept the new chain as this node's certificate (another
+    /// node id, expired, revoked, a foreign CA) or the key is not its leaf's.
+    pub fn set_credentials(&self, credentials: &NodeCredentials) -> Result<(), TransportError> {
+        let trust = tls::current(&self.inner.dial.trust);
+        check_own_certificate(&trust, &self.inner.dial.own_hello.node_id, credentials)?;
+        let certified = tls::certified_key(credentials)?;
+        *self
+            .inner
+            .dial
+            .identity
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = certified;
+        Ok(())
     }
 
     /// Replaces the peer set (the network's membership changed). A new peer gets a queue and a
@@ -496,7 +515,7 @@ impl TlsTransport {
                 capacity: inner.dial.queue_capacity,
             });
             let client = tls::client_config(
-                &inner.dial.credentials,
+                &inner.dial.identity,
                 &inner.dial.trust,
                 peer.node_id.clone(),
                 peer.member.clone(),
@@ -628,13 +647,22 @@ fn validate(config: &TransportConfig) -> Result<(), TransportError> {
     }
     validate_peers(config.raft_id, &config.node_id, &config.peers)?;
     // Fail at start, not at the first handshake, if our own certificate will be refused.
+    check_own_certificate(&config.trust, &config.node_id, &config.credentials)
+}
+
+/// Whether `trust` accepts `credentials`' chain now as `node_id`'s, as a server and a client.
+fn check_own_certificate(
+    trust: &TrustStore,
+    node_id: &NodeId,
+    credentials: &NodeCredentials,
+) -> Result<(), TransportError> {
     let now = UnixTime::now();
     for purpose in [Purpose::NodeServer, Purpose::TlsClient] {
-        let own = tls::peer_node_id(&config.trust, Some(&config.credentials.chain), now, purpose)
+        let own = tls::peer_node_id(trust, Some(&credentials.chain), now, purpose)
             .map_err(TransportError::OwnCertificate)?;
-        if own != config.node_id {
+        if own != *node_id {
             return Err(TransportError::OwnCertificate(PeerRefusal::WrongNode {
-                expected: config.node_id.clone(),
+                expected: node_id.clone(),
                 found: own,
             }));
         }

@@ -224,10 +224,29 @@ pub fn peer_node_id(
     node_identity(trust, leaf, intermediates, now, purpose).map(|(_, id)| id)
 }
 
-/// The server side of a node: presents `credentials`, requires a node certificate of one of
+/// The certificate and key a transport presents, shared by its server configuration and every
+/// dialer's client configuration, and replaced as a whole when the node's certificate is
+/// renewed ([`TlsTransport::set_credentials`](super::TlsTransport::set_credentials)).
+pub type SharedIdentity = pki::tls::SharedCertificate;
+
+/// `credentials` as rustls presents them; refused if the key is not the leaf's.
+pub fn certified_key(
+    credentials: &NodeCredentials,
+) -> Result<Arc<rustls::sign::CertifiedKey>, TransportError> {
+    pki::tls::certified_key(credentials.chain.clone(), credentials.key.clone_key())
+        .map_err(TransportError::Tls)
+}
+
+/// A [`SharedIdentity`] holding `credentials` (a transport's start, or a test's raw
+/// connection).
+pub fn identity(credentials: &NodeCredentials) -> Result<SharedIdentity, TransportError> {
+    Ok(Arc::new(RwLock::new(certified_key(credentials)?)))
+}
+
+/// The server side of a node: presents the current `identity`, requires a node certificate of one of
 /// `peers` (as they are at each handshake).
 pub fn server_config(
-    credentials: &NodeCredentials,
+    identity: &SharedIdentity,
     trust: &SharedTrust,
     peers: SharedPeers,
     counters: Arc<Counters>,
@@ -241,8 +260,7 @@ pub fn server_config(
         .with_protocol_versions(PROTOCOL_VERSIONS)
         .map_err(TransportError::Tls)?
         .with_client_cert_verifier(Arc::new(ClientVerifier(verifier)))
-        .with_single_cert(credentials.chain.clone(), credentials.key.clone_key())
-        .map_err(TransportError::Tls)?;
+        .with_cert_resolver(Arc::new(pki::tls::CurrentCertificate(identity.clone())));
     // No session resumption: a resumed session skips certificate verification, and every
     // connection must be checked against the trust store (and its CRLs) as of now. A full
     // handshake per connection costs nothing for a handful of long-lived peer links.
@@ -251,10 +269,10 @@ pub fn server_config(
     Ok(config)
 }
 
-/// The client side of a node dialing `expected`: presents `credentials`, requires `expected`'s
+/// The client side of a node dialing `expected`: presents the current `identity`, requires `expected`'s
 /// node certificate (issued by `expected_member`'s CA, if given).
 pub fn client_config(
-    credentials: &NodeCredentials,
+    identity: &SharedIdentity,
     trust: &SharedTrust,
     expected: NodeId,
     expected_member: Option<MemberCode>,
@@ -271,8 +289,7 @@ pub fn client_config(
         .map_err(TransportError::Tls)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(ServerVerifier(verifier)))
-        .with_client_auth_cert(credentials.chain.clone(), credentials.key.clone_key())
-        .map_err(TransportError::Tls)?;
+        .with_client_cert_resolver(Arc::new(pki::tls::CurrentCertificate(identity.clone())));
     // No session resumption (see `server_config`): the pin is checked on every connection.
     config.resumption = rustls::client::Resumption::disabled();
     Ok(config)
