@@ -706,7 +706,8 @@ mod tests {
             .context("append to the raft log");
         assert!(storage_full(&enospc));
         // sled and redb report some I/O errors as text only.
-        let text = anyhow::anyhow!("state machine storage: Io(No space left on device (os error 28))");
+        let text =
+            anyhow::anyhow!("state machine storage: Io(No space left on device (os error 28))");
         assert!(storage_full(&text));
         let other = anyhow::Error::from(std::io::Error::from_raw_os_error(5)).context("read");
         assert!(!storage_full(&other));

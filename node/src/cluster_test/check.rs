@@ -144,7 +144,10 @@ pub fn check(history: &History, nodes: &[NodeEnd]) -> Verdict {
         let mut counts: HashMap<&str, Vec<u64>> = HashMap::new();
         let mut bills: BTreeMap<&str, Vec<&WriteOp>> = BTreeMap::new();
         for tx in node.chain.iter().filter(|t| t.committed) {
-            counts.entry(tx.tx_hash.as_str()).or_default().push(tx.height);
+            counts
+                .entry(tx.tx_hash.as_str())
+                .or_default()
+                .push(tx.height);
             match by_hash.get(tx.tx_hash.as_str()) {
                 Some(op) => bills.entry(op.bill.as_str()).or_default().push(op),
                 None => v.foreign += 1,
@@ -165,7 +168,13 @@ pub fn check(history: &History, nodes: &[NodeEnd]) -> Verdict {
                         note(
                             &mut v.lost,
                             &mut lost,
-                            format!("{} {} {} acknowledged, not in node {}'s chain", w.bill, w.action, w.tx_hash, i + 1),
+                            format!(
+                                "{} {} {} acknowledged, not in node {}'s chain",
+                                w.bill,
+                                w.action,
+                                w.tx_hash,
+                                i + 1
+                            ),
                         );
                     }
                 }
@@ -175,14 +184,23 @@ pub fn check(history: &History, nodes: &[NodeEnd]) -> Verdict {
                 note(
                     &mut v.stale_refusals,
                     &mut refusals,
-                    format!("{} {} {} refused {code}, which its acknowledged state allows", w.bill, w.action, w.tx_hash),
+                    format!(
+                        "{} {} {} refused {code}, which its acknowledged state allows",
+                        w.bill, w.action, w.tx_hash
+                    ),
                 );
                 for (i, c) in committed.iter().enumerate() {
                     if c.contains_key(w.tx_hash.as_str()) {
                         note(
                             &mut v.phantom,
                             &mut phantom,
-                            format!("{} {} {} refused ({code}), committed in node {}'s chain", w.bill, w.action, w.tx_hash, i + 1),
+                            format!(
+                                "{} {} {} refused ({code}), committed in node {}'s chain",
+                                w.bill,
+                                w.action,
+                                w.tx_hash,
+                                i + 1
+                            ),
                         );
                     }
                 }
@@ -203,7 +221,11 @@ pub fn check(history: &History, nodes: &[NodeEnd]) -> Verdict {
                 note(
                     &mut v.duplicated,
                     &mut duplicated,
-                    format!("{hash} committed {} times in node {}'s chain, at heights {heights:?}", heights.len(), i + 1),
+                    format!(
+                        "{hash} committed {} times in node {}'s chain, at heights {heights:?}",
+                        heights.len(),
+                        i + 1
+                    ),
                 );
             }
         }
@@ -261,7 +283,11 @@ pub fn check(history: &History, nodes: &[NodeEnd]) -> Verdict {
             continue;
         };
         let seen: BTreeSet<&str> = seen.iter().map(String::as_str).collect();
-        for w in acknowledged.get(r.bill.as_str()).map(Vec::as_slice).unwrap_or_default() {
+        for w in acknowledged
+            .get(r.bill.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             if w.completed_ms < r.invoked_ms && !seen.contains(w.tx_hash.as_str()) {
                 note(
                     &mut v.stale_reads,
@@ -364,12 +390,31 @@ mod tests {
             writes: vec![
                 write("A", 0, "SHIPPER", ack(), 0),
                 write("A", 1, "BANK", ack(), 20),
-                write("A", 2, "SHIPPER", Outcome::Unknown { error: "timeout".into() }, 40),
-                write("B", 0, "SHIPPER", Outcome::Unknown { error: "timeout".into() }, 0),
+                write(
+                    "A",
+                    2,
+                    "SHIPPER",
+                    Outcome::Unknown {
+                        error: "timeout".into(),
+                    },
+                    40,
+                ),
+                write(
+                    "B",
+                    0,
+                    "SHIPPER",
+                    Outcome::Unknown {
+                        error: "timeout".into(),
+                    },
+                    0,
+                ),
             ],
             reads: vec![read("A", 35, &["A-0", "A-1"]), read("A", 5, &[])],
         };
-        let n = node(&["A-0", "A-1", "A-2"], &[("A", Some("SHIPPER")), ("B", None)]);
+        let n = node(
+            &["A-0", "A-1", "A-2"],
+            &[("A", Some("SHIPPER")), ("B", None)],
+        );
         (history, vec![n.clone(), n.clone(), n])
     }
 
@@ -378,7 +423,10 @@ mod tests {
         let (history, nodes) = good();
         let v = check(&history, &nodes);
         assert!(!v.violated(), "{v:?}");
-        assert_eq!((v.acknowledged, v.unknown, v.refused, v.unknown_committed), (2, 2, 0, 1));
+        assert_eq!(
+            (v.acknowledged, v.unknown, v.refused, v.unknown_committed),
+            (2, 2, 0, 1)
+        );
         assert_eq!(
             v.summary(),
             "cluster-test: 2 acknowledged, 0 lost, 0 duplicated, 2 unknown, 0 refused, 2 reads (0 failed), reads linearizable, converged"
@@ -398,7 +446,10 @@ mod tests {
     #[test]
     fn a_transaction_committed_twice_is_duplicated() {
         let (history, mut nodes) = good();
-        nodes[0] = node(&["A-0", "A-1", "A-1", "A-2"], &[("A", Some("SHIPPER")), ("B", None)]);
+        nodes[0] = node(
+            &["A-0", "A-1", "A-1", "A-2"],
+            &[("A", Some("SHIPPER")), ("B", None)],
+        );
         let v = check(&history, &nodes);
         assert_eq!(v.duplicated.len(), 1, "{v:?}");
         assert!(v.violated());
@@ -425,7 +476,10 @@ mod tests {
         let (mut history, mut nodes) = good();
         history.writes[3].outcome = Outcome::Refused { code: "X".into() };
         for n in &mut nodes {
-            *n = node(&["A-0", "A-1", "A-2", "B-0"], &[("A", Some("SHIPPER")), ("B", Some("SHIPPER"))]);
+            *n = node(
+                &["A-0", "A-1", "A-2", "B-0"],
+                &[("A", Some("SHIPPER")), ("B", Some("SHIPPER"))],
+            );
         }
         let v = check(&history, &nodes);
         assert_eq!(v.phantom.len(), 3, "{v:?}");

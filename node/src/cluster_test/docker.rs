@@ -75,7 +75,14 @@ impl Docker {
         let size = tmpfs_size.map(|s| format!("o=size={s}"));
         let mut args = vec!["volume", "create", "--label", &label];
         if let Some(size) = &size {
-            args.extend(["--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", size]);
+            args.extend([
+                "--opt",
+                "type=tmpfs",
+                "--opt",
+                "device=tmpfs",
+                "--opt",
+                size,
+            ]);
         }
         args.push(&name);
         self.run(&args).await?;

@@ -163,7 +163,10 @@ struct Cluster {
 }
 
 fn log(shared: &Shared, line: &str) {
-    eprintln!("cluster-test: [{:>7.1} s] {line}", shared.now_ms() as f64 / 1000.0);
+    eprintln!(
+        "cluster-test: [{:>7.1} s] {line}",
+        shared.now_ms() as f64 / 1000.0
+    );
 }
 
 async fn suite(args: &RunArgs, docker: &Docker) -> anyhow::Result<bool> {
@@ -182,7 +185,12 @@ async fn suite(args: &RunArgs, docker: &Docker) -> anyhow::Result<bool> {
                 .create(
                     "disk",
                     &args.image,
-                    &["--network".into(), "none".into(), "-v".into(), format!("{volume}:/disk")],
+                    &[
+                        "--network".into(),
+                        "none".into(),
+                        "-v".into(),
+                        format!("{volume}:/disk"),
+                    ],
                     &["cluster-test", "disk", "--dir", "/disk"],
                 )
                 .await?;
@@ -211,7 +219,12 @@ async fn suite(args: &RunArgs, docker: &Docker) -> anyhow::Result<bool> {
         ];
         let config = format!("/silkline/{member}/node/config.json");
         let container = docker
-            .create(name, &args.image, &extra, &["node", "run", "--config", &config])
+            .create(
+                name,
+                &args.image,
+                &extra,
+                &["node", "run", "--config", &config],
+            )
             .await?;
         docker
             .run(&["network", "connect", "--alias", alias, &peers, &container])
@@ -230,7 +243,10 @@ async fn suite(args: &RunArgs, docker: &Docker) -> anyhow::Result<bool> {
         .map(|n| format!("https://127.0.0.1:{}/graphql", n.port))
         .collect();
     let shared = Arc::new(Shared::new());
-    log(&shared, &format!("three nodes started ({})", endpoints.join(" ")));
+    log(
+        &shared,
+        &format!("three nodes started ({})", endpoints.join(" ")),
+    );
     // The nodes answer once they serve; the clients need an answer for the network id.
     let clients = {
         let deadline = Instant::now() + HEALTHY_WAIT;
@@ -265,14 +281,20 @@ async fn suite(args: &RunArgs, docker: &Docker) -> anyhow::Result<bool> {
         ));
     }
     for r in 0..args.readers.min(16) {
-        tasks.spawn(workload::reader(shared.clone(), clients.clone(), 0xEAD + r as u64));
+        tasks.spawn(workload::reader(
+            shared.clone(),
+            clients.clone(),
+            0xEAD + r as u64,
+        ));
     }
 
     let fault = Duration::from_secs(args.fault_seconds);
     let mut phases = Vec::new();
     let schedule_result = schedule(&mut cluster, &shared, fault, &mut phases).await;
     if let Err(e) = &schedule_result {
-        cluster.failures.push(format!("the schedule stopped: {e:#}"));
+        cluster
+            .failures
+            .push(format!("the schedule stopped: {e:#}"));
         log(&shared, &format!("the schedule stopped: {e:#}"));
     }
     // Whatever happened, heal everything before the final checks.
@@ -293,12 +315,18 @@ async fn suite(args: &RunArgs, docker: &Docker) -> anyhow::Result<bool> {
             .push(format!("{} clients did not stop in time", tasks.len()));
         tasks.abort_all();
     }
-    log(&shared, "clients stopped; waiting for the nodes to converge");
+    log(
+        &shared,
+        "clients stopped; waiting for the nodes to converge",
+    );
     let converged_in = cluster.converge(&shared).await;
     log(
         &shared,
         &match converged_in {
-            Some(d) => format!("converged in {:.1} s; reading every node's chain", d.as_secs_f64()),
+            Some(d) => format!(
+                "converged in {:.1} s; reading every node's chain",
+                d.as_secs_f64()
+            ),
             None => "the nodes did not converge in time; reading their chains anyway".into(),
         },
     );
@@ -311,7 +339,11 @@ async fn suite(args: &RunArgs, docker: &Docker) -> anyhow::Result<bool> {
     };
     let mut ends = Vec::new();
     for i in 0..cluster.nodes.len() {
-        ends.push(node_end(&clients, i, &bills).await.with_context(|| format!("read node {}'s chain", i + 1))?);
+        ends.push(
+            node_end(&clients, i, &bills)
+                .await
+                .with_context(|| format!("read node {}'s chain", i + 1))?,
+        );
     }
     let verdict = check::check(&history, &ends);
     for p in &mut phases {
@@ -342,7 +374,10 @@ async fn suite(args: &RunArgs, docker: &Docker) -> anyhow::Result<bool> {
         "verdict": verdict,
         "summary": verdict.summary(),
     });
-    std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(
+        args.out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
     let mut lines = String::new();
     for w in &history.writes {
         lines.push_str(&serde_json::to_string(&json!({"write": w}))?);
@@ -436,7 +471,10 @@ async fn schedule(
     end(phases, shared);
 
     let leader = c.leader().await?;
-    begin(phases, shared, "partition-leader",
+    begin(
+        phases,
+        shared,
+        "partition-leader",
         format!("node {} (the leader) cut off from its peers", leader + 1),
     );
     c.disconnect(leader).await?;
@@ -447,7 +485,10 @@ async fn schedule(
 
     let leader = c.leader().await?;
     let minority = (leader + 1) % c.nodes.len();
-    begin(phases, shared, "partition-minority",
+    begin(
+        phases,
+        shared,
+        "partition-minority",
         format!("node {} (a follower) cut off from its peers", minority + 1),
     );
     c.disconnect(minority).await?;
@@ -457,8 +498,14 @@ async fn schedule(
     end(phases, shared);
 
     let leader = c.leader().await?;
-    begin(phases, shared, "kill-leader",
-        format!("docker kill (SIGKILL) node {} (the leader), restart", leader + 1),
+    begin(
+        phases,
+        shared,
+        "kill-leader",
+        format!(
+            "docker kill (SIGKILL) node {} (the leader), restart",
+            leader + 1
+        ),
     );
     c.docker.run(&["kill", &c.nodes[leader].container]).await?;
     tokio::time::sleep(fault).await;
@@ -468,16 +515,29 @@ async fn schedule(
 
     let leader = c.leader().await?;
     let follower = (leader + 2) % c.nodes.len();
-    begin(phases, shared, "kill-follower",
-        format!("docker kill (SIGKILL) node {} (a follower), restart", follower + 1),
+    begin(
+        phases,
+        shared,
+        "kill-follower",
+        format!(
+            "docker kill (SIGKILL) node {} (a follower), restart",
+            follower + 1
+        ),
     );
-    c.docker.run(&["kill", &c.nodes[follower].container]).await?;
+    c.docker
+        .run(&["kill", &c.nodes[follower].container])
+        .await?;
     tokio::time::sleep(fault).await;
-    c.docker.run(&["start", &c.nodes[follower].container]).await?;
+    c.docker
+        .run(&["start", &c.nodes[follower].container])
+        .await?;
     c.healthy(shared).await?;
     end(phases, shared);
 
-    begin(phases, shared, "rolling-restart",
+    begin(
+        phases,
+        shared,
+        "rolling-restart",
         "docker restart (SIGTERM) of nodes 1, 2, 3, one at a time".into(),
     );
     for i in 0..c.nodes.len() {
@@ -490,7 +550,10 @@ async fn schedule(
 
     let leader = c.leader().await?;
     let pause = fault.max(ELECTION_TIMEOUT_MAX * 5);
-    begin(phases, shared, "pause-leader",
+    begin(
+        phases,
+        shared,
+        "pause-leader",
         format!(
             "docker pause node {} (the leader) for {} s, then unpause",
             leader + 1,
@@ -505,7 +568,10 @@ async fn schedule(
     c.healthy(shared).await?;
     end(phases, shared);
 
-    begin(phases, shared, "disk-full",
+    begin(
+        phases,
+        shared,
+        "disk-full",
         format!(
             "node {}'s data volume (tmpfs) filled: it must stop with a clear error; freed, restarted",
             DISK_NODE + 1
@@ -592,7 +658,12 @@ impl Cluster {
 
     async fn disconnect(&self, i: usize) -> anyhow::Result<()> {
         self.docker
-            .run(&["network", "disconnect", &self.peers, &self.nodes[i].container])
+            .run(&[
+                "network",
+                "disconnect",
+                &self.peers,
+                &self.nodes[i].container,
+            ])
             .await
             .map(drop)
     }
@@ -600,7 +671,14 @@ impl Cluster {
     async fn connect(&self, i: usize) -> anyhow::Result<()> {
         let n = &self.nodes[i];
         self.docker
-            .run(&["network", "connect", "--alias", n.alias, &self.peers, &n.container])
+            .run(&[
+                "network",
+                "connect",
+                "--alias",
+                n.alias,
+                &self.peers,
+                &n.container,
+            ])
             .await
             .map(drop)
     }
@@ -608,7 +686,10 @@ impl Cluster {
     /// Every node running, unpaused and on the Raft network; errors are ignored (each step
     /// only undoes a fault that may not be in place).
     async fn heal_all(&self) {
-        let _ = self.docker.run(&["kill", "--signal", "USR2", &self.disk_helper]).await;
+        let _ = self
+            .docker
+            .run(&["kill", "--signal", "USR2", &self.disk_helper])
+            .await;
         for (i, n) in self.nodes.iter().enumerate() {
             let _ = self.docker.run(&["unpause", &n.container]).await;
             let _ = self.connect(i).await;
@@ -658,7 +739,12 @@ impl Cluster {
             .await?;
         // The helper says when it has freed the space.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !self.docker.logs(&self.disk_helper, 1).await.contains("freed") {
+        while !self
+            .docker
+            .logs(&self.disk_helper, 1)
+            .await
+            .contains("freed")
+        {
             if Instant::now() >= deadline {
                 bail!("the disk helper did not free the volume");
             }
@@ -677,7 +763,11 @@ impl Cluster {
             let mut tips = Vec::new();
             for i in 0..self.nodes.len() {
                 if let Ok(s) = self.status(i).await {
-                    tips.push((s["height"].clone(), s["stateHash"].clone(), s["blockHash"].clone()));
+                    tips.push((
+                        s["height"].clone(),
+                        s["stateHash"].clone(),
+                        s["blockHash"].clone(),
+                    ));
                 }
             }
             if tips.len() == self.nodes.len() && tips.iter().all(|t| *t == tips[0]) {
@@ -699,7 +789,11 @@ fn free_port() -> anyhow::Result<u16> {
 /// Node `i`'s chain, tip and the possessor of each of `bills`, as it holds them.
 async fn node_end(clients: &Clients, i: usize, bills: &[String]) -> anyhow::Result<NodeEnd> {
     let c = clients.get("CARRIER", i);
-    let tip = data(&c.graphql("{ node { height blockHash stateHash } }", json!({})).await?)?["node"].clone();
+    let tip = data(
+        &c.graphql("{ node { height blockHash stateHash } }", json!({}))
+            .await?,
+    )?["node"]
+        .clone();
     let height = tip["height"].as_u64().context("a height")?;
     let mut chain = Vec::new();
     let mut from = 1;
@@ -713,7 +807,11 @@ async fn node_end(clients: &Clients, i: usize, bills: &[String]) -> anyhow::Resu
         let d = data(&v)?;
         for h in from..=to {
             let block = &d[format!("b{h}")];
-            for t in block["transactions"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            for t in block["transactions"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 chain.push(ChainTx {
                     height: h,
                     tx_hash: t["txHash"].as_str().unwrap_or_default().to_owned(),

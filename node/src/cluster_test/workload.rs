@@ -159,7 +159,9 @@ impl Clients {
 
 /// The transaction id of a compact JWS: SHA-256 of its signing input (all before the last dot).
 pub fn tx_hash(envelope: &str) -> String {
-    let input = envelope.rsplit_once('.').map_or(envelope, |(input, _)| input);
+    let input = envelope
+        .rsplit_once('.')
+        .map_or(envelope, |(input, _)| input);
     hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input.as_bytes()).as_ref())
 }
 
@@ -253,7 +255,11 @@ pub async fn writer(
                     json!({"action": "ISSUE", "issueTo": "SHIPPER", "content": doc}),
                 )
             } else {
-                let to = if holder == "SHIPPER" { "BANK" } else { "SHIPPER" };
+                let to = if holder == "SHIPPER" {
+                    "BANK"
+                } else {
+                    "SHIPPER"
+                };
                 (
                     "ENDORSE_TO_ORDER",
                     holder,
@@ -265,8 +271,10 @@ pub async fn writer(
                 actor,
                 json!({"document": {"carrier": "CARRIER", "reference": bill}, "command": command}),
             )?;
-            let op = submit(&shared, &clients, &mut rng, worker, &bill, action, actor, to, envelope)
-                .await;
+            let op = submit(
+                &shared, &clients, &mut rng, worker, &bill, action, actor, to, envelope,
+            )
+            .await;
             let acknowledged = matches!(op.outcome, Outcome::Acknowledged { .. });
             shared.history.lock().await.writes.push(op);
             if !acknowledged {
