@@ -682,7 +682,7 @@ impl StatusFile {
 
 #[cfg(test)]
 mod tests {
-    use super::StopReason;
+    use super::{StopReason, storage_full};
 
     #[test]
     fn stop_reasons_read_as_before_and_only_signals_are_requested() {
