@@ -7,7 +7,8 @@
 //!   -> admission                   apply lagging its commit, or the proposal queue full:
 //!                                  `Overloaded` at once, with a retry hint (back-pressure)
 //!   -> precheck on current state   refused: checked again after catching up with the leader
-//!                                  (ReadIndex); still refused: answered, nothing proposed
+//!                                  (ReadIndex); still refused: answered, nothing proposed;
+//!                                  no leader to catch up with: unavailable, nothing proposed
 //!   -> propose (batched, Raft)     dropped (no leader yet), or no outcome within the runtime's
 //!                                  10 s (a forwarded proposal lost): proposed again until the
 //!                                  deadline
@@ -232,10 +233,19 @@ impl LedgerClient {
                 // This node may lag the leader by a block: a client that just saw a transaction
                 // committed elsewhere (the issue of the document it now acts on) must not get a
                 // refusal from state older than that. Catch up to every committed write
-                // (ReadIndex) and check again; without a leader, the local answer stands.
+                // (ReadIndex) and check again. Without a leader (this node cut off from the
+                // majority) it cannot tell whether its state is current, so it does not refuse:
+                // scripts/cluster-test caught a partitioned node answering DOCUMENT_NOT_FOUND
+                // for a bill whose issue the majority had acknowledged. Nothing was proposed.
                 let precheck = match self.linearizable().await {
                     Ok(_) => self.reader.precheck(&envelope, now_ms).map_err(storage)?,
-                    Err(_) => precheck,
+                    Err(e) => {
+                        return Err(SubmitError::Unavailable(format!(
+                            "this node's state refuses the transaction, but with no leader to \
+                             confirm that state is current the refusal could be stale ({e}); \
+                             try again, or another node"
+                        )));
+                    }
                 };
                 if let Outcome::Refused {
                     ref code,

@@ -16,6 +16,8 @@
 //!   nodes, in a directory only it holds ([`member`]).
 //! - `silkline genesis assemble|hash|ca-bundle`: the genesis from the members' public bundles,
 //!   and its hash ([`genesis`]).
+//! - `silkline cluster-test run`: the fault suite against three node containers
+//!   ([`cluster_test`]; `scripts/cluster-test`).
 //! - `silkline tx`, `silkline doc show|verify`, `silkline status`: the GraphQL API from a shell,
 //!   JSON out ([`cli`], [`client`]); `tx revoke` publishes a member's next revocation list.
 //!
@@ -30,6 +32,7 @@ mod backup;
 mod bench;
 mod cli;
 mod client;
+mod cluster_test;
 mod config;
 mod dev;
 mod dev_up;
@@ -85,6 +88,11 @@ enum Command {
     /// Confirmed transactions per second through the API, with latency and the nodes' CPU time
     /// (against a running network: `silkline dev up`).
     Bench(bench::BenchArgs),
+    /// A Jepsen-style fault suite against three node containers (run by scripts/cluster-test,
+    /// which builds the image and the members first); prints one summary line, exit status 3
+    /// on any violation.
+    #[command(subcommand)]
+    ClusterTest(cluster_test::ClusterTestCommand),
     /// One JSON line per node of a network: role, term, height, indexes, state hash.
     Status {
         /// The dev network's `network.json`.
@@ -302,6 +310,9 @@ fn main() -> ExitCode {
         Command::Gov(command) => verdict(runtime().and_then(|rt| rt.block_on(gov::run(command)))),
         Command::Pint(PintCommand::Send(args)) => {
             verdict(runtime().and_then(|rt| rt.block_on(pint_node::send(&args))))
+        }
+        Command::ClusterTest(command) => {
+            verdict(runtime().and_then(|rt| rt.block_on(cluster_test::run(command))))
         }
         Command::Bench(args) => runtime()
             .and_then(|rt| rt.block_on(bench::bench(&args)))

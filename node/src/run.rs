@@ -89,8 +89,45 @@ impl std::fmt::Display for StopReason {
     }
 }
 
-/// Runs a node until SIGTERM or SIGINT. `Ok` after a clean shutdown.
+/// The stable code a node stops with when its data directory's file system is full.
+pub const STORAGE_FULL: &str = "STORAGE_FULL";
+
+/// Runs a node until SIGTERM or SIGINT. `Ok` after a clean shutdown. A node whose storage
+/// fails stops (the replica stops before acknowledging anything it could not write, and the
+/// node shuts down behind it); when the cause is a full file system the error starts with
+/// [`STORAGE_FULL`] and says what to do: the stores are crash-safe, so the node starts again
+/// once there is space.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    run_node(config_path).await.map_err(|e| {
+        if storage_full(&e) {
+            e.context(format!(
+                "{STORAGE_FULL}: the file system of the node's data directory is full; free \
+                 space there, then start the node again (its stores are intact: it catches up \
+                 from its peers)"
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+/// Whether `e` comes from a full file system (ENOSPC, or EDQUOT), as an `io::Error` in its
+/// chain or, for the stores that report their I/O errors as text, by the OS error's number.
+fn storage_full(e: &anyhow::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            io.kind() == std::io::ErrorKind::StorageFull
+                || matches!(io.raw_os_error(), Some(ENOSPC | EDQUOT))
+        }) || {
+            let text = cause.to_string();
+            text.contains("(os error 28)") || text.contains("(os error 122)")
+        }
+    })
+}
+
+async fn run_node(config_path: &Path) -> anyhow::Result<()> {
     let config = NodeFileConfig::load(config_path)?;
     let genesis_json = std::fs::read_to_string(&config.genesis)
         .with_context(|| format!("read genesis {}", config.genesis.display()))?;
@@ -818,7 +855,7 @@ impl StatusFile {
 
 #[cfg(test)]
 mod tests {
-    use super::StopReason;
+    use super::{StopReason, storage_full};
 
     #[test]
     fn stop_reasons_read_as_before_and_only_signals_are_requested() {
@@ -834,5 +871,18 @@ mod tests {
         }
         let requested: Vec<bool> = all.iter().map(|r| r.requested()).collect();
         assert_eq!(requested, [true, true, false]);
+    }
+
+    #[test]
+    fn a_full_file_system_is_told_apart_from_other_storage_failures() {
+        let enospc = anyhow::Error::from(std::io::Error::from_raw_os_error(28))
+            .context("append to the raft log");
+        assert!(storage_full(&enospc));
+        // sled and redb report some I/O errors as text only.
+        let text =
+            anyhow::anyhow!("state machine storage: Io(No space left on device (os error 28))");
+        assert!(storage_full(&text));
+        let other = anyhow::Error::from(std::io::Error::from_raw_os_error(5)).context("read");
+        assert!(!storage_full(&other));
     }
 }
