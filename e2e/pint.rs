@@ -107,7 +107,14 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
         &a,
         "shipper",
         BILL,
-        &["--platform", "SLKB", "--to-party", "BANK", "--action", "ENDORSE"],
+        &[
+            "--platform",
+            "SLKB",
+            "--to-party",
+            "BANK",
+            "--action",
+            "ENDORSE",
+        ],
     )?;
     let json = refused.json()?;
     ensure!(
@@ -123,7 +130,14 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
         &a,
         "bank",
         BILL,
-        &["--platform", "SLKB", "--to-party", "BANK", "--action", "ENDORSE"],
+        &[
+            "--platform",
+            "SLKB",
+            "--to-party",
+            "BANK",
+            "--action",
+            "ENDORSE",
+        ],
     )?;
     ensure!(refused.exit == 3, "{:?}", refused.json());
 
@@ -131,7 +145,14 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
         &a,
         "shipper",
         BILL,
-        &["--platform", "SLKB", "--to-party", "BANK", "--action", "ENDORSE"],
+        &[
+            "--platform",
+            "SLKB",
+            "--to-party",
+            "BANK",
+            "--action",
+            "ENDORSE",
+        ],
     )?;
     committed(&sent)?;
     // From now on the bill is the other platform's: nothing is done with it here.

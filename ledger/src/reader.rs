@@ -153,7 +153,10 @@ impl LedgerReader {
 
     /// A bill's PINT transfer chain as this network holds it, by its transport document
     /// checksum (SHA-256 of the RFC 8785 form of its content).
-    pub fn pint_chain(&self, document_checksum: &str) -> Result<Option<PintChainRecord>, ChainError> {
+    pub fn pint_chain(
+        &self,
+        document_checksum: &str,
+    ) -> Result<Option<PintChainRecord>, ChainError> {
         let k = keys::pint_chain(document_checksum);
         Ok(match self.tree().get(&k)? {
             Some(bytes) => Some(decode(&k, &bytes)?),

@@ -801,7 +801,9 @@ mod leaving {
                 last.event.kind
             );
             // The chain as WAVE accepted it, for the bill's return; the outbox is empty.
-            let chain = reader.pint_chain(&order_checksum(&reader)?)?.expect("chain");
+            let chain = reader
+                .pint_chain(&order_checksum(&reader)?)?
+                .expect("chain");
             assert_eq!(chain.entries, std::slice::from_ref(&entry));
             assert_eq!(chain.document, bill_key(ORDER));
             assert!(reader.pint_outbox(10)?.is_empty());
@@ -894,7 +896,11 @@ mod leaving {
             EventKind::ReturnedByPlatform { possessor, .. } if possessor.as_str() == "SHIPPER"
         ));
         // Nothing was accepted by WAVE: no chain is kept.
-        assert!(a.reader().pint_chain(&order_checksum(&a.reader())?)?.is_none());
+        assert!(
+            a.reader()
+                .pint_chain(&order_checksum(&a.reader())?)?
+                .is_none()
+        );
         assert!(a.reader().pint_outbox(10)?.is_empty());
         t += 1_000;
 
@@ -1108,7 +1114,13 @@ mod leaving {
                 reader.pint_export(&bill_key(ORDER))?.is_none(),
                 "no longer held"
             );
-            assert_eq!(reader.pint_chain(&order_checksum(&reader)?)?.expect("chain").entries, chain);
+            assert_eq!(
+                reader
+                    .pint_chain(&order_checksum(&reader)?)?
+                    .expect("chain")
+                    .entries,
+                chain
+            );
             let history = reader.history(&bill_key(ORDER), None, 100)?;
             assert!(matches!(
                 &history.last().expect("history").event.kind,
@@ -1301,7 +1313,9 @@ mod arriving {
                     .parties_ever(&imported_key())?
                     .contains(&party("BANK"))
             );
-            let held = reader.pint_chain(&world.document_checksum())?.expect("chain");
+            let held = reader
+                .pint_chain(&world.document_checksum())?
+                .expect("chain");
             assert_eq!(held.entries, chain);
             assert_eq!(held.document, imported_key());
             Ok(())
@@ -1365,7 +1379,10 @@ mod arriving {
         )?;
         let block = run(&mut a, &mut log, t, vec![tx]);
         assert_eq!(codes(&block), ["COMMITTED"], "{:?}", block.transactions);
-        let held = a.reader().pint_chain(&world.document_checksum())?.expect("chain");
+        let held = a
+            .reader()
+            .pint_chain(&world.document_checksum())?
+            .expect("chain");
         assert_eq!(held.documents, [extra.document_checksum]);
         Ok(())
     }

@@ -29,6 +29,9 @@ use crate::config::{NodeFileConfig, PeerConfig};
 use crate::genesis::{NodeDirectory, now_s};
 
 /// `silkline member` subcommands.
+// Parsed once per process from the command line: the size of its largest variant (a node's
+// configuration, many optional addresses) costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub enum MemberCommand {
     /// Make this member's own CA in DIR (which must be new or empty): root CA (and issuing

@@ -100,17 +100,15 @@ impl PintNode {
 
     /// Signs and submits a PINT transaction of this node; waits for its outcome.
     async fn submit(&self, body: Value) -> Result<(Outcome, Option<u64>), String> {
-        let jws = crate::client::sign_body(&self.tx_signer, &self.network_id, json!({"pint": body}))
-            .map_err(|e| e.to_string())?;
+        let jws =
+            crate::client::sign_body(&self.tx_signer, &self.network_id, json!({"pint": body}))
+                .map_err(|e| e.to_string())?;
         match self
             .client
             .submit(jws.into_bytes(), crate::client::now_ms())
             .await
         {
-            Ok(submitted) => Ok((
-                submitted.outcome,
-                submitted.location.map(|l| l.height),
-            )),
+            Ok(submitted) => Ok((submitted.outcome, submitted.location.map(|l| l.height))),
             Err(e @ (SubmitError::Unavailable(_) | SubmitError::Unknown { .. })) => {
                 Err(e.to_string())
             }
@@ -220,7 +218,8 @@ impl PintBackend for PintNode {
                 reason: e.to_string(),
             })
         })?;
-        if serde_json::to_vec(&envelope).map_or(0, |b| b.len()) > ledger::tx::PINT_ENVELOPE_BYTES_MAX
+        if serde_json::to_vec(&envelope).map_or(0, |b| b.len())
+            > ledger::tx::PINT_ENVELOPE_BYTES_MAX
         {
             return Err(BackendError::Refused(Refusal::Refused {
                 code: ResponseCode::Benv,
@@ -266,12 +265,15 @@ impl PintBackend for PintNode {
 /// (every node ran it again) as its signed code, anything else (paused, a passing failure) as
 /// an unsigned error the sender retries.
 fn ledger_refusal(code: &str, message: &str) -> BackendError {
-    let response = message.split_whitespace().next().and_then(|first| match first {
-        "BSIG" => Some(ResponseCode::Bsig),
-        "BENV" => Some(ResponseCode::Benv),
-        "DISE" => Some(ResponseCode::Dise),
-        _ => None,
-    });
+    let response = message
+        .split_whitespace()
+        .next()
+        .and_then(|first| match first {
+            "BSIG" => Some(ResponseCode::Bsig),
+            "BENV" => Some(ResponseCode::Benv),
+            "DISE" => Some(ResponseCode::Dise),
+            _ => None,
+        });
     match (code, response) {
         ("PINT_DUPLICATE", _) => BackendError::Refused(Refusal::Refused {
             code: ResponseCode::Dupe,
@@ -313,7 +315,12 @@ fn local_party(platform: &str, reader: &LedgerReader, code: &PartyCode) -> Party
     }
 }
 
-fn transaction(action: &str, actor: Party, recipient: Option<Party>, time_ms: u64) -> pint::Transaction {
+fn transaction(
+    action: &str,
+    actor: Party,
+    recipient: Option<Party>,
+    time_ms: u64,
+) -> pint::Transaction {
     pint::Transaction {
         action_code: action.to_owned(),
         actor,
@@ -407,8 +414,13 @@ fn build_dispatch(node: &PintNode, export: &ExportRecord) -> anyhow::Result<(Str
     )?;
     let mut full = chain;
     full.push(entry.clone());
-    let envelope: EblEnvelope =
-        serde_json::from_slice(&pint::build_envelope(&node.signer, &document, &full, None, &[])?)?;
+    let envelope: EblEnvelope = serde_json::from_slice(&pint::build_envelope(
+        &node.signer,
+        &document,
+        &full,
+        None,
+        &[],
+    )?)?;
     Ok((entry, envelope.envelope_manifest_signed_content))
 }
 
@@ -542,7 +554,9 @@ pub async fn run_outbox(node: Arc<PintNode>, mut stop: watch::Receiver<bool>) {
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
-        let Some(member) = node.member() else { continue };
+        let Some(member) = node.member() else {
+            continue;
+        };
         let pending = match node.reader().pint_outbox(OUTBOX_BATCH_MAX) {
             Ok(p) => p,
             Err(e) => {

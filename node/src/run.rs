@@ -378,7 +378,9 @@ async fn start_pint(
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     if client.reader().platform().is_none() {
         if config.pint_listen.is_some() {
-            tracing::warn!("pintListen is set but the genesis names no platform: no PINT endpoints");
+            tracing::warn!(
+                "pintListen is set but the genesis names no platform: no PINT endpoints"
+            );
         }
         return Ok(Vec::new());
     }
@@ -398,8 +400,9 @@ async fn start_pint(
         stop.subscribe(),
     ))];
     if let Some(listen) = config.pint_listen {
-        let credentials = NodeCredentials::from_pem_files(&config.certificate_chain, &config.private_key)
-            .context("the PINT listener's certificate and key")?;
+        let credentials =
+            NodeCredentials::from_pem_files(&config.certificate_chain, &config.private_key)
+                .context("the PINT listener's certificate and key")?;
         let tls = graphql::public_tls_config(credentials.chain, credentials.key)
             .context("the PINT listener's TLS configuration")?;
         let listener = tokio::net::TcpListener::bind(listen)

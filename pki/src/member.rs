@@ -35,8 +35,8 @@ use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 
 use crate::ca::{self, CaError, EndEntity, KeyAlgorithm, Validity};
-use crate::pem::{certificate_pem, crl_pem};
 use crate::identity::{Fingerprint, IdentityKind, MemberCode, NodeId, PartyCode, Purpose};
+use crate::pem::{certificate_pem, crl_pem};
 use crate::revocation::{NextList, RevocationSigner, Serial};
 use crate::trust_store::TrustStore;
 
@@ -852,7 +852,6 @@ fn check_organization(
     }
     Ok(())
 }
-
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> MemberError + '_ {
     move |source| MemberError::Io {

@@ -397,7 +397,13 @@ async fn receiver_validation<B: PintBackend>(
 
 /// The last chain entry's checksum and the recipient's identifying codes, read before the
 /// checks so that the hosted-party lookup (async) can be answered up front.
-fn preview(envelope: &[u8]) -> (Option<(String, String)>, Option<String>, Vec<IdentifyingCode>) {
+fn preview(
+    envelope: &[u8],
+) -> (
+    Option<(String, String)>,
+    Option<String>,
+    Vec<IdentifyingCode>,
+) {
     let Ok(e) = serde_json::from_slice::<pint::model::EblEnvelope>(envelope) else {
         return (None, None, Vec::new());
     };

@@ -175,11 +175,12 @@ impl Document {
     /// The bill's latest transfer to another eBL platform (DCSA PINT), if it has one: while it
     /// is `REQUESTED`, `DISPATCHED` or `DELIVERED` the bill is held there and nothing is done
     /// with it here.
-    async fn platform_transfer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PlatformTransferOut>> {
+    async fn platform_transfer(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<PlatformTransferOut>> {
         let reader = api(ctx).reader();
-        let export = reader
-            .pint_export(&key_of(&self.state))
-            .map_err(internal)?;
+        let export = reader.pint_export(&key_of(&self.state)).map_err(internal)?;
         Ok(export.map(|e| PlatformTransferOut {
             stage: e.stage.code().to_owned(),
             platform: e.platform,
