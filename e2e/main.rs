@@ -17,6 +17,7 @@ mod formation;
 mod governance;
 mod membership;
 mod pint;
+mod pint_python;
 mod ports;
 mod security;
 mod verify_page;
