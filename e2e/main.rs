@@ -18,6 +18,7 @@ mod governance;
 mod membership;
 mod ops;
 mod pint;
+mod pint_python;
 mod ports;
 mod security;
 mod verify_page;

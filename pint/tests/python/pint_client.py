@@ -10,16 +10,21 @@ package, and speaks HTTP with the standard library only.
         receiving platform pins for this client's platform code.
 
     pint_client.py send --key K --cert C --url URL --platform P --to-platform R --to-party CODE
-                        [--document-reference REF] [--supporting-document] [--twice]
-        builds one envelope: the carrier (on P) issues a bill to a shipper (on P), who transfers it
+                        [--ca FILE] [--document FILE | --document-reference REF]
+                        [--supporting-document] [--twice]
+        builds one envelope for the transport document of FILE (JSON, its own
+        transportDocumentReference) or, without --document, a small built-in one with reference
+        REF: the carrier (on P) issues the bill to a shipper (on P), who transfers it
         to party CODE on platform R (both transactions in the first chain entry, with the
         carrier-signed issuance manifest); signs the envelope manifest; starts the transfer, sends
         the supporting document if any was announced, finishes, and prints the signed answer's
         responseCode (after verifying nothing: the receipt is the receiver's to sign). With
         --twice, then starts the very same envelope bytes again (a retry) and prints that answer's
-        responseCode on a second line.
+        responseCode on a second line. An https URL's certificate is verified with the CA bundle
+        FILE given by --ca (a Silkline network's `ca_bundle`), else with the system's.
 
-Its own JCS: enough of RFC 8785 for the document it sends (objects, strings, integers, booleans).
+Its own JCS (RFC 8785): objects, arrays, strings, booleans, null, integers, and floats as
+ECMAScript prints them (`es_number`).
 """
 
 import argparse
@@ -28,6 +33,7 @@ import datetime
 import hashlib
 import json
 import os
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -43,8 +49,35 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def es_number(x: float) -> str:
+    """A number as ECMAScript's Number::toString prints it (RFC 8785 3.2.2.3): the shortest
+    digits that round-trip (Python's repr finds the same ones), placed by ECMA-262's rules."""
+    if x != x or x in (float("inf"), float("-inf")):
+        raise ValueError("JSON has no NaN or Infinity")
+    if x == 0:
+        return "0"
+    if x < 0:
+        return "-" + es_number(-x)
+    mantissa, _, exponent = repr(x).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    exp = int(exponent) if exponent else 0
+    whole = whole.lstrip("0")
+    # x = 0.DIGITS * 10**n
+    n = len(whole) + exp if whole else exp - (len(fraction) - len(fraction.lstrip("0")))
+    digits = (whole + fraction).lstrip("0").rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * -n + digits
+    e = n - 1
+    return digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
+
+
 def jcs(value) -> bytes:
-    """RFC 8785 for values without floats: members sorted by UTF-16 code units."""
+    """RFC 8785: members sorted by UTF-16 code units, numbers as ECMAScript prints them."""
     def enc(v):
         if isinstance(v, dict):
             keys = sorted(v.keys(), key=lambda k: k.encode("utf-16-be"))
@@ -52,7 +85,9 @@ def jcs(value) -> bytes:
         if isinstance(v, list):
             return "[" + ",".join(enc(x) for x in v) + "]"
         if isinstance(v, float):
-            raise ValueError("this client's JCS does not do floats")
+            return es_number(v)
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2 ** 53:
+            return es_number(float(v))  # a JSON number is an IEEE double
         return json.dumps(v, ensure_ascii=False)
     return enc(value).encode("utf-8")
 
@@ -93,11 +128,14 @@ def keygen(directory: str) -> None:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
 
 
+TLS = None  # the ssl.SSLContext of --ca, if given
+
+
 def http(method: str, url: str, body: bytes):
     request = urllib.request.Request(url, data=body, method=method,
                                      headers={"Content-Type": "application/json", "API-Version": "3"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30, context=TLS) as response:
             return response.status, response.headers.get("API-Version"), response.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("API-Version"), e.read()
@@ -110,14 +148,10 @@ def response_code(body: bytes) -> str:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["responseCode"]
 
 
-def send(args) -> int:
-    with open(args.key, "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), password=None)
-    with open(args.cert, "rb") as f:
-        cert_der = x509.load_pem_x509_certificate(f.read()).public_bytes(serialization.Encoding.DER)
-
-    document = {
-        "transportDocumentReference": args.document_reference,
+def builtin_document(reference: str) -> dict:
+    """A small transport document (the router's tests do not check it against the schema)."""
+    return {
+        "transportDocumentReference": reference,
         "transportDocumentStatus": "ISSUED",
         "transportDocumentTypeCode": "BOL",
         "isToOrder": False,
@@ -126,8 +160,26 @@ def send(args) -> int:
         "documentParties": {"shipper": {"partyName": "Python shipper"}},
         "consignmentItems": [{"descriptionOfGoods": ["Independent test goods"], "HSCodes": ["640510"]}],
     }
+
+
+def send(args) -> int:
+    with open(args.key, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    with open(args.cert, "rb") as f:
+        cert_der = x509.load_pem_x509_certificate(f.read()).public_bytes(serialization.Encoding.DER)
+
+    global TLS
+    if args.ca:
+        TLS = ssl.create_default_context(cafile=args.ca)
+    if args.document:
+        with open(args.document, "rb") as f:
+            document = json.load(f)
+    else:
+        document = builtin_document(args.document_reference)
     document_checksum = sha256_hex(jcs(document))
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # Milliseconds: two runs never sign the same transactions (a new envelope is a new chain).
+    stamp = datetime.datetime.now(datetime.timezone.utc)
+    now = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
     def party(platform, code, name):
         return {"partyName": name, "eblPlatform": platform,
@@ -220,6 +272,8 @@ def main() -> int:
     s.add_argument("--platform", required=True)
     s.add_argument("--to-platform", required=True)
     s.add_argument("--to-party", required=True)
+    s.add_argument("--ca")
+    s.add_argument("--document")
     s.add_argument("--document-reference", default="PYTHON-TD-0001")
     s.add_argument("--supporting-document", action="store_true")
     s.add_argument("--twice", action="store_true")
