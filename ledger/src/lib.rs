@@ -64,6 +64,7 @@ pub mod machine;
 pub mod merkle;
 pub mod reader;
 pub mod records;
+pub mod signatures;
 mod snapshot;
 pub mod state;
 mod state_hash;

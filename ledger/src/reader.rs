@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use doc_workflow::{ContainerNumber, DocumentKey, DocumentState, PartyCode, Status};
 use pki::TrustStore;
 
-use crate::apply::{TxContext, Work};
+use crate::apply::{Signatures, TxContext, Work};
 use crate::block::{self, Block, Outcome, TxLocation};
 use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord, ProposalState, Tally};
 use crate::genesis::Genesis;
@@ -260,6 +260,7 @@ impl LedgerReader {
         let time_ms = block::block_time(view.tip.time_ms, now_ms);
         let tree = self.tree();
         let mut work = Work::new(&tree, &view.gov);
+        work.signatures = Signatures::Door(&self.rules.signatures);
         let envelope = Envelope::parse(envelope);
         let ctx = TxContext {
             tx_hash: envelope.tx_hash,

@@ -30,6 +30,7 @@ use crate::block::Block;
 use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord, ProposalState};
 use crate::genesis::Genesis;
 use crate::records::{corrupt, decode, encode, u64_value};
+use crate::signatures::SignatureMemory;
 use crate::stream::{self as streamed, Streams};
 use crate::validate::Trust;
 use crate::{ChainError, Hash32, keys, state_hash};
@@ -113,6 +114,9 @@ pub(crate) struct Published {
 pub(crate) struct Rules {
     pub(crate) genesis: Genesis,
     pub(crate) engine: Arc<Engine>,
+    /// The good signatures this node's door (precheck) verified, which its apply need not
+    /// verify again.
+    pub(crate) signatures: SignatureMemory,
 }
 
 impl std::fmt::Debug for LedgerState {
@@ -238,6 +242,7 @@ impl LedgerState {
             rules: Arc::new(Rules {
                 genesis,
                 engine: Arc::new(engine),
+                signatures: SignatureMemory::default(),
             }),
             gov,
             applied_index,

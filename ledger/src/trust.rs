@@ -16,6 +16,7 @@ use pki::jws::{JwsError, ParsedJws};
 use super::consortium::MemberRecord;
 use super::genesis::{Genesis, MemberConfig};
 use super::records::CrlRecord;
+use super::signatures::SignatureCheck;
 use super::tx::ENVELOPE_BYTES_MAX;
 use super::validate::TxRefusal;
 use super::{Hash32, sha256};
@@ -180,14 +181,15 @@ impl Trust {
             .map_err(|r| format!("initial CRL of {}: {r}", member.code))
     }
 
-    /// Verifies the JWS signature and the signer's chain at `time_ms` (step 3-4 of
+    /// Verifies the JWS signature (as `signature` says) and the signer's chain at `time_ms` (step 3-4 of
     /// `validate`). Returns who signed and the payload bytes.
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         parsed: ParsedJws,
+        signature: SignatureCheck<'_>,
         time_ms: u64,
     ) -> Result<(Signatory, Vec<u8>), TxRefusal> {
-        let verified = parsed.verify().map_err(jws_refusal)?;
+        let verified = signature.verify(parsed).map_err(jws_refusal)?;
         // Certificates are valid to the second; the block time's milliseconds round down.
         // Any Silkline certificate with the clientAuth usage: which kind may sign what (users
         // and admins documents, admins governance, nodes their PINT transactions) is step 6 of

@@ -39,6 +39,7 @@ use doc_workflow::{PartyCode, Refusal};
 use super::Hash32;
 use super::block::{Outcome, TxLocation};
 use super::records::PartyRecord;
+use super::signatures::SignatureCheck;
 use super::tx::{Pint, Transaction, TxBody, VALIDITY_WINDOW_MS_MAX, nonce_is_well_formed};
 
 pub use super::trust::{CrlInfo, Envelope, Signatory, Trust, identity_refusal};
@@ -293,9 +294,10 @@ pub fn acting_party<'p>(
 
 /// Steps 3 to 9 of the module docs (step 2 is [`Envelope::parse`]): everything that depends on the envelope, the
 /// configuration and the block time, but not on the nonce store or the documents.
-pub fn check(
+pub(crate) fn check(
     jws: &str,
     parsed: pki::jws::ParsedJws,
+    signature: SignatureCheck<'_>,
     trust: &Trust,
     parties: &BTreeMap<PartyCode, PartyRecord>,
     network_id: &str,
@@ -304,7 +306,7 @@ pub fn check(
     // `verify` consumes the parse; the CA certificates are kept for a CRL update to name its
     // issuer by (a user's chain holds one or two: a small copy beside a signature check).
     let presented_cas = parsed.chain.iter().skip(1).cloned().collect();
-    let (signer, payload) = trust.verify(parsed, time_ms)?;
+    let (signer, payload) = trust.verify(parsed, signature, time_ms)?;
     let tx = Transaction::from_payload(&payload)
         .map_err(|e| TxRefusal::MalformedTransaction(e.to_string()))?;
 

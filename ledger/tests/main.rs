@@ -12,4 +12,5 @@ mod compaction;
 mod governance;
 mod pint;
 mod ports;
+mod signatures;
 mod stream;

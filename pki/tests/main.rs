@@ -12,3 +12,4 @@ mod jcs;
 mod jws;
 mod member;
 mod revocation;
+mod zip215;

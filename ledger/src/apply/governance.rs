@@ -259,6 +259,7 @@ mod tests {
 
     use super::*;
     use crate::block::TxLocation;
+    use crate::signatures::SignatureCheck;
     use crate::tx::TxBody;
     use crate::validate::{self, Envelope};
     use crate::{Genesis, LedgerState};
@@ -308,7 +309,15 @@ mod tests {
         let Envelope { tx_hash, parsed } = Envelope::parse(envelope.as_bytes());
         let (jws, parsed) = parsed?;
         let gov = &state.gov;
-        let mut checked = validate::check(jws, parsed, &gov.trust, &gov.parties, NETWORK, t)?;
+        let mut checked = validate::check(
+            jws,
+            parsed,
+            SignatureCheck::Apply,
+            &gov.trust,
+            &gov.parties,
+            NETWORK,
+            t,
+        )?;
         assert!(
             !checked.presented_cas.is_empty(),
             "CARRIER's admin presents its intermediate"

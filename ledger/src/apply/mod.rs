@@ -25,6 +25,7 @@ use doc_workflow::{DocumentKey, DocumentState};
 
 use crate::block::{self, BLOCK_FORMAT_VERSION, Block, BlockHeader, Outcome, TxLocation, TxResult};
 use crate::records::{NonceRecord, Tip, TxRecord, corrupt, decode, encode};
+use crate::signatures::{self, SignatureCheck, SignatureMemory};
 use crate::state::{Gov, LedgerState, Rules};
 use crate::tx::TxBody;
 use crate::validate::{self, Envelope, TxRefusal};
@@ -53,6 +54,16 @@ pub(crate) struct Work<'s> {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Documents read or written by the block: `None` = known absent.
     pub(crate) docs: BTreeMap<DocumentKey, Option<DocumentState>>,
+    /// How the transactions' signatures are decided (the `signatures` module).
+    pub(crate) signatures: Signatures<'s>,
+}
+
+/// The signature rule of a [`Work`]: a receiving node's door, or a replica's apply with what the
+/// block's batch (and this node's door) already verified, by position in the block.
+#[derive(Clone, Copy)]
+pub(crate) enum Signatures<'s> {
+    Door(&'s SignatureMemory),
+    Apply(&'s [bool]),
 }
 
 impl<'s> Work<'s> {
@@ -63,6 +74,18 @@ impl<'s> Work<'s> {
             gov: None,
             writes: BTreeMap::new(),
             docs: BTreeMap::new(),
+            signatures: Signatures::Apply(&[]),
+        }
+    }
+
+    /// What the checks of the transaction at `position` know of its signature.
+    pub(crate) fn signature_check(&self, position: u32) -> SignatureCheck<'s> {
+        match self.signatures {
+            Signatures::Door(memory) => SignatureCheck::Door(memory),
+            Signatures::Apply(known) if known.get(position as usize) == Some(&true) => {
+                SignatureCheck::Verified
+            }
+            Signatures::Apply(_) => SignatureCheck::Apply,
         }
     }
 
@@ -149,13 +172,15 @@ impl LedgerState {
         let height = self.tip.height + 1;
         let time_ms = block::block_time(self.tip.time_ms, proposed_time_ms);
 
-        let mut work = Work::new(&self.tree, &self.gov);
-        self.prune_nonces(&mut work, time_ms)?;
         let rules = &self.rules;
+        let envelopes: Vec<Envelope<'_>> = envelopes.iter().map(|e| Envelope::parse(e)).collect();
+        let known = signatures::verify_ahead(&envelopes, &rules.signatures);
+        let mut work = Work::new(&self.tree, &self.gov);
+        work.signatures = Signatures::Apply(&known);
+        self.prune_nonces(&mut work, time_ms)?;
         let mut results = Vec::with_capacity(envelopes.len());
-        for (position, envelope) in envelopes.iter().enumerate() {
+        for (position, envelope) in envelopes.into_iter().enumerate() {
             let position = u32::try_from(position).expect("bounded by BLOCK_TRANSACTIONS_MAX");
-            let envelope = Envelope::parse(envelope);
             let ctx = TxContext {
                 tx_hash: envelope.tx_hash,
                 time_ms,
@@ -360,6 +385,7 @@ impl Rules {
         let checked = match validate::check(
             jws,
             parsed,
+            work.signature_check(ctx.location.position),
             &gov.trust,
             &gov.parties,
             &self.genesis.network_id,
