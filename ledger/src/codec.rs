@@ -28,7 +28,7 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
 /// Whether values under `key` are stored compressed.
 pub fn compressed(key: &[u8]) -> bool {
-    key.starts_with(keys::DOC) || key.starts_with(keys::HISTORY)
+    key.starts_with(keys::DOC) || key.starts_with(keys::HISTORY) || key.starts_with(keys::CONTENT)
 }
 
 /// The bytes to store for `value` under `key`.

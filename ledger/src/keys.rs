@@ -8,8 +8,10 @@
 //! | key | value |
 //! |---|---|
 //! | `m:applied`, `m:tip`, `m:genesis` | applied index (u64 BE), [`Tip`], genesis JSON |
-//! | `doc/<doc>` | `DocumentState`, RFC 8785 canonical JSON (so its SHA-256 is its state hash), zstd-compressed ([`crate::codec`]) |
-//! | `his/<doc>\0<sequence u64 BE>` | [`HistoryEntry`], zstd-compressed |
+//! | `doc/<doc>` | `DocumentState`, RFC 8785 canonical JSON, zstd-compressed ([`crate::codec`]), its content's text stored apart ([`crate::records::StoredDocument`]) |
+//! | `dct/<content sha256 hex>` | a document's content, RFC 8785 canonical JSON, zstd-compressed: written once, never rewritten by the transfers that rewrite `doc/` |
+//! | `his/<doc>\0<sequence u64 BE>` | [`HistoryEntry`], zstd-compressed, its `jws` stored without its header ([`crate::records::StoredJws`]) |
+//! | `jwh/<SHA-256 of a JWS header segment>` | the header segment (base64url text): each signer's `x5c` once, not in every history entry |
 //! | `dpt/<doc>` | every party that is or was party to the document |
 //! | `sta/<STATUS>\0<doc>`, `pty/<party>\0<doc>`, `pst/<party>\0<STATUS>\0<doc>` | indexes |
 //! | `non/<party>\0<nonce>`, `nex/<notAfter u64 BE><party>\0<nonce>` | nonce, its expiry |
@@ -45,6 +47,8 @@ pub const GENESIS: &[u8] = b"m:genesis";
 pub const META: &[u8] = b"m:";
 pub const DOC: &[u8] = b"doc/";
 pub const HISTORY: &[u8] = b"his/";
+pub const JWS_HEADER: &[u8] = b"jwh/";
+pub const CONTENT: &[u8] = b"dct/";
 pub const STATUS: &[u8] = b"sta/";
 pub const PARTY_DOCS: &[u8] = b"pty/";
 pub const PARTY_STATUS: &[u8] = b"pst/";
@@ -99,6 +103,14 @@ pub fn history_prefix(key: &DocumentKey) -> Vec<u8> {
 }
 pub fn history(key: &DocumentKey, sequence: u64) -> Vec<u8> {
     cat(&[&history_prefix(key), &sequence.to_be_bytes()])
+}
+/// A document content's canonical text by its SHA-256 (lowercase hex).
+pub fn content(sha256_hex: &str) -> Vec<u8> {
+    cat(&[CONTENT, sha256_hex.as_bytes()])
+}
+/// A JWS header segment by its SHA-256.
+pub fn jws_header(digest: &[u8; 32]) -> Vec<u8> {
+    cat(&[JWS_HEADER, digest])
 }
 pub fn parties_ever(key: &DocumentKey) -> Vec<u8> {
     cat(&[b"dpt/", doc_text(key).as_bytes()])

@@ -19,8 +19,8 @@ use crate::block::{self, Block, Outcome, TxLocation};
 use crate::consortium::{ConsortiumRecord, MemberRecord, ProposalRecord, ProposalState, Tally};
 use crate::genesis::Genesis;
 use crate::records::{
-    DocumentPage, ExportRecord, HistoryEntry, NodeRecord, PartyRecord, PintChainRecord, Tip,
-    TxRecord, corrupt, decode,
+    DocumentPage, ExportRecord, HistoryEntry, NodeRecord, PartyRecord, PintChainRecord,
+    StoredDocument, StoredJws, Tip, TxRecord, corrupt, decode,
 };
 use crate::state::{LedgerState, Published, Rules};
 use crate::validate::{self, Envelope, TxRefusal};
@@ -276,8 +276,9 @@ impl LedgerReader {
     /// A document's current state.
     pub fn document(&self, key: &DocumentKey) -> Result<Option<DocumentState>, ChainError> {
         let k = keys::doc(key);
-        match self.tree().get(&k)? {
-            Some(bytes) => Ok(Some(decode(&k, &bytes)?)),
+        let tree = self.tree();
+        match tree.get(&k)? {
+            Some(bytes) => Ok(Some(stored_document(&tree, &k, &bytes)?)),
             None => Ok(None),
         }
     }
@@ -336,13 +337,24 @@ impl LedgerReader {
             Some(seq) => Bound::Excluded(keys::history(key, seq)),
             None => Bound::Included(prefix.clone()),
         };
+        let tree = self.tree();
         let mut out = Vec::new();
-        for item in self.tree().range((start, Bound::Unbounded)) {
+        for item in tree.range((start, Bound::Unbounded)) {
             let (k, v) = item?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            out.push(decode(&k, &v)?);
+            let mut entry: HistoryEntry = decode(&k, &v)?;
+            if let Some(digest) = StoredJws::header_digest(&entry.jws)? {
+                let header_key = keys::jws_header(&digest);
+                let header = tree.get(&header_key)?.ok_or_else(|| {
+                    corrupt("jwh/", "a history entry's envelope header is missing")
+                })?;
+                let header = std::str::from_utf8(&header)
+                    .map_err(|_| corrupt("jwh/", "an envelope header that is not text"))?;
+                entry.jws = StoredJws::restore(&entry.jws, header)?;
+            }
+            out.push(entry);
         }
         Ok(out)
     }
@@ -490,7 +502,7 @@ fn index_page(
         let bytes = tree
             .get(&doc_key)?
             .ok_or_else(|| corrupt(String::from_utf8_lossy(&k), "indexed document missing"))?;
-        documents.push(decode(&doc_key, &bytes)?);
+        documents.push(stored_document(&tree, &doc_key, &bytes)?);
         last_suffix = Some(suffix.to_vec());
     }
     Ok(DocumentPage {
@@ -508,6 +520,19 @@ fn checksum_documents(
     prefix_documents(live, &keys::checksum_prefix(sha256_hex))
 }
 
+/// A document's state as stored under `key` in `tree`, its content put back.
+fn stored_document(
+    tree: &sled::Tree,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<DocumentState, ChainError> {
+    StoredDocument::join(key, bytes, |ck| {
+        tree.get(ck)?
+            .map(|v| codec::decode(ck, &v).map(|c| c.into_owned()))
+            .transpose()
+    })
+}
+
 /// The documents of an index whose keys are `prefix || document key`, at most
 /// [`PAGE_SIZE_MAX`], read from one tree as [`index_page`] is.
 fn prefix_documents(
@@ -523,7 +548,7 @@ fn prefix_documents(
         let bytes = tree
             .get(&doc_key)?
             .ok_or_else(|| corrupt(String::from_utf8_lossy(&k), "indexed document missing"))?;
-        out.push(decode(&doc_key, &bytes)?);
+        out.push(stored_document(&tree, &doc_key, &bytes)?);
     }
     Ok(out)
 }

@@ -81,6 +81,95 @@ pub struct NodeRecord {
     pub since_height: u64,
 }
 
+/// How a history entry's envelope is stored: its header segment (`alg` and the signer's `x5c`,
+/// about 1.7 KiB of a transfer's 2.2) apart, once per distinct header under
+/// [`keys::jws_header`](crate::keys::jws_header), and the entry's `jws` holds
+/// `sha256:<hex of the header segment's SHA-256>.<payload>.<signature>`. A base64url segment
+/// never holds `:`, so a stored entry with the whole envelope (written before this form) still
+/// reads as it is. Readers get the envelope back byte for byte ([`StoredJws::restore`]).
+pub(crate) struct StoredJws;
+
+const STORED_HEADER_TAG: &str = "sha256:";
+
+impl StoredJws {
+    /// The stored form of a compact JWS and its header segment with the segment's digest;
+    /// `None` when `jws` has no `.` (never for an envelope that passed its checks).
+    pub(crate) fn split(jws: &str) -> Option<(String, &str, [u8; 32])> {
+        let (header, rest) = jws.split_once('.')?;
+        let digest = crate::sha256(header.as_bytes());
+        Some((
+            format!("{STORED_HEADER_TAG}{}.{rest}", hex::encode(digest)),
+            header,
+            digest,
+        ))
+    }
+
+    /// The header digest a stored form names, if it names one.
+    pub(crate) fn header_digest(stored: &str) -> Result<Option<[u8; 32]>, ChainError> {
+        let Some(rest) = stored.strip_prefix(STORED_HEADER_TAG) else {
+            return Ok(None);
+        };
+        let hex_digest = rest.split('.').next().unwrap_or_default();
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(hex_digest, &mut digest)
+            .map_err(|e| corrupt("his/", format!("a stored envelope's header digest: {e}")))?;
+        Ok(Some(digest))
+    }
+
+    /// The envelope from its stored form and its header segment (as [`Self::split`] gave it).
+    pub(crate) fn restore(stored: &str, header: &str) -> Result<String, ChainError> {
+        let rest = stored
+            .strip_prefix(STORED_HEADER_TAG)
+            .and_then(|r| r.split_once('.'))
+            .map(|(_, rest)| rest)
+            .ok_or_else(|| corrupt("his/", "a stored envelope without its header digest"))?;
+        Ok(format!("{header}.{rest}"))
+    }
+}
+
+/// How a document's state is stored: its content's canonical text (about 2 KiB of a bill's
+/// 2.5 KiB state, and the part no transfer, endorsement or surrender changes) apart, once per
+/// distinct content under [`keys::content`](crate::keys::content), and the state under
+/// `doc/` with an empty `canonicalJson` beside the content's `sha256`, which names it. A
+/// transfer then rewrites a few hundred bytes instead of the whole bill. A state stored whole
+/// (before this form) still reads as it is: canonical text is never empty.
+pub(crate) struct StoredDocument;
+
+impl StoredDocument {
+    /// The bytes to store under `doc/` for `state` (its content's text, if any, goes under
+    /// `dct/`: the caller's). `state` is as it was when this returns.
+    pub(crate) fn state_bytes(state: &mut DocumentState) -> Vec<u8> {
+        let Some(content) = state.content.as_mut() else {
+            return state.canonical_json().into_bytes();
+        };
+        let text = std::mem::take(&mut content.canonical_json);
+        let bytes = state.canonical_json().into_bytes();
+        if let Some(content) = state.content.as_mut() {
+            content.canonical_json = text;
+        }
+        bytes
+    }
+
+    /// A stored state with its content's text put back; `content_of` reads a `dct/` value
+    /// (already decompressed) by its key.
+    pub(crate) fn join(
+        key: &[u8],
+        bytes: &[u8],
+        content_of: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>, ChainError>,
+    ) -> Result<DocumentState, ChainError> {
+        let mut state: DocumentState = decode(key, bytes)?;
+        if let Some(content) = state.content.as_mut()
+            && content.canonical_json.is_empty()
+        {
+            let text = content_of(&crate::keys::content(&content.sha256))?
+                .ok_or_else(|| corrupt(String::from_utf8_lossy(key), "its content is missing"))?;
+            content.canonical_json = String::from_utf8(text)
+                .map_err(|_| corrupt(String::from_utf8_lossy(key), "its content is not text"))?;
+        }
+        Ok(state)
+    }
+}
+
 /// One committed transaction in a document's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -245,4 +334,23 @@ pub struct ExportRecord {
     pub response_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+#[cfg(test)]
+mod stored_jws_tests {
+    use super::StoredJws;
+
+    #[test]
+    fn a_split_envelope_is_restored_byte_for_byte() {
+        let jws = "eyJhbGciOiJFZERTQSJ9.eyJhIjoxfQ.c2lnbmF0dXJl";
+        let (stored, header, digest) = StoredJws::split(jws).unwrap();
+        assert_eq!(header, "eyJhbGciOiJFZERTQSJ9");
+        assert_eq!(digest, crate::sha256(header.as_bytes()));
+        assert!(stored.starts_with("sha256:") && stored.ends_with(".eyJhIjoxfQ.c2lnbmF0dXJl"));
+        assert_eq!(StoredJws::header_digest(&stored).unwrap(), Some(digest));
+        assert_eq!(StoredJws::restore(&stored, header).unwrap(), jws);
+        // An entry stored whole (before this form) names no header.
+        assert_eq!(StoredJws::header_digest(jws).unwrap(), None);
+        assert!(StoredJws::header_digest("sha256:zz.a.b").is_err());
+    }
 }

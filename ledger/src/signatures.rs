@@ -1,4 +1,4 @@
-//! How a transaction's signature is decided, at the door and at apply (PROFILE.md).
+//! How a transaction's signature is decided, at the door and at apply (pki/PROFILE.md).
 //!
 //! - **At the door** (a receiving node's precheck), Ed25519 signatures are checked by RFC 8032's
 //!   strict rule (aws-lc). A client never gets a signature outside that rule accepted.

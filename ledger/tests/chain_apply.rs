@@ -76,10 +76,8 @@ mod chain {
     fn chain_scenario_6_1_end_to_end_with_history_in_order() -> anyhow::Result<()> {
         let mut net = net()?;
         let mut state = net.state("a")?;
-        let blocks: Vec<_> = scenario_6_1(&mut net, &mut state)?
-            .into_iter()
-            .map(|(b, _)| b)
-            .collect();
+        let (blocks, envelopes): (Vec<_>, Vec<_>) =
+            scenario_6_1(&mut net, &mut state)?.into_iter().unzip();
 
         let bill = state
             .reader()
@@ -105,7 +103,9 @@ mod chain {
             assert_eq!(h.sequence, i as u64 + 1);
             assert_eq!(h.height, i as u64 + 1);
             assert_eq!(h.tx_hash, blocks[i].transactions[0].tx_hash);
-            // The signed envelope is kept and still verifies.
+            // The signed envelope is kept byte for byte (its header is stored apart, once per
+            // signer) and still verifies.
+            assert_eq!(h.jws.as_bytes(), envelopes[i][0].as_slice());
             pki::jws::verify(&h.jws)?;
             assert_eq!(h.signer_fingerprint.len(), 64);
         }
@@ -366,7 +366,7 @@ mod chain {
         );
         let alien = sign_with(&foreign, "carrier", &p)?;
         // A CA no member's name points to, whose user certificate has also expired: the chain
-        // reaches no member CA, and that is the refusal (PROFILE.md), not the expiry webpki
+        // reaches no member CA, and that is the refusal (pki/PROFILE.md), not the expiry webpki
         // happens to notice first.
         let stranger = stranger_consortium(net.dir.path(), t0)?;
         let p = net.payload(

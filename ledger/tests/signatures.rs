@@ -1,4 +1,4 @@
-//! Signatures at the door and at apply (`ledger::signatures`, PROFILE.md): a block's Ed25519
+//! Signatures at the door and at apply (`ledger::signatures`, pki/PROFILE.md): a block's Ed25519
 //! signatures verified in one batch, the door's good signatures remembered by the same node,
 //! and every replica reaching the same block whichever path decided each signature.
 //! Test names live under `signatures::`.

@@ -429,7 +429,7 @@ pub fn verify_signature(
 /// encodings) accepts a subset of what `Zip215` (the cofactored equation, any point encoding that
 /// decodes) accepts. Silkline checks `Strict` at the door, so no client ever gets a signature
 /// outside it accepted, and `Zip215` at apply on every replica, where batch verification must
-/// agree exactly with single verification (PROFILE.md).
+/// agree exactly with single verification (pki/PROFILE.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ed25519Rule {
     Strict,

@@ -847,7 +847,7 @@ fn check_organization(
         .and_then(|o| o.as_str().ok());
     if o != Some(code.as_str()) {
         return Err(format!(
-            "its subject O is {o:?}, not the member's code {code} (PROFILE.md)"
+            "its subject O is {o:?}, not the member's code {code} (pki/PROFILE.md)"
         ));
     }
     Ok(())

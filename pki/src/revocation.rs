@@ -196,7 +196,7 @@ impl RevocationSigner {
             .unwrap_or_default()
     }
 
-    /// The member code the CA certificate's subject O names (PROFILE.md), if it names one.
+    /// The member code the CA certificate's subject O names (pki/PROFILE.md), if it names one.
     pub fn member(&self) -> Option<String> {
         let cert = self.cert()?;
         let o = cert.subject().iter_organization().next()?.as_str().ok()?;

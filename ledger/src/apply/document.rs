@@ -15,7 +15,9 @@ use doc_workflow::{
 
 use super::{TxContext, Work};
 use crate::consortium::MemberRecord;
-use crate::records::{HistoryEntry, PartyRecord, corrupt, decode, encode};
+use crate::records::{
+    HistoryEntry, PartyRecord, StoredDocument, StoredJws, corrupt, decode, encode,
+};
 use crate::state::Rules;
 use crate::tx::TxBody;
 use crate::validate::{Checked, TxRefusal};
@@ -315,8 +317,25 @@ impl Rules {
                 work.put(index_key, Vec::new());
             }
         }
+        // The envelope's header (the signer's `x5c`) is stored once per distinct header.
+        let mut entry = entry;
+        if let Some((stored, header, digest)) = StoredJws::split(&entry.jws) {
+            let header_key = keys::jws_header(&digest);
+            if !work.contains(&header_key)? {
+                work.put(header_key, header.as_bytes().to_vec());
+            }
+            entry.jws = stored;
+        }
         work.put(keys::history(key, entry.sequence), encode(&entry));
-        work.put(keys::doc(key), state.canonical_json().into_bytes());
+        // The content's text once per distinct content; the state without it.
+        let mut state = state;
+        if let Some(content) = &state.content {
+            let content_key = keys::content(&content.sha256);
+            if !work.contains(&content_key)? {
+                work.put(content_key, content.canonical_json.clone().into_bytes());
+            }
+        }
+        work.put(keys::doc(key), StoredDocument::state_bytes(&mut state));
         work.docs.insert(key.clone(), Some(state));
         Ok(())
     }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use doc_workflow::{DocumentKey, DocumentState};
 
 use crate::block::{self, BLOCK_FORMAT_VERSION, Block, BlockHeader, Outcome, TxLocation, TxResult};
-use crate::records::{NonceRecord, Tip, TxRecord, corrupt, decode, encode};
+use crate::records::{NonceRecord, StoredDocument, Tip, TxRecord, corrupt, decode, encode};
 use crate::signatures::{self, SignatureCheck, SignatureMemory};
 use crate::state::{Gov, LedgerState, Rules};
 use crate::tx::TxBody;
@@ -105,6 +105,14 @@ impl<'s> Work<'s> {
         }
     }
 
+    /// Whether `key` holds a value, as of this block's writes so far.
+    pub(crate) fn contains(&self, key: &[u8]) -> Result<bool, ChainError> {
+        match self.writes.get(key) {
+            Some(v) => Ok(v.is_some()),
+            None => Ok(self.tree.contains_key(key)?),
+        }
+    }
+
     pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.writes.insert(key, Some(value));
     }
@@ -120,7 +128,11 @@ impl<'s> Work<'s> {
         }
         let k = keys::doc(key);
         let state = match self.get(&k)? {
-            Some(bytes) => Some(decode::<DocumentState>(&k, &bytes)?),
+            Some(bytes) => Some(StoredDocument::join(&k, &bytes, |ck| {
+                self.get(ck)?
+                    .map(|v| codec::decode(ck, &v).map(|c| c.into_owned()))
+                    .transpose()
+            })?),
             None => None,
         };
         self.docs.insert(key.clone(), state);
@@ -203,7 +215,8 @@ impl LedgerState {
             });
         }
 
-        // Documents go to the store as canonical JSON: their value hash is their state hash.
+        // Documents go to the store as canonical JSON (their content's text apart, named by its
+        // hash): the state hash covers both.
         let Work {
             gov, mut writes, ..
         } = work;
