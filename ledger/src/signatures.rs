@@ -70,8 +70,12 @@ impl SignatureMemory {
 /// What the checks of one transaction know of its signature, and by which rule they decide it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum SignatureCheck<'a> {
-    /// At the door: the strict rule, and a good signature remembered.
-    Door(&'a SignatureMemory),
+    /// At the door: the strict rule, and a good signature remembered under the envelope's
+    /// transaction hash (computed once, when it was parsed).
+    Door {
+        memory: &'a SignatureMemory,
+        tx_hash: Hash32,
+    },
     /// At apply: already verified under ZIP 215 (or strictly, at this node's door).
     Verified,
     /// At apply: verify now, under ZIP 215.
@@ -85,8 +89,7 @@ impl SignatureCheck<'_> {
         parsed: ParsedJws,
     ) -> Result<pki::jws::VerifiedJws, pki::jws::JwsError> {
         match self {
-            SignatureCheck::Door(memory) => {
-                let tx_hash = Hash32(parsed.tx_hash());
+            SignatureCheck::Door { memory, tx_hash } => {
                 let signature = parsed.signature.clone();
                 let verified = parsed.verify_by(Ed25519Rule::Strict)?;
                 memory.remember(tx_hash, &signature);

@@ -78,11 +78,16 @@ impl<'s> Work<'s> {
         }
     }
 
-    /// What the checks of the transaction at `position` know of its signature.
-    pub(crate) fn signature_check(&self, position: u32) -> SignatureCheck<'s> {
+    /// What the checks of the transaction `ctx` names know of its signature.
+    pub(crate) fn signature_check(&self, ctx: &TxContext) -> SignatureCheck<'s> {
         match self.signatures {
-            Signatures::Door(memory) => SignatureCheck::Door(memory),
-            Signatures::Apply(known) if known.get(position as usize) == Some(&true) => {
+            Signatures::Door(memory) => SignatureCheck::Door {
+                memory,
+                tx_hash: ctx.tx_hash,
+            },
+            Signatures::Apply(known)
+                if known.get(ctx.location.position as usize) == Some(&true) =>
+            {
                 SignatureCheck::Verified
             }
             Signatures::Apply(_) => SignatureCheck::Apply,
@@ -398,7 +403,7 @@ impl Rules {
         let checked = match validate::check(
             jws,
             parsed,
-            work.signature_check(ctx.location.position),
+            work.signature_check(&ctx),
             &gov.trust,
             &gov.parties,
             &self.genesis.network_id,
