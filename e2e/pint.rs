@@ -8,7 +8,7 @@ use crate::common;
 
 use anyhow::{Context as _, Result, ensure};
 use common::{CliOut, DevNet, cli, fixture_as, wait_for};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// `silkline gov propose ... trust-platform` on `net` for `other`, approved by a second member.
 fn trust(net: &DevNet, other: &DevNet, code: &str) -> Result<()> {
@@ -172,6 +172,36 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
     ensure!(
         doc["status"] == "ISSUED" && doc["endorsee"] == "BANK" && doc["mode"] == "TO_ORDER",
         "{doc:#}"
+    );
+    // Its first chain entry carries the issuance manifest SLKA's carrier signed with its own
+    // user certificate when it issued (`tx issue` signs both), not one a node signed later;
+    // SLKB checked it against SLKA's member roots.
+    const MANIFEST: &str = "query($c: String!, $r: String!) {
+      document(carrierCode: $c, reference: $r) { issuanceManifest } }";
+    let there = b
+        .api("bank")?
+        .data(0, MANIFEST, json!({"c": "SLKA:CARRIER", "r": "PINT-0001"}))?;
+    let manifest = there["document"]["issuanceManifest"]
+        .as_str()
+        .with_context(|| format!("no issuance manifest on SLKB: {there}"))?;
+    let issued = a
+        .api("carrier")?
+        .data(0, MANIFEST, json!({"c": "CARRIER", "r": "PINT-0001"}))?;
+    ensure!(
+        issued["document"]["issuanceManifest"] == manifest,
+        "SLKB holds another manifest than the one issued: {issued}"
+    );
+    let leaf = pint::jws::parse(manifest)?
+        .x5c
+        .first()
+        .cloned()
+        .context("the manifest names no x5c")?;
+    let (carrier_cert, _) = a.identity("carrier")?;
+    let carrier_chain = pki::pem::certificates(&std::fs::read_to_string(carrier_cert)?)
+        .map_err(anyhow::Error::msg)?;
+    ensure!(
+        leaf.as_ref() == carrier_chain[0].as_ref(),
+        "the issuance manifest was not signed by the carrier's user certificate"
     );
     // SLKB's own CARRIER is another party: it is told the bill does not exist.
     let hidden = b.cli_as("carrier", &["doc", "show", THERE])?;

@@ -26,6 +26,7 @@
 //! | `pch/<transportDocumentChecksum>` | [`PintChainRecord`]: a bill's DCSA PINT transfer chain as this network holds it |
 //! | `pxo/<doc>` | [`ExportRecord`]: the bill's last transfer to another platform |
 //! | `pxq/<doc>` | index: transfers to other platforms not yet answered (the senders' outbox) |
+//! | `pim/<doc>` | the carrier's signed PINT issuance manifest of a bill issued here (compact JWS) |
 //!
 //! The records are in [`crate::records`]; who writes them, and in one batch per block, is
 //! [`crate::apply`].
@@ -62,6 +63,7 @@ pub const CONTAINER: &[u8] = b"ctr/";
 pub const PINT_CHAIN: &[u8] = b"pch/";
 pub const PINT_EXPORT: &[u8] = b"pxo/";
 pub const PINT_OUTBOX: &[u8] = b"pxq/";
+pub const PINT_ISSUANCE_MANIFEST: &[u8] = b"pim/";
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
@@ -190,6 +192,9 @@ pub fn pint_export(key: &DocumentKey) -> Vec<u8> {
 }
 pub fn pint_outbox(key: &DocumentKey) -> Vec<u8> {
     cat(&[PINT_OUTBOX, doc_text(key).as_bytes()])
+}
+pub fn pint_issuance_manifest(key: &DocumentKey) -> Vec<u8> {
+    cat(&[PINT_ISSUANCE_MANIFEST, doc_text(key).as_bytes()])
 }
 /// Whether a key is part of the hashed replicated state. Left out: meta; the blocks, which
 /// carry the state hash themselves; and the transaction records, an index of the blocks

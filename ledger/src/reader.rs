@@ -164,6 +164,30 @@ impl LedgerReader {
         })
     }
 
+    /// A bill's PINT issuance manifest (compact JWS): the one its carrier signed at issue here
+    /// (checked at apply), else, for a bill that came from another platform, the one its first
+    /// chain entry carries; `None` for a bill issued here without one.
+    pub fn pint_issuance_manifest(
+        &self,
+        key: &DocumentKey,
+        document_checksum: &str,
+    ) -> Result<Option<String>, ChainError> {
+        let k = keys::pint_issuance_manifest(key);
+        if let Some(bytes) = self.tree().get(&k)? {
+            return String::from_utf8(bytes.to_vec())
+                .map(Some)
+                .map_err(|_| corrupt("pim/", "an issuance manifest that is not text"));
+        }
+        Ok(self
+            .pint_chain(document_checksum)?
+            .and_then(|chain| chain.entries.into_iter().next())
+            .and_then(|first| pint::jws::unverified_payload(&first).ok())
+            .and_then(|payload| {
+                serde_json::from_slice::<pint::EnvelopeTransferChainEntry>(&payload).ok()
+            })
+            .and_then(|entry| entry.issuance_manifest_signed_content))
+    }
+
     /// A bill's latest transfer to another platform.
     pub fn pint_export(&self, key: &DocumentKey) -> Result<Option<ExportRecord>, ChainError> {
         let k = keys::pint_export(key);

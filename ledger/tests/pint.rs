@@ -1387,3 +1387,188 @@ mod arriving {
         Ok(())
     }
 }
+
+/// The carrier's issuance manifest, signed by the carrier's key beside its `ISSUE`: checked by
+/// every replica against the bill the ISSUE makes and the transaction's own certificate, and
+/// kept with the bill for its first chain entry.
+mod issuance_manifest {
+    use super::*;
+
+    /// The signer of a user of this network (its certificate chain in `x5c`).
+    fn user_signer(net: &Net, who: &str) -> anyhow::Result<pint::Signer> {
+        node_signer(net, who)
+    }
+
+    fn content(reference: &str) -> anyhow::Result<Value> {
+        let mut content = fixture("to-order-bill.json")?;
+        content["transportDocumentReference"] = json!(reference);
+        Ok(content)
+    }
+
+    fn shipper(s: &LedgerState) -> Party {
+        let name = s.reader().party(&party("SHIPPER")).expect("SHIPPER").name;
+        ledger::pint_party(HERE, &party("SHIPPER"), &name)
+    }
+
+    /// `ISSUE` of `reference` to SHIPPER, by `who`, carrying `manifest`.
+    fn issue_with(
+        net: &mut Net,
+        who: &str,
+        t: u64,
+        reference: &str,
+        manifest: &str,
+    ) -> anyhow::Result<Vec<u8>> {
+        let p = net.payload(
+            t,
+            json!({"document": doc(reference),
+                   "command": {"action": "ISSUE", "content": content(reference)?, "issueTo": "SHIPPER"},
+                   "issuanceManifest": manifest}),
+        );
+        net.sign(who, &p)
+    }
+
+    fn refused_because(block: &ledger::Block, why: &str) {
+        assert_eq!(
+            codes(block),
+            ["INVALID_ISSUANCE_MANIFEST"],
+            "{why}: {:?}",
+            block.transactions
+        );
+        let outcome = format!("{:?}", block.transactions[0].outcome);
+        assert!(outcome.contains(why), "expected {why:?} in {outcome}");
+    }
+
+    /// Forged manifests are refused, each naming what failed (documentChecksum, issueTo, a
+    /// visualisation, another certificate than the transaction's, a signature that does not
+    /// cover the payload, no x5c, not a JWS, on another action than ISSUE); the carrier's own is
+    /// kept with the bill, verifies as this platform's (its chain to the carrier's member's
+    /// root CA, as another Silkline network trusts it), and a second replica and a reopened
+    /// store agree.
+    #[test]
+    fn a_forged_issuance_manifest_is_refused_and_the_carriers_is_kept() -> anyhow::Result<()> {
+        const REF: &str = "SLK-MANIFEST-1";
+        let mut net = pint_net()?;
+        let mut a = net.state("a")?;
+        let mut log = Log::new();
+        let mut t = GENESIS_MS + 1_000;
+        let carrier = user_signer(&net, "carrier")?;
+        let document = content(REF)?;
+        let to = shipper(&a);
+
+        let mut other_document = document.clone();
+        other_document["transportDocumentReference"] = json!("SLK-MANIFEST-OTHER");
+        let wrong_document = pint::sign_issuance_manifest(&carrier, &other_document, &to, None)?;
+        let wrong_party = pint::sign_issuance_manifest(
+            &carrier,
+            &document,
+            &ledger::pint_party(HERE, &party("SHIPPER"), "Someone Else Ltd"),
+            None,
+        )?;
+        let with_visualisation =
+            pint::sign_issuance_manifest(&carrier, &document, &to, Some(&"ab".repeat(32)))?;
+        let by_shipper =
+            pint::sign_issuance_manifest(&user_signer(&net, "shipper")?, &document, &to, None)?;
+        let good = pint::sign_issuance_manifest(&carrier, &document, &to, None)?;
+        // The carrier's header and a payload it did not sign (the good one's, under the
+        // signature of the wrong-document manifest).
+        let spliced = {
+            let bad: Vec<&str> = wrong_document.split('.').collect();
+            let good_parts: Vec<&str> = good.split('.').collect();
+            format!("{}.{}.{}", bad[0], good_parts[1], bad[2])
+        };
+        let without_x5c = pint::sign_issuance_manifest(
+            &user_signer(&net, "carrier")?.without_x5c(),
+            &document,
+            &to,
+            None,
+        )?;
+
+        for (manifest, who, why) in [
+            (wrong_document.as_str(), "carrier", "documentChecksum"),
+            (wrong_party.as_str(), "carrier", "issueToChecksum"),
+            (
+                with_visualisation.as_str(),
+                "carrier",
+                "eBLVisualisationByCarrier",
+            ),
+            (
+                by_shipper.as_str(),
+                "carrier",
+                "not the certificate that signed",
+            ),
+            (spliced.as_str(), "carrier", "its signature"),
+            (without_x5c.as_str(), "carrier", "no x5c"),
+            ("not.a-jws", "carrier", "not a compact JWS"),
+        ] {
+            let tx = issue_with(&mut net, who, t, REF, manifest)?;
+            let block = run(&mut a, &mut log, t, vec![tx]);
+            refused_because(&block, why);
+            assert!(a.reader().document(&bill_key(REF))?.is_none(), "{why}");
+            t += 1_000;
+        }
+
+        let tx = issue_with(&mut net, "carrier", t, REF, &good)?;
+        let block = run(&mut a, &mut log, t, vec![tx]);
+        assert_eq!(codes(&block), ["COMMITTED"], "{:?}", block.transactions);
+        t += 1_000;
+        let checksum = a
+            .reader()
+            .document(&bill_key(REF))?
+            .and_then(|d| d.content)
+            .expect("content")
+            .sha256;
+        assert_eq!(
+            a.reader()
+                .pint_issuance_manifest(&bill_key(REF), &checksum)?
+                .as_deref(),
+            Some(good.as_str())
+        );
+        // What a receiving Silkline network checks: the chain to this network's member roots.
+        let verified =
+            a.reader()
+                .pint_trusted_platforms()
+                .verify(HERE, &good, (t / 1000) as i64)?;
+        let manifest: pint::IssuanceManifest = serde_json::from_slice(&verified.payload)?;
+        assert_eq!(manifest.document_checksum, checksum);
+
+        // Only an ISSUE carries one.
+        let p = net.payload(
+            t,
+            json!({"document": doc(REF),
+                   "command": {"action": "TRANSFER", "to": "CONSIGNEE"},
+                   "issuanceManifest": good}),
+        );
+        let transfer = net.sign("shipper", &p)?;
+        let block = run(&mut a, &mut log, t, vec![transfer]);
+        refused_because(&block, "only an ISSUE");
+
+        let mut b = net.state("b")?;
+        replay(&mut b, &log)?;
+        assert_eq!(a.state_hash(), b.state_hash(), "replicas agree");
+        drop(a);
+        let a = net.reopen("a")?;
+        assert_eq!(
+            a.reader()
+                .pint_issuance_manifest(&bill_key(REF), &checksum)?
+                .as_deref(),
+            Some(good.as_str())
+        );
+        Ok(())
+    }
+
+    /// A network without a platform code refuses a manifest: none of its bills leaves it.
+    #[test]
+    fn a_network_without_a_platform_refuses_a_manifest() -> anyhow::Result<()> {
+        const REF: &str = "SLK-MANIFEST-2";
+        let mut net = net()?;
+        let mut a = net.state("a")?;
+        let t = GENESIS_MS + 1_000;
+        let carrier = user_signer(&net, "carrier")?;
+        let to = ledger::pint_party(HERE, &party("SHIPPER"), "Shipper");
+        let manifest = pint::sign_issuance_manifest(&carrier, &content(REF)?, &to, None)?;
+        let tx = issue_with(&mut net, "carrier", t, REF, &manifest)?;
+        let block = apply(&mut a, t, &[&tx])?;
+        refused_because(&block, "no platform code");
+        Ok(())
+    }
+}

@@ -2,8 +2,11 @@
 //! `adapters::pint::router`), the sender's outbox ([`run_outbox`]) and `silkline pint send`.
 //!
 //! How this network signs: every PINT message it makes (a chain entry, an envelope manifest,
-//! the issuance manifest of a bill issued here, a signed answer) is signed by the node that
-//! makes it, with its Ed25519 node key (`EdDSA`), its certificate chain in `x5c`. Another
+//! a signed answer) is signed by the node that makes it, with its Ed25519 node key (`EdDSA`),
+//! its certificate chain in `x5c`. The issuance manifest of a bill issued here is the
+//! carrier's, signed with the carrier user's key when it issued (`silkline tx issue` signs both
+//! the `ISSUE` and the manifest; the ledger checks it and keeps it); only a bill issued without
+//! one gets a manifest signed by the node that first sends it. Another
 //! platform checks them against this network's `platformCertificates` (`network.json`): its
 //! members' root CAs, which another Silkline network trusts by vote (`TRUST_PLATFORM`).
 //!
@@ -296,23 +299,14 @@ fn ledger_refusal(code: &str, message: &str) -> BackendError {
     }
 }
 
-/// The PINT party of a local party.
+/// The PINT party of a local party (`ledger::pint_party`, as the ledger checks an issuance
+/// manifest's `issueToChecksum`).
 fn local_party(platform: &str, reader: &LedgerReader, code: &PartyCode) -> Party {
     let name = reader
         .party(code)
         .map(|p| p.name)
         .unwrap_or_else(|| code.as_str().to_owned());
-    Party {
-        party_name: name,
-        ebl_platform: platform.to_owned(),
-        identifying_codes: vec![IdentifyingCode {
-            code_list_provider: platform.to_owned(),
-            party_code: code.as_str().to_owned(),
-            code_list_name: None,
-        }],
-        tax_legal_references: None,
-        represented_party: None,
-    }
+    ledger::pint_party(platform, code, &name)
 }
 
 fn transaction(
@@ -393,14 +387,22 @@ fn build_dispatch(node: &PintNode, export: &ExportRecord) -> anyhow::Result<(Str
         Some(recipient),
         export.requested_ms,
     ));
+    // The first entry carries the issuance manifest: the carrier's, signed when it issued
+    // the bill and checked by the ledger then; for a bill issued without one (before carriers
+    // signed them, or by a client that did not), this node signs it for the network.
     let issuance_manifest = if chain.is_empty() {
-        let issue_to = issue_to.context("the bill's issue is not in its history")?;
-        Some(pint::sign_issuance_manifest(
-            &node.signer,
-            &document,
-            &issue_to,
-            None,
-        )?)
+        match reader.pint_issuance_manifest(key, &content.sha256)? {
+            Some(carrier_signed) => Some(carrier_signed),
+            None => {
+                let issue_to = issue_to.context("the bill's issue is not in its history")?;
+                Some(pint::sign_issuance_manifest(
+                    &node.signer,
+                    &document,
+                    &issue_to,
+                    None,
+                )?)
+            }
+        }
     } else {
         None
     };

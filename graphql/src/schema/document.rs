@@ -194,6 +194,23 @@ impl Document {
         }))
     }
 
+    /// The bill's DCSA PINT issuance manifest (compact JWS): the one its carrier signed when
+    /// it issued the bill here, or for a bill from another platform the one its first chain
+    /// entry carries. Absent for a bill issued here without one (its first node to send it
+    /// signs one then).
+    async fn issuance_manifest(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let Some(content) = &self.state.content else {
+            return Ok(None);
+        };
+        if self.state.kind != doc_workflow::DocumentKind::BillOfLading {
+            return Ok(None);
+        }
+        api(ctx)
+            .reader()
+            .pint_issuance_manifest(&key_of(&self.state), &content.sha256)
+            .map_err(internal)
+    }
+
     /// The whole state, as the ledger stores and hashes it.
     #[graphql(complexity = "LARGE_VALUE_COMPLEXITY")]
     async fn state(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<serde_json::Value>> {

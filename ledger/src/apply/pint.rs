@@ -92,6 +92,143 @@ pub(crate) fn trusted_platforms(gov: &Gov) -> TrustedPlatforms {
     trusted
 }
 
+/// The PINT party of a party of this network (platform `platform`): its name, this platform,
+/// and its code under this platform's own code list. How every Silkline message names a local
+/// party: the transactions of the chain entries this network signs, and the `issueTo` whose
+/// checksum an issuance manifest carries, so the carrier (signing at issue) and the node
+/// (building the first entry when the bill leaves) name the issued-to party alike.
+pub fn pint_party(platform: &str, code: &PartyCode, name: &str) -> Party {
+    Party {
+        party_name: name.to_owned(),
+        ebl_platform: platform.to_owned(),
+        identifying_codes: vec![IdentifyingCode {
+            code_list_provider: platform.to_owned(),
+            party_code: code.as_str().to_owned(),
+            code_list_name: None,
+        }],
+        tax_legal_references: None,
+        represented_party: None,
+    }
+}
+
+fn invalid_manifest(reason: impl Into<String>) -> TxRefusal {
+    TxRefusal::Pint {
+        code: "INVALID_ISSUANCE_MANIFEST",
+        reason: reason.into(),
+    }
+}
+
+/// Whether an `ISSUE`'s `issuanceManifest` may be checked further: this network has a
+/// platform code and the command is an `ISSUE`. Checked before the workflow decides.
+pub(super) fn issuance_manifest_applies(
+    gov: &Gov,
+    command: &doc_workflow::Command,
+    compact: &str,
+) -> Result<(), TxRefusal> {
+    if gov.platform.is_none() {
+        return Err(invalid_manifest(
+            "this network has no platform code (genesis `platform`): its bills carry no PINT issuance manifest",
+        ));
+    }
+    if !matches!(command, doc_workflow::Command::Issue { .. }) {
+        return Err(invalid_manifest(format!(
+            "only an ISSUE carries an issuance manifest, not {}",
+            command.action().code()
+        )));
+    }
+    if compact.len() > PINT_MESSAGE_BYTES_MAX {
+        return Err(invalid_manifest(format!(
+            "the issuance manifest is {} bytes, over {PINT_MESSAGE_BYTES_MAX}",
+            compact.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a carrier's issuance manifest against the bill its `ISSUE` made (`issued`, to
+/// `issue_to`), at the block's time: a compact JWS, `EdDSA` or `ES256`, whose `x5c` leaf is the
+/// certificate that signed the transaction (the ledger verified its chain, validity and
+/// revocation already) and whose key made the signature; its payload a PINT `IssuanceManifest`
+/// whose `documentChecksum` is the issued content's (SHA-256 of its RFC 8785 form),
+/// `issueToChecksum` that of the issued-to party as this platform names it ([`pint_party`]),
+/// and no `eBLVisualisationByCarrier` (a bill issued here has none). Each failure names what
+/// failed (`INVALID_ISSUANCE_MANIFEST`).
+pub(super) fn check_issuance_manifest(
+    gov: &Gov,
+    checked: &Checked,
+    compact: &str,
+    issued: &DocumentState,
+    issue_to: &PartyCode,
+    time_ms: u64,
+) -> Result<(), TxRefusal> {
+    let own = gov
+        .platform
+        .as_deref()
+        .ok_or_else(|| invalid_manifest("this network has no platform code"))?;
+    if issued.kind != DocumentKind::BillOfLading {
+        return Err(invalid_manifest(format!(
+            "only a bill of lading crosses platforms; this is a {}",
+            issued.kind.code()
+        )));
+    }
+    let parsed = pint::jws::parse(compact)
+        .map_err(|e| invalid_manifest(format!("not a compact JWS PINT accepts: {e}")))?;
+    if !matches!(parsed.alg, pint::Alg::EdDSA | pint::Alg::ES256) {
+        return Err(invalid_manifest(format!(
+            "signed with {}; a carrier here signs with EdDSA or ES256",
+            parsed.alg.name()
+        )));
+    }
+    let Some(leaf) = parsed.x5c.first() else {
+        return Err(invalid_manifest(
+            "its header has no x5c: the receiving platform could not check it",
+        ));
+    };
+    if hex::encode(crate::sha256(leaf.as_ref())) != checked.signer.fingerprint {
+        return Err(invalid_manifest(
+            "its x5c leaf is not the certificate that signed this ISSUE: the carrier signs both",
+        ));
+    }
+    // Pinned to the signer's own certificate: its key made the signature, and the certificate
+    // is valid at the block's time.
+    let signer = TrustedPlatforms::from_der([(own, leaf.as_ref())])
+        .map_err(|e| invalid_manifest(format!("its x5c leaf: {e}")))?;
+    signer
+        .verify_parsed(own, &parsed, (time_ms / 1000) as i64)
+        .map_err(|e| invalid_manifest(format!("its signature: {e}")))?;
+    let manifest: pint::IssuanceManifest = serde_json::from_slice(&parsed.payload)
+        .map_err(|e| invalid_manifest(format!("its payload is not an IssuanceManifest: {e}")))?;
+    let content = issued
+        .content
+        .as_ref()
+        .ok_or_else(|| invalid_manifest("the issued bill has no content"))?;
+    if manifest.document_checksum != content.sha256 {
+        return Err(invalid_manifest(format!(
+            "its documentChecksum {} is not the issued document's {} (SHA-256 of its RFC 8785 form)",
+            manifest.document_checksum, content.sha256
+        )));
+    }
+    let name = gov
+        .parties
+        .get(issue_to)
+        .map_or_else(|| issue_to.as_str().to_owned(), |p| p.name.clone());
+    let party =
+        serde_json::to_value(pint_party(own, issue_to, &name)).expect("a PINT party serializes");
+    let expected = pint::json_checksum(&party);
+    if manifest.issue_to_checksum != expected {
+        return Err(invalid_manifest(format!(
+            "its issueToChecksum {} is not {expected}, that of {issue_to} as platform {own} names it",
+            manifest.issue_to_checksum
+        )));
+    }
+    if let Some(v) = &manifest.ebl_visualisation_by_carrier_checksum {
+        return Err(invalid_manifest(format!(
+            "it names an eBLVisualisationByCarrier ({v}) this ledger does not hold"
+        )));
+    }
+    Ok(())
+}
+
 /// The local party an identifying code names, if this network hosts it: the code list is this
 /// platform's own, and the party is on the network (its sponsor an active member).
 pub(crate) fn hosted_party(
