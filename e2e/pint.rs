@@ -141,6 +141,42 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
     )?;
     ensure!(refused.exit == 3, "{:?}", refused.json());
 
+    // Supporting documents travel with the bill: refused before signing over the limit.
+    let packing = work.path().join("packing-list.pdf");
+    std::fs::write(&packing, b"%PDF-1.7 packing list of PINT-0001")?;
+    let invoice = work.path().join("invoice.json");
+    std::fs::write(&invoice, br#"{"invoice": "INV-0001", "bill": "PINT-0001"}"#)?;
+    let big = work.path().join("big.bin");
+    std::fs::write(&big, vec![1u8; 40 * 1024])?;
+    let (packing_path, invoice_path, big_path) = (
+        packing.to_str().context("path")?,
+        invoice.to_str().context("path")?,
+        big.to_str().context("path")?,
+    );
+    let too_large = send(
+        &a,
+        "shipper",
+        BILL,
+        &[
+            "--platform",
+            "SLKB",
+            "--to-party",
+            "BANK",
+            "--action",
+            "ENDORSE",
+            "--document",
+            big_path,
+            "--document",
+            big_path,
+        ],
+    )?;
+    ensure!(
+        too_large.exit != 0
+            && too_large.stderr.contains("PINT_DOCUMENTS_TOO_LARGE")
+            && too_large.stderr.contains("65536"),
+        "{too_large:?}"
+    );
+
     let sent = send(
         &a,
         "shipper",
@@ -152,9 +188,17 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
             "BANK",
             "--action",
             "ENDORSE",
+            "--document",
+            packing_path,
+            "--document",
+            invoice_path,
         ],
     )?;
     committed(&sent)?;
+    let checksums: Vec<String> = [&packing, &invoice]
+        .iter()
+        .map(|f| Ok(pint::sha256_hex(&std::fs::read(f)?)))
+        .collect::<Result<_>>()?;
     // From now on the bill is the other platform's: nothing is done with it here.
     a.refuse(
         "shipper",
@@ -214,6 +258,36 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
         d["possessor"] == "SLKB:BANK"
     })?;
     ensure!(home["endorsee"] == "SLKB:BANK", "{home:#}");
+    let listed: Vec<&str> = home["platformTransfer"]["documents"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|d| d["checksum"].as_str()).collect())
+        .unwrap_or_default();
+    ensure!(
+        listed == checksums.iter().map(String::as_str).collect::<Vec<_>>()
+            && home["platformTransfer"]["documents"][0]["mediaType"] == "application/pdf",
+        "{home:#}"
+    );
+    // SLKB's ledger recorded both as received (its nodes refuse an import missing one), and the
+    // node the envelope went to holds their bytes: 201 with both missing, 204, 204, then RECE.
+    let received = b.api("bank")?.data(
+        0,
+        "query($c: String!, $r: String!) { document(carrierCode: $c, reference: $r) { receivedDocuments } }",
+        json!({"c": "SLKA:CARRIER", "r": "PINT-0001"}),
+    )?;
+    let mut expected = checksums.clone();
+    expected.sort();
+    let mut got: Vec<String> =
+        serde_json::from_value(received["document"]["receivedDocuments"].clone())?;
+    got.sort();
+    ensure!(got == expected, "{received}");
+    for (checksum, file) in checksums.iter().zip([&packing, &invoice]) {
+        let kept = b.data_dir(0).join("pint-documents").join(checksum);
+        ensure!(
+            std::fs::read(&kept)? == std::fs::read(file)?,
+            "{} is not the document sent",
+            kept.display()
+        );
+    }
     let transfer = &home["platformTransfer"];
     ensure!(
         transfer["stage"] == "DELIVERED"

@@ -188,6 +188,19 @@ impl LedgerReader {
             .and_then(|entry| entry.issuance_manifest_signed_content))
     }
 
+    /// The bytes of a supporting document the transfer of bill `key` to another platform
+    /// carries, by its checksum: what the delivering node sends, from any node of the member.
+    pub fn pint_outgoing_document(
+        &self,
+        key: &DocumentKey,
+        checksum: &str,
+    ) -> Result<Option<Vec<u8>>, ChainError> {
+        Ok(self
+            .tree()
+            .get(keys::pint_outgoing_document(checksum, key))?
+            .map(|bytes| bytes.to_vec()))
+    }
+
     /// A bill's latest transfer to another platform.
     pub fn pint_export(&self, key: &DocumentKey) -> Result<Option<ExportRecord>, ChainError> {
         let k = keys::pint_export(key);

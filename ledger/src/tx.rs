@@ -118,6 +118,33 @@ pub const PINT_ENVELOPE_BYTES_MAX: usize = 88 * 1024;
 /// `RECEIPT` carries.
 pub const PINT_MESSAGE_BYTES_MAX: usize = 32 * 1024;
 
+/// Most supporting documents one `SEND` carries: as many as a receiver takes in one manifest
+/// (`pint::check::MANIFEST_DOCUMENTS_MAX`).
+pub const PINT_DOCUMENTS_MAX: usize = pint::check::MANIFEST_DOCUMENTS_MAX;
+
+/// Most bytes (decoded) of a `SEND`'s supporting documents together. They ride in the signed
+/// transaction, at most [`ENVELOPE_BYTES_MAX`]: base64 in the payload, then base64url of the
+/// payload, grow them by 16/9, so 64 KiB take about 114 KiB and leave room for the header's
+/// certificate chain, the recipient and the rest.
+pub const PINT_DOCUMENTS_BYTES_MAX: usize = 64 * 1024;
+const _: () = assert!(PINT_DOCUMENTS_BYTES_MAX * 16 / 9 + 8 * 1024 <= ENVELOPE_BYTES_MAX);
+
+/// Longest name and media type of a supporting document, in characters: a file name and a
+/// MIME type, which the manifest lists (a receiver shows them; they need not be long).
+pub const PINT_DOCUMENT_LABEL_CHARS_MAX: usize = 100;
+
+/// A supporting document a `SEND` carries to the other platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SupportingDocument {
+    /// Its name, as the manifest lists it (a file name).
+    pub name: String,
+    /// Its media type (`application/pdf`).
+    pub media_type: String,
+    /// Its bytes, standard base64.
+    pub content: String,
+}
+
 /// A bill crossing platforms (DCSA PINT). `SEND` is the possessor's (a user or admin of its
 /// party); the others are a node's, for its member (`DISPATCH` and `RECEIPT` by a node of the
 /// sending party's sponsor). Every node checks every signature they carry again.
@@ -143,6 +170,11 @@ pub enum Pint {
         /// The receiving party as PINT names it (`partyName`, `eblPlatform`,
         /// `identifyingCodes`).
         recipient: serde_json::Value,
+        /// Supporting documents that travel with the envelope (PINT additional documents),
+        /// their bytes in the transaction so that any node of the sender's member can deliver
+        /// them: at most [`PINT_DOCUMENTS_MAX`], [`PINT_DOCUMENTS_BYTES_MAX`] together.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        documents: Vec<SupportingDocument>,
     },
     /// The chain entry and the envelope manifest the sending node delivers (signed by this
     /// network's node), recorded before delivery so every retry sends the same bytes.

@@ -177,6 +177,17 @@ fn dispatch_with(
     key: &DocumentKey,
     after_issue: Vec<pint::Transaction>,
 ) -> anyhow::Result<(String, String)> {
+    dispatch_listing(net, s, key, after_issue, &[])
+}
+
+/// As [`dispatch_with`], the manifest listing `documents` as supporting documents.
+fn dispatch_listing(
+    net: &Net,
+    s: &LedgerState,
+    key: &DocumentKey,
+    after_issue: Vec<pint::Transaction>,
+    documents: &[pint::DocumentMetadata],
+) -> anyhow::Result<(String, String)> {
     let signer = node_signer(net, "node1")?;
     let state = s.reader().document(key)?.expect("bill");
     let content = state.content.expect("content");
@@ -206,7 +217,7 @@ fn dispatch_with(
         &document,
         std::slice::from_ref(&entry),
         None,
-        &[],
+        documents,
     )?)?;
     Ok((entry, envelope.envelope_manifest_signed_content))
 }
@@ -455,6 +466,170 @@ mod leaving {
             block.transactions
         );
         Ok(t + 1_000)
+    }
+
+    /// A send with two supporting documents keeps their bytes on the ledger, by checksum, for
+    /// whichever node delivers; the dispatch's manifest must list them as sent; the answer
+    /// removes them. Refused: a set over `PINT_DOCUMENTS_BYTES_MAX`, content that is not base64,
+    /// an empty document, one sent twice, a media type that is none.
+    #[test]
+    fn supporting_documents_travel_in_the_send() -> anyhow::Result<()> {
+        use base64::Engine as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let mut net = pint_net()?;
+        let mut a = net.state("a")?;
+        let mut log = Log::new();
+        let wave = testkit::pinned_es256("wave");
+        let mut t = setup(&mut net, &mut a, &mut log, &wave, &[ORDER])?;
+        let packing = b"%PDF-1.7 packing list".to_vec();
+        let invoice = br#"{"invoice": 42}"#.to_vec();
+        let with = |documents: Value| {
+            let mut body = send_body(ORDER, WAVE, "TRANSFER", &buyer());
+            body["documents"] = documents;
+            body
+        };
+        let doc_json = |name: &str, media: &str, bytes: &[u8]| json!({"name": name, "mediaType": media, "content": b64(bytes)});
+        let too_large = vec![7u8; ledger::tx::PINT_DOCUMENTS_BYTES_MAX + 1];
+        let refused = vec![
+            pint_tx(
+                &mut net,
+                "shipper",
+                t,
+                with(json!([doc_json(
+                    "big.bin",
+                    "application/octet-stream",
+                    &too_large
+                )])),
+            )?,
+            pint_tx(
+                &mut net,
+                "shipper",
+                t,
+                with(
+                    json!([{"name": "x.pdf", "mediaType": "application/pdf", "content": "not base64!"}]),
+                ),
+            )?,
+            pint_tx(
+                &mut net,
+                "shipper",
+                t,
+                with(json!([doc_json("empty.pdf", "application/pdf", b"")])),
+            )?,
+            pint_tx(
+                &mut net,
+                "shipper",
+                t,
+                with(json!([
+                    doc_json("a.pdf", "application/pdf", &packing),
+                    doc_json("b.pdf", "application/pdf", &packing)
+                ])),
+            )?,
+            pint_tx(
+                &mut net,
+                "shipper",
+                t,
+                with(json!([doc_json("a.pdf", "pdf", &packing)])),
+            )?,
+        ];
+        let block = run(&mut a, &mut log, t, refused);
+        assert_eq!(
+            codes(&block),
+            [
+                "PINT_DOCUMENTS_TOO_LARGE",
+                "PINT_INVALID_DOCUMENTS",
+                "PINT_INVALID_DOCUMENTS",
+                "PINT_INVALID_DOCUMENTS",
+                "PINT_INVALID_DOCUMENTS",
+            ],
+            "{:?}",
+            block.transactions
+        );
+        assert!(
+            format!("{:?}", block.transactions[0].outcome).contains("PINT_DOCUMENTS_BYTES_MAX")
+        );
+        assert_eq!(export_stage(&a, ORDER), None, "nothing was sent");
+        t += 1_000;
+
+        let send = pint_tx(
+            &mut net,
+            "shipper",
+            t,
+            with(json!([
+                doc_json("packing-list.pdf", "application/pdf", &packing),
+                doc_json("invoice.json", "application/json", &invoice)
+            ])),
+        )?;
+        assert_eq!(codes(&run(&mut a, &mut log, t, vec![send])), ["COMMITTED"]);
+        let requested_ms = t;
+        t += 1_000;
+        let export = a.reader().pint_export(&bill_key(ORDER))?.expect("export");
+        let expected = vec![
+            pint::document_metadata("packing-list.pdf", "application/pdf", &packing),
+            pint::document_metadata("invoice.json", "application/json", &invoice),
+        ];
+        assert_eq!(export.documents, expected);
+        for (metadata, bytes) in expected.iter().zip([&packing, &invoice]) {
+            assert_eq!(
+                a.reader()
+                    .pint_outgoing_document(&bill_key(ORDER), &metadata.document_checksum)?
+                    .as_ref(),
+                Some(bytes)
+            );
+        }
+
+        // The manifest lists the documents as sent, or the dispatch is refused.
+        let last = || transaction("TRANSFER", here("SHIPPER"), Some(buyer()), requested_ms);
+        let (entry, unlisted) = dispatch_listing(&net, &a, &bill_key(ORDER), vec![last()], &[])?;
+        let (_, one) = dispatch_listing(&net, &a, &bill_key(ORDER), vec![last()], &expected[..1])?;
+        let (listed_entry, listed) =
+            dispatch_listing(&net, &a, &bill_key(ORDER), vec![last()], &expected)?;
+        assert_eq!(entry, listed_entry, "node signatures are deterministic");
+        let dispatch = |manifest: &str| json!({"action": "DISPATCH", "document": doc(ORDER), "entry": entry, "manifest": manifest});
+        let txs = vec![
+            pint_tx(&mut net, "node1", t, dispatch(&unlisted))?,
+            pint_tx(&mut net, "node1", t, dispatch(&one))?,
+            pint_tx(&mut net, "node1", t, dispatch(&listed))?,
+        ];
+        let block = run(&mut a, &mut log, t, txs);
+        assert_eq!(
+            codes(&block),
+            ["PINT_INVALID_ENTRY", "PINT_INVALID_ENTRY", "COMMITTED"],
+            "{:?}",
+            block.transactions
+        );
+        t += 1_000;
+
+        // A replica agrees before the answer, documents included.
+        let mut b = net.state("b")?;
+        replay(&mut b, &log)?;
+        assert_eq!(a.state_hash(), b.state_hash(), "replicas agree");
+        assert_eq!(
+            b.reader()
+                .pint_outgoing_document(&bill_key(ORDER), &expected[1].document_checksum)?,
+            Some(invoice.clone())
+        );
+
+        let rece = answer(&wave, &entry, ResponseCode::Rece)?;
+        let receipt = pint_tx(
+            &mut net,
+            "node1",
+            t,
+            json!({"action": "RECEIPT", "document": doc(ORDER), "response": rece}),
+        )?;
+        assert_eq!(
+            codes(&run(&mut a, &mut log, t, vec![receipt])),
+            ["COMMITTED"]
+        );
+        assert_eq!(export_stage(&a, ORDER), Some(ExportStage::Delivered));
+        for metadata in &expected {
+            assert_eq!(
+                a.reader()
+                    .pint_outgoing_document(&bill_key(ORDER), &metadata.document_checksum)?,
+                None,
+                "the answer removes the documents"
+            );
+        }
+        Ok(())
     }
 
     #[test]

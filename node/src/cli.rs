@@ -171,7 +171,8 @@ pub(crate) const DOCUMENT: &str = "query Document($carrier: String!, $reference:
   document(carrierCode: $carrier, reference: $reference, class: $class) {
     key { class carrierCode reference }
     kind status mode possessor endorsee shipper consignee sequence createdAt updatedAt checksum
-    platformTransfer { stage platform actionCode recipient sender requestedHeight responseCode reason }
+    platformTransfer { stage platform actionCode recipient sender requestedHeight responseCode reason
+      documents { name mediaType size checksum } }
     content
     history { sequence txHash height position time actor member signerFingerprint action recipient event signature }
   }
