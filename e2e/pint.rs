@@ -297,21 +297,39 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
         "{home:#}"
     );
 
-    // The bank surrenders it back to the issuing carrier on SLKA.
-    let surrendered = send(
-        &b,
+    // The bank surrenders it back to the issuing carrier on SLKA, as a GraphQL client does:
+    // the PINT_SEND it signs itself, through the one write, `submitTransactions`.
+    let bank = b.api("bank")?;
+    let signed = b.sign(
         "bank",
-        THERE,
-        &[
-            "--platform",
-            "SLKA",
-            "--to-party",
-            "CARRIER",
-            "--action",
-            "SURRENDER_FOR_DELIVERY",
-        ],
+        json!({"pint": {
+            "action": "SEND",
+            "document": {"carrier": "SLKA:CARRIER", "reference": "PINT-0001"},
+            "platform": "SLKA",
+            "actionCode": "SURRENDER_FOR_DELIVERY",
+            "recipient": {
+                "partyName": "CARRIER",
+                "eblPlatform": "SLKA",
+                "identifyingCodes": [{"codeListProvider": "SLKA", "partyCode": "CARRIER"}],
+            },
+        }}),
     )?;
-    committed(&surrendered)?;
+    let outcome = bank.submit_one(0, &signed)?;
+    ensure!(outcome["status"] == "COMMITTED", "{outcome}");
+    let transfer = bank.data(
+        0,
+        "query($c: String!, $r: String!) { document(carrierCode: $c, reference: $r) {
+           platformTransfer { platform actionCode recipient sender } } }",
+        json!({"c": "SLKA:CARRIER", "r": "PINT-0001"}),
+    )?;
+    let transfer = &transfer["document"]["platformTransfer"];
+    ensure!(
+        transfer["platform"] == "SLKA"
+            && transfer["actionCode"] == "SURRENDER_FOR_DELIVERY"
+            && transfer["recipient"] == "SLKA:CARRIER"
+            && transfer["sender"] == "BANK",
+        "{transfer}"
+    );
     let back = settle(&a, "carrier", BILL, "the surrender on SLKA", |d| {
         d["status"] == "PENDING_SURRENDER_FOR_DELIVERY"
     })?;
