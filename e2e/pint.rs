@@ -2,7 +2,9 @@
 //! node processes: each trusts the other by vote; a to-order bill issued on SLKA is endorsed
 //! across to a bank on SLKB, which surrenders it back to the issuing carrier, who accepts.
 //! While the bill is away nothing is done with it at home; the other network names the
-//! carrier `SLKA:CARRIER`, never its own `CARRIER`.
+//! carrier `SLKA:CARRIER`, never its own `CARRIER`. The bill carries its carrier's issuance
+//! manifest and two supporting documents; the surrender back is sent through GraphQL's
+//! `submitTransactions`; a second bill, issued without a manifest, gets one a node signed.
 
 use crate::common;
 
@@ -341,6 +343,72 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
     settle(&b, "bank", THERE, "the receipt on SLKB", |d| {
         d["possessor"] == "SLKA:CARRIER"
     })?;
+
+    // A bill issued without the carrier's manifest (as before carriers signed them): the node
+    // that first sends it signs one for the network, which SLKB accepts as SLKA's too.
+    const OLDER: &str = "CARRIER/PINT-0002";
+    let older = fixture_as("straight-bill.json", "PINT-0002", work.path())?;
+    a.commit(
+        "carrier",
+        "issue",
+        OLDER,
+        &[
+            "--to",
+            "SHIPPER",
+            "--document",
+            older.to_str().context("path")?,
+            "--no-issuance-manifest",
+        ],
+    )?;
+    let unsigned =
+        a.api("carrier")?
+            .data(0, MANIFEST, json!({"c": "CARRIER", "r": "PINT-0002"}))?;
+    ensure!(
+        unsigned["document"]["issuanceManifest"].is_null(),
+        "{unsigned}"
+    );
+    committed(&send(
+        &a,
+        "shipper",
+        OLDER,
+        &["--platform", "SLKB", "--to-party", "BANK"],
+    )?)?;
+    settle(
+        &b,
+        "bank",
+        "SLKA:CARRIER/PINT-0002",
+        "the older bill on SLKB",
+        |d| d["possessor"] == "BANK",
+    )?;
+    let there = b
+        .api("bank")?
+        .data(0, MANIFEST, json!({"c": "SLKA:CARRIER", "r": "PINT-0002"}))?;
+    let leaf = pint::jws::parse(
+        there["document"]["issuanceManifest"]
+            .as_str()
+            .with_context(|| format!("no issuance manifest on SLKB: {there}"))?,
+    )?
+    .x5c
+    .first()
+    .cloned()
+    .context("the manifest names no x5c")?;
+    // A node's certificate: `certificateChain` in its configuration, relative to it.
+    let node_signed = (0..a.node_count()).any(|i| {
+        let config = a.config(i);
+        std::fs::read_to_string(&config)
+            .ok()
+            .and_then(|c| serde_json::from_str::<Value>(&c).ok())
+            .and_then(|c| {
+                let chain = config.parent()?.join(c["certificateChain"].as_str()?);
+                std::fs::read_to_string(chain).ok()
+            })
+            .and_then(|pem| pki::pem::certificates(&pem).ok())
+            .is_some_and(|chain| chain[0].as_ref() == leaf.as_ref())
+    });
+    ensure!(
+        node_signed,
+        "the older bill's issuance manifest was not signed by a node of SLKA"
+    );
 
     // Every node of each network agrees.
     for net in [&a, &b] {
