@@ -28,10 +28,10 @@ pub struct Mutation;
 impl Mutation {
     /// Submits signed transactions (JWS compact strings, at most 128) and answers, for each in
     /// order, its outcome once its block is applied on this node: `COMMITTED` with the block,
-    /// or `REFUSED` with the rule. A document command, a governance action, or a bill sent to
+    /// or `REFUSED` with the rule. Each is a document command, a governance action, or a bill sent to
     /// another platform (payload `{"pint": {"action": "SEND", ...}}`, what `silkline pint send`
-    /// signs; the transfer then shows as the document's `platformTransfer`). Submitting a committed transaction again returns its original
-    /// outcome and commits nothing.
+    /// signs; the transfer then shows as the document's `platformTransfer`). Submitting a
+    /// committed transaction again returns its original outcome and commits nothing.
     async fn submit_transactions(
         &self,
         ctx: &Context<'_>,
