@@ -2,13 +2,15 @@
 //! node processes: each trusts the other by vote; a to-order bill issued on SLKA is endorsed
 //! across to a bank on SLKB, which surrenders it back to the issuing carrier, who accepts.
 //! While the bill is away nothing is done with it at home; the other network names the
-//! carrier `SLKA:CARRIER`, never its own `CARRIER`.
+//! carrier `SLKA:CARRIER`, never its own `CARRIER`. The bill carries its carrier's issuance
+//! manifest and two supporting documents; the surrender back is sent through GraphQL's
+//! `submitTransactions`; a second bill, issued without a manifest, gets one a node signed.
 
 use crate::common;
 
 use anyhow::{Context as _, Result, ensure};
 use common::{CliOut, DevNet, cli, fixture_as, wait_for};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// `silkline gov propose ... trust-platform` on `net` for `other`, approved by a second member.
 fn trust(net: &DevNet, other: &DevNet, code: &str) -> Result<()> {
@@ -141,6 +143,42 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
     )?;
     ensure!(refused.exit == 3, "{:?}", refused.json());
 
+    // Supporting documents travel with the bill: refused before signing over the limit.
+    let packing = work.path().join("packing-list.pdf");
+    std::fs::write(&packing, b"%PDF-1.7 packing list of PINT-0001")?;
+    let invoice = work.path().join("invoice.json");
+    std::fs::write(&invoice, br#"{"invoice": "INV-0001", "bill": "PINT-0001"}"#)?;
+    let big = work.path().join("big.bin");
+    std::fs::write(&big, vec![1u8; 40 * 1024])?;
+    let (packing_path, invoice_path, big_path) = (
+        packing.to_str().context("path")?,
+        invoice.to_str().context("path")?,
+        big.to_str().context("path")?,
+    );
+    let too_large = send(
+        &a,
+        "shipper",
+        BILL,
+        &[
+            "--platform",
+            "SLKB",
+            "--to-party",
+            "BANK",
+            "--action",
+            "ENDORSE",
+            "--document",
+            big_path,
+            "--document",
+            big_path,
+        ],
+    )?;
+    ensure!(
+        too_large.exit != 0
+            && too_large.stderr.contains("PINT_DOCUMENTS_TOO_LARGE")
+            && too_large.stderr.contains("65536"),
+        "{too_large:?}"
+    );
+
     let sent = send(
         &a,
         "shipper",
@@ -152,9 +190,17 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
             "BANK",
             "--action",
             "ENDORSE",
+            "--document",
+            packing_path,
+            "--document",
+            invoice_path,
         ],
     )?;
     committed(&sent)?;
+    let checksums: Vec<String> = [&packing, &invoice]
+        .iter()
+        .map(|f| Ok(pint::sha256_hex(&std::fs::read(f)?)))
+        .collect::<Result<_>>()?;
     // From now on the bill is the other platform's: nothing is done with it here.
     a.refuse(
         "shipper",
@@ -173,6 +219,36 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
         doc["status"] == "ISSUED" && doc["endorsee"] == "BANK" && doc["mode"] == "TO_ORDER",
         "{doc:#}"
     );
+    // Its first chain entry carries the issuance manifest SLKA's carrier signed with its own
+    // user certificate when it issued (`tx issue` signs both), not one a node signed later;
+    // SLKB checked it against SLKA's member roots.
+    const MANIFEST: &str = "query($c: String!, $r: String!) {
+      document(carrierCode: $c, reference: $r) { issuanceManifest } }";
+    let there = b
+        .api("bank")?
+        .data(0, MANIFEST, json!({"c": "SLKA:CARRIER", "r": "PINT-0001"}))?;
+    let manifest = there["document"]["issuanceManifest"]
+        .as_str()
+        .with_context(|| format!("no issuance manifest on SLKB: {there}"))?;
+    let issued = a
+        .api("carrier")?
+        .data(0, MANIFEST, json!({"c": "CARRIER", "r": "PINT-0001"}))?;
+    ensure!(
+        issued["document"]["issuanceManifest"] == manifest,
+        "SLKB holds another manifest than the one issued: {issued}"
+    );
+    let leaf = pint::jws::parse(manifest)?
+        .x5c
+        .first()
+        .cloned()
+        .context("the manifest names no x5c")?;
+    let (carrier_cert, _) = a.identity("carrier")?;
+    let carrier_chain = pki::pem::certificates(&std::fs::read_to_string(carrier_cert)?)
+        .map_err(anyhow::Error::msg)?;
+    ensure!(
+        leaf.as_ref() == carrier_chain[0].as_ref(),
+        "the issuance manifest was not signed by the carrier's user certificate"
+    );
     // SLKB's own CARRIER is another party: it is told the bill does not exist.
     let hidden = b.cli_as("carrier", &["doc", "show", THERE])?;
     ensure!(
@@ -184,6 +260,36 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
         d["possessor"] == "SLKB:BANK"
     })?;
     ensure!(home["endorsee"] == "SLKB:BANK", "{home:#}");
+    let listed: Vec<&str> = home["platformTransfer"]["documents"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|d| d["checksum"].as_str()).collect())
+        .unwrap_or_default();
+    ensure!(
+        listed == checksums.iter().map(String::as_str).collect::<Vec<_>>()
+            && home["platformTransfer"]["documents"][0]["mediaType"] == "application/pdf",
+        "{home:#}"
+    );
+    // SLKB's ledger recorded both as received (its nodes refuse an import missing one), and the
+    // node the envelope went to holds their bytes: 201 with both missing, 204, 204, then RECE.
+    let received = b.api("bank")?.data(
+        0,
+        "query($c: String!, $r: String!) { document(carrierCode: $c, reference: $r) { receivedDocuments } }",
+        json!({"c": "SLKA:CARRIER", "r": "PINT-0001"}),
+    )?;
+    let mut expected = checksums.clone();
+    expected.sort();
+    let mut got: Vec<String> =
+        serde_json::from_value(received["document"]["receivedDocuments"].clone())?;
+    got.sort();
+    ensure!(got == expected, "{received}");
+    for (checksum, file) in checksums.iter().zip([&packing, &invoice]) {
+        let kept = b.data_dir(0).join("pint-documents").join(checksum);
+        ensure!(
+            std::fs::read(&kept)? == std::fs::read(file)?,
+            "{} is not the document sent",
+            kept.display()
+        );
+    }
     let transfer = &home["platformTransfer"];
     ensure!(
         transfer["stage"] == "DELIVERED"
@@ -193,21 +299,39 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
         "{home:#}"
     );
 
-    // The bank surrenders it back to the issuing carrier on SLKA.
-    let surrendered = send(
-        &b,
+    // The bank surrenders it back to the issuing carrier on SLKA, as a GraphQL client does:
+    // the PINT_SEND it signs itself, through the one write, `submitTransactions`.
+    let bank = b.api("bank")?;
+    let signed = b.sign(
         "bank",
-        THERE,
-        &[
-            "--platform",
-            "SLKA",
-            "--to-party",
-            "CARRIER",
-            "--action",
-            "SURRENDER_FOR_DELIVERY",
-        ],
+        json!({"pint": {
+            "action": "SEND",
+            "document": {"carrier": "SLKA:CARRIER", "reference": "PINT-0001"},
+            "platform": "SLKA",
+            "actionCode": "SURRENDER_FOR_DELIVERY",
+            "recipient": {
+                "partyName": "CARRIER",
+                "eblPlatform": "SLKA",
+                "identifyingCodes": [{"codeListProvider": "SLKA", "partyCode": "CARRIER"}],
+            },
+        }}),
     )?;
-    committed(&surrendered)?;
+    let outcome = bank.submit_one(0, &signed)?;
+    ensure!(outcome["status"] == "COMMITTED", "{outcome}");
+    let transfer = bank.data(
+        0,
+        "query($c: String!, $r: String!) { document(carrierCode: $c, reference: $r) {
+           platformTransfer { platform actionCode recipient sender } } }",
+        json!({"c": "SLKA:CARRIER", "r": "PINT-0001"}),
+    )?;
+    let transfer = &transfer["document"]["platformTransfer"];
+    ensure!(
+        transfer["platform"] == "SLKA"
+            && transfer["actionCode"] == "SURRENDER_FOR_DELIVERY"
+            && transfer["recipient"] == "SLKA:CARRIER"
+            && transfer["sender"] == "BANK",
+        "{transfer}"
+    );
     let back = settle(&a, "carrier", BILL, "the surrender on SLKA", |d| {
         d["status"] == "PENDING_SURRENDER_FOR_DELIVERY"
     })?;
@@ -219,6 +343,72 @@ fn a_bill_crosses_to_another_network_and_is_surrendered_back_to_its_carrier() ->
     settle(&b, "bank", THERE, "the receipt on SLKB", |d| {
         d["possessor"] == "SLKA:CARRIER"
     })?;
+
+    // A bill issued without the carrier's manifest (as before carriers signed them): the node
+    // that first sends it signs one for the network, which SLKB accepts as SLKA's too.
+    const OLDER: &str = "CARRIER/PINT-0002";
+    let older = fixture_as("straight-bill.json", "PINT-0002", work.path())?;
+    a.commit(
+        "carrier",
+        "issue",
+        OLDER,
+        &[
+            "--to",
+            "SHIPPER",
+            "--document",
+            older.to_str().context("path")?,
+            "--no-issuance-manifest",
+        ],
+    )?;
+    let unsigned =
+        a.api("carrier")?
+            .data(0, MANIFEST, json!({"c": "CARRIER", "r": "PINT-0002"}))?;
+    ensure!(
+        unsigned["document"]["issuanceManifest"].is_null(),
+        "{unsigned}"
+    );
+    committed(&send(
+        &a,
+        "shipper",
+        OLDER,
+        &["--platform", "SLKB", "--to-party", "BANK"],
+    )?)?;
+    settle(
+        &b,
+        "bank",
+        "SLKA:CARRIER/PINT-0002",
+        "the older bill on SLKB",
+        |d| d["possessor"] == "BANK",
+    )?;
+    let there = b
+        .api("bank")?
+        .data(0, MANIFEST, json!({"c": "SLKA:CARRIER", "r": "PINT-0002"}))?;
+    let leaf = pint::jws::parse(
+        there["document"]["issuanceManifest"]
+            .as_str()
+            .with_context(|| format!("no issuance manifest on SLKB: {there}"))?,
+    )?
+    .x5c
+    .first()
+    .cloned()
+    .context("the manifest names no x5c")?;
+    // A node's certificate: `certificateChain` in its configuration, relative to it.
+    let node_signed = (0..a.node_count()).any(|i| {
+        let config = a.config(i);
+        std::fs::read_to_string(&config)
+            .ok()
+            .and_then(|c| serde_json::from_str::<Value>(&c).ok())
+            .and_then(|c| {
+                let chain = config.parent()?.join(c["certificateChain"].as_str()?);
+                std::fs::read_to_string(chain).ok()
+            })
+            .and_then(|pem| pki::pem::certificates(&pem).ok())
+            .is_some_and(|chain| chain[0].as_ref() == leaf.as_ref())
+    });
+    ensure!(
+        node_signed,
+        "the older bill's issuance manifest was not signed by a node of SLKA"
+    );
 
     // Every node of each network agrees.
     for net in [&a, &b] {

@@ -28,6 +28,8 @@
 //! | `pch/<transportDocumentChecksum>` | [`PintChainRecord`]: a bill's DCSA PINT transfer chain as this network holds it |
 //! | `pxo/<doc>` | [`ExportRecord`]: the bill's last transfer to another platform |
 //! | `pxq/<doc>` | index: transfers to other platforms not yet answered (the senders' outbox) |
+//! | `pim/<doc>` | the carrier's signed PINT issuance manifest of a bill issued here (compact JWS) |
+//! | `pdo/<sha256 hex>\0<doc>` | the bytes of a supporting document a transfer to another platform carries, by checksum, until the answer |
 //!
 //! The records are in [`crate::records`]; who writes them, and in one batch per block, is
 //! [`crate::apply`].
@@ -66,6 +68,8 @@ pub const CONTAINER: &[u8] = b"ctr/";
 pub const PINT_CHAIN: &[u8] = b"pch/";
 pub const PINT_EXPORT: &[u8] = b"pxo/";
 pub const PINT_OUTBOX: &[u8] = b"pxq/";
+pub const PINT_ISSUANCE_MANIFEST: &[u8] = b"pim/";
+pub const PINT_OUTGOING_DOCUMENT: &[u8] = b"pdo/";
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
@@ -202,6 +206,20 @@ pub fn pint_export(key: &DocumentKey) -> Vec<u8> {
 }
 pub fn pint_outbox(key: &DocumentKey) -> Vec<u8> {
     cat(&[PINT_OUTBOX, doc_text(key).as_bytes()])
+}
+pub fn pint_issuance_manifest(key: &DocumentKey) -> Vec<u8> {
+    cat(&[PINT_ISSUANCE_MANIFEST, doc_text(key).as_bytes()])
+}
+/// A supporting document of a bill's transfer to another platform: content-addressed (its
+/// SHA-256, lowercase hex, no `\0`), then the bill whose transfer carries it, so that each
+/// transfer's answer removes its own.
+pub fn pint_outgoing_document(checksum: &str, key: &DocumentKey) -> Vec<u8> {
+    cat(&[
+        PINT_OUTGOING_DOCUMENT,
+        checksum.as_bytes(),
+        b"\0",
+        doc_text(key).as_bytes(),
+    ])
 }
 /// Whether a key is part of the hashed replicated state. Left out: meta; the blocks, which
 /// carry the state hash themselves; and the transaction records, an index of the blocks

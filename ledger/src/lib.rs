@@ -74,6 +74,7 @@ pub mod tx;
 pub mod validate;
 
 pub use apply::VOTERS_MIN;
+pub use apply::pint::pint_party;
 pub use block::{Block, BlockHeader, Outcome, TxLocation, TxResult};
 pub use genesis::{Genesis, MemberConfig, MemberRole, NodeConfig, PartyConfig};
 pub use reader::LedgerReader;

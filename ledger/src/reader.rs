@@ -164,6 +164,43 @@ impl LedgerReader {
         })
     }
 
+    /// A bill's PINT issuance manifest (compact JWS): the one its carrier signed at issue here
+    /// (checked at apply), else, for a bill that came from another platform, the one its first
+    /// chain entry carries; `None` for a bill issued here without one.
+    pub fn pint_issuance_manifest(
+        &self,
+        key: &DocumentKey,
+        document_checksum: &str,
+    ) -> Result<Option<String>, ChainError> {
+        let k = keys::pint_issuance_manifest(key);
+        if let Some(bytes) = self.tree().get(&k)? {
+            return String::from_utf8(bytes.to_vec())
+                .map(Some)
+                .map_err(|_| corrupt("pim/", "an issuance manifest that is not text"));
+        }
+        Ok(self
+            .pint_chain(document_checksum)?
+            .and_then(|chain| chain.entries.into_iter().next())
+            .and_then(|first| pint::jws::unverified_payload(&first).ok())
+            .and_then(|payload| {
+                serde_json::from_slice::<pint::EnvelopeTransferChainEntry>(&payload).ok()
+            })
+            .and_then(|entry| entry.issuance_manifest_signed_content))
+    }
+
+    /// The bytes of a supporting document the transfer of bill `key` to another platform
+    /// carries, by its checksum: what the delivering node sends, from any node of the member.
+    pub fn pint_outgoing_document(
+        &self,
+        key: &DocumentKey,
+        checksum: &str,
+    ) -> Result<Option<Vec<u8>>, ChainError> {
+        Ok(self
+            .tree()
+            .get(keys::pint_outgoing_document(checksum, key))?
+            .map(|bytes| bytes.to_vec()))
+    }
+
     /// A bill's latest transfer to another platform.
     pub fn pint_export(&self, key: &DocumentKey) -> Result<Option<ExportRecord>, ChainError> {
         let k = keys::pint_export(key);

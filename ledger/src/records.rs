@@ -322,6 +322,10 @@ pub struct ExportRecord {
     /// The `PINT_SEND`.
     pub requested_height: u64,
     pub requested_ms: u64,
+    /// The supporting documents the transfer carries, as its envelope manifest lists them;
+    /// their bytes are at `pdo/<checksum>\0<doc>` until the receiving platform answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<pint::DocumentMetadata>,
     /// The chain entry and envelope manifest delivered (compact JWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<String>,

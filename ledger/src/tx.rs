@@ -31,6 +31,12 @@
 //! The first seven change only what belongs to the signer's member; `PROPOSE`, `VOTE` and
 //! `WITHDRAW` are governance by vote ([`crate::consortium`]).
 //!
+//! A carrier's `ISSUE` of a bill of lading may carry, beside `command`, `issuanceManifest`: the
+//! DCSA PINT issuance manifest of the bill, a compact JWS signed by the same certificate as the
+//! transaction (`EdDSA` or `ES256`, the chain in `x5c`). Every replica checks it at apply
+//! (`apply::pint::check_issuance_manifest`) and keeps it with the bill: it is what the bill's
+//! first PINT chain entry carries when the bill leaves for another platform.
+//!
 //! `network` binds the signature to one network; `nonce` with the validity window
 //! `[notBefore, notAfter]` (milliseconds since the Unix epoch, inclusive) makes a signed
 //! transaction usable once, and only for a bounded time.
@@ -94,6 +100,8 @@ pub enum TxBody {
         document: DocumentId,
         /// The workflow command.
         command: Command,
+        /// The carrier's signed PINT issuance manifest (an `ISSUE` only; see the module docs).
+        issuance_manifest: Option<String>,
     },
     /// A change to the network's configuration, by a member's admin.
     Governance(Governance),
@@ -109,6 +117,33 @@ pub const PINT_ENVELOPE_BYTES_MAX: usize = 88 * 1024;
 /// Largest signed PINT message (a chain entry, a manifest, a receipt) a `DISPATCH` or
 /// `RECEIPT` carries.
 pub const PINT_MESSAGE_BYTES_MAX: usize = 32 * 1024;
+
+/// Most supporting documents one `SEND` carries: as many as a receiver takes in one manifest
+/// (`pint::check::MANIFEST_DOCUMENTS_MAX`).
+pub const PINT_DOCUMENTS_MAX: usize = pint::check::MANIFEST_DOCUMENTS_MAX;
+
+/// Most bytes (decoded) of a `SEND`'s supporting documents together. They ride in the signed
+/// transaction, at most [`ENVELOPE_BYTES_MAX`]: base64 in the payload, then base64url of the
+/// payload, grow them by 16/9, so 64 KiB take about 114 KiB and leave room for the header's
+/// certificate chain, the recipient and the rest.
+pub const PINT_DOCUMENTS_BYTES_MAX: usize = 64 * 1024;
+const _: () = assert!(PINT_DOCUMENTS_BYTES_MAX * 16 / 9 + 8 * 1024 <= ENVELOPE_BYTES_MAX);
+
+/// Longest name and media type of a supporting document, in characters: a file name and a
+/// MIME type, which the manifest lists (a receiver shows them; they need not be long).
+pub const PINT_DOCUMENT_LABEL_CHARS_MAX: usize = 100;
+
+/// A supporting document a `SEND` carries to the other platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SupportingDocument {
+    /// Its name, as the manifest lists it (a file name).
+    pub name: String,
+    /// Its media type (`application/pdf`).
+    pub media_type: String,
+    /// Its bytes, standard base64.
+    pub content: String,
+}
 
 /// A bill crossing platforms (DCSA PINT). `SEND` is the possessor's (a user or admin of its
 /// party); the others are a node's, for its member (`DISPATCH` and `RECEIPT` by a node of the
@@ -135,6 +170,11 @@ pub enum Pint {
         /// The receiving party as PINT names it (`partyName`, `eblPlatform`,
         /// `identifyingCodes`).
         recipient: serde_json::Value,
+        /// Supporting documents that travel with the envelope (PINT additional documents),
+        /// their bytes in the transaction so that any node of the sender's member can deliver
+        /// them: at most [`PINT_DOCUMENTS_MAX`], [`PINT_DOCUMENTS_BYTES_MAX`] together.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        documents: Vec<SupportingDocument>,
     },
     /// The chain entry and the envelope manifest the sending node delivers (signed by this
     /// network's node), recorded before delivery so every retry sends the same bytes.
@@ -280,6 +320,8 @@ struct Wire {
     governance: Option<Governance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pint: Option<Pint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issuance_manifest: Option<String>,
 }
 
 /// Why a payload is not a transaction. Deterministic: it depends on the bytes only.
@@ -290,7 +332,7 @@ pub enum TxFormatError {
     Json(String),
     /// Neither (`document` and `command`) nor `governance`, or both.
     #[error(
-        "a transaction carries either `document` with `command`, or `governance`, or `pint`, and nothing else"
+        "a transaction carries either `document` with `command` (and an ISSUE's `issuanceManifest`), or `governance`, or `pint`, and nothing else"
     )]
     Shape,
 }
@@ -300,10 +342,20 @@ impl Transaction {
     pub fn from_payload(payload: &[u8]) -> Result<Transaction, TxFormatError> {
         let wire: Wire =
             serde_json::from_slice(payload).map_err(|e| TxFormatError::Json(e.to_string()))?;
-        let body = match (wire.document, wire.command, wire.governance, wire.pint) {
-            (Some(document), Some(command), None, None) => TxBody::Document { document, command },
-            (None, None, Some(governance), None) => TxBody::Governance(governance),
-            (None, None, None, Some(pint)) => TxBody::Pint(pint),
+        let body = match (
+            wire.document,
+            wire.command,
+            wire.governance,
+            wire.pint,
+            wire.issuance_manifest,
+        ) {
+            (Some(document), Some(command), None, None, issuance_manifest) => TxBody::Document {
+                document,
+                command,
+                issuance_manifest,
+            },
+            (None, None, Some(governance), None, None) => TxBody::Governance(governance),
+            (None, None, None, Some(pint), None) => TxBody::Pint(pint),
             _ => return Err(TxFormatError::Shape),
         };
         Ok(Transaction {
@@ -317,12 +369,20 @@ impl Transaction {
 
     /// The RFC 8785 canonical JSON a client signs (the JWS payload).
     pub fn to_canonical_json(&self) -> String {
-        let (document, command, governance, pint) = match &self.body {
-            TxBody::Document { document, command } => {
-                (Some(document.clone()), Some(command.clone()), None, None)
-            }
-            TxBody::Governance(g) => (None, None, Some(g.clone()), None),
-            TxBody::Pint(p) => (None, None, None, Some(p.clone())),
+        let (document, command, governance, pint, issuance_manifest) = match &self.body {
+            TxBody::Document {
+                document,
+                command,
+                issuance_manifest,
+            } => (
+                Some(document.clone()),
+                Some(command.clone()),
+                None,
+                None,
+                issuance_manifest.clone(),
+            ),
+            TxBody::Governance(g) => (None, None, Some(g.clone()), None, None),
+            TxBody::Pint(p) => (None, None, None, Some(p.clone()), None),
         };
         let wire = Wire {
             network: self.network.clone(),
@@ -333,6 +393,7 @@ impl Transaction {
             command,
             governance,
             pint,
+            issuance_manifest,
         };
         canonical_json::to_string_of(&wire).expect("a transaction serializes to JSON")
     }
@@ -403,6 +464,22 @@ mod tests {
             Transaction::from_payload(extra.as_bytes()),
             Err(TxFormatError::Json(_))
         ));
+    }
+
+    #[test]
+    fn only_a_document_command_carries_an_issuance_manifest() {
+        let issue = r#"{"command":{"action":"ISSUE","issueTo":"SHIPPER"},"document":{"carrier":"C","reference":"R"},"issuanceManifest":"h.p.s","network":"n","nonce":"0011223344556677","notAfter":2,"notBefore":1}"#;
+        let tx = Transaction::from_payload(issue.as_bytes()).unwrap();
+        assert!(matches!(
+            &tx.body,
+            TxBody::Document { issuance_manifest: Some(m), .. } if m == "h.p.s"
+        ));
+        assert_eq!(tx.to_canonical_json(), issue);
+        let governance = r#"{"governance":{"action":"ONBOARD_PARTY","code":"X","name":"X"},"issuanceManifest":"h.p.s","network":"n","nonce":"0011223344556677","notAfter":2,"notBefore":1}"#;
+        assert_eq!(
+            Transaction::from_payload(governance.as_bytes()),
+            Err(TxFormatError::Shape)
+        );
     }
 
     #[test]

@@ -177,6 +177,17 @@ fn dispatch_with(
     key: &DocumentKey,
     after_issue: Vec<pint::Transaction>,
 ) -> anyhow::Result<(String, String)> {
+    dispatch_listing(net, s, key, after_issue, &[])
+}
+
+/// As [`dispatch_with`], the manifest listing `documents` as supporting documents.
+fn dispatch_listing(
+    net: &Net,
+    s: &LedgerState,
+    key: &DocumentKey,
+    after_issue: Vec<pint::Transaction>,
+    documents: &[pint::DocumentMetadata],
+) -> anyhow::Result<(String, String)> {
     let signer = node_signer(net, "node1")?;
     let state = s.reader().document(key)?.expect("bill");
     let content = state.content.expect("content");
@@ -206,7 +217,7 @@ fn dispatch_with(
         &document,
         std::slice::from_ref(&entry),
         None,
-        &[],
+        documents,
     )?)?;
     Ok((entry, envelope.envelope_manifest_signed_content))
 }
@@ -455,6 +466,170 @@ mod leaving {
             block.transactions
         );
         Ok(t + 1_000)
+    }
+
+    /// A send with two supporting documents keeps their bytes on the ledger, by checksum, for
+    /// whichever node delivers; the dispatch's manifest must list them as sent; the answer
+    /// removes them. Refused: a set over `PINT_DOCUMENTS_BYTES_MAX`, content that is not base64,
+    /// an empty document, one sent twice, a media type that is none.
+    #[test]
+    fn supporting_documents_travel_in_the_send() -> anyhow::Result<()> {
+        use base64::Engine as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let mut net = pint_net()?;
+        let mut a = net.state("a")?;
+        let mut log = Log::new();
+        let wave = testkit::pinned_es256("wave");
+        let mut t = setup(&mut net, &mut a, &mut log, &wave, &[ORDER])?;
+        let packing = b"%PDF-1.7 packing list".to_vec();
+        let invoice = br#"{"invoice": 42}"#.to_vec();
+        let with = |documents: Value| {
+            let mut body = send_body(ORDER, WAVE, "TRANSFER", &buyer());
+            body["documents"] = documents;
+            body
+        };
+        let doc_json = |name: &str, media: &str, bytes: &[u8]| json!({"name": name, "mediaType": media, "content": b64(bytes)});
+        let too_large = vec![7u8; ledger::tx::PINT_DOCUMENTS_BYTES_MAX + 1];
+        let refused = vec![
+            pint_tx(
+                &mut net,
+                "shipper",
+                t,
+                with(json!([doc_json(
+                    "big.bin",
+                    "application/octet-stream",
+                    &too_large
+                )])),
+            )?,
+            pint_tx(
+                &mut net,
+                "shipper",
+                t,
+                with(
+                    json!([{"name": "x.pdf", "mediaType": "application/pdf", "content": "not base64!"}]),
+                ),
+            )?,
+            pint_tx(
+                &mut net,
+                "shipper",
+                t,
+                with(json!([doc_json("empty.pdf", "application/pdf", b"")])),
+            )?,
+            pint_tx(
+                &mut net,
+                "shipper",
+                t,
+                with(json!([
+                    doc_json("a.pdf", "application/pdf", &packing),
+                    doc_json("b.pdf", "application/pdf", &packing)
+                ])),
+            )?,
+            pint_tx(
+                &mut net,
+                "shipper",
+                t,
+                with(json!([doc_json("a.pdf", "pdf", &packing)])),
+            )?,
+        ];
+        let block = run(&mut a, &mut log, t, refused);
+        assert_eq!(
+            codes(&block),
+            [
+                "PINT_DOCUMENTS_TOO_LARGE",
+                "PINT_INVALID_DOCUMENTS",
+                "PINT_INVALID_DOCUMENTS",
+                "PINT_INVALID_DOCUMENTS",
+                "PINT_INVALID_DOCUMENTS",
+            ],
+            "{:?}",
+            block.transactions
+        );
+        assert!(
+            format!("{:?}", block.transactions[0].outcome).contains("PINT_DOCUMENTS_BYTES_MAX")
+        );
+        assert_eq!(export_stage(&a, ORDER), None, "nothing was sent");
+        t += 1_000;
+
+        let send = pint_tx(
+            &mut net,
+            "shipper",
+            t,
+            with(json!([
+                doc_json("packing-list.pdf", "application/pdf", &packing),
+                doc_json("invoice.json", "application/json", &invoice)
+            ])),
+        )?;
+        assert_eq!(codes(&run(&mut a, &mut log, t, vec![send])), ["COMMITTED"]);
+        let requested_ms = t;
+        t += 1_000;
+        let export = a.reader().pint_export(&bill_key(ORDER))?.expect("export");
+        let expected = vec![
+            pint::document_metadata("packing-list.pdf", "application/pdf", &packing),
+            pint::document_metadata("invoice.json", "application/json", &invoice),
+        ];
+        assert_eq!(export.documents, expected);
+        for (metadata, bytes) in expected.iter().zip([&packing, &invoice]) {
+            assert_eq!(
+                a.reader()
+                    .pint_outgoing_document(&bill_key(ORDER), &metadata.document_checksum)?
+                    .as_ref(),
+                Some(bytes)
+            );
+        }
+
+        // The manifest lists the documents as sent, or the dispatch is refused.
+        let last = || transaction("TRANSFER", here("SHIPPER"), Some(buyer()), requested_ms);
+        let (entry, unlisted) = dispatch_listing(&net, &a, &bill_key(ORDER), vec![last()], &[])?;
+        let (_, one) = dispatch_listing(&net, &a, &bill_key(ORDER), vec![last()], &expected[..1])?;
+        let (listed_entry, listed) =
+            dispatch_listing(&net, &a, &bill_key(ORDER), vec![last()], &expected)?;
+        assert_eq!(entry, listed_entry, "node signatures are deterministic");
+        let dispatch = |manifest: &str| json!({"action": "DISPATCH", "document": doc(ORDER), "entry": entry, "manifest": manifest});
+        let txs = vec![
+            pint_tx(&mut net, "node1", t, dispatch(&unlisted))?,
+            pint_tx(&mut net, "node1", t, dispatch(&one))?,
+            pint_tx(&mut net, "node1", t, dispatch(&listed))?,
+        ];
+        let block = run(&mut a, &mut log, t, txs);
+        assert_eq!(
+            codes(&block),
+            ["PINT_INVALID_ENTRY", "PINT_INVALID_ENTRY", "COMMITTED"],
+            "{:?}",
+            block.transactions
+        );
+        t += 1_000;
+
+        // A replica agrees before the answer, documents included.
+        let mut b = net.state("b")?;
+        replay(&mut b, &log)?;
+        assert_eq!(a.state_hash(), b.state_hash(), "replicas agree");
+        assert_eq!(
+            b.reader()
+                .pint_outgoing_document(&bill_key(ORDER), &expected[1].document_checksum)?,
+            Some(invoice.clone())
+        );
+
+        let rece = answer(&wave, &entry, ResponseCode::Rece)?;
+        let receipt = pint_tx(
+            &mut net,
+            "node1",
+            t,
+            json!({"action": "RECEIPT", "document": doc(ORDER), "response": rece}),
+        )?;
+        assert_eq!(
+            codes(&run(&mut a, &mut log, t, vec![receipt])),
+            ["COMMITTED"]
+        );
+        assert_eq!(export_stage(&a, ORDER), Some(ExportStage::Delivered));
+        for metadata in &expected {
+            assert_eq!(
+                a.reader()
+                    .pint_outgoing_document(&bill_key(ORDER), &metadata.document_checksum)?,
+                None,
+                "the answer removes the documents"
+            );
+        }
+        Ok(())
     }
 
     #[test]
@@ -1384,6 +1559,191 @@ mod arriving {
             .pint_chain(&world.document_checksum())?
             .expect("chain");
         assert_eq!(held.documents, [extra.document_checksum]);
+        Ok(())
+    }
+}
+
+/// The carrier's issuance manifest, signed by the carrier's key beside its `ISSUE`: checked by
+/// every replica against the bill the ISSUE makes and the transaction's own certificate, and
+/// kept with the bill for its first chain entry.
+mod issuance_manifest {
+    use super::*;
+
+    /// The signer of a user of this network (its certificate chain in `x5c`).
+    fn user_signer(net: &Net, who: &str) -> anyhow::Result<pint::Signer> {
+        node_signer(net, who)
+    }
+
+    fn content(reference: &str) -> anyhow::Result<Value> {
+        let mut content = fixture("to-order-bill.json")?;
+        content["transportDocumentReference"] = json!(reference);
+        Ok(content)
+    }
+
+    fn shipper(s: &LedgerState) -> Party {
+        let name = s.reader().party(&party("SHIPPER")).expect("SHIPPER").name;
+        ledger::pint_party(HERE, &party("SHIPPER"), &name)
+    }
+
+    /// `ISSUE` of `reference` to SHIPPER, by `who`, carrying `manifest`.
+    fn issue_with(
+        net: &mut Net,
+        who: &str,
+        t: u64,
+        reference: &str,
+        manifest: &str,
+    ) -> anyhow::Result<Vec<u8>> {
+        let p = net.payload(
+            t,
+            json!({"document": doc(reference),
+                   "command": {"action": "ISSUE", "content": content(reference)?, "issueTo": "SHIPPER"},
+                   "issuanceManifest": manifest}),
+        );
+        net.sign(who, &p)
+    }
+
+    fn refused_because(block: &ledger::Block, why: &str) {
+        assert_eq!(
+            codes(block),
+            ["INVALID_ISSUANCE_MANIFEST"],
+            "{why}: {:?}",
+            block.transactions
+        );
+        let outcome = format!("{:?}", block.transactions[0].outcome);
+        assert!(outcome.contains(why), "expected {why:?} in {outcome}");
+    }
+
+    /// Forged manifests are refused, each naming what failed (documentChecksum, issueTo, a
+    /// visualisation, another certificate than the transaction's, a signature that does not
+    /// cover the payload, no x5c, not a JWS, on another action than ISSUE); the carrier's own is
+    /// kept with the bill, verifies as this platform's (its chain to the carrier's member's
+    /// root CA, as another Silkline network trusts it), and a second replica and a reopened
+    /// store agree.
+    #[test]
+    fn a_forged_issuance_manifest_is_refused_and_the_carriers_is_kept() -> anyhow::Result<()> {
+        const REF: &str = "SLK-MANIFEST-1";
+        let mut net = pint_net()?;
+        let mut a = net.state("a")?;
+        let mut log = Log::new();
+        let mut t = GENESIS_MS + 1_000;
+        let carrier = user_signer(&net, "carrier")?;
+        let document = content(REF)?;
+        let to = shipper(&a);
+
+        let mut other_document = document.clone();
+        other_document["transportDocumentReference"] = json!("SLK-MANIFEST-OTHER");
+        let wrong_document = pint::sign_issuance_manifest(&carrier, &other_document, &to, None)?;
+        let wrong_party = pint::sign_issuance_manifest(
+            &carrier,
+            &document,
+            &ledger::pint_party(HERE, &party("SHIPPER"), "Someone Else Ltd"),
+            None,
+        )?;
+        let with_visualisation =
+            pint::sign_issuance_manifest(&carrier, &document, &to, Some(&"ab".repeat(32)))?;
+        let by_shipper =
+            pint::sign_issuance_manifest(&user_signer(&net, "shipper")?, &document, &to, None)?;
+        let good = pint::sign_issuance_manifest(&carrier, &document, &to, None)?;
+        // The carrier's header and a payload it did not sign (the good one's, under the
+        // signature of the wrong-document manifest).
+        let spliced = {
+            let bad: Vec<&str> = wrong_document.split('.').collect();
+            let good_parts: Vec<&str> = good.split('.').collect();
+            format!("{}.{}.{}", bad[0], good_parts[1], bad[2])
+        };
+        let without_x5c = pint::sign_issuance_manifest(
+            &user_signer(&net, "carrier")?.without_x5c(),
+            &document,
+            &to,
+            None,
+        )?;
+
+        for (manifest, who, why) in [
+            (wrong_document.as_str(), "carrier", "documentChecksum"),
+            (wrong_party.as_str(), "carrier", "issueToChecksum"),
+            (
+                with_visualisation.as_str(),
+                "carrier",
+                "eBLVisualisationByCarrier",
+            ),
+            (
+                by_shipper.as_str(),
+                "carrier",
+                "not the certificate that signed",
+            ),
+            (spliced.as_str(), "carrier", "its signature"),
+            (without_x5c.as_str(), "carrier", "no x5c"),
+            ("not.a-jws", "carrier", "not a compact JWS"),
+        ] {
+            let tx = issue_with(&mut net, who, t, REF, manifest)?;
+            let block = run(&mut a, &mut log, t, vec![tx]);
+            refused_because(&block, why);
+            assert!(a.reader().document(&bill_key(REF))?.is_none(), "{why}");
+            t += 1_000;
+        }
+
+        let tx = issue_with(&mut net, "carrier", t, REF, &good)?;
+        let block = run(&mut a, &mut log, t, vec![tx]);
+        assert_eq!(codes(&block), ["COMMITTED"], "{:?}", block.transactions);
+        t += 1_000;
+        let checksum = a
+            .reader()
+            .document(&bill_key(REF))?
+            .and_then(|d| d.content)
+            .expect("content")
+            .sha256;
+        assert_eq!(
+            a.reader()
+                .pint_issuance_manifest(&bill_key(REF), &checksum)?
+                .as_deref(),
+            Some(good.as_str())
+        );
+        // What a receiving Silkline network checks: the chain to this network's member roots.
+        let verified =
+            a.reader()
+                .pint_trusted_platforms()
+                .verify(HERE, &good, (t / 1000) as i64)?;
+        let manifest: pint::IssuanceManifest = serde_json::from_slice(&verified.payload)?;
+        assert_eq!(manifest.document_checksum, checksum);
+
+        // Only an ISSUE carries one.
+        let p = net.payload(
+            t,
+            json!({"document": doc(REF),
+                   "command": {"action": "TRANSFER", "to": "CONSIGNEE"},
+                   "issuanceManifest": good}),
+        );
+        let transfer = net.sign("shipper", &p)?;
+        let block = run(&mut a, &mut log, t, vec![transfer]);
+        refused_because(&block, "only an ISSUE");
+
+        let mut b = net.state("b")?;
+        replay(&mut b, &log)?;
+        assert_eq!(a.state_hash(), b.state_hash(), "replicas agree");
+        drop(a);
+        let a = net.reopen("a")?;
+        assert_eq!(
+            a.reader()
+                .pint_issuance_manifest(&bill_key(REF), &checksum)?
+                .as_deref(),
+            Some(good.as_str())
+        );
+        Ok(())
+    }
+
+    /// A network without a platform code refuses a manifest: none of its bills leaves it.
+    #[test]
+    fn a_network_without_a_platform_refuses_a_manifest() -> anyhow::Result<()> {
+        const REF: &str = "SLK-MANIFEST-2";
+        let mut net = net()?;
+        let mut a = net.state("a")?;
+        let t = GENESIS_MS + 1_000;
+        let carrier = user_signer(&net, "carrier")?;
+        let to = ledger::pint_party(HERE, &party("SHIPPER"), "Shipper");
+        let manifest = pint::sign_issuance_manifest(&carrier, &content(REF)?, &to, None)?;
+        let tx = issue_with(&mut net, "carrier", t, REF, &manifest)?;
+        let block = apply(&mut a, t, &[&tx])?;
+        refused_because(&block, "no platform code");
         Ok(())
     }
 }

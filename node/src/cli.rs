@@ -148,6 +148,11 @@ pub struct TxArgs {
     /// --ca-key: the CA's key then never leaves the member's directory.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["serials", "certificates", "ca_key"])]
     pub crl: Option<PathBuf>,
+    /// Issue without the carrier's signed PINT issuance manifest (issue). By default, on a
+    /// network with a platform code, the carrier's key signs the bill's issuance manifest
+    /// beside the ISSUE, for when the bill leaves for another platform.
+    #[arg(long)]
+    pub no_issuance_manifest: bool,
     /// Print the signed transaction (JWS compact) instead of submitting it, to submit it
     /// another way (curl, another tool).
     #[arg(long)]
@@ -166,7 +171,8 @@ pub(crate) const DOCUMENT: &str = "query Document($carrier: String!, $reference:
   document(carrierCode: $carrier, reference: $reference, class: $class) {
     key { class carrierCode reference }
     kind status mode possessor endorsee shipper consignee sequence createdAt updatedAt checksum
-    platformTransfer { stage platform actionCode recipient sender requestedHeight responseCode reason }
+    platformTransfer { stage platform actionCode recipient sender requestedHeight responseCode reason
+      documents { name mediaType size checksum } }
     content
     history { sequence txHash height position time actor member signerFingerprint action recipient event signature }
   }
@@ -504,13 +510,75 @@ pub async fn tx(args: &TxArgs) -> anyhow::Result<bool> {
     };
     let command = command(args, content)?;
     let client = ApiClient::new(&args.target)?;
-    let jws = client
-        .sign(json!({
-            "document": {"carrier": carrier, "reference": reference},
-            "command": command,
-        }))
-        .await?;
+    let mut body = json!({
+        "document": {"carrier": carrier, "reference": reference},
+        "command": command,
+    });
+    if args.action == TxAction::Issue
+        && !args.no_issuance_manifest
+        && let Some(manifest) = issuance_manifest(&client, &id, &body["command"]).await?
+    {
+        body["issuanceManifest"] = json!(manifest);
+    }
+    let jws = client.sign(body).await?;
     submit(&client, args.sign_only, jws, json!({}), &warnings).await
+}
+
+const ISSUANCE_CONTEXT: &str = "{ consortium { platform } network { parties { code name } } }";
+const APPROVED_CONTENT: &str = "query Approved($carrier: String!, $reference: String!) {
+  document(carrierCode: $carrier, reference: $reference) { content }
+}";
+
+/// The carrier's PINT issuance manifest for an `ISSUE` (`command`), signed with this client's
+/// key and chain: the checksums of the content being issued (the command's, else the approved
+/// draft's) and of the issued-to party as this platform names it (`ledger::pint_party`), as
+/// the ledger checks them. `None` on a network without a platform code: no bill leaves it.
+async fn issuance_manifest(
+    client: &ApiClient,
+    id: &DocumentId,
+    command: &Value,
+) -> anyhow::Result<Option<String>> {
+    let response = client.graphql(ISSUANCE_CONTEXT, json!({})).await?;
+    let context = data(&response)?;
+    let Some(platform) = context["consortium"]["platform"].as_str() else {
+        return Ok(None);
+    };
+    let content = match &command["content"] {
+        Value::Null => {
+            let response = client
+                .graphql(
+                    APPROVED_CONTENT,
+                    json!({"carrier": id.carrier.as_str(), "reference": id.reference.as_str()}),
+                )
+                .await?;
+            data(&response)
+                .with_context(|| {
+                    format!("{id}: no --document, and no approved draft to issue (the issuance manifest is signed over the content)")
+                })?["document"]["content"]
+                .clone()
+        }
+        content => content.clone(),
+    };
+    let issue_to = command["issueTo"]
+        .as_str()
+        .context("an ISSUE names issueTo")?;
+    let issue_to =
+        PartyCode::new(issue_to).with_context(|| format!("`{issue_to}`: not a party code"))?;
+    let name = context["network"]["parties"]
+        .as_array()
+        .and_then(|parties| parties.iter().find(|p| p["code"] == issue_to.as_str()))
+        .and_then(|p| p["name"].as_str())
+        .unwrap_or(issue_to.as_str())
+        .to_owned();
+    let signer = client.pint_signer()?;
+    let manifest = pint::sign_issuance_manifest(
+        &signer,
+        &content,
+        &ledger::pint_party(platform, &issue_to, &name),
+        None,
+    )
+    .map_err(|e| anyhow::anyhow!("sign the issuance manifest: {e}"))?;
+    Ok(Some(manifest))
 }
 
 const REVOCATION_LIST: &str = "{ revocationList }";

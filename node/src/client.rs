@@ -230,6 +230,13 @@ impl ApiClient {
             .map_err(|e| anyhow::anyhow!("the signing key: {e}"))
     }
 
+    /// This client's key and certificate chain as a PINT signer (the carrier's issuance
+    /// manifest).
+    pub fn pint_signer(&self) -> anyhow::Result<pint::Signer> {
+        pint::Signer::from_pem(&self.key_pem, &self.cert_pem)
+            .map_err(|e| anyhow::anyhow!("the signing key, for PINT: {e}"))
+    }
+
     /// The CA certificates at hand: those of the identity's chain after its leaf (a member's
     /// intermediate), then the CA bundle's (the members' roots).
     pub fn ca_certificates(

@@ -2,8 +2,11 @@
 //! `adapters::pint::router`), the sender's outbox ([`run_outbox`]) and `silkline pint send`.
 //!
 //! How this network signs: every PINT message it makes (a chain entry, an envelope manifest,
-//! the issuance manifest of a bill issued here, a signed answer) is signed by the node that
-//! makes it, with its Ed25519 node key (`EdDSA`), its certificate chain in `x5c`. Another
+//! a signed answer) is signed by the node that makes it, with its Ed25519 node key (`EdDSA`),
+//! its certificate chain in `x5c`. The issuance manifest of a bill issued here is the
+//! carrier's, signed with the carrier user's key when it issued (`silkline tx issue` signs both
+//! the `ISSUE` and the manifest; the ledger checks it and keeps it); only a bill issued without
+//! one gets a manifest signed by the node that first sends it. Another
 //! platform checks them against this network's `platformCertificates` (`network.json`): its
 //! members' root CAs, which another Silkline network trusts by vote (`TRUST_PLATFORM`).
 //!
@@ -16,8 +19,9 @@
 //! its member's: `REQUESTED` -> the node builds and signs the chain entry (the bill's
 //! transactions here since it last arrived, or since its issue, then the transfer) and the
 //! envelope manifest, and records them (`PINT_DISPATCH`); `DISPATCHED` -> it delivers those
-//! very bytes (`adapters::pint::deliver`, which retries unsigned failures) and records the
-//! signed answer (`PINT_RECEIPT`). The ledger is the durable outbox: after a restart, or from
+//! very bytes (`adapters::pint::deliver`, which retries unsigned failures), with the supporting
+//! documents the `PINT_SEND` carried (their bytes on the ledger, so any node of the member has
+//! them), and records the signed answer (`PINT_RECEIPT`). The ledger is the durable outbox: after a restart, or from
 //! another node of the member, delivery resumes with the same bytes.
 
 use std::collections::BTreeMap;
@@ -296,23 +300,14 @@ fn ledger_refusal(code: &str, message: &str) -> BackendError {
     }
 }
 
-/// The PINT party of a local party.
+/// The PINT party of a local party (`ledger::pint_party`, as the ledger checks an issuance
+/// manifest's `issueToChecksum`).
 fn local_party(platform: &str, reader: &LedgerReader, code: &PartyCode) -> Party {
     let name = reader
         .party(code)
         .map(|p| p.name)
         .unwrap_or_else(|| code.as_str().to_owned());
-    Party {
-        party_name: name,
-        ebl_platform: platform.to_owned(),
-        identifying_codes: vec![IdentifyingCode {
-            code_list_provider: platform.to_owned(),
-            party_code: code.as_str().to_owned(),
-            code_list_name: None,
-        }],
-        tax_legal_references: None,
-        represented_party: None,
-    }
+    ledger::pint_party(platform, code, &name)
 }
 
 fn transaction(
@@ -393,14 +388,22 @@ fn build_dispatch(node: &PintNode, export: &ExportRecord) -> anyhow::Result<(Str
         Some(recipient),
         export.requested_ms,
     ));
+    // The first entry carries the issuance manifest: the carrier's, signed when it issued
+    // the bill and checked by the ledger then; for a bill issued without one (before carriers
+    // signed them, or by a client that did not), this node signs it for the network.
     let issuance_manifest = if chain.is_empty() {
-        let issue_to = issue_to.context("the bill's issue is not in its history")?;
-        Some(pint::sign_issuance_manifest(
-            &node.signer,
-            &document,
-            &issue_to,
-            None,
-        )?)
+        match reader.pint_issuance_manifest(key, &content.sha256)? {
+            Some(carrier_signed) => Some(carrier_signed),
+            None => {
+                let issue_to = issue_to.context("the bill's issue is not in its history")?;
+                Some(pint::sign_issuance_manifest(
+                    &node.signer,
+                    &document,
+                    &issue_to,
+                    None,
+                )?)
+            }
+        }
     } else {
         None
     };
@@ -419,7 +422,7 @@ fn build_dispatch(node: &PintNode, export: &ExportRecord) -> anyhow::Result<(Str
         &document,
         &full,
         None,
-        &[],
+        &export.documents,
     )?)?;
     Ok((entry, envelope.envelope_manifest_signed_content))
 }
@@ -512,11 +515,24 @@ async fn progress(node: &PintNode, export: &ExportRecord) -> anyhow::Result<()> 
                     &last,
                 )
             };
+            // The supporting documents, from the ledger: any node of the member has them.
+            let mut documents = Vec::with_capacity(export.documents.len());
+            for d in &export.documents {
+                let bytes = reader
+                    .pint_outgoing_document(&export.document, &d.document_checksum)?
+                    .with_context(|| {
+                        format!(
+                            "supporting document {} is not on the ledger",
+                            d.document_checksum
+                        )
+                    })?;
+                documents.push((d.document_checksum.clone(), bytes));
+            }
             let delivered = adapters::pint::deliver(
                 &client,
                 &url,
                 &envelope,
-                &[],
+                &documents,
                 &DeliveryPolicy::default(),
                 &verify,
             )
@@ -525,6 +541,7 @@ async fn progress(node: &PintNode, export: &ExportRecord) -> anyhow::Result<()> 
                 document = %export.document,
                 platform = %export.platform,
                 code = delivered.response_code().as_str(),
+                documents = documents.len(),
                 "PINT transfer answered"
             );
             let (outcome, _) = node
@@ -603,16 +620,84 @@ pub async fn send(args: &SendArgs) -> anyhow::Result<bool> {
             "partyCode": args.to_party,
         }],
     });
-    let jws = client
-        .sign(json!({"pint": {
-            "action": "SEND",
-            "document": {"carrier": carrier, "reference": reference},
-            "platform": args.platform,
-            "actionCode": args.action,
-            "recipient": recipient,
-        }}))
-        .await?;
+    let documents = supporting_documents(&args.documents)?;
+    let mut body = json!({
+        "action": "SEND",
+        "document": {"carrier": carrier, "reference": reference},
+        "platform": args.platform,
+        "actionCode": args.action,
+        "recipient": recipient,
+    });
+    if !documents.is_empty() {
+        body["documents"] = json!(documents);
+    }
+    let jws = client.sign(json!({ "pint": body })).await?;
     crate::cli::submit(&client, args.sign_only, jws, json!({}), &[]).await
+}
+
+/// The `--document` files as a `PINT_SEND` carries them (name, media type from the extension,
+/// base64 content), refused before anything is signed when the ledger would refuse them: more
+/// than `ledger::tx::PINT_DOCUMENTS_MAX`, an empty file, or more than
+/// `ledger::tx::PINT_DOCUMENTS_BYTES_MAX` bytes together.
+fn supporting_documents(files: &[PathBuf]) -> anyhow::Result<Vec<ledger::tx::SupportingDocument>> {
+    use base64::Engine as _;
+    use ledger::tx::{PINT_DOCUMENTS_BYTES_MAX, PINT_DOCUMENTS_MAX};
+    if files.len() > PINT_DOCUMENTS_MAX {
+        anyhow::bail!(
+            "PINT_INVALID_DOCUMENTS: {} documents; a transfer carries at most {PINT_DOCUMENTS_MAX}; nothing was signed",
+            files.len()
+        );
+    }
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        let size = std::fs::metadata(file)
+            .with_context(|| format!("read {}", file.display()))?
+            .len();
+        total = total.saturating_add(usize::try_from(size).unwrap_or(usize::MAX));
+        if total > PINT_DOCUMENTS_BYTES_MAX {
+            anyhow::bail!(
+                "PINT_DOCUMENTS_TOO_LARGE: the documents are over {PINT_DOCUMENTS_BYTES_MAX} bytes together \
+                 (ledger::tx::PINT_DOCUMENTS_BYTES_MAX), the most one signed PINT_SEND carries; nothing was signed"
+            );
+        }
+        let bytes = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
+        if bytes.is_empty() {
+            anyhow::bail!(
+                "{}: an empty document is not sent; nothing was signed",
+                file.display()
+            );
+        }
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .with_context(|| format!("{}: no file name", file.display()))?;
+        out.push(ledger::tx::SupportingDocument {
+            media_type: media_type(file).to_owned(),
+            name,
+            content: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        });
+    }
+    Ok(out)
+}
+
+/// A document's media type, from its file name's extension.
+fn media_type(file: &Path) -> &'static str {
+    let extension = file
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "pdf" => "application/pdf",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "tif" | "tiff" => "image/tiff",
+        _ => "application/octet-stream",
+    }
 }
 
 /// `silkline pint send` arguments.
@@ -639,6 +724,11 @@ pub struct SendArgs {
     /// from another platform).
     #[arg(long, default_value = "TRANSFER")]
     pub action: String,
+    /// A supporting document to send with the bill (a PINT additional document: its name is
+    /// the file's, its media type from the extension); repeat for several. They ride in the
+    /// signed transaction: at most `ledger::tx::PINT_DOCUMENTS_BYTES_MAX` bytes together.
+    #[arg(long = "document", value_name = "FILE")]
+    pub documents: Vec<PathBuf>,
     /// Print the signed transaction instead of submitting it.
     #[arg(long)]
     pub sign_only: bool,

@@ -87,6 +87,19 @@ pub struct PlatformTransferOut {
     pub reason: Option<String>,
     /// The signed answer itself (compact JWS): the sender's receipt.
     pub receipt: Option<String>,
+    /// The supporting documents the transfer carries (PINT additional documents).
+    pub documents: Vec<SupportingDocumentOut>,
+}
+
+/// A supporting document of a transfer to another platform, as its envelope manifest lists it.
+#[derive(async_graphql::SimpleObject)]
+pub struct SupportingDocumentOut {
+    pub name: String,
+    pub media_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256 of its bytes, lowercase hex.
+    pub checksum: String,
 }
 
 /// A document as the ledger holds it now.
@@ -191,7 +204,52 @@ impl Document {
             response_code: e.response_code,
             reason: e.reason,
             receipt: e.response,
+            documents: e
+                .documents
+                .into_iter()
+                .map(|d| SupportingDocumentOut {
+                    name: d.name,
+                    media_type: d.media_type,
+                    size: d.size,
+                    checksum: d.document_checksum,
+                })
+                .collect(),
         }))
+    }
+
+    /// The checksums of the additional documents (DCSA PINT) that came with the bill when it
+    /// last arrived from another platform; every node checked they were received, and the node
+    /// that received the envelope keeps their bytes. Empty for a bill that never arrived.
+    async fn received_documents(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        let Some(content) = &self.state.content else {
+            return Ok(Vec::new());
+        };
+        if self.state.kind != doc_workflow::DocumentKind::BillOfLading {
+            return Ok(Vec::new());
+        }
+        Ok(api(ctx)
+            .reader()
+            .pint_chain(&content.sha256)
+            .map_err(internal)?
+            .map(|chain| chain.documents)
+            .unwrap_or_default())
+    }
+
+    /// The bill's DCSA PINT issuance manifest (compact JWS): the one its carrier signed when
+    /// it issued the bill here, or for a bill from another platform the one its first chain
+    /// entry carries. Absent for a bill issued here without one (its first node to send it
+    /// signs one then).
+    async fn issuance_manifest(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let Some(content) = &self.state.content else {
+            return Ok(None);
+        };
+        if self.state.kind != doc_workflow::DocumentKind::BillOfLading {
+            return Ok(None);
+        }
+        api(ctx)
+            .reader()
+            .pint_issuance_manifest(&key_of(&self.state), &content.sha256)
+            .map_err(internal)
     }
 
     /// The whole state, as the ledger stores and hashes it.

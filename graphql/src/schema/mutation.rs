@@ -1,4 +1,9 @@
 //! The mutation root: the one write, `submitTransactions`.
+//!
+//! Every action is a transaction its signer signed (a JWS made with the user's own key, which no
+//! node holds), so there is no mutation per action: issuing, endorsing, governance and sending a
+//! bill to another eBL platform (a `pint` `SEND`, with its supporting documents) are all
+//! submitted here, and read back through the query root (`document { platformTransfer }`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,8 +28,10 @@ pub struct Mutation;
 impl Mutation {
     /// Submits signed transactions (JWS compact strings, at most 128) and answers, for each in
     /// order, its outcome once its block is applied on this node: `COMMITTED` with the block,
-    /// or `REFUSED` with the rule. Submitting a committed transaction again returns its original
-    /// outcome and commits nothing.
+    /// or `REFUSED` with the rule. Each is a document command, a governance action, or a bill sent to
+    /// another platform (payload `{"pint": {"action": "SEND", ...}}`, what `silkline pint send`
+    /// signs; the transfer then shows as the document's `platformTransfer`). Submitting a
+    /// committed transaction again returns its original outcome and commits nothing.
     async fn submit_transactions(
         &self,
         ctx: &Context<'_>,

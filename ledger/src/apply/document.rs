@@ -128,11 +128,22 @@ impl Rules {
         ctx: TxContext,
         checked: &Checked,
     ) -> Result<Result<Vec<DocumentKey>, TxRefusal>, ChainError> {
-        let TxBody::Document { document, command } = &checked.tx.body else {
+        let TxBody::Document {
+            document,
+            command,
+            issuance_manifest,
+        } = &checked.tx.body
+        else {
             unreachable!("called for document transactions only");
         };
         if work.gov().consortium.paused {
             return Ok(Err(TxRefusal::NetworkPaused));
+        }
+        if let Some(compact) = issuance_manifest
+            && let Err(refusal) =
+                super::pint::issuance_manifest_applies(work.gov(), command, compact)
+        {
+            return Ok(Err(refusal));
         }
         let actor = doc_workflow::Actor::new(checked.party.code.clone(), [checked.party.role]);
         let time = doc_workflow::BlockTime(ctx.time_ms);
@@ -213,6 +224,32 @@ impl Rules {
             Ok(d) => d,
             Err(refusal) => return Ok(Err(TxRefusal::Workflow(refusal))),
         };
+        // The carrier's PINT issuance manifest, checked against the bill the ISSUE made and
+        // kept with it for when it leaves for another platform.
+        if let (Some(compact), doc_workflow::Command::Issue { issue_to, .. }) =
+            (issuance_manifest, command)
+        {
+            let issued = decision
+                .changes
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, state)| state)
+                .ok_or_else(|| corrupt("decide", format!("an ISSUE that did not change {key}")))?;
+            if let Err(refusal) = super::pint::check_issuance_manifest(
+                work.gov(),
+                checked,
+                compact,
+                issued,
+                issue_to,
+                ctx.time_ms,
+            ) {
+                return Ok(Err(refusal));
+            }
+            work.put(
+                keys::pint_issuance_manifest(&key),
+                compact.as_bytes().to_vec(),
+            );
+        }
 
         let mut touched = Vec::with_capacity(decision.changes.len());
         for (key, new_state) in decision.changes {

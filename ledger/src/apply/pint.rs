@@ -30,7 +30,10 @@ use super::{TxContext, Work};
 use crate::consortium::is_platform_code;
 use crate::records::{ExportRecord, ExportStage, HistoryEntry, PintChainRecord, decode, encode};
 use crate::state::{Gov, Rules};
-use crate::tx::{PINT_ENVELOPE_BYTES_MAX, PINT_MESSAGE_BYTES_MAX, Pint};
+use crate::tx::{
+    PINT_DOCUMENT_LABEL_CHARS_MAX, PINT_DOCUMENTS_BYTES_MAX, PINT_DOCUMENTS_MAX,
+    PINT_ENVELOPE_BYTES_MAX, PINT_MESSAGE_BYTES_MAX, Pint, SupportingDocument,
+};
 use crate::validate::{Checked, TxRefusal};
 use crate::{ChainError, keys};
 
@@ -90,6 +93,143 @@ pub(crate) fn trusted_platforms(gov: &Gov) -> TrustedPlatforms {
         }
     }
     trusted
+}
+
+/// The PINT party of a party of this network (platform `platform`): its name, this platform,
+/// and its code under this platform's own code list. How every Silkline message names a local
+/// party: the transactions of the chain entries this network signs, and the `issueTo` whose
+/// checksum an issuance manifest carries, so the carrier (signing at issue) and the node
+/// (building the first entry when the bill leaves) name the issued-to party alike.
+pub fn pint_party(platform: &str, code: &PartyCode, name: &str) -> Party {
+    Party {
+        party_name: name.to_owned(),
+        ebl_platform: platform.to_owned(),
+        identifying_codes: vec![IdentifyingCode {
+            code_list_provider: platform.to_owned(),
+            party_code: code.as_str().to_owned(),
+            code_list_name: None,
+        }],
+        tax_legal_references: None,
+        represented_party: None,
+    }
+}
+
+fn invalid_manifest(reason: impl Into<String>) -> TxRefusal {
+    TxRefusal::Pint {
+        code: "INVALID_ISSUANCE_MANIFEST",
+        reason: reason.into(),
+    }
+}
+
+/// Whether an `ISSUE`'s `issuanceManifest` may be checked further: this network has a
+/// platform code and the command is an `ISSUE`. Checked before the workflow decides.
+pub(super) fn issuance_manifest_applies(
+    gov: &Gov,
+    command: &doc_workflow::Command,
+    compact: &str,
+) -> Result<(), TxRefusal> {
+    if gov.platform.is_none() {
+        return Err(invalid_manifest(
+            "this network has no platform code (genesis `platform`): its bills carry no PINT issuance manifest",
+        ));
+    }
+    if !matches!(command, doc_workflow::Command::Issue { .. }) {
+        return Err(invalid_manifest(format!(
+            "only an ISSUE carries an issuance manifest, not {}",
+            command.action().code()
+        )));
+    }
+    if compact.len() > PINT_MESSAGE_BYTES_MAX {
+        return Err(invalid_manifest(format!(
+            "the issuance manifest is {} bytes, over {PINT_MESSAGE_BYTES_MAX}",
+            compact.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a carrier's issuance manifest against the bill its `ISSUE` made (`issued`, to
+/// `issue_to`), at the block's time: a compact JWS, `EdDSA` or `ES256`, whose `x5c` leaf is the
+/// certificate that signed the transaction (the ledger verified its chain, validity and
+/// revocation already) and whose key made the signature; its payload a PINT `IssuanceManifest`
+/// whose `documentChecksum` is the issued content's (SHA-256 of its RFC 8785 form),
+/// `issueToChecksum` that of the issued-to party as this platform names it ([`pint_party`]),
+/// and no `eBLVisualisationByCarrier` (a bill issued here has none). Each failure names what
+/// failed (`INVALID_ISSUANCE_MANIFEST`).
+pub(super) fn check_issuance_manifest(
+    gov: &Gov,
+    checked: &Checked,
+    compact: &str,
+    issued: &DocumentState,
+    issue_to: &PartyCode,
+    time_ms: u64,
+) -> Result<(), TxRefusal> {
+    let own = gov
+        .platform
+        .as_deref()
+        .ok_or_else(|| invalid_manifest("this network has no platform code"))?;
+    if issued.kind != DocumentKind::BillOfLading {
+        return Err(invalid_manifest(format!(
+            "only a bill of lading crosses platforms; this is a {}",
+            issued.kind.code()
+        )));
+    }
+    let parsed = pint::jws::parse(compact)
+        .map_err(|e| invalid_manifest(format!("not a compact JWS PINT accepts: {e}")))?;
+    if !matches!(parsed.alg, pint::Alg::EdDSA | pint::Alg::ES256) {
+        return Err(invalid_manifest(format!(
+            "signed with {}; a carrier here signs with EdDSA or ES256",
+            parsed.alg.name()
+        )));
+    }
+    let Some(leaf) = parsed.x5c.first() else {
+        return Err(invalid_manifest(
+            "its header has no x5c: the receiving platform could not check it",
+        ));
+    };
+    if hex::encode(crate::sha256(leaf.as_ref())) != checked.signer.fingerprint {
+        return Err(invalid_manifest(
+            "its x5c leaf is not the certificate that signed this ISSUE: the carrier signs both",
+        ));
+    }
+    // Pinned to the signer's own certificate: its key made the signature, and the certificate
+    // is valid at the block's time.
+    let signer = TrustedPlatforms::from_der([(own, leaf.as_ref())])
+        .map_err(|e| invalid_manifest(format!("its x5c leaf: {e}")))?;
+    signer
+        .verify_parsed(own, &parsed, (time_ms / 1000) as i64)
+        .map_err(|e| invalid_manifest(format!("its signature: {e}")))?;
+    let manifest: pint::IssuanceManifest = serde_json::from_slice(&parsed.payload)
+        .map_err(|e| invalid_manifest(format!("its payload is not an IssuanceManifest: {e}")))?;
+    let content = issued
+        .content
+        .as_ref()
+        .ok_or_else(|| invalid_manifest("the issued bill has no content"))?;
+    if manifest.document_checksum != content.sha256 {
+        return Err(invalid_manifest(format!(
+            "its documentChecksum {} is not the issued document's {} (SHA-256 of its RFC 8785 form)",
+            manifest.document_checksum, content.sha256
+        )));
+    }
+    let name = gov
+        .parties
+        .get(issue_to)
+        .map_or_else(|| issue_to.as_str().to_owned(), |p| p.name.clone());
+    let party =
+        serde_json::to_value(pint_party(own, issue_to, &name)).expect("a PINT party serializes");
+    let expected = pint::json_checksum(&party);
+    if manifest.issue_to_checksum != expected {
+        return Err(invalid_manifest(format!(
+            "its issueToChecksum {} is not {expected}, that of {issue_to} as platform {own} names it",
+            manifest.issue_to_checksum
+        )));
+    }
+    if let Some(v) = &manifest.ebl_visualisation_by_carrier_checksum {
+        return Err(invalid_manifest(format!(
+            "it names an eBLVisualisationByCarrier ({v}) this ledger does not hold"
+        )));
+    }
+    Ok(())
 }
 
 /// The local party an identifying code names, if this network hosts it: the code list is this
@@ -165,6 +305,7 @@ impl Rules {
                 platform,
                 action_code,
                 recipient,
+                documents,
             } => self.send(
                 work,
                 ctx,
@@ -173,6 +314,7 @@ impl Rules {
                 platform,
                 action_code,
                 recipient,
+                documents,
             ),
             Pint::Dispatch {
                 document,
@@ -199,6 +341,7 @@ impl Rules {
         platform: &str,
         action_code: &str,
         recipient: &serde_json::Value,
+        documents: &[SupportingDocument],
     ) -> Applied {
         let key = DocumentKey::transport_document(document.clone());
         let actor = checked.party.code.clone();
@@ -305,6 +448,10 @@ impl Rules {
                 );
             }
         }
+        let supporting = match supporting_documents(documents) {
+            Ok(d) => d,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         let record = ExportRecord {
             document: key.clone(),
             stage: ExportStage::Requested,
@@ -316,6 +463,7 @@ impl Rules {
             member: checked.party.sponsor.clone(),
             requested_height: ctx.location.height,
             requested_ms: ctx.time_ms,
+            documents: supporting.iter().map(|(m, _)| m.clone()).collect(),
             entry: None,
             manifest: None,
             response: None,
@@ -324,6 +472,12 @@ impl Rules {
         };
         work.put(keys::pint_export(&key), encode(&record));
         work.put(keys::pint_outbox(&key), Vec::new());
+        for (metadata, bytes) in supporting {
+            work.put(
+                keys::pint_outgoing_document(&metadata.document_checksum, &key),
+                bytes,
+            );
+        }
         Ok(Ok(vec![key]))
     }
 
@@ -434,6 +588,11 @@ impl Rules {
                 possessor: export.sender.clone(),
             }
         };
+        // The answer is final: the receiver has the documents, or refused the transfer (a new
+        // SEND carries them again).
+        for d in &export.documents {
+            work.remove(keys::pint_outgoing_document(&d.document_checksum, &key));
+        }
         work.put(keys::pint_export(&key), encode(&export));
         work.remove(keys::pint_outbox(&key));
         let action = ActionCode::parse(&export.action_code)
@@ -850,16 +1009,116 @@ fn dispatch(
     let named: Option<pint::EnvelopeManifest> = pint::jws::unverified_payload(manifest)
         .ok()
         .and_then(|p| serde_json::from_slice(&p).ok());
-    if named.map(|m| m.last_envelope_transfer_chain_entry_signed_content_checksum)
-        != Some(pint::signed_content_checksum(entry))
+    let Some(named) = named else {
+        return refuse(
+            "PINT_INVALID_ENTRY",
+            "the manifest is not a signed envelope manifest",
+        );
+    };
+    if named.last_envelope_transfer_chain_entry_signed_content_checksum
+        != pint::signed_content_checksum(entry)
     {
         return refuse("PINT_INVALID_ENTRY", "the manifest does not name the entry");
+    }
+    if named.supporting_documents.unwrap_or_default() != export.documents {
+        return refuse(
+            "PINT_INVALID_ENTRY",
+            format!(
+                "the manifest does not list the transfer's {} supporting document(s) as sent",
+                export.documents.len()
+            ),
+        );
     }
     export.stage = ExportStage::Dispatched;
     export.entry = Some(entry.to_owned());
     export.manifest = Some(manifest.to_owned());
     work.put(keys::pint_export(&key), encode(&export));
     Ok(Ok(vec![key]))
+}
+
+/// A `SEND`'s supporting documents, checked: each named (1 to
+/// [`PINT_DOCUMENT_LABEL_CHARS_MAX`] characters, no control character) with a media type of
+/// the form `type/subtype`, its content standard base64 of at least one byte, no two alike,
+/// at most [`PINT_DOCUMENTS_MAX`] and [`PINT_DOCUMENTS_BYTES_MAX`] bytes together. Gives each
+/// document's manifest metadata and its bytes.
+fn supporting_documents(
+    documents: &[SupportingDocument],
+) -> Result<Vec<(pint::DocumentMetadata, Vec<u8>)>, TxRefusal> {
+    use base64::Engine as _;
+    let invalid = |reason: String| TxRefusal::Pint {
+        code: "PINT_INVALID_DOCUMENTS",
+        reason,
+    };
+    if documents.len() > PINT_DOCUMENTS_MAX {
+        return Err(invalid(format!(
+            "{} supporting documents; a transfer carries at most {PINT_DOCUMENTS_MAX}",
+            documents.len()
+        )));
+    }
+    let label_ok = |s: &str| {
+        let n = s.chars().count();
+        (1..=PINT_DOCUMENT_LABEL_CHARS_MAX).contains(&n) && !s.chars().any(char::is_control)
+    };
+    let mut out: Vec<(pint::DocumentMetadata, Vec<u8>)> = Vec::with_capacity(documents.len());
+    let mut total = 0usize;
+    for (i, d) in documents.iter().enumerate() {
+        if !label_ok(&d.name) {
+            return Err(invalid(format!(
+                "document {i}: a name of 1 to {PINT_DOCUMENT_LABEL_CHARS_MAX} characters, without control characters"
+            )));
+        }
+        let media_type_ok = label_ok(&d.media_type)
+            && d.media_type
+                .split_once('/')
+                .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
+            && !d.media_type.contains(char::is_whitespace);
+        if !media_type_ok {
+            return Err(invalid(format!(
+                "document {:?}: media type {:?} is not of the form type/subtype",
+                d.name, d.media_type
+            )));
+        }
+        // Decoded only while the total allows: base64 is 4 characters per 3 bytes.
+        if total + d.content.len() / 4 * 3 > PINT_DOCUMENTS_BYTES_MAX + 2 {
+            return Err(too_large());
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&d.content)
+            .map_err(|e| {
+                invalid(format!(
+                    "document {:?}: its content is not base64: {e}",
+                    d.name
+                ))
+            })?;
+        if bytes.is_empty() {
+            return Err(invalid(format!("document {:?} is empty", d.name)));
+        }
+        total += bytes.len();
+        if total > PINT_DOCUMENTS_BYTES_MAX {
+            return Err(too_large());
+        }
+        let metadata = pint::document_metadata(&d.name, &d.media_type, &bytes);
+        if out
+            .iter()
+            .any(|(m, _)| m.document_checksum == metadata.document_checksum)
+        {
+            return Err(invalid(format!(
+                "document {:?} is sent twice (checksum {})",
+                d.name, metadata.document_checksum
+            )));
+        }
+        out.push((metadata, bytes));
+    }
+    Ok(out)
+}
+
+fn too_large() -> TxRefusal {
+    TxRefusal::Pint {
+        code: "PINT_DOCUMENTS_TOO_LARGE",
+        reason: format!(
+            "the supporting documents are over {PINT_DOCUMENTS_BYTES_MAX} bytes together (ledger::tx::PINT_DOCUMENTS_BYTES_MAX): they ride in the signed PINT_SEND"
+        ),
+    }
 }
 
 /// The checksum a bill's PINT chain is kept under: its content's (SHA-256 of the RFC 8785 form,
