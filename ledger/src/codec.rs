@@ -10,6 +10,7 @@
 //! told apart by the zstd frame magic, which no JSON text starts with.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use super::ChainError;
 use super::keys;
@@ -22,6 +23,19 @@ pub const LEVEL: i32 = 1;
 /// most one envelope of `ENVELOPE_BYTES_MAX` and its content): a frame that claims more is
 /// corrupt, and nothing that large is allocated for it.
 pub const VALUE_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+thread_local! {
+    /// One compression and one decompression context per thread, reused for every value:
+    /// `zstd::bulk::compress` and `decompress` make (and zero) a fresh context per call, which
+    /// under load was a tenth of the nodes' CPU, more than the compression itself
+    /// (BENCHMARKS.md, issue 17).
+    static COMPRESSOR: RefCell<zstd::bulk::Compressor<'static>> = RefCell::new(
+        zstd::bulk::Compressor::new(LEVEL).expect("a zstd compression context at level 1"),
+    );
+    static DECOMPRESSOR: RefCell<zstd::bulk::Decompressor<'static>> = RefCell::new(
+        zstd::bulk::Decompressor::new().expect("a zstd decompression context"),
+    );
+}
 
 /// The first bytes of a zstd frame.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
@@ -37,7 +51,11 @@ pub fn encode(key: &[u8], value: Vec<u8>) -> Vec<u8> {
         return value;
     }
     // Compressing a buffer in memory fails only for want of memory.
-    zstd::bulk::compress(&value, LEVEL).expect("zstd compresses a buffer in memory")
+    COMPRESSOR.with(|c| {
+        c.borrow_mut()
+            .compress(&value)
+            .expect("zstd compresses a buffer in memory")
+    })
 }
 
 /// The value stored as `stored` under `key` (borrowed when it is stored as it is).
@@ -58,7 +76,8 @@ pub fn decode<'a>(key: &[u8], stored: &'a [u8]) -> Result<Cow<'a, [u8]>, ChainEr
         .ok()
         .filter(|s| *s <= VALUE_BYTES_MAX)
         .ok_or_else(|| corrupt(format!("a compressed value of {size} bytes")))?;
-    zstd::bulk::decompress(stored, size)
+    DECOMPRESSOR
+        .with(|d| d.borrow_mut().decompress(stored, size))
         .map(Cow::Owned)
         .map_err(|e| corrupt(e.to_string()))
 }
