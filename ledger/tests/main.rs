@@ -12,5 +12,5 @@ mod compaction;
 mod governance;
 mod pint;
 mod ports;
-mod signatures;
+mod chain_signatures;
 mod stream;
