@@ -7,10 +7,10 @@ mod chain_common;
 
 mod chain_apply;
 mod chain_security;
+mod chain_signatures;
 mod client;
 mod compaction;
 mod governance;
 mod pint;
 mod ports;
-mod chain_signatures;
 mod stream;
