@@ -280,8 +280,12 @@ impl LedgerClient {
         })
     }
 
-    /// [`admission`] of a new submission now, as an error when refused.
-    fn admit(&self, now_ms: u64) -> Result<(), SubmitError> {
+    /// [`admission`] of a new submission now, as an error when refused. [`submit`](Self::submit)
+    /// asks it for every envelope; a caller with many envelopes asks it once first, so that an
+    /// overloaded node refuses the lot before parsing any of them (under four times the peak
+    /// load, parsing the envelopes of requests that were then refused was a large part of the
+    /// nodes' CPU: BENCHMARKS.md).
+    pub fn admit(&self, now_ms: u64) -> Result<(), SubmitError> {
         match admission(&self.status.borrow(), self.proposals.capacity(), now_ms) {
             Admission::Admit => Ok(()),
             Admission::Refuse {

@@ -46,6 +46,11 @@ impl Mutation {
         }
         let client = &api(ctx).client;
         let now = now_ms();
+        // An overloaded node refuses the request whole, at once, before parsing any envelope.
+        if let Err(ref e @ SubmitError::Overloaded { retry_after_ms, .. }) = client.admit(now) {
+            return Err(api_error(UNAVAILABLE, e.to_string())
+                .extend_with(|_, x| x.set("retryAfterMs", retry_after_ms)));
+        }
         // Concurrently, so that they share blocks.
         let results = futures_util::future::join_all(
             envelopes
