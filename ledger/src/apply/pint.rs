@@ -490,15 +490,10 @@ impl Rules {
         response: &str,
     ) -> Applied {
         let key = DocumentKey::transport_document(document.clone());
-        let Some(mut export) = export_of(work, &key)? else {
-            return refuse("PINT_NO_TRANSFER", format!("{key} is not being sent"));
+        let mut export = match sending_export(work, checked, &key)? {
+            Ok(export) => export,
+            Err(refusal) => return Ok(Err(refusal)),
         };
-        if export.member != checked.signer.member {
-            return refuse(
-                "PINT_NOT_SENDING_MEMBER",
-                format!("{key} is sent by {}'s nodes", export.member),
-            );
-        }
         if export.stage != ExportStage::Dispatched {
             return refuse(
                 "PINT_NO_TRANSFER",
@@ -935,15 +930,10 @@ fn dispatch(
     manifest: &str,
 ) -> Applied {
     let key = DocumentKey::transport_document(document.clone());
-    let Some(mut export) = export_of(work, &key)? else {
-        return refuse("PINT_NO_TRANSFER", format!("{key} is not being sent"));
+    let mut export = match sending_export(work, checked, &key)? {
+        Ok(export) => export,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    if export.member != checked.signer.member {
-        return refuse(
-            "PINT_NOT_SENDING_MEMBER",
-            format!("{key} is sent by {}'s nodes", export.member),
-        );
-    }
     if export.stage != ExportStage::Requested {
         return refuse(
             "PINT_ALREADY_DISPATCHED",
@@ -1132,6 +1122,26 @@ fn content_checksum(state: &DocumentState) -> String {
 }
 
 /// The bill's latest transfer to another platform, if any.
+/// The bill's transfer out, for a transaction by a node of the member that sends it (a dispatch
+/// or a receipt); refused when there is none or another member sends it.
+fn sending_export(
+    work: &Work<'_>,
+    checked: &Checked,
+    key: &DocumentKey,
+) -> Result<Result<ExportRecord, TxRefusal>, ChainError> {
+    let refusal = |code, reason: String| Ok(Err(TxRefusal::Pint { code, reason }));
+    let Some(export) = export_of(work, key)? else {
+        return refusal("PINT_NO_TRANSFER", format!("{key} is not being sent"));
+    };
+    if export.member != checked.signer.member {
+        return refusal(
+            "PINT_NOT_SENDING_MEMBER",
+            format!("{key} is sent by {}'s nodes", export.member),
+        );
+    }
+    Ok(Ok(export))
+}
+
 pub(super) fn export_of(
     work: &Work<'_>,
     key: &DocumentKey,
