@@ -320,6 +320,10 @@ struct PhaseResult {
     /// Times a node refused a request at once for overload (`UNAVAILABLE` with a retry hint),
     /// each sent again after the hint.
     overloaded: u64,
+    /// Times a node answered a request without an outcome (a transaction proposed but not
+    /// applied within the node's wait; [`UNCONFIRMED_RESENDS_MAX`]), each sent again: every
+    /// such request's latency counts the wait.
+    unconfirmed: u64,
     wall: Duration,
     latencies_ms: Vec<f64>,
     /// Requests due while every client was busy (open loop).
@@ -336,20 +340,41 @@ struct Tally {
     codes: Vec<String>,
     /// Times the request was refused for overload and sent again.
     overloaded: u64,
+    /// Times the request was answered without an outcome and sent again.
+    unconfirmed: u64,
 }
 
 /// Most times one request is sent again after an overloaded node's retry hint: with hints of
 /// 100-500 ms, about a minute, beyond which the run stops on the error as before.
 const OVERLOAD_RETRIES_MAX: u64 = 200;
 
-/// The retry hint of an overloaded node's answer (`extensions.retryAfterMs`), if that is what
-/// it is.
-fn retry_after(response: &serde_json::Value) -> Option<Duration> {
+/// Most times one request is sent again after a node answered it without an outcome (some
+/// envelope proposed but not applied within the node's `SUBMIT_WAIT_MS`: it may still commit).
+/// Resending the same envelopes is what such an answer asks for: a committed one is answered
+/// with its original outcome, and a copy of one still pending is refused `DUPLICATE` at apply,
+/// so the answer is the first copy's record. Four resends are about a minute, beyond which the
+/// run stops on the error as before.
+const UNCONFIRMED_RESENDS_MAX: u64 = 4;
+
+/// What an `UNAVAILABLE` answer asks of the client.
+enum Unavailable {
+    /// An overloaded node refused the request at once: nothing was proposed; come back after
+    /// the hint (`extensions.retryAfterMs`).
+    Overloaded(Duration),
+    /// No outcome in time, or no leader: the same envelopes are sent again at once.
+    NoOutcome,
+}
+
+/// Whether `response` is an `UNAVAILABLE` answer, and which kind.
+fn unavailable(response: &serde_json::Value) -> Option<Unavailable> {
     let e = &response["errors"][0];
-    (e["extensions"]["code"] == "UNAVAILABLE")
-        .then(|| e["extensions"]["retryAfterMs"].as_u64())
-        .flatten()
-        .map(Duration::from_millis)
+    if e["extensions"]["code"] != "UNAVAILABLE" {
+        return None;
+    }
+    Some(match e["extensions"]["retryAfterMs"].as_u64() {
+        Some(ms) => Unavailable::Overloaded(Duration::from_millis(ms)),
+        None => Unavailable::NoOutcome,
+    })
 }
 
 /// Most refusal codes a request keeps: enough to say why, without copying every refusal.
@@ -383,15 +408,22 @@ async fn run_phase(
                 // the same envelopes are sent again then (resubmitting is idempotent).
                 let response = loop {
                     let response = client
-                        .graphql(
+                        .graphql_resendable(
                             "mutation($e: [String!]!) { submitTransactions(envelopes: $e) { status code } }",
                             json!({ "e": batch }),
                         )
                         .await?;
-                    match retry_after(&response) {
-                        Some(pause) if tally.overloaded < OVERLOAD_RETRIES_MAX => {
+                    match unavailable(&response) {
+                        Some(Unavailable::Overloaded(pause))
+                            if tally.overloaded < OVERLOAD_RETRIES_MAX =>
+                        {
                             tally.overloaded += 1;
                             tokio::time::sleep(pause).await;
+                        }
+                        Some(Unavailable::NoOutcome)
+                            if tally.unconfirmed < UNCONFIRMED_RESENDS_MAX =>
+                        {
+                            tally.unconfirmed += 1;
                         }
                         _ => break response,
                     }
@@ -424,6 +456,7 @@ async fn run_phase(
         refused: 0,
         codes: Vec::new(),
         overloaded: 0,
+        unconfirmed: 0,
         wall: driven.wall,
         latencies_ms: Vec::with_capacity(transactions),
         waited: driven.waited,
@@ -437,6 +470,7 @@ async fn run_phase(
         result.committed += tally.committed;
         result.refused += tally.refused;
         result.overloaded += tally.overloaded;
+        result.unconfirmed += tally.unconfirmed;
         result.codes.extend(tally.codes);
         result.codes.truncate(CODES_KEPT);
     }
@@ -575,7 +609,7 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             "refused": r.refused, "refusalCodes": r.codes, "wallSeconds": r.wall.as_secs_f64(),
             "ctps": phase_ctps, "latencyMs": {"p50": p50, "p99": p99, "max": max},
             "requests": r.requests, "requestsWaited": r.waited,
-            "requestsOverloaded": r.overloaded,
+            "requestsOverloaded": r.overloaded, "requestsUnconfirmed": r.unconfirmed,
         }));
     }
     let (p50, p99, max) = latency_summary(&all);
@@ -591,6 +625,12 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             args.batch,
             args.batch as f64 * 1000.0 / rate,
             args.concurrency
+        ))?;
+    }
+    let unconfirmed: u64 = results.iter().map(|r| r.unconfirmed).sum();
+    if unconfirmed > 0 {
+        crate::out(format_args!(
+            "{unconfirmed} of {requests} requests were answered without an outcome (a transaction not applied within the node's wait) and sent again; their latency counts the wait"
         ))?;
     }
     let cpu_ms_per_tx = cpu * 1000.0 / (committed.max(1) as f64);
@@ -611,6 +651,7 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         "concurrency": args.concurrency, "batch": args.batch, "nodes": endpoints.len(),
         "pace": if args.rate_per_s.is_some() { "open" } else { "closed" },
         "offeredRate": args.rate_per_s, "requests": requests, "requestsWaited": waited,
+        "requestsUnconfirmed": unconfirmed,
         "wallSeconds": wall, "ctps": ctps,
         "latencyMs": {"p50": p50, "p99": p99, "max": max},
         "nodesCpuSeconds": cpu, "cpuMsPerTransaction": cpu_ms_per_tx,
@@ -628,15 +669,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_an_unavailable_answer_with_a_hint_is_sent_again() {
+    fn an_unavailable_answer_is_sent_again_after_its_hint_or_at_once_without_one() {
         let overloaded = json!({"errors": [{"message": "node overloaded", "extensions": {"code": "UNAVAILABLE", "retryAfterMs": 100}}]});
-        assert_eq!(retry_after(&overloaded), Some(Duration::from_millis(100)));
-        // No hint (a stopped replica, no outcome in time): not retried blindly.
+        assert!(matches!(
+            unavailable(&overloaded),
+            Some(Unavailable::Overloaded(d)) if d == Duration::from_millis(100)
+        ));
+        // No hint: no outcome in time (it may still commit), so the same bytes go again.
         let unknown =
             json!({"errors": [{"message": "no outcome", "extensions": {"code": "UNAVAILABLE"}}]});
-        assert_eq!(retry_after(&unknown), None);
+        assert!(matches!(
+            unavailable(&unknown),
+            Some(Unavailable::NoOutcome)
+        ));
         let bad = json!({"errors": [{"message": "x", "extensions": {"code": "BAD_REQUEST", "retryAfterMs": 5}}]});
-        assert_eq!(retry_after(&bad), None);
-        assert_eq!(retry_after(&json!({"data": {}})), None);
+        assert!(unavailable(&bad).is_none());
+        assert!(unavailable(&json!({"data": {}})).is_none());
     }
 }

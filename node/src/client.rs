@@ -46,6 +46,21 @@ pub struct Target {
     pub ca: Option<PathBuf>,
 }
 
+/// What the endpoints said to one request ([`ApiClient::graphql`]).
+enum Asked {
+    /// An endpoint answered (with data, or with an error other than `UNAVAILABLE`).
+    Answered(Value),
+    /// Every endpoint was unavailable or unreachable.
+    Unavailable {
+        /// The first `UNAVAILABLE` answer with a retry hint (an overloaded node).
+        overloaded: Option<Value>,
+        /// The last `UNAVAILABLE` answer without one.
+        unavailable: Option<Value>,
+        /// One line per endpoint, for the error.
+        failures: Vec<String>,
+    },
+}
+
 /// A connected API client.
 pub struct ApiClient {
     http: reqwest::Client,
@@ -182,25 +197,63 @@ impl ApiClient {
     /// worth trying the next one for; when every node is unavailable and one of them said it is
     /// overloaded, its answer is returned, with `extensions.retryAfterMs` for the caller.
     pub async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        match self.ask(query, variables).await {
+            Asked::Answered(v)
+            | Asked::Unavailable {
+                overloaded: Some(v),
+                ..
+            } => Ok(v),
+            Asked::Unavailable { failures, .. } => {
+                bail!("no node answered:\n  {}", failures.join("\n  "))
+            }
+        }
+    }
+
+    /// [`graphql`](Self::graphql), except that when every node answered `UNAVAILABLE` and none
+    /// of them with a retry hint, the last such answer is returned rather than an error: a
+    /// `submitTransactions` answered so had a transaction proposed but not applied within the
+    /// node's wait, and sending the same envelopes again is how its caller learns the outcome.
+    pub async fn graphql_resendable(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        match self.ask(query, variables).await {
+            Asked::Answered(v)
+            | Asked::Unavailable {
+                overloaded: Some(v),
+                ..
+            }
+            | Asked::Unavailable {
+                unavailable: Some(v),
+                ..
+            } => Ok(v),
+            Asked::Unavailable { failures, .. } => {
+                bail!("no node answered:\n  {}", failures.join("\n  "))
+            }
+        }
+    }
+
+    async fn ask(&self, query: &str, variables: Value) -> Asked {
         let body = json!({ "query": query, "variables": variables });
         let mut failures = Vec::new();
         let mut overloaded = None;
+        let mut unavailable = None;
         for endpoint in &self.endpoints {
             match self.post(endpoint, &body).await {
                 Ok(v) if errors_have_code(&v, "UNAVAILABLE") => {
                     failures.push(format!("{endpoint}: unavailable: {}", first_error(&v)));
                     if v["errors"][0]["extensions"]["retryAfterMs"].is_u64() {
                         overloaded.get_or_insert(v);
+                    } else {
+                        unavailable = Some(v);
                     }
                 }
-                Ok(v) => return Ok(v),
+                Ok(v) => return Asked::Answered(v),
                 Err(e) => failures.push(format!("{endpoint}: {e:#}")),
             }
         }
-        if let Some(v) = overloaded {
-            return Ok(v);
+        Asked::Unavailable {
+            overloaded,
+            unavailable,
+            failures,
         }
-        bail!("no node answered:\n  {}", failures.join("\n  "))
     }
 
     async fn post(&self, endpoint: &str, body: &Value) -> anyhow::Result<Value> {

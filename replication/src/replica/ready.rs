@@ -11,6 +11,7 @@ use raft::eraftpb::{Entry, EntryType, Message, MessageType};
 use super::{Applied, ReadyEffects, Replica, SNAPSHOT_BYTES_PER_TICK, SNAPSHOT_WAIT_TICKS_MIN};
 use crate::batch::{Batch, ProposalId};
 use crate::error::ReplicaError;
+use crate::metrics::SLOW_STEP_WARN;
 use crate::state_machine::{CommittedEntry, EntryKind, StateMachine};
 use crate::storage::WriteBatch;
 
@@ -180,7 +181,15 @@ impl<S: StateMachine> Replica<S> {
         if wrote {
             self.stats.durable_writes += 1;
             if let (Some(m), Some(t)) = (&self.metrics, started) {
-                m.fsync.observe(t.elapsed());
+                let took = t.elapsed();
+                m.fsync.observe(took);
+                if took >= SLOW_STEP_WARN {
+                    tracing::warn!(
+                        replica = self.id,
+                        ms = took.as_millis() as u64,
+                        "slow durable write of the Raft log"
+                    );
+                }
             }
         }
         Ok(())
@@ -244,7 +253,17 @@ impl<S: StateMachine> Replica<S> {
             }
             self.stats.entries_applied += 1;
             if let (Some(m), Some(t)) = (&self.metrics, started) {
-                m.apply.observe(t.elapsed());
+                let took = t.elapsed();
+                m.apply.observe(took);
+                if took >= SLOW_STEP_WARN {
+                    tracing::warn!(
+                        replica = self.id,
+                        index = entry.index,
+                        bytes = entry.data.len(),
+                        ms = took.as_millis() as u64,
+                        "slow apply of a committed entry"
+                    );
+                }
             }
             let proposals: Vec<ProposalId> = match kind {
                 EntryKind::Proposals { proposals: ps, .. } => ps.iter().map(|p| p.id).collect(),

@@ -135,7 +135,18 @@ impl<S: StateMachine> Replica<S> {
             data.data
         } else {
             // The log behind `applied` may go once the state it produced is on disk.
+            let started = self.metrics.as_ref().map(|_| std::time::Instant::now());
             self.sm.sync().map_err(|e| sm_error(self.id, e))?;
+            if let Some(took) = started.map(|t| t.elapsed())
+                && took >= crate::metrics::SLOW_STEP_WARN
+            {
+                tracing::warn!(
+                    replica = self.id,
+                    index = applied,
+                    ms = took.as_millis() as u64,
+                    "slow sync of the state machine before compacting the log"
+                );
+            }
             self.stats.snapshots_without_state += 1;
             Vec::new()
         };
