@@ -39,11 +39,14 @@ pub const SUBMIT_WAIT_MS: u64 = 15_000;
 const RETRY_PAUSE_MS: u64 = 100;
 
 /// Most committed entries a node may have left to apply and still take new submissions (and
-/// be ready, `/readyz`). A node further behind (a follower catching up, a disk slower than its
-/// peers') would only make a new transaction wait behind all of them, past the client's
-/// timeout: it refuses at once instead, and the client tries another node or again later. An
-/// entry is a batch of up to `replication::batch::BATCH_PAYLOADS_MAX` transactions, so 256 is
-/// seconds of work on this machine, far more than a healthy node ever lags (a few entries).
+/// be ready, `/readyz`), counting the ones a follower whose log lags the leader's has not
+/// received yet (`ReplicaStatus::apply_lag`: counted against the follower's own commit index
+/// only, which is never past its last entry, such a follower looked current). A node further
+/// behind (a follower catching up, a disk slower than its peers') would only make a new
+/// transaction wait behind all of them, past the client's timeout: it refuses at once instead,
+/// and the client tries another node or again later. An entry is a batch of up to
+/// `replication::batch::BATCH_PAYLOADS_MAX` transactions, so 256 is seconds of work on this
+/// machine, far more than a healthy node ever lags (a few entries).
 pub const APPLY_LAG_ENTRIES_MAX: u64 = 256;
 
 /// Longest the oldest proposal waiting on this node may have waited for a new submission to be
@@ -109,7 +112,7 @@ pub fn admission(status: &ReplicaStatus, channel_free: usize, now_ms: u64) -> Ad
             };
         }
     }
-    let lag = status.commit_index.saturating_sub(status.applied_index);
+    let lag = status.apply_lag();
     if lag > APPLY_LAG_ENTRIES_MAX {
         return Admission::Refuse {
             reason: format!(
@@ -465,6 +468,19 @@ mod tests {
             reason.contains(&format!("{} committed entries", APPLY_LAG_ENTRIES_MAX + 1)),
             "{reason}"
         );
+
+        // A follower whose log lags the leader's: its own commit index is its last entry, yet
+        // the leader's appends announced a commit that many entries further on.
+        let mut behind = status(100, 100, 0);
+        behind.leader_commit_index = 100 + APPLY_LAG_ENTRIES_MAX + 1;
+        let (reason, retry) = refused(admission(&behind, 5, NOW));
+        assert_eq!(retry, RETRY_AFTER_APPLY_LAG_MS);
+        assert!(
+            reason.contains(&format!("{} committed entries", APPLY_LAG_ENTRIES_MAX + 1)),
+            "{reason}"
+        );
+        behind.leader_commit_index = 100 + APPLY_LAG_ENTRIES_MAX;
+        assert_eq!(admission(&behind, 5, NOW), Admission::Admit);
 
         let mut stuck = status(10, 10, 40);
         stuck.oldest_proposal_since_ms = Some(NOW - QUEUE_WAIT_MAX_MS - 1);

@@ -333,7 +333,7 @@ pub fn readiness(
     if status.leader_id == 0 {
         failing.push(format!("leader: no leader known in term {}", status.term));
     }
-    let lag = status.commit_index.saturating_sub(status.applied_index);
+    let lag = status.apply_lag();
     if lag > APPLY_LAG_ENTRIES_MAX {
         failing.push(format!(
             "applied: {lag} committed entries not applied yet (at most {APPLY_LAG_ENTRIES_MAX})"

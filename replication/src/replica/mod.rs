@@ -296,6 +296,11 @@ pub struct Replica<S: StateMachine> {
     /// Snapshots handed to the transport and not yet installed, by peer: the ticks left before
     /// the leader takes one as lost (see [`SNAPSHOT_WAIT_TICKS_MIN`]).
     snapshots_in_flight: BTreeMap<u64, u64>,
+    /// The highest commit index a leader's append announced to this replica: a follower whose
+    /// log is behind the leader's knows only `min(that, its own last entry)` as its commit
+    /// index, so this is what tells it how far behind the cluster it is
+    /// ([`Replica::leader_commit_index`]).
+    leader_commit_seen: LogIndex,
     /// The stored snapshot holds a durable state machine's state only because a peer needed it
     /// (or it was installed from the leader): replace it with one that records only its
     /// position, so that the state is not kept in memory and on disk a second time.
@@ -406,6 +411,7 @@ impl<S: StateMachine> Replica<S> {
             bytes_since_snapshot: 0,
             snapshot_wanted: false,
             snapshots_in_flight: BTreeMap::new(),
+            leader_commit_seen: 0,
             shed_snapshot_state: false,
             jitter: config.election_jitter_seed.map(SplitMix64::new),
             election_timeout_range,
@@ -481,6 +487,11 @@ impl<S: StateMachine> Replica<S> {
                 "a snapshot whose state was not received is dropped"
             );
             return Ok(());
+        }
+        if message.get_msg_type() == MessageType::MsgAppend {
+            // An append carries its leader's own commit index (a heartbeat carries at most what
+            // the leader knows this replica has, so it says nothing about the lag).
+            self.leader_commit_seen = self.leader_commit_seen.max(message.commit);
         }
         self.clamp_heartbeat_commit(&mut message);
         let result = self.node.step(message);
@@ -688,6 +699,15 @@ impl<S: StateMachine> Replica<S> {
     /// The commit index this replica knows of.
     pub fn commit_index(&self) -> LogIndex {
         self.node.raft.raft_log.committed
+    }
+
+    /// The cluster's commit index as far as this replica knows it: the highest a leader's
+    /// append announced, or its own commit index if that is higher (on a leader, always). A
+    /// follower whose log lags the leader's has a commit index no further than its last entry;
+    /// this one still counts what it has not received yet. Commit indexes never go back, across
+    /// terms too, so the highest ever seen is never beyond the truth.
+    pub fn leader_commit_index(&self) -> LogIndex {
+        self.leader_commit_seen.max(self.commit_index())
     }
 
     /// The state machine's applied index.

@@ -113,6 +113,10 @@ pub struct ReplicaStatus {
     pub term: u64,
     /// Known commit index.
     pub commit_index: LogIndex,
+    /// The cluster's commit index as far as this replica knows it
+    /// ([`Replica::leader_commit_index`]): at least `commit_index`; above it on a follower
+    /// whose log lags the leader's.
+    pub leader_commit_index: LogIndex,
     /// State machine's applied index.
     pub applied_index: LogIndex,
     /// State machine's hash.
@@ -136,6 +140,16 @@ pub struct ReplicaStatus {
     /// When the oldest of them was proposed, on the driver's clock (`RuntimeConfig::epoch_ms`
     /// plus time since: the Unix time in ms on a node).
     pub oldest_proposal_since_ms: Option<u64>,
+}
+
+impl ReplicaStatus {
+    /// Committed entries this replica has still to apply, counting those it has not even
+    /// received ([`ReplicaStatus::leader_commit_index`]): how far behind the cluster its state is.
+    pub fn apply_lag(&self) -> u64 {
+        self.leader_commit_index
+            .max(self.commit_index)
+            .saturating_sub(self.applied_index)
+    }
 }
 
 /// Driver settings.
@@ -505,6 +519,7 @@ where
             leader_id: r.leader_id(),
             term: r.term(),
             commit_index: r.commit_index(),
+            leader_commit_index: r.leader_commit_index(),
             applied_index: r.applied_index(),
             state_hash: r.state_machine().state_hash(),
             snapshots_taken: r.stats().snapshots_taken,

@@ -499,6 +499,37 @@ mod tests {
         replica
     }
 
+    /// A follower learns how far the cluster has committed from its leader's appends, even
+    /// before it holds the entries: admission counts those as lag (`ReplicaStatus::apply_lag`).
+    #[test]
+    fn a_leaders_append_tells_a_follower_the_clusters_commit_index() {
+        let mut replica = follower();
+        let own = replica.commit_index();
+        assert_eq!(replica.leader_commit_index(), own);
+        let mut append = raft::eraftpb::Message::default();
+        append.set_msg_type(raft::eraftpb::MessageType::MsgAppend);
+        append.from = 2;
+        append.to = 1;
+        append.term = 5;
+        append.log_term = 4;
+        append.index = own + 40;
+        append.commit = own + 90;
+        replica.step(append).unwrap();
+        // Its log does not reach there (the append does not match it), so its own commit index
+        // stays; the cluster's, as announced, is 90 entries on.
+        assert_eq!(replica.commit_index(), own);
+        assert_eq!(replica.leader_commit_index(), own + 90);
+        // A heartbeat's commit is no such announcement.
+        let mut heartbeat = raft::eraftpb::Message::default();
+        heartbeat.set_msg_type(raft::eraftpb::MessageType::MsgHeartbeat);
+        heartbeat.from = 2;
+        heartbeat.to = 1;
+        heartbeat.term = 5;
+        heartbeat.commit = own + 500;
+        replica.step(heartbeat).unwrap();
+        assert_eq!(replica.leader_commit_index(), own + 90);
+    }
+
     #[test]
     fn a_proposal_is_answered_committed_once_applied() {
         let mut replica = leader();
