@@ -61,6 +61,24 @@ enum Asked {
     },
 }
 
+impl Asked {
+    /// The answer the caller gets: an endpoint's, else an overloaded node's (its retry hint is
+    /// the caller's to honour), else, when `resendable`, the last hintless `UNAVAILABLE`
+    /// answer; otherwise an error naming every endpoint's failure.
+    fn answer(self, resendable: bool) -> anyhow::Result<Value> {
+        match self {
+            Asked::Answered(v) => Ok(v),
+            Asked::Unavailable {
+                overloaded,
+                unavailable,
+                failures,
+            } => overloaded
+                .or(unavailable.filter(|_| resendable))
+                .ok_or_else(|| anyhow::anyhow!("no node answered:\n  {}", failures.join("\n  "))),
+        }
+    }
+}
+
 /// A connected API client.
 pub struct ApiClient {
     http: reqwest::Client,
@@ -197,16 +215,7 @@ impl ApiClient {
     /// worth trying the next one for; when every node is unavailable and one of them said it is
     /// overloaded, its answer is returned, with `extensions.retryAfterMs` for the caller.
     pub async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
-        match self.ask(query, variables).await {
-            Asked::Answered(v)
-            | Asked::Unavailable {
-                overloaded: Some(v),
-                ..
-            } => Ok(v),
-            Asked::Unavailable { failures, .. } => {
-                bail!("no node answered:\n  {}", failures.join("\n  "))
-            }
-        }
+        self.ask(query, variables).await.answer(false)
     }
 
     /// [`graphql`](Self::graphql), except that when every node answered `UNAVAILABLE` and none
@@ -214,20 +223,7 @@ impl ApiClient {
     /// `submitTransactions` answered so had a transaction proposed but not applied within the
     /// node's wait, and sending the same envelopes again is how its caller learns the outcome.
     pub async fn graphql_resendable(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
-        match self.ask(query, variables).await {
-            Asked::Answered(v)
-            | Asked::Unavailable {
-                overloaded: Some(v),
-                ..
-            }
-            | Asked::Unavailable {
-                unavailable: Some(v),
-                ..
-            } => Ok(v),
-            Asked::Unavailable { failures, .. } => {
-                bail!("no node answered:\n  {}", failures.join("\n  "))
-            }
-        }
+        self.ask(query, variables).await.answer(true)
     }
 
     async fn ask(&self, query: &str, variables: Value) -> Asked {
@@ -380,4 +376,51 @@ fn nonce() -> String {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).expect("the system's random source works");
     hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unavailable(hint: Option<u64>) -> Value {
+        let mut e = json!({"message": "m", "extensions": {"code": "UNAVAILABLE"}});
+        if let Some(ms) = hint {
+            e["extensions"]["retryAfterMs"] = json!(ms);
+        }
+        json!({ "errors": [e] })
+    }
+
+    fn all_unavailable(overloaded: Option<Value>, unavailable: Option<Value>) -> Asked {
+        Asked::Unavailable {
+            overloaded,
+            unavailable,
+            failures: vec!["https://a: unavailable: m".into()],
+        }
+    }
+
+    #[test]
+    fn only_a_resendable_request_gets_a_hintless_unavailable_answer_back() {
+        let hintless = unavailable(None);
+        let err = all_unavailable(None, Some(hintless.clone()))
+            .answer(false)
+            .unwrap_err();
+        assert!(err.to_string().contains("no node answered"), "{err}");
+        assert_eq!(
+            all_unavailable(None, Some(hintless.clone()))
+                .answer(true)
+                .unwrap(),
+            hintless
+        );
+        // An overloaded node's answer (with its hint) wins either way.
+        let hinted = unavailable(Some(100));
+        for resendable in [false, true] {
+            let got = all_unavailable(Some(hinted.clone()), Some(hintless.clone()))
+                .answer(resendable)
+                .unwrap();
+            assert_eq!(got, hinted);
+        }
+        assert!(all_unavailable(None, None).answer(true).is_err());
+        let data = json!({"data": {}});
+        assert_eq!(Asked::Answered(data.clone()).answer(false).unwrap(), data);
+    }
 }

@@ -19,9 +19,10 @@ pub const DURATION_BUCKETS_SECONDS: [f64; 12] = [
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0,
 ];
 
-/// A durable write or a block's apply that took longer than this is also logged (a warning
-/// naming the entry, its size and the time), so that an operator can tell a slow disk from a
-/// heavy block when clients see their transactions wait; the histograms only count them.
+/// A durable write, a block's apply, or the state machine's sync before log compaction that
+/// took this long or longer is also logged (a warning naming the entry and the time), so that
+/// an operator can tell a slow disk from a heavy block when clients see their transactions
+/// wait; the histograms only count them.
 pub const SLOW_STEP_WARN: Duration = Duration::from_secs(1);
 
 /// A histogram of durations with fixed buckets ([`DURATION_BUCKETS_SECONDS`]), in atomics.

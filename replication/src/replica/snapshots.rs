@@ -11,6 +11,7 @@ use raft::{SnapshotStatus, StateRole};
 
 use super::{ReadyEffects, Replica, SNAPSHOT_WAIT_TICKS_MIN};
 use crate::error::ReplicaError;
+use crate::metrics::SLOW_STEP_WARN;
 use crate::state_machine::{LogIndex, StateMachine, StateSnapshot};
 use crate::storage::{LogCore, WriteBatch};
 
@@ -138,7 +139,7 @@ impl<S: StateMachine> Replica<S> {
             let started = self.metrics.as_ref().map(|_| std::time::Instant::now());
             self.sm.sync().map_err(|e| sm_error(self.id, e))?;
             if let Some(took) = started.map(|t| t.elapsed())
-                && took >= crate::metrics::SLOW_STEP_WARN
+                && took >= SLOW_STEP_WARN
             {
                 tracing::warn!(
                     replica = self.id,
