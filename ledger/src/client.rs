@@ -56,6 +56,12 @@ pub const APPLY_LAG_ENTRIES_MAX: u64 = 256;
 /// whatever a node's speed.
 pub const QUEUE_WAIT_MAX_MS: u64 = SUBMIT_WAIT_MS / 3;
 
+/// How long a commit of this node's that waited more than [`QUEUE_WAIT_MAX_MS`] keeps it
+/// refusing new submissions (`ReplicaStatus::last_commit`). After that the slow answer says
+/// nothing more (the node has answered nothing since: it is idle, or refused everything), and
+/// the next submission is taken, as a probe of whether the node has caught up.
+pub const SLOW_COMMIT_REFUSES_MS: u64 = 2_000;
+
 /// The retry hint of a refusal for a full proposal queue: the replica drains a batch per
 /// durable write (milliseconds), so soon.
 pub const RETRY_AFTER_QUEUE_FULL_MS: u64 = 100;
@@ -81,8 +87,16 @@ pub enum Admission {
 /// The back-pressure rule (module docs): refuse when the proposal channel has no free place,
 /// when the replica already has [`runtime::PENDING_PROPOSALS_MAX`] proposals waiting, when the
 /// oldest of them has waited more than [`QUEUE_WAIT_MAX_MS`] at `now_ms` (the Unix time in ms,
-/// the runtime's clock on a node), or when this node has more than [`APPLY_LAG_ENTRIES_MAX`]
-/// committed entries left to apply.
+/// the runtime's clock on a node), when this node's last answered proposals had waited more
+/// than that, at most [`SLOW_COMMIT_REFUSES_MS`] ago, or when this node has more than
+/// [`APPLY_LAG_ENTRIES_MAX`] committed entries left to apply.
+///
+/// The slow-commit rule closes a gap the other two leave. A follower whose log trails the
+/// leader's by hundreds of entries cannot count them (it has not received them), and between
+/// two waves of its clients' requests nothing of its own is waiting: it looked current and took
+/// the next wave, which then waited behind the whole lag, past [`SUBMIT_WAIT_MS`]
+/// (BENCHMARKS.md, the million run: a follower 700 entries, 20 s, behind the leader with an
+/// apply lag of 0). Its own proposals coming back late is what it can see.
 pub fn admission(status: &ReplicaStatus, channel_free: usize, now_ms: u64) -> Admission {
     if channel_free == 0 {
         return Admission::Refuse {
@@ -107,6 +121,18 @@ pub fn admission(status: &ReplicaStatus, channel_free: usize, now_ms: u64) -> Ad
                 reason: format!(
                     "the oldest of {} proposals has waited {waited} ms for its outcome (at most {QUEUE_WAIT_MAX_MS})",
                     status.proposals_pending
+                ),
+                retry_after_ms: RETRY_AFTER_APPLY_LAG_MS,
+            };
+        }
+    }
+    if let Some(last) = status.last_commit {
+        let since = now_ms.saturating_sub(last.answered_at_ms);
+        if last.waited_ms > QUEUE_WAIT_MAX_MS && since <= SLOW_COMMIT_REFUSES_MS {
+            return Admission::Refuse {
+                reason: format!(
+                    "this node's last transactions waited {} ms from proposal to apply (at most {QUEUE_WAIT_MAX_MS}): it is behind its network",
+                    last.waited_ms
                 ),
                 retry_after_ms: RETRY_AFTER_APPLY_LAG_MS,
             };
@@ -348,7 +374,10 @@ impl LedgerClient {
                 }
             }
             let answer = match tokio::time::timeout_at(deadline, outcome).await {
-                Err(_) => return Err(SubmitError::Unknown { tx_hash }),
+                Err(_) => {
+                    tracing::info!(tx = %tx_hash, last_commit = ?self.status.borrow().last_commit, "no outcome for a proposed transaction within the submission deadline; the client is told to ask again");
+                    return Err(SubmitError::Unknown { tx_hash });
+                }
                 Ok(Err(_)) => return Err(SubmitError::Unavailable("the replica stopped".into())),
                 Ok(Ok(answer)) => answer,
             };
@@ -359,6 +388,7 @@ impl LedgerClient {
                     if tokio::time::Instant::now() + Duration::from_millis(RETRY_PAUSE_MS)
                         >= deadline
                     {
+                        tracing::info!(tx = %tx_hash, "a proposed transaction was dropped (no leader) until the submission deadline");
                         return Err(SubmitError::Unavailable(
                             "no leader within the submission deadline".into(),
                         ));
@@ -481,6 +511,33 @@ mod tests {
         );
         behind.leader_commit_index = 100 + APPLY_LAG_ENTRIES_MAX;
         assert_eq!(admission(&behind, 5, NOW), Admission::Admit);
+
+        // Nothing of its own waits and no lag it can count, but its last proposals came back
+        // late, and just now: refused, until that answer is older than the rule's window.
+        let mut late = status(10, 10, 0);
+        late.last_commit = Some(runtime::CommitDelay {
+            answered_at_ms: NOW - 100,
+            waited_ms: QUEUE_WAIT_MAX_MS + 1,
+        });
+        let (reason, retry) = refused(admission(&late, 5, NOW));
+        assert_eq!(retry, RETRY_AFTER_APPLY_LAG_MS);
+        assert!(
+            reason.contains(&format!(
+                "last transactions waited {} ms from proposal to apply",
+                QUEUE_WAIT_MAX_MS + 1
+            )),
+            "{reason}"
+        );
+        assert_eq!(
+            admission(&late, 5, NOW - 100 + SLOW_COMMIT_REFUSES_MS + 1),
+            Admission::Admit,
+            "an old slow answer is no evidence: the next submission probes"
+        );
+        late.last_commit = Some(runtime::CommitDelay {
+            answered_at_ms: NOW - 100,
+            waited_ms: QUEUE_WAIT_MAX_MS,
+        });
+        assert_eq!(admission(&late, 5, NOW), Admission::Admit);
 
         let mut stuck = status(10, 10, 40);
         stuck.oldest_proposal_since_ms = Some(NOW - QUEUE_WAIT_MAX_MS - 1);

@@ -19,6 +19,7 @@
 
 mod reads;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -328,11 +329,27 @@ struct PhaseResult {
     latencies_ms: Vec<f64>,
     /// Requests due while every client was busy (open loop).
     waited: usize,
+    /// The same, by the node the requests went to.
+    by_node: BTreeMap<String, NodeTally>,
+}
+
+/// One node's share of a phase's requests: which node's clients waited, and why.
+#[derive(Default)]
+struct NodeTally {
+    requests: u64,
+    overloaded: u64,
+    unconfirmed: u64,
+    /// What the node said when it answered without an outcome (the first few).
+    unconfirmed_said: Vec<String>,
+    /// Each request's latency (not each envelope's).
+    latencies_ms: Vec<f64>,
 }
 
 /// How one `submitTransactions` was answered.
 #[derive(Default)]
 struct Tally {
+    /// The endpoint the request was sent to (the bench gives each client one).
+    node: String,
     envelopes: usize,
     committed: u64,
     refused: u64,
@@ -342,6 +359,8 @@ struct Tally {
     overloaded: u64,
     /// Times the request was answered without an outcome and sent again.
     unconfirmed: u64,
+    /// What the node said each time (the first few), to tell a lost proposal from a lost leader.
+    unconfirmed_said: Vec<String>,
 }
 
 /// Most times one request is sent again after an overloaded node's retry hint: with hints of
@@ -380,6 +399,9 @@ fn unavailable(response: &serde_json::Value) -> Option<Unavailable> {
 /// Most refusal codes a request keeps: enough to say why, without copying every refusal.
 const CODES_KEPT: usize = 8;
 
+/// Most answers without an outcome a request, and a node's tally, keep word for word.
+const SAID_KEPT: usize = 4;
+
 async fn run_phase(
     args: &BenchArgs,
     endpoints: &[String],
@@ -401,6 +423,7 @@ async fn run_phase(
             let progress = progress.clone();
             async move {
                 let mut tally = Tally {
+                    node: client.endpoints().first().cloned().unwrap_or_default(),
                     envelopes: batch.len(),
                     ..Tally::default()
                 };
@@ -424,6 +447,10 @@ async fn run_phase(
                             if tally.unconfirmed < UNCONFIRMED_RESENDS_MAX =>
                         {
                             tally.unconfirmed += 1;
+                            if tally.unconfirmed_said.len() < SAID_KEPT {
+                                let said = response["errors"][0]["message"].as_str();
+                                tally.unconfirmed_said.push(said.unwrap_or("?").to_owned());
+                            }
                         }
                         _ => break response,
                     }
@@ -460,10 +487,19 @@ async fn run_phase(
         wall: driven.wall,
         latencies_ms: Vec::with_capacity(transactions),
         waited: driven.waited,
+        by_node: BTreeMap::new(),
     };
     for (tally, latency) in driven.answers {
         // Every envelope of a request gets that request's latency.
         let ms = latency.as_secs_f64() * 1000.0;
+        let node = result.by_node.entry(tally.node).or_default();
+        node.requests += 1;
+        node.overloaded += tally.overloaded;
+        node.unconfirmed += tally.unconfirmed;
+        let room = SAID_KEPT.saturating_sub(node.unconfirmed_said.len());
+        node.unconfirmed_said
+            .extend(tally.unconfirmed_said.into_iter().take(room));
+        node.latencies_ms.push(ms);
         result
             .latencies_ms
             .extend(std::iter::repeat_n(ms, tally.envelopes));
@@ -483,6 +519,24 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Each node's requests, overload refusals, resends and request latencies (sorted here): a
+/// node whose clients wait far longer than the others' is one that fell behind.
+fn nodes_report(by_node: &mut BTreeMap<String, NodeTally>) -> Vec<Value> {
+    by_node
+        .iter_mut()
+        .map(|(endpoint, n)| {
+            n.latencies_ms.sort_by(f64::total_cmp);
+            let (p50, p99, max) = latency_summary(&n.latencies_ms);
+            json!({
+                "endpoint": endpoint, "requests": n.requests,
+                "requestsOverloaded": n.overloaded, "requestsUnconfirmed": n.unconfirmed,
+                "unconfirmedSaid": n.unconfirmed_said,
+                "requestLatencyMs": {"p50": p50, "p99": p99, "max": max},
+            })
+        })
+        .collect()
 }
 
 /// p50, p99 and max of latencies sorted ascending (zeros for none): what every report gives.
@@ -604,7 +658,21 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             "{:<22} {:>8} {:>9} {:>8} {:>9.0} {:>9.1} {:>9.1} {:>9.1}",
             r.name, r.transactions, r.committed, r.refused, phase_ctps, p50, p99, max
         ))?;
+        let by_node = nodes_report(&mut r.by_node);
+        for n in &by_node {
+            crate::out(format_args!(
+                "  via {}: {} requests, {} refused overloaded, {} resent; per request p50 {:.1} p99 {:.1} max {:.1} ms",
+                n["endpoint"].as_str().unwrap_or("?"),
+                n["requests"],
+                n["requestsOverloaded"],
+                n["requestsUnconfirmed"],
+                n["requestLatencyMs"]["p50"].as_f64().unwrap_or(0.0),
+                n["requestLatencyMs"]["p99"].as_f64().unwrap_or(0.0),
+                n["requestLatencyMs"]["max"].as_f64().unwrap_or(0.0),
+            ))?;
+        }
         phase_reports.push(json!({
+            "byNode": by_node,
             "phase": r.name, "transactions": r.transactions, "committed": r.committed,
             "refused": r.refused, "refusalCodes": r.codes, "wallSeconds": r.wall.as_secs_f64(),
             "ctps": phase_ctps, "latencyMs": {"p50": p50, "p99": p99, "max": max},

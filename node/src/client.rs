@@ -210,6 +210,11 @@ impl ApiClient {
         ApiClient { endpoints, ..self }
     }
 
+    /// The endpoints it talks to, in the order it tries them.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
     /// Posts a GraphQL request to the first endpoint that answers; returns the response body
     /// (with `data` and/or `errors`). An unavailable node (no leader, stopping, overloaded) is
     /// worth trying the next one for; when every node is unavailable and one of them said it is

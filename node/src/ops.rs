@@ -516,6 +516,18 @@ impl prometheus_client::collector::Collector for Collector {
             "Client proposals waiting for their outcome on this node.",
             as_i64(status.proposals_pending as u64),
         )?;
+        gauge(
+            &mut e,
+            "silkline_raft_apply_lag_entries",
+            "Committed entries this node has still to apply, counting those the leader announced and this node has not received.",
+            as_i64(status.apply_lag()),
+        )?;
+        gauge(
+            &mut e,
+            "silkline_raft_last_commit_wait_ms",
+            "How long the last of this node's own proposals to be applied had waited from proposal to apply; past ledger's QUEUE_WAIT_MAX_MS the node refuses new transactions for a while.",
+            as_i64(status.last_commit.map_or(0, |c| c.waited_ms)),
+        )?;
         histogram(
             &mut e,
             "silkline_storage_fsync",

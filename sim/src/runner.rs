@@ -525,7 +525,9 @@ impl<M: SimMachine> Simulation<M> {
                 index: a.index,
                 term: a.term,
             };
-            let answers = self.nodes[i].requests.applied(&a.proposals, committed);
+            let answers = self.nodes[i]
+                .requests
+                .applied(&a.proposals, committed, self.now_ms);
             if !answers.is_empty() {
                 let outcomes = M::acknowledged(&a.output, a.proposals.len());
                 let applied = AppliedOutcomes {

@@ -49,8 +49,11 @@ pub const RAFT_INFLIGHT_MESSAGES_MAX: usize = 256;
 pub const RAFT_UNCOMMITTED_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
 /// Bytes of committed entries handed out in one `Ready`: bounds the memory and the latency of
-/// one pass of the apply loop after a long catch-up.
-pub const RAFT_COMMITTED_BYTES_PER_READY_MAX: u64 = 16 * 1024 * 1024;
+/// one pass of the apply loop after a long catch-up. Two full batches (`batch::BATCH_BYTES_MAX`;
+/// raft-rs hands out at least one entry whatever its size): at 600,000 documents a block of a
+/// few dozen bills takes 25-40 ms to apply, and 16 MiB (hundreds of blocks) was seconds in which
+/// the driver took no proposal and no tick.
+pub const RAFT_COMMITTED_BYTES_PER_READY_MAX: u64 = 2 * 1024 * 1024;
 
 /// Election timeout in ticks (randomized by raft-rs in `[ticks, 2 x ticks)`). With the
 /// runtime's 100 ms tick, a dead leader is replaced in 1-2 s: long enough not to flap under a

@@ -34,8 +34,8 @@ use crate::state_machine::{LogIndex, StateHash, StateMachine};
 use requests::{Answer, ReadAttempts, ReadStep, Requests};
 
 pub use requests::{
-    Committed, PENDING_PROPOSALS_MAX, PENDING_READS_MAX, PROPOSAL_TIMEOUT_MS, ProposalFailed,
-    READ_ATTEMPT_TIMEOUT_MS, READ_INDEX_TIMEOUT_MS,
+    CommitDelay, Committed, PENDING_PROPOSALS_MAX, PENDING_READS_MAX, PROPOSAL_TIMEOUT_MS,
+    ProposalFailed, READ_ATTEMPT_TIMEOUT_MS, READ_INDEX_TIMEOUT_MS,
 };
 
 /// Real time per Raft tick. With `replica::ELECTION_TICKS` = 10, a failed leader is replaced
@@ -58,6 +58,15 @@ pub const DRAIN_PER_WAKEUP_MAX: usize = 4 * BATCH_PAYLOADS_MAX;
 /// `handle_ready` rounds per wake-up. raft-rs needs at most two or three in a row; more means
 /// a livelock, which stops the replica loudly.
 pub const READY_ROUNDS_MAX: usize = 64;
+
+/// `handle_ready` rounds that applied entries per wake-up; the rest of the committed entries
+/// wait for the next wake-up, which comes at once (the loop's `select!` has a branch for work
+/// left), after the clients' proposals, the ticks and the peers' messages have had their
+/// turn. A follower behind its leader steps a few hundred appends in one wake-up; applying all
+/// they committed at once (hundreds of blocks, seconds at scale) held its clients' proposals
+/// in the channel that long, and they came back past the client's deadline (BENCHMARKS.md,
+/// the million run). One round applies at most `replica::RAFT_COMMITTED_BYTES_PER_READY_MAX`.
+pub const APPLYING_ROUNDS_PER_WAKEUP_MAX: usize = 1;
 
 /// Sends Raft messages to peers. Must not block; may drop (Raft retransmits what matters).
 pub trait Transport: Send + 'static {
@@ -140,6 +149,9 @@ pub struct ReplicaStatus {
     /// When the oldest of them was proposed, on the driver's clock (`RuntimeConfig::epoch_ms`
     /// plus time since: the Unix time in ms on a node).
     pub oldest_proposal_since_ms: Option<u64>,
+    /// The last of this replica's proposals answered committed: when, on the driver's clock,
+    /// and how long it had waited ([`requests::Requests::last_commit`]).
+    pub last_commit: Option<CommitDelay>,
 }
 
 impl ReplicaStatus {
@@ -371,8 +383,7 @@ where
     T: Transport,
 {
     fn now_ms(&self) -> u64 {
-        let elapsed = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.config.epoch_ms.saturating_add(elapsed)
+        clock_ms(self.start, self.config.epoch_ms)
     }
 
     async fn run(mut self) -> Result<(), ReplicaError> {
@@ -393,6 +404,8 @@ where
             let batch_deadline = self.replica.next_batch_deadline_ms().map(|ms| {
                 self.start + Duration::from_millis(ms.saturating_sub(self.config.epoch_ms))
             });
+            // Committed entries left from the last wake-up: come back at once.
+            let work_left = self.replica.has_ready();
             tokio::select! {
                 _ = ticker.tick() => {
                     for (to, report) in self.transport.snapshot_reports() {
@@ -438,8 +451,13 @@ where
                     let _ = backup.reply.send(point);
                 }
                 _ = until(batch_deadline), if batch_deadline.is_some() => {}
+                // Yields first: tokio's cooperative budget makes the channels and the ticker
+                // answer "not yet" to a task that never yields, so an always-ready branch
+                // here would starve every other one until the catch-up is over.
+                () = tokio::task::yield_now(), if work_left => {}
                 _ = self.shutdown.changed() => return Ok(()),
             }
+            self.take_waiting_requests();
             let now = self.now_ms();
             self.replica.flush_proposals(now);
             self.handle_readies()?;
@@ -447,6 +465,25 @@ where
                 deliver(answer);
             }
             self.publish();
+        }
+    }
+
+    /// Takes the proposals and read requests already waiting, whatever woke the loop.
+    /// `select!` runs one ready branch per wake-up, chosen at random, and while a follower
+    /// catches up its peer messages are always ready: its clients' proposals waited many
+    /// wake-ups of a second or more each for their branch's turn, up to 15 s at scale
+    /// (BENCHMARKS.md, issue 17's third session). Proposals and reads are cheap to take (into
+    /// the batcher; a ReadIndex request), so each wake-up takes them all, up to its bound.
+    fn take_waiting_requests(&mut self) {
+        for _ in 0..DRAIN_PER_WAKEUP_MAX {
+            let Ok(p) = self.proposals.try_recv() else {
+                break;
+            };
+            self.accept(p);
+        }
+        for _ in 0..DRAIN_PER_WAKEUP_MAX {
+            let Ok(r) = self.reads.try_recv() else { break };
+            self.accept_read(r);
         }
     }
 
@@ -492,23 +529,40 @@ where
         }
     }
 
+    /// Handles Readies until there is none, or until [`APPLYING_ROUNDS_PER_WAKEUP_MAX`] rounds
+    /// have applied entries (the rest is for the next wake-up). A round that applied something
+    /// publishes the status at once, so that admission sees a replica catching up move as it goes.
     fn handle_readies(&mut self) -> Result<(), ReplicaError> {
-        let mut fx = DriverEffects {
-            transport: &mut self.transport,
-            requests: &mut self.requests,
-        };
+        let mut applying_rounds = 0;
         // One call even without a Ready: a peer may be waiting for a fresher snapshot.
-        self.replica.handle_ready(&mut fx)?;
+        applying_rounds += usize::from(self.ready_round()?);
         for _ in 0..READY_ROUNDS_MAX {
-            if !self.replica.has_ready() {
+            if !self.replica.has_ready() || applying_rounds >= APPLYING_ROUNDS_PER_WAKEUP_MAX {
                 return Ok(());
             }
-            self.replica.handle_ready(&mut fx)?;
+            applying_rounds += usize::from(self.ready_round()?);
         }
         Err(ReplicaError::Invariant {
             id: self.replica.id(),
             reason: format!("still a Ready after {READY_ROUNDS_MAX} rounds"),
         })
+    }
+
+    /// One `handle_ready`; whether it applied entries.
+    fn ready_round(&mut self) -> Result<bool, ReplicaError> {
+        let applied_before = self.replica.applied_index();
+        let mut fx = DriverEffects {
+            transport: &mut self.transport,
+            requests: &mut self.requests,
+            start: self.start,
+            epoch_ms: self.config.epoch_ms,
+        };
+        self.replica.handle_ready(&mut fx)?;
+        let applied = self.replica.applied_index() != applied_before;
+        if applied {
+            self.publish();
+        }
+        Ok(applied)
     }
 
     fn publish(&self) {
@@ -530,6 +584,7 @@ where
             learners: sorted(&r.conf_state().learners),
             proposals_pending: self.requests.pending_proposals(),
             oldest_proposal_since_ms: self.requests.oldest_pending_since_ms(),
+            last_commit: self.requests.last_commit(),
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;
@@ -543,6 +598,13 @@ fn sorted(ids: &[u64]) -> Vec<u64> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids
+}
+
+/// The driver's clock: `epoch_ms` plus the monotonic time since `start`, so it never goes
+/// backwards within a process.
+fn clock_ms(start: Instant, epoch_ms: u64) -> u64 {
+    let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    epoch_ms.saturating_add(elapsed)
 }
 
 async fn until(deadline: Option<Instant>) {
@@ -569,6 +631,9 @@ fn deliver(answer: Answer<Reply, ReadReply>) {
 struct DriverEffects<'a, T> {
     transport: &'a mut T,
     requests: &'a mut Requests<Reply, ReadReply>,
+    /// The driver's clock ([`clock_ms`]), which dates the answers.
+    start: Instant,
+    epoch_ms: u64,
 }
 
 impl<O, T: Transport> ReadyEffects<O> for DriverEffects<'_, T> {
@@ -583,7 +648,11 @@ impl<O, T: Transport> ReadyEffects<O> for DriverEffects<'_, T> {
             index: applied.index,
             term: applied.term,
         };
-        for answer in self.requests.applied(&applied.proposals, committed) {
+        for answer in self.requests.applied(
+            &applied.proposals,
+            committed,
+            clock_ms(self.start, self.epoch_ms),
+        ) {
             deliver(answer);
         }
     }

@@ -93,6 +93,17 @@ const PROPOSALS_PER_MS_BITS: u32 = 7;
 /// The counter bits of a [`ProposalId`].
 const PROPOSAL_COUNTER_MASK: u64 = (1 << PROPOSAL_COUNTER_BITS) - 1;
 
+/// How long a proposal of this replica waited from [`Requests::propose`] to its answer
+/// `Committed` (its entry applied here), and when that answer was given; both on the driver's
+/// clock. The proposer's own clock at both ends, so no other node's clock enters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitDelay {
+    /// When it was answered.
+    pub answered_at_ms: u64,
+    /// How long it had waited.
+    pub waited_ms: u64,
+}
+
 /// Where a committed proposal landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Committed {
@@ -149,6 +160,8 @@ pub struct Requests<P, R> {
     next_proposal: u64,
     /// The last read sequence number handed out.
     next_read: u64,
+    /// The last entry of this replica's proposals applied: when, and its longest wait.
+    last_commit: Option<CommitDelay>,
     /// The term the pending reads were asked in.
     reads_term: u64,
 }
@@ -167,6 +180,7 @@ impl<P, R> Requests<P, R> {
             reads: BTreeMap::new(),
             next_proposal: (epoch_ms << PROPOSALS_PER_MS_BITS) & PROPOSAL_COUNTER_MASK,
             next_read: epoch_ms << 20,
+            last_commit: None,
             reads_term: 0,
         }
     }
@@ -256,14 +270,43 @@ impl<P, R> Requests<P, R> {
         }
     }
 
-    /// An entry carrying `proposals` was applied at `committed`: those of them proposed here
-    /// are answered.
-    pub fn applied(&mut self, proposals: &[ProposalId], committed: Committed) -> Vec<Answer<P, R>> {
-        proposals
+    /// An entry carrying `proposals` was applied at `committed`, at `now_ms`: those of them
+    /// proposed here are answered, and the longest wait among them becomes
+    /// [`Requests::last_commit`].
+    pub fn applied(
+        &mut self,
+        proposals: &[ProposalId],
+        committed: Committed,
+        now_ms: u64,
+    ) -> Vec<Answer<P, R>> {
+        let mut waited_ms = None;
+        let answers = proposals
             .iter()
             .filter_map(|id| self.proposals.remove(id))
-            .map(|(_, reply)| Answer::Proposal(reply, Ok(committed)))
-            .collect()
+            .map(|(deadline, reply)| {
+                let proposed_at = deadline.saturating_sub(PROPOSAL_TIMEOUT_MS);
+                let waited = now_ms.saturating_sub(proposed_at);
+                waited_ms = Some(waited_ms.unwrap_or(0).max(waited));
+                Answer::Proposal(reply, Ok(committed))
+            })
+            .collect();
+        if let Some(waited_ms) = waited_ms {
+            self.last_commit = Some(CommitDelay {
+                answered_at_ms: now_ms,
+                waited_ms,
+            });
+        }
+        answers
+    }
+
+    /// The last entry of this replica's proposals applied here: when it was, and how long the
+    /// longest-waiting of them had waited from proposal to answer. Together with the proposals
+    /// still waiting ([`Requests::oldest_pending_since_ms`]) it tells how far behind this
+    /// replica's commits are even when nothing of its own is in flight: a follower whose log
+    /// trails the leader's cannot count the entries it has not received, but its proposals
+    /// come back that much later.
+    pub fn last_commit(&self) -> Option<CommitDelay> {
+        self.last_commit
     }
 
     /// raft-rs dropped these proposals: answered `Dropped` (never committed; safe to retry).
@@ -553,13 +596,26 @@ mod tests {
             index: applied.index,
             term: applied.term,
         };
+        assert_eq!(requests.last_commit(), None);
         assert_eq!(
-            requests.applied(&applied.proposals, committed),
+            requests.applied(&applied.proposals, committed, 1_250),
             vec![Answer::Proposal("p", Ok(committed))]
         );
         assert_eq!(requests.pending_proposals(), 0);
-        // Answered once: a second report of the same entry answers nobody.
-        assert!(requests.applied(&applied.proposals, committed).is_empty());
+        assert_eq!(
+            requests.last_commit(),
+            Some(CommitDelay {
+                answered_at_ms: 1_250,
+                waited_ms: 250
+            })
+        );
+        // Answered once: a second report of the same entry answers nobody, and dates nothing.
+        assert!(
+            requests
+                .applied(&applied.proposals, committed, 9_000)
+                .is_empty()
+        );
+        assert_eq!(requests.last_commit().unwrap().answered_at_ms, 1_250);
     }
 
     #[test]
@@ -582,9 +638,9 @@ mod tests {
             new.0 >> PROPOSAL_COUNTER_BITS
         );
         let committed = Committed { index: 9, term: 2 };
-        assert!(after.applied(&[old], committed).is_empty());
+        assert!(after.applied(&[old], committed, epoch + 30).is_empty());
         assert_eq!(
-            after.applied(&[new], committed),
+            after.applied(&[new], committed, epoch + 30),
             vec![Answer::Proposal("new", Ok(committed))]
         );
         // Past 2039 the counter's start wraps within its bits, ids keep the raft id.
