@@ -424,25 +424,14 @@ where
                 }
                 proposal = self.proposals.recv(), if proposals_open => {
                     match proposal {
-                        Some(p) => {
-                            self.accept(p);
-                            for _ in 1..DRAIN_PER_WAKEUP_MAX {
-                                let Ok(p) = self.proposals.try_recv() else { break };
-                                self.accept(p);
-                            }
-                        }
+                        // The rest waiting: `take_waiting_requests` below.
+                        Some(p) => self.accept(p),
                         None => proposals_open = false,
                     }
                 }
                 read = self.reads.recv(), if reads_open => {
                     match read {
-                        Some(r) => {
-                            self.accept_read(r);
-                            for _ in 1..DRAIN_PER_WAKEUP_MAX {
-                                let Ok(r) = self.reads.try_recv() else { break };
-                                self.accept_read(r);
-                            }
-                        }
+                        Some(r) => self.accept_read(r),
                         None => reads_open = false,
                     }
                 }
