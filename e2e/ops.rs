@@ -16,7 +16,7 @@ use crate::common::{self, Api, DevNet, NodeProcess, doc_body, fixture, wait_for}
 
 /// The metric names the issue asks every node to export (without the `_total`, `_bucket`...
 /// suffixes of their samples).
-const REQUIRED_METRICS: [&str; 18] = [
+const REQUIRED_METRICS: [&str; 19] = [
     "silkline_raft_has_leader",
     "silkline_raft_term",
     "silkline_raft_leader_changes_total",
@@ -24,6 +24,7 @@ const REQUIRED_METRICS: [&str; 18] = [
     "silkline_raft_applied_index",
     "silkline_raft_proposals_pending",
     "silkline_raft_apply_lag_entries",
+    "silkline_raft_cluster_apply_lag_entries",
     "silkline_raft_last_commit_wait_ms",
     "silkline_storage_fsync_seconds_bucket",
     "silkline_block_apply_seconds_bucket",

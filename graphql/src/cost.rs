@@ -34,6 +34,8 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Context, Request, Response, ServerError, ServerResult, ValidationResult};
 use ledger::state::PAGE_SIZE_MAX;
+
+use crate::schema::SUBMIT_ENVELOPES_MAX;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -122,6 +124,8 @@ pub struct RequestBudget {
     bytes: AtomicUsize,
     /// PDFs rendered or about to be.
     pdfs: AtomicUsize,
+    /// Envelopes submitted, over every `submitTransactions` field of the request.
+    envelopes: AtomicUsize,
 }
 
 impl RequestBudget {
@@ -158,6 +162,29 @@ impl RequestBudget {
             .unwrap_or_else(|n| n);
         if before >= PDF_RENDERS_PER_REQUEST_MAX {
             return Err(api_error(QUERY_TOO_COMPLEX, too_many_pdfs_message()));
+        }
+        Ok(())
+    }
+
+    /// Counts `count` envelopes more; an error, before any is submitted, if the request would
+    /// submit more than [`SUBMIT_ENVELOPES_MAX`] in all (one `submitTransactions` under many
+    /// aliases must not multiply the bound).
+    pub fn take_envelopes(&self, count: usize) -> async_graphql::Result<()> {
+        let before = self
+            .envelopes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(count))
+            })
+            .unwrap_or_else(|n| n);
+        if before.saturating_add(count) > SUBMIT_ENVELOPES_MAX {
+            return Err(api_error(
+                BAD_REQUEST,
+                format!(
+                    "envelopes: at most {SUBMIT_ENVELOPES_MAX} per request, over all its \
+                     submitTransactions fields (SUBMIT_ENVELOPES_MAX); submit the others in \
+                     further requests"
+                ),
+            ));
         }
         Ok(())
     }

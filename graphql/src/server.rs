@@ -84,6 +84,11 @@ pub const CLOSING_DRAIN_MS: u64 = 5_000;
 /// before accepting again, instead of spinning on the same error.
 pub const ACCEPT_ERROR_BACKOFF_MS: u64 = 100;
 
+/// HTTP/2 requests one connection may have in flight at once (hyper's default is 200). A client
+/// wanting more parallelism opens more connections, which count against [`CONNECTIONS_MAX`];
+/// each stream may carry a request body of up to [`REQUEST_BODY_BYTES_MAX`].
+pub const STREAMS_PER_CONNECTION_MAX: u32 = 32;
+
 /// The WebSocket close code for a certificate that may no longer act: graphql-ws's `Forbidden`.
 const WS_CLOSE_FORBIDDEN: u16 = 4403;
 
@@ -329,7 +334,9 @@ async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // A WebSocket message is a request: no larger than an HTTP request's body may be.
     upgrade
+        .max_message_size(REQUEST_BODY_BYTES_MAX)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
@@ -461,7 +468,10 @@ async fn connection(
             .layer(Extension(session.clone()))
             .layer(Extension(Arc::new(slot))),
     );
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .max_concurrent_streams(STREAMS_PER_CONNECTION_MAX);
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
     tokio::pin!(connection);
     tokio::select! {

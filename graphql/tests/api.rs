@@ -257,6 +257,25 @@ async fn writes_reads_visibility_limits_and_events() -> anyhow::Result<()> {
         )
         .await;
         assert_eq!(too_many["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+        // The bound is the request's: the same field under two aliases shares it, and the
+        // second alias's envelopes are refused before any of them is submitted.
+        let half = graphql::schema::SUBMIT_ENVELOPES_MAX / 2 + 1;
+        let aliased = run(
+            &n.schema,
+            &carrier,
+            "mutation($e: [String!]!) { a: submitTransactions(envelopes: $e) { status } \
+             b: submitTransactions(envelopes: $e) { status } }",
+            json!({"e": vec!["x"; half]}),
+        )
+        .await;
+        assert_eq!(aliased["errors"][0]["path"], json!(["b"]), "{aliased}");
+        assert_eq!(aliased["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+        assert!(
+            aliased["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("over all its submitTransactions fields")),
+            "{aliased}"
+        );
         let page = run(
             &n.schema,
             &carrier,

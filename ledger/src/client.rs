@@ -49,6 +49,15 @@ const RETRY_PAUSE_MS: u64 = 100;
 /// machine, far more than a healthy node ever lags (a few entries).
 pub const APPLY_LAG_ENTRIES_MAX: u64 = 256;
 
+/// Most committed entries the network's slowest live voter may have left to apply for any node
+/// to take a new submission (`ReplicaStatus::cluster_apply_lag`, `replication::replica::flow`).
+/// The leader commits with the fastest majority, so without it a voter that applies more slowly
+/// than the others commit falls behind for as long as the load lasts (at a million documents
+/// on this 2-core machine, 700 entries in four minutes, its clients refused throughout:
+/// BENCHMARKS.md). Half of [`APPLY_LAG_ENTRIES_MAX`], so that the network holds back before the
+/// slow node's own bound refuses its clients.
+pub const CLUSTER_APPLY_LAG_ENTRIES_MAX: u64 = APPLY_LAG_ENTRIES_MAX / 2;
+
 /// Longest the oldest proposal waiting on this node may have waited for a new submission to be
 /// taken: a third of [`SUBMIT_WAIT_MS`]. A node whose queue is that far behind is saturated, and
 /// a transaction taken now would wait behind all of it, past the client's deadline; refused at
@@ -88,8 +97,9 @@ pub enum Admission {
 /// when the replica already has [`runtime::PENDING_PROPOSALS_MAX`] proposals waiting, when the
 /// oldest of them has waited more than [`QUEUE_WAIT_MAX_MS`] at `now_ms` (the Unix time in ms,
 /// the runtime's clock on a node), when this node's last answered proposals had waited more
-/// than that, at most [`SLOW_COMMIT_REFUSES_MS`] ago, or when this node has more than
-/// [`APPLY_LAG_ENTRIES_MAX`] committed entries left to apply.
+/// than that, at most [`SLOW_COMMIT_REFUSES_MS`] ago, when this node has more than
+/// [`APPLY_LAG_ENTRIES_MAX`] committed entries left to apply, or when the network's slowest
+/// live voter has more than [`CLUSTER_APPLY_LAG_ENTRIES_MAX`].
 ///
 /// The slow-commit rule closes a gap the other two leave. A follower whose log trails the
 /// leader's by hundreds of entries cannot count them (it has not received them), and between
@@ -143,6 +153,16 @@ pub fn admission(status: &ReplicaStatus, channel_free: usize, now_ms: u64) -> Ad
         return Admission::Refuse {
             reason: format!(
                 "this node has {lag} committed entries left to apply (at most {APPLY_LAG_ENTRIES_MAX})"
+            ),
+            retry_after_ms: RETRY_AFTER_APPLY_LAG_MS,
+        };
+    }
+    if status.cluster_apply_lag > CLUSTER_APPLY_LAG_ENTRIES_MAX {
+        return Admission::Refuse {
+            reason: format!(
+                "the network's slowest node has {} committed entries left to apply (at most \
+                 {CLUSTER_APPLY_LAG_ENTRIES_MAX}); new work waits until it catches up",
+                status.cluster_apply_lag
             ),
             retry_after_ms: RETRY_AFTER_APPLY_LAG_MS,
         };
@@ -257,6 +277,19 @@ impl LedgerClient {
                 if let Some(done) = self.recorded(&tx_hash, true)? {
                     return Ok(done);
                 }
+            }
+            Outcome::Refused { ref code, .. }
+                if validate::STATELESS_REFUSALS.contains(&code.as_str()) =>
+            {
+                // No state could change it: answered at once, without a ReadIndex, and logged
+                // at debug only (junk must not become a flood of log lines).
+                tracing::debug!(tx = %tx_hash, code = %code, "refused a submitted transaction at precheck; nothing proposed");
+                return Ok(Submitted {
+                    tx_hash,
+                    location: None,
+                    time_ms: None,
+                    outcome: precheck,
+                });
             }
             Outcome::Refused { .. } => {
                 // This node may lag the leader by a block: a client that just saw a transaction
@@ -511,6 +544,22 @@ mod tests {
         );
         behind.leader_commit_index = 100 + APPLY_LAG_ENTRIES_MAX;
         assert_eq!(admission(&behind, 5, NOW), Admission::Admit);
+
+        // This node is current, but the network's slowest voter is behind: every node holds
+        // new work back until it catches up.
+        let mut slow_peer = status(10, 10, 0);
+        slow_peer.cluster_apply_lag = CLUSTER_APPLY_LAG_ENTRIES_MAX + 1;
+        let (reason, retry) = refused(admission(&slow_peer, 5, NOW));
+        assert_eq!(retry, RETRY_AFTER_APPLY_LAG_MS);
+        assert!(
+            reason.contains(&format!(
+                "slowest node has {} committed entries",
+                CLUSTER_APPLY_LAG_ENTRIES_MAX + 1
+            )),
+            "{reason}"
+        );
+        slow_peer.cluster_apply_lag = CLUSTER_APPLY_LAG_ENTRIES_MAX;
+        assert_eq!(admission(&slow_peer, 5, NOW), Admission::Admit);
 
         // Nothing of its own waits and no lag it can count, but its last proposals came back
         // late, and just now: refused, until that answer is older than the rule's window.

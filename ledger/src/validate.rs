@@ -48,6 +48,23 @@ pub use pki::identity::IdentityKind;
 /// The code of a resubmitted, already committed transaction.
 pub const DUPLICATE: &str = "DUPLICATE";
 
+/// Refusals that no committed write can turn into an acceptance: they follow from the
+/// envelope's bytes, the network's identity, fixed bounds and the clock alone. A node refuses
+/// such a transaction at precheck without first catching up with the leader
+/// (`LedgerClient::submit`), so that junk costs the network no ReadIndex round.
+pub const STATELESS_REFUSALS: [&str; 10] = [
+    "ENVELOPE_EMPTY",
+    "ENVELOPE_TOO_LARGE",
+    "MALFORMED_ENVELOPE",
+    "BAD_SIGNATURE",
+    "WRONG_NETWORK",
+    "MALFORMED_NONCE",
+    "INVALID_WINDOW",
+    "WINDOW_TOO_LONG",
+    "TRANSACTION_NOT_YET_VALID",
+    "TRANSACTION_EXPIRED",
+];
+
 /// Why a transaction was refused. Each variant has a stable [`code`](TxRefusal::code) and a
 /// message naming the rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -185,6 +185,26 @@ async fn submit_commits_once_refuses_early_and_reads_linearizably() -> anyhow::R
             message(&refused).replace(ORDER, "NO-SUCH-BILL"),
             message(&missing)
         );
+        // Nor does an ISSUE of the bill's reference: it is refused exactly as BANK's ISSUE of a
+        // reference nobody used is.
+        let mut reissue = |reference: &str| -> anyhow::Result<Vec<u8>> {
+            let mut content = fixture("to-order-bill.json")?;
+            content["transportDocumentReference"] = json!(reference);
+            net.doc_tx(
+                "bank",
+                at,
+                reference,
+                json!({"action": "ISSUE", "content": content, "issueTo": "BANK"}),
+            )
+        };
+        let existing = c.clients[1].submit(reissue(ORDER)?, at).await?;
+        let fresh = c.clients[1].submit(reissue("NO-SUCH-BILL")?, at).await?;
+        assert!(refusal(&fresh).is_some(), "{fresh:?}");
+        assert_eq!(refusal(&existing), refusal(&fresh));
+        assert_eq!(
+            message(&existing).replace(ORDER, "NO-SUCH-BILL"),
+            message(&fresh)
+        );
         c.clients[1].linearizable().await?;
         assert_eq!(c.clients[1].reader().tip().height, height);
 
@@ -346,6 +366,19 @@ async fn a_node_cut_off_answers_unavailable_not_a_stale_refusal() -> anyhow::Res
             matches!(answer, Err(SubmitError::Unavailable(_))),
             "a cut-off node answered {answer:?}"
         );
+        // What no state could change it refuses at once, leader or not.
+        let garbage = c.clients[cut_off].submit(b"not a jws".to_vec(), at).await?;
+        assert_eq!(refusal(&garbage), Some("MALFORMED_ENVELOPE"));
+        let mut foreign = net.payload(
+            at,
+            json!({"document": {"carrier": "CARRIER", "reference": ORDER},
+                   "command": {"action": "SIGN"}}),
+        );
+        foreign["network"] = json!("another-network");
+        let foreign = c.clients[cut_off]
+            .submit(net.sign("shipper", &foreign)?, at)
+            .await?;
+        assert_eq!(refusal(&foreign), Some("WRONG_NETWORK"), "{foreign:?}");
         // Healed, the same envelope commits.
         c.gates[cut_off].send_replace(true);
         let signed = c.clients[cut_off].submit(sign, at).await?;

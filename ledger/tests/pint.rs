@@ -802,10 +802,21 @@ mod leaving {
             t,
             send_body(ORDER, WAVE, "TRANSFER", &buyer()),
         )?;
-        let block = run(&mut a, &mut log, t, vec![transfer, again]);
+        // BANK never was a party to it: it is not told where the bill went.
+        let stranger = net.doc_tx(
+            "bank",
+            t,
+            ORDER,
+            json!({"action": "SURRENDER_FOR_DELIVERY"}),
+        )?;
+        let block = run(&mut a, &mut log, t, vec![transfer, again, stranger]);
         assert_eq!(
             codes(&block),
-            ["HELD_ON_OTHER_PLATFORM", "HELD_ON_OTHER_PLATFORM"]
+            [
+                "HELD_ON_OTHER_PLATFORM",
+                "HELD_ON_OTHER_PLATFORM",
+                "DOCUMENT_NOT_FOUND"
+            ]
         );
 
         let mut b = net.state("b")?;

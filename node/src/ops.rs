@@ -524,6 +524,12 @@ impl prometheus_client::collector::Collector for Collector {
         )?;
         gauge(
             &mut e,
+            "silkline_raft_cluster_apply_lag_entries",
+            "Committed entries the network's slowest live voter has still to apply, as this node knows it (its followers' reports as leader, the leader's word as follower); past ledger's CLUSTER_APPLY_LAG_ENTRIES_MAX every node refuses new transactions until it catches up.",
+            as_i64(status.cluster_apply_lag),
+        )?;
+        gauge(
+            &mut e,
             "silkline_raft_last_commit_wait_ms",
             "How long the last of this node's own proposals to be applied had waited from proposal to apply; past ledger's QUEUE_WAIT_MAX_MS the node refuses new transactions for a while.",
             as_i64(status.last_commit.map_or(0, |c| c.waited_ms)),

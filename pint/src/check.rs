@@ -671,6 +671,60 @@ fn check_transactions(entries: &[CheckedEntry]) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Who provably sent an envelope, and which transfer it continues ([`verified_sender`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSender {
+    /// The platform that made the last chain entry and signed the envelope manifest.
+    pub platform: String,
+    /// SHA-256 of the RFC 8785 form of the transport document both signatures cover.
+    pub document_checksum: String,
+    /// The chain entries before the last, as received.
+    pub earlier_entries: Vec<String>,
+}
+
+/// The platform that provably sent `envelope_bytes`, if the envelope's last chain entry and
+/// its manifest both verify with the certificates of the platform that entry names, at
+/// `ctx.at_unix_s`, and both are bound to this envelope: the entry and the manifest name the
+/// transport document's checksum, and the manifest names the last entry's. `None` for a body
+/// that is not an envelope, names no trusted platform, or is not so signed.
+///
+/// For what a refusal may do: the standard has a refused envelope end the transfer open for the
+/// same document, and only its sender may end it. A forged envelope naming a document, a
+/// genuine chain under a manifest its sender did not sign, or a sender's genuine entry and
+/// manifest spliced around another document must not cancel another platform's transfer.
+pub fn verified_sender(envelope_bytes: &[u8], ctx: &CheckContext<'_>) -> Option<VerifiedSender> {
+    if envelope_bytes.len() > ENVELOPE_BYTES_MAX {
+        return None;
+    }
+    let envelope: EblEnvelope = serde_json::from_slice(envelope_bytes).ok()?;
+    let (last, earlier) = envelope.envelope_transfer_chain.split_last()?;
+    let document_checksum = json_checksum(&envelope.transport_document);
+    let platform = {
+        let payload = jws::unverified_payload(last).ok()?;
+        let entry: EnvelopeTransferChainEntry = serde_json::from_slice(&payload).ok()?;
+        (entry.transport_document_checksum == document_checksum).then_some(entry.ebl_platform)?
+    };
+    ctx.trusted.verify(&platform, last, ctx.at_unix_s).ok()?;
+    let manifest_payload = ctx
+        .trusted
+        .verify(
+            &platform,
+            &envelope.envelope_manifest_signed_content,
+            ctx.at_unix_s,
+        )
+        .ok()?
+        .payload;
+    let manifest: EnvelopeManifest = serde_json::from_slice(&manifest_payload).ok()?;
+    let bound = manifest.transport_document_checksum == document_checksum
+        && manifest.last_envelope_transfer_chain_entry_signed_content_checksum
+            == signed_content_checksum(last);
+    bound.then(|| VerifiedSender {
+        platform,
+        document_checksum,
+        earlier_entries: earlier.to_vec(),
+    })
+}
+
 /// Whether two parties are the same: same platform and at least one identifying code in common.
 pub fn same_party(a: &Party, b: &Party) -> bool {
     a.ebl_platform == b.ebl_platform

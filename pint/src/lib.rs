@@ -49,8 +49,8 @@ pub use build::{
 };
 pub use check::{
     CheckContext, CheckedEntry, CheckedTransaction, CheckedTransfer, DocumentProblem, Duplicate,
-    HostedParties, Leniency, Refusal, ResponseError, check_documents, check_envelope,
-    check_response,
+    HostedParties, Leniency, Refusal, ResponseError, VerifiedSender, check_documents,
+    check_envelope, check_response, verified_sender,
 };
 pub use checksum::{json_checksum, sha256_hex, signed_content_checksum};
 pub use jws::{Alg, JwsError, Signer, TrustedPlatforms};

@@ -474,3 +474,84 @@ fn a_new_leader_proposes_the_membership_change_its_predecessor_did_not() {
     }
     assert_eq!(trio.conf_changes, vec![2, 2, 2]);
 }
+
+/// Flow control to the slowest live voter (`replica::flow`): a follower's append responses
+/// carry its applied index, the leader counts the slowest voter that reported recently and
+/// announces it in its appends, and a voter that falls silent (dead, cut off) stops counting,
+/// as does an announcement no append renews.
+#[test]
+fn appends_carry_the_slowest_voters_apply_lag_and_a_silent_voter_stops_counting() {
+    use replication::eraftpb::{Message, MessageType};
+    use replication::replica::APPLY_REPORT_FRESH_TICKS;
+
+    let mut trio = Trio::new();
+    trio.replicas[0].campaign().unwrap();
+    trio.settle(None);
+    assert!(trio.replicas[0].is_leader());
+    // An append response leaves before its sender applies what that append committed: at
+    // most the last entry is in flight.
+    for r in &trio.replicas {
+        assert!(r.cluster_apply_lag() <= 1, "replica {}: caught up", r.id());
+    }
+
+    // Replica 3 reports that it has applied nothing yet.
+    let commit = trio.replicas[0].commit_index();
+    assert!(commit > 0);
+    let mut report = Message::default();
+    report.set_msg_type(MessageType::MsgAppendResponse);
+    report.from = 3;
+    report.to = 1;
+    report.term = trio.replicas[0].term();
+    report.index = commit;
+    report.context = 0u64.to_be_bytes().to_vec().into();
+    trio.replicas[0].step(report).unwrap();
+    assert_eq!(trio.replicas[0].cluster_apply_lag(), commit);
+
+    // The leader's next appends announce it; replica 2 hears it from the one sent to it.
+    trio.replicas[0]
+        .propose(ProposalId(1), issue(1), 0)
+        .unwrap();
+    trio.replicas[0].flush_proposals_now(1_000);
+    let mut fx = CollectEffects::default();
+    trio.replicas[0].handle_ready(&mut fx).unwrap();
+    let to_2: Vec<Message> = fx
+        .messages
+        .into_iter()
+        .filter(|m| m.get_msg_type() == MessageType::MsgAppend && m.to == 2)
+        .collect();
+    assert!(!to_2.is_empty(), "an append to replica 2");
+    for m in to_2 {
+        assert_eq!(m.get_context(), commit.to_be_bytes().as_slice());
+        trio.replicas[1].step(m).unwrap();
+    }
+    assert_eq!(trio.replicas[1].cluster_apply_lag(), commit);
+
+    // Replica 2's answer reports what it has applied.
+    let mut fx = CollectEffects::default();
+    trio.replicas[1].handle_ready(&mut fx).unwrap();
+    let answer = fx
+        .messages
+        .iter()
+        .find(|m| m.get_msg_type() == MessageType::MsgAppendResponse)
+        .expect("an append response");
+    assert_eq!(
+        answer.get_context(),
+        trio.replicas[1].applied_index().to_be_bytes().as_slice()
+    );
+
+    // Replica 3 falls silent. Within the freshness window it still counts; past it, neither
+    // its report on the leader nor the announcement on replica 2 does (replica 2's own reports
+    // age too once no append needs an answer).
+    for tick in 0..2 * APPLY_REPORT_FRESH_TICKS + 1 {
+        for r in &mut trio.replicas[..2] {
+            r.tick();
+        }
+        trio.settle(Some(3));
+        if tick + 1 < APPLY_REPORT_FRESH_TICKS {
+            assert!(trio.replicas[0].cluster_apply_lag() > 0, "tick {tick}");
+        }
+    }
+    assert!(trio.replicas[0].is_leader());
+    assert_eq!(trio.replicas[0].cluster_apply_lag(), 0);
+    assert_eq!(trio.replicas[1].cluster_apply_lag(), 0);
+}

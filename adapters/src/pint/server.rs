@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -183,6 +183,17 @@ struct AppState<B> {
     salt: u64,
 }
 
+impl<B> AppState<B> {
+    /// Whether a transfer of the document with this reference is open.
+    fn open_for(&self, document_reference: &str) -> bool {
+        let staging = self.staging.lock().unwrap_or_else(|p| p.into_inner());
+        staging
+            .open
+            .values()
+            .any(|t| t.transfer.document_reference == document_reference)
+    }
+}
+
 /// The PINT 3.0 receiving endpoints over `backend`.
 pub fn router<B: PintBackend>(backend: Arc<B>) -> Router {
     use std::hash::{BuildHasher, Hasher};
@@ -207,7 +218,9 @@ pub fn router<B: PintBackend>(backend: Arc<B>) -> Router {
         )
         .route(
             "/v3/envelopes/{envelope_reference}/additional-documents/{document_checksum}",
-            put(transfer_document::<B>).layer(DefaultBodyLimit::max(DOCUMENT_BODY_BYTES_MAX)),
+            // No DefaultBodyLimit: the handler reads the body itself, within the size the
+            // manifest announced (`read_within`).
+            put(transfer_document::<B>),
         )
         .route(
             "/v3/envelopes/{envelope_reference}/finish-transfer",
@@ -475,11 +488,25 @@ async fn start_transfer<B: PintBackend>(
         }
         Err(Refusal::Refused { code, rule, reason }) => {
             // The standard: a refusal also rejects the transfer open for the document, if any.
-            if let Some((r, _)) = &reference {
+            // Only its sender may end it: the refused envelope must be that platform's, signed
+            // and bound to the same document, and continue the same chain.
+            if let Some((r, _)) = &reference
+                && state.open_for(r)
+                && let Some(sender) = pint::verified_sender(&body, &ctx)
+            {
                 let mut staging = state.staging.lock().unwrap_or_else(|p| p.into_inner());
-                staging
-                    .open
-                    .retain(|_, t| t.transfer.document_reference != *r);
+                staging.open.retain(|_, t| {
+                    let ended = t.transfer.document_reference == *r
+                        && t.transfer.sending_platform == sender.platform
+                        && t.transfer.document_checksum == sender.document_checksum
+                        && t.transfer.entries.len() == sender.earlier_entries.len() + 1
+                        && t.transfer
+                            .entries
+                            .iter()
+                            .zip(&sender.earlier_entries)
+                            .all(|(held, sent)| held.signed_content == *sent);
+                    !ended
+                });
             }
             let last = last_checksum.unwrap_or_default();
             return respond_signed(
@@ -503,8 +530,9 @@ async fn start_transfer<B: PintBackend>(
         return respond_signed(backend, &method, &uri, &a);
     }
 
-    // A start for a document with a transfer already open is the sender retrying: the old one
-    // is dropped, keeping the documents it received that this one expects too.
+    // A start for a document with a transfer of the same sender already open is that sender
+    // retrying: the old one is dropped, keeping the documents it received that this one
+    // expects too. Another platform's open transfer of it stays (accept decides between them).
     let mut carried: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     {
         let mut staging = state.staging.lock().unwrap_or_else(|p| p.into_inner());
@@ -512,7 +540,11 @@ async fn start_transfer<B: PintBackend>(
         let old: Vec<String> = staging
             .open
             .iter()
-            .filter(|(_, t)| t.transfer.document_reference == transfer.document_reference)
+            .filter(|(_, t)| {
+                t.transfer.document_reference == transfer.document_reference
+                    && t.transfer.document_checksum == transfer.document_checksum
+                    && t.transfer.sending_platform == transfer.sending_platform
+            })
             .map(|(r, _)| r.clone())
             .collect();
         for r in old {
@@ -628,35 +660,109 @@ fn unknown_reference(now_ms: i64, method: &Method, uri: &Uri) -> Response {
     )
 }
 
+/// Bytes of body that carry a document of `size` bytes: its base64 as a JSON string, with room
+/// for whitespace and for encoders that escape `/` as `\/` (a sixteenth more: base64 is about
+/// 1.6 % slashes); never more than [`DOCUMENT_BODY_BYTES_MAX`].
+fn document_body_limit(size: u64) -> usize {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    let base64 = size.div_ceil(3).saturating_mul(4);
+    base64
+        .saturating_add(base64 / 16)
+        .saturating_add(1024)
+        .min(DOCUMENT_BODY_BYTES_MAX)
+}
+
+/// The body, if it ends within `limit` bytes. Past the limit nothing more is kept: the rest is
+/// read and dropped, up to [`DOCUMENT_BODY_BYTES_MAX`] in all, so that the sender is not cut off
+/// in the middle of its upload and does receive the answer; `None` then, or if the body broke.
+/// What is kept is never more than `limit`, whatever the sender sends.
+async fn read_within(body: Body, limit: usize) -> Option<Bytes> {
+    use futures_util::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut read = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.ok()?;
+        read = read.saturating_add(chunk.len());
+        if read > DOCUMENT_BODY_BYTES_MAX {
+            return None;
+        }
+        if read <= limit {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    (read <= limit).then(|| Bytes::from(kept))
+}
+
 async fn transfer_document<B: PintBackend>(
     State(state): State<Arc<AppState<B>>>,
     Path((reference, checksum)): Path<(String, String)>,
     method: Method,
     uri: Uri,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let backend = &*state.backend;
     let now_ms = backend.now_unix_ms();
-    let decoded = serde_json::from_slice::<String>(&body)
-        .ok()
-        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok());
+    // The open transfer and what it lists are looked at before a byte of the body is read: a
+    // request for an unknown reference costs nothing to send, so it must cost the node nothing
+    // to refuse, and a listed document's body may be no larger than the manifest announces.
+    let (listed_size, last) = {
+        let mut staging = state.staging.lock().unwrap_or_else(|p| p.into_inner());
+        staging.expire(now_ms);
+        let Some(open) = staging.open.get(&reference) else {
+            return unknown_reference(now_ms, &method, &uri);
+        };
+        let listed_size = open
+            .transfer
+            .expected_documents
+            .iter()
+            .find(|d| d.document_checksum == checksum)
+            .map(|d| d.size);
+        (listed_size, open.transfer.last_entry_checksum.clone())
+    };
+    // An unlisted document is refused whatever it holds (below): its body is read and dropped.
+    let bytes = match listed_size {
+        None => {
+            read_within(body, 0).await;
+            Vec::new()
+        }
+        Some(size) => {
+            let Some(body) = read_within(body, document_body_limit(size)).await else {
+                let reason = format!(
+                    "the body is larger than a document of the {size} bytes the envelope \
+                     manifest announces, or ended early"
+                );
+                return respond_signed(
+                    backend,
+                    &method,
+                    &uri,
+                    &answer(&last, ResponseCode::Incd, Some(reason)),
+                );
+            };
+            let decoded = serde_json::from_slice::<String>(&body)
+                .ok()
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok());
+            let Some(bytes) = decoded else {
+                return error_response(
+                    now_ms,
+                    &method,
+                    &uri,
+                    StatusCode::BAD_REQUEST,
+                    "invalidData",
+                    "the body must be a JSON string holding the document in base64".into(),
+                );
+            };
+            bytes
+        }
+    };
+    // Hashed before the staging lock is taken: a document may be 16 MiB.
+    let digest = pint::sha256_hex(&bytes);
     let mut staging = state.staging.lock().unwrap_or_else(|p| p.into_inner());
     staging.expire(now_ms);
     let staged_bytes = staging.staged_bytes();
     let Some(open) = staging.open.get_mut(&reference) else {
         return unknown_reference(now_ms, &method, &uri);
     };
-    let Some(bytes) = decoded else {
-        return error_response(
-            now_ms,
-            &method,
-            &uri,
-            StatusCode::BAD_REQUEST,
-            "invalidData",
-            "the body must be a JSON string holding the document in base64".into(),
-        );
-    };
-    let last = open.transfer.last_entry_checksum.clone();
     let listed = open
         .transfer
         .expected_documents
@@ -672,9 +778,8 @@ async fn transfer_document<B: PintBackend>(
             "the document is {} bytes, more than {DOCUMENT_BYTES_MAX}",
             bytes.len()
         )),
-        Some(_) if pint::sha256_hex(&bytes) != checksum => Some(format!(
-            "the document's SHA-256 is {}, not {checksum}",
-            pint::sha256_hex(&bytes)
+        Some(_) if digest != checksum => Some(format!(
+            "the document's SHA-256 is {digest}, not {checksum}"
         )),
         Some(d) if d.size != bytes.len() as u64 => Some(format!(
             "the document is {} bytes, the manifest says {}",

@@ -364,6 +364,19 @@ async fn incd_for_a_corrupted_and_for_an_unlisted_document_and_the_transfer_stay
         f.verify(&unlisted.jws(), &chain).response_code,
         ResponseCode::Incd
     );
+    // A body far larger than the announced size is refused; no more of it than the announced
+    // size is kept.
+    let oversized = f
+        .put_document(&r, &ma.document_checksum, &vec![b'x'; 64 * 1024])
+        .await;
+    assert_eq!(oversized.status, 409);
+    let incd = f.verify(&oversized.jws(), &chain);
+    assert_eq!(incd.response_code, ResponseCode::Incd);
+    assert!(
+        incd.reason
+            .unwrap()
+            .contains("larger than a document of the")
+    );
     // Still open: the right bytes complete it.
     assert_eq!(
         f.put_document(&r, &ma.document_checksum, &a).await.status,
@@ -724,23 +737,95 @@ async fn an_answer_that_does_not_verify_is_not_final() {
 }
 
 #[tokio::test]
-async fn a_refused_start_rejects_the_transfer_open_for_the_document() {
+async fn a_refused_start_signed_by_the_sender_rejects_the_transfer_open_for_the_document() {
     let f = Fixture::start().await;
-    let (_, envelope, [(ma, a), _]) = f.two_document_envelope();
+    let (chain, envelope, [(ma, a), _]) = f.two_document_envelope();
     let r = f
         .start_transfer(&envelope)
         .await
         .started()
         .envelope_reference;
-    // The same document again, with a manifest signed by a stranger: BSIG.
-    let stranger = testkit::pinned_es256("stranger");
-    let chain = f.world.chain();
-    let bad = build_envelope(&stranger.signer, &f.world.document, &chain, None, &[]).unwrap();
-    assert_eq!(f.start_transfer(&bad).await.status, 422);
+    // The same chain again from the same sender, signed, but to a party not hosted here: BENV.
+    let w = &f.world;
+    let e0 = chain[0].clone();
+    let nobody = testkit::party(HERE, "NOBODY", "Nobody");
+    let to_nobody = w.sender_entry(
+        &e0,
+        vec![testkit::tx(
+            "TRANSFER",
+            &testkit::shipper(),
+            Some(&nobody),
+            5,
+        )],
+    );
+    let refused = f.start_transfer(&w.envelope(&[e0, to_nobody])).await;
+    assert_eq!(refused.status, 422);
     assert_eq!(
         f.put_document(&r, &ma.document_checksum, &a).await.status,
         404
     );
+}
+
+#[tokio::test]
+async fn a_refused_start_its_sender_did_not_sign_leaves_the_open_transfer_alone() {
+    let f = Fixture::start().await;
+    let (open_chain, envelope, [(ma, a), (mb, b)]) = f.two_document_envelope();
+    let r = f
+        .start_transfer(&envelope)
+        .await
+        .started()
+        .envelope_reference;
+    let chain = f.world.chain();
+    // The genuine chain under a manifest a stranger signed: BSIG, and not the sender's word.
+    let stranger = testkit::pinned_es256("stranger");
+    let replayed = build_envelope(&stranger.signer, &f.world.document, &chain, None, &[]).unwrap();
+    assert_eq!(f.start_transfer(&replayed).await.status, 422);
+    // A last entry the stranger signed in the sender's name: BSIG too.
+    let forged_entry = pint::build_entry(
+        &stranger.signer,
+        testkit::SENDER_PLATFORM,
+        &f.world.document_checksum(),
+        Some(&chain[0]),
+        None,
+        &[testkit::tx(
+            "TRANSFER",
+            &testkit::shipper(),
+            Some(&testkit::bank()),
+            5,
+        )],
+    )
+    .unwrap();
+    let forged = build_envelope(
+        &stranger.signer,
+        &f.world.document,
+        &[chain[0].clone(), forged_entry],
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(f.start_transfer(&forged).await.status, 422);
+    // The sender's genuine last entry and manifest around another document with the same
+    // reference: signed by the sender, but not bound to what they cover.
+    let mut spliced: serde_json::Value = serde_json::from_slice(&envelope).unwrap();
+    spliced["transportDocument"]["shippingInstructionsReference"] = serde_json::json!("OTHER-SI");
+    let spliced = f
+        .start_transfer(&serde_json::to_vec(&spliced).unwrap())
+        .await;
+    assert_eq!(spliced.status, 422);
+    assert_eq!(
+        f.verify(&spliced.jws(), &open_chain).response_code,
+        ResponseCode::Benv
+    );
+    // The transfer is still open: its documents are taken and it finishes.
+    assert_eq!(
+        f.put_document(&r, &ma.document_checksum, &a).await.status,
+        204
+    );
+    assert_eq!(
+        f.put_document(&r, &mb.document_checksum, &b).await.status,
+        204
+    );
+    assert_eq!(f.finish(&r).await.status, 200);
 }
 
 #[tokio::test]

@@ -53,8 +53,10 @@ fn gate_time(reader: &LedgerReader) -> doc_workflow::BlockTime {
     doc_workflow::BlockTime(now_ms.max(reader.tip().time_ms))
 }
 
-/// Most envelopes one `submitTransactions` takes: two full blocks. More belong in more
-/// requests, so that one request cannot hold a node's proposal queue.
+/// Most envelopes one request submits: two full blocks. More belong in more requests, so that
+/// one request cannot hold a node's proposal queue. The bound is the request's, not the
+/// field's: `submitTransactions` under several aliases shares it
+/// (`crate::cost::RequestBudget::take_envelopes`).
 pub const SUBMIT_ENVELOPES_MAX: usize = 128;
 
 /// Most nested selections a query may have. The deepest useful query (a document's history's

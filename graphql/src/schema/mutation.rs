@@ -12,6 +12,7 @@ use ledger::client::SubmitError;
 
 use super::outcome::SubmitResult;
 use super::{SUBMIT_ENVELOPES_MAX, api, caller};
+use crate::cost::budget;
 use crate::error::{BAD_REQUEST, UNAVAILABLE, api_error, internal};
 
 fn now_ms() -> u64 {
@@ -44,6 +45,7 @@ impl Mutation {
                 format!("envelopes: between 1 and {SUBMIT_ENVELOPES_MAX} per request"),
             ));
         }
+        budget(ctx)?.take_envelopes(envelopes.len())?;
         let client = &api(ctx).client;
         let now = now_ms();
         // An overloaded node refuses the request whole, at once, before parsing any envelope.

@@ -32,11 +32,16 @@ const DECIDE_ATTEMPTS_MAX: usize = 4;
 /// loaded, so the caller can load it and decide again.
 struct DocView<'w> {
     docs: &'w BTreeMap<DocumentKey, Option<DocumentState>>,
+    /// Documents shown as not existing: those the actor may not learn of.
+    hidden: &'w [DocumentKey],
     misses: RefCell<BTreeSet<DocumentKey>>,
 }
 
 impl DocumentStore for DocView<'_> {
     fn get(&self, key: &DocumentKey) -> Option<&DocumentState> {
+        if self.hidden.contains(key) {
+            return None;
+        }
         match self.docs.get(key) {
             Some(state) => state.as_ref(),
             None => {
@@ -121,6 +126,24 @@ fn parties_of(state: &DocumentState, event: &Event, into: &mut BTreeSet<PartyCod
     }
 }
 
+/// Whether `key` exists and `party` is not, and never was, a party to it.
+fn hidden_from(
+    work: &mut Work<'_>,
+    key: &DocumentKey,
+    party: &PartyCode,
+) -> Result<bool, ChainError> {
+    work.load_doc(key)?;
+    if work.docs[key].is_none() {
+        return Ok(false);
+    }
+    let ever_key = keys::parties_ever(key);
+    let parties: BTreeSet<PartyCode> = match work.get(&ever_key)? {
+        Some(bytes) => decode(&ever_key, &bytes)?,
+        None => BTreeSet::new(),
+    };
+    Ok(!parties.contains(party))
+}
+
 impl Rules {
     pub(super) fn apply_document(
         &self,
@@ -152,38 +175,43 @@ impl Rules {
             id: document.clone(),
         };
         work.load_doc(&key)?;
-        if let Some(refusal) = super::pint::held_elsewhere(work, &key)? {
-            return Ok(Err(refusal));
-        }
         // A party that is not, and never was, party to an existing document learns nothing of
-        // it: it is refused exactly as if the document did not exist, before any rule could
-        // tell it who holds the document or what state it is in. A cargo release that does not
-        // exist yet is guarded by the bill it would release.
+        // it: its command is decided as if the document did not exist, and refused with what
+        // that decision says, before any rule could tell it who holds the document, what state
+        // it is in, or that it exists at all (an ISSUE of an existing bill by a stranger is
+        // refused as the ISSUE of a new one by that stranger would be). A cargo release that
+        // does not exist yet is guarded by the bill it would release.
         let guard = if work.docs[&key].is_none() && key.class == DocumentClass::CargoRelease {
             DocumentKey::transport_document(document.clone())
         } else {
             key.clone()
         };
-        work.load_doc(&guard)?;
-        if work.docs[&guard].is_some() {
-            let ever_key = keys::parties_ever(&guard);
-            let parties: BTreeSet<PartyCode> = match work.get(&ever_key)? {
-                Some(bytes) => decode(&ever_key, &bytes)?,
-                None => BTreeSet::new(),
-            };
-            if !parties.contains(&checked.party.code) {
-                return Ok(Err(TxRefusal::Workflow(
-                    doc_workflow::Refusal::DocumentNotFound { document: guard },
-                )));
+        let mut hidden: Vec<DocumentKey> = Vec::new();
+        if hidden_from(work, &guard, &checked.party.code)? {
+            hidden = vec![key.clone(), guard.clone()];
+            // A release hidden from the actor is decided as if it did not exist; its bill then
+            // as the actor sees it, so hidden too unless the actor is a party to the bill.
+            let bill = DocumentKey::transport_document(document.clone());
+            if key.class == DocumentClass::CargoRelease
+                && bill != guard
+                && hidden_from(work, &bill, &checked.party.code)?
+            {
+                hidden.push(bill);
             }
         }
+        if hidden.is_empty()
+            && let Some(refusal) = super::pint::held_elsewhere(work, &key)?
+        {
+            return Ok(Err(refusal));
+        }
         // The rules the document lives by: the workflow version it was created under, or for a
-        // new document the newest version active at this height.
+        // new document (or one hidden from the actor) the newest version active at this height.
         let version_key = keys::doc_workflow_version(&key);
-        let version = match (&work.docs[&key], work.get(&version_key)?) {
-            (Some(_), Some(bytes)) => workflow_version(&version_key, &bytes)?,
-            (Some(_), None) => 1,
-            (None, _) => work.gov().consortium.workflow_at(ctx.location.height),
+        let exists = work.docs[&key].is_some() && hidden.is_empty();
+        let version = match (exists, work.get(&version_key)?) {
+            (true, Some(bytes)) => workflow_version(&version_key, &bytes)?,
+            (true, None) => 1,
+            (false, _) => work.gov().consortium.workflow_at(ctx.location.height),
         };
         let engine = match version {
             1 => self.engine.clone(),
@@ -199,6 +227,7 @@ impl Rules {
             attempts += 1;
             let view = DocView {
                 docs: &work.docs,
+                hidden: &hidden,
                 misses: RefCell::new(BTreeSet::new()),
             };
             let parties = PartyView {
@@ -221,6 +250,14 @@ impl Rules {
             }
         };
         let decision = match decision {
+            Ok(_) if !hidden.is_empty() => {
+                // Not reached under the rules as they are: only a document's carrier may create
+                // it, and the carrier is always its party. Should a workflow version ever let a
+                // stranger create one, a hidden document is still not changed by it.
+                return Ok(Err(TxRefusal::Workflow(
+                    doc_workflow::Refusal::DocumentNotFound { document: guard },
+                )));
+            }
             Ok(d) => d,
             Err(refusal) => return Ok(Err(TxRefusal::Workflow(refusal))),
         };

@@ -15,6 +15,7 @@
 //! - `membership`: conf changes applied from the log, and the leader's reconciliation of Raft's
 //!   configuration with the state machine's membership ([`next_conf_change`]).
 
+mod flow;
 mod membership;
 mod ready;
 mod snapshots;
@@ -33,6 +34,8 @@ use crate::state_machine::{
     CommittedEntry, EntryKind, LogIndex, StateHash, StateMachine, StateSnapshot,
 };
 use crate::storage::{GENESIS_INDEX, GENESIS_TERM, LogStore};
+
+pub use flow::APPLY_REPORT_FRESH_TICKS;
 
 /// Largest Raft message raft-rs builds (it packs appended entries up to this size). 1 MiB keeps
 /// one message well under any transport frame limit and equals `batch::BATCH_BYTES_MAX`, so a
@@ -304,6 +307,9 @@ pub struct Replica<S: StateMachine> {
     /// index, so this is what tells it how far behind the cluster it is
     /// ([`Replica::leader_commit_index`]).
     leader_commit_seen: LogIndex,
+    /// The peers' applied indexes (as leader) and the slowest voter's lag (as follower), as
+    /// the append messages carry them ([`Replica::cluster_apply_lag`]).
+    apply_reports: flow::ApplyReports,
     /// The stored snapshot holds a durable state machine's state only because a peer needed it
     /// (or it was installed from the leader): replace it with one that records only its
     /// position, so that the state is not kept in memory and on disk a second time.
@@ -415,6 +421,7 @@ impl<S: StateMachine> Replica<S> {
             snapshot_wanted: false,
             snapshots_in_flight: BTreeMap::new(),
             leader_commit_seen: 0,
+            apply_reports: flow::ApplyReports::default(),
             shed_snapshot_state: false,
             jitter: config.election_jitter_seed.map(SplitMix64::new),
             election_timeout_range,
@@ -471,6 +478,7 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         self.node.tick();
+        self.apply_reports.tick();
         self.rejitter();
         self.tick_snapshots_in_flight();
     }
@@ -491,10 +499,22 @@ impl<S: StateMachine> Replica<S> {
             );
             return Ok(());
         }
-        if message.get_msg_type() == MessageType::MsgAppend {
-            // An append carries its leader's own commit index (a heartbeat carries at most what
-            // the leader knows this replica has, so it says nothing about the lag).
-            self.leader_commit_seen = self.leader_commit_seen.max(message.commit);
+        match message.get_msg_type() {
+            MessageType::MsgAppend => {
+                // An append carries its leader's own commit index (a heartbeat carries at most
+                // what the leader knows this replica has, so it says nothing about the lag),
+                // and the lag of the cluster's slowest voter (`flow`).
+                self.leader_commit_seen = self.leader_commit_seen.max(message.commit);
+                if let Some(lag) = flow::decode(message.get_context()) {
+                    self.apply_reports.note_announced(lag);
+                }
+            }
+            MessageType::MsgAppendResponse => {
+                if let Some(applied) = flow::decode(message.get_context()) {
+                    self.apply_reports.note_applied(message.from, applied);
+                }
+            }
+            _ => {}
         }
         self.clamp_heartbeat_commit(&mut message);
         let result = self.node.step(message);
@@ -716,6 +736,38 @@ impl<S: StateMachine> Replica<S> {
     /// The state machine's applied index.
     pub fn applied_index(&self) -> LogIndex {
         self.sm.applied_index()
+    }
+
+    /// Committed entries the cluster's slowest live voter has still to apply, this replica
+    /// aside (its own lag is [`Replica::leader_commit_index`] minus its applied index): on the
+    /// leader, from the applied indexes its followers' append responses reported within
+    /// [`APPLY_REPORT_FRESH_TICKS`]; on a follower, what the leader's appends announced within
+    /// as long; 0 when nothing recent was heard (`flow`).
+    pub fn cluster_apply_lag(&self) -> u64 {
+        if self.is_leader() {
+            self.apply_reports.slowest_voter_lag(
+                &self.conf_state.voters,
+                self.id,
+                self.commit_index(),
+            )
+        } else {
+            self.apply_reports.announced_lag()
+        }
+    }
+
+    /// Puts this replica's part of the flow control into outgoing messages (`flow`): its
+    /// applied index into its append responses, and as leader the slowest voter's lag into its
+    /// appends.
+    fn stamp(&self, messages: &mut [Message]) {
+        let lag = self.is_leader().then(|| self.cluster_apply_lag());
+        let applied = self.applied_index();
+        for m in messages {
+            match (m.get_msg_type(), lag) {
+                (MessageType::MsgAppendResponse, _) => m.context = flow::encode(applied).into(),
+                (MessageType::MsgAppend, Some(lag)) => m.context = flow::encode(lag).into(),
+                _ => {}
+            }
+        }
     }
 
     /// Membership as of the last applied entry.

@@ -82,8 +82,9 @@ impl<S: StateMachine> Replica<S> {
         // 1. Messages that may leave before persistence.
         let mut snapshots_sent = Vec::new();
         if !rd.messages().is_empty() {
-            let messages = rd.take_messages();
+            let mut messages = rd.take_messages();
             note_snapshots(&messages, &mut snapshots_sent);
+            self.stamp(&mut messages);
             fx.send(messages);
         }
 
@@ -106,7 +107,9 @@ impl<S: StateMachine> Replica<S> {
 
         // 4. Messages that must follow persistence.
         if !rd.persisted_messages().is_empty() {
-            fx.send(rd.take_persisted_messages());
+            let mut messages = rd.take_persisted_messages();
+            self.stamp(&mut messages);
+            fx.send(messages);
         }
 
         // 5. Apply committed entries (none when a snapshot is being installed).
@@ -125,8 +128,9 @@ impl<S: StateMachine> Replica<S> {
             self.node.mut_store().note_commit(commit);
         }
         if !light.messages().is_empty() {
-            let messages = light.take_messages();
+            let mut messages = light.take_messages();
             note_snapshots(&messages, &mut snapshots_sent);
+            self.stamp(&mut messages);
             fx.send(messages);
         }
         self.apply_entries(light.take_committed_entries(), fx)?;

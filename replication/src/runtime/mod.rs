@@ -152,6 +152,10 @@ pub struct ReplicaStatus {
     /// The last of this replica's proposals answered committed: when, on the driver's clock,
     /// and how long it had waited ([`requests::Requests::last_commit`]).
     pub last_commit: Option<CommitDelay>,
+    /// Committed entries the cluster's slowest live voter has still to apply, this replica
+    /// aside ([`Replica::cluster_apply_lag`]): what node admission holds new work back on, so
+    /// that the network runs no faster than its slowest voter applies.
+    pub cluster_apply_lag: u64,
 }
 
 impl ReplicaStatus {
@@ -574,6 +578,7 @@ where
             proposals_pending: self.requests.pending_proposals(),
             oldest_proposal_since_ms: self.requests.oldest_pending_since_ms(),
             last_commit: self.requests.last_commit(),
+            cluster_apply_lag: r.cluster_apply_lag(),
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;

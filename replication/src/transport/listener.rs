@@ -1,13 +1,15 @@
-//! Inbound: the listener accepts connections (at most [`INBOUND_CONNECTIONS_MAX`] at once),
-//! and each connection's task does the TLS handshake, reads which node the certificate names,
+//! Inbound: the listener accepts connections (at most [`INBOUND_CONNECTIONS_MAX`] at once, of
+//! which at most [`INBOUND_HANDSHAKES_MAX`] in handshake, [`INBOUND_HANDSHAKES_PER_SOURCE_MAX`]
+//! from one source address), and each connection's task does the TLS handshake, reads which node the certificate names,
 //! exchanges hellos, pins the raft id to that node, then reads frames and hands the messages to
 //! the runtime's peer channel (or the connection to a snapshot stream).
 //!
 //! Not the sending side: this node never writes Raft messages on a connection it accepted
 //! (see `dialer`).
 
-use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use pki::{NodeId, Purpose};
@@ -23,8 +25,8 @@ use super::tls::{self, SharedPeers};
 use super::wire::{self, FRAME_BYTES_MAX, FrameError, Hello};
 use super::{
     ACCEPT_ERROR_PAUSE_MS, ConnectionError, Counters, HANDSHAKE_TIMEOUT_MS,
-    INBOUND_CONNECTIONS_MAX, REPLACED_RELEASE_TIMEOUT_MS, bump, cancelled, check_genesis,
-    exchange_hello, stream,
+    INBOUND_CONNECTIONS_MAX, INBOUND_HANDSHAKES_MAX, INBOUND_HANDSHAKES_PER_SOURCE_MAX,
+    REPLACED_RELEASE_TIMEOUT_MS, bump, cancelled, check_genesis, exchange_hello, stream,
 };
 use crate::stream::SnapshotStreams;
 
@@ -45,12 +47,104 @@ pub(super) struct AcceptContext {
     pub(super) inbound_peers: Arc<InboundPeers>,
 }
 
+/// Why a new connection was closed at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum Crowded {
+    #[error(
+        "its source address already has {INBOUND_HANDSHAKES_PER_SOURCE_MAX} handshakes in progress"
+    )]
+    Source,
+    #[error("{INBOUND_HANDSHAKES_MAX} handshakes are already in progress")]
+    Handshakes,
+    #[error("{INBOUND_CONNECTIONS_MAX} inbound connections are already open")]
+    Connections,
+}
+
+/// Connections still in their handshake, in all and by source address (no entry at zero).
+#[derive(Debug, Default)]
+struct HandshakeCounts {
+    all: usize,
+    by_source: HashMap<IpAddr, usize>,
+}
+
+/// The listener's slots: every connection holds a permit of `connections`; one still in its
+/// handshake also a [`HandshakeSlot`].
+#[derive(Debug)]
+struct Slots {
+    connections: Arc<Semaphore>,
+    handshakes: Mutex<HandshakeCounts>,
+}
+
+impl Slots {
+    fn new() -> Arc<Slots> {
+        Arc::new(Slots {
+            connections: Arc::new(Semaphore::new(INBOUND_CONNECTIONS_MAX)),
+            handshakes: Mutex::new(HandshakeCounts::default()),
+        })
+    }
+
+    fn handshakes(&self) -> std::sync::MutexGuard<'_, HandshakeCounts> {
+        self.handshakes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Slots for a connection from `source` about to start its handshake.
+    fn admit(
+        self: &Arc<Slots>,
+        source: IpAddr,
+    ) -> Result<(OwnedSemaphorePermit, HandshakeSlot), Crowded> {
+        let source = source.to_canonical();
+        let mut counts = self.handshakes();
+        if counts.by_source.get(&source).copied().unwrap_or(0) >= INBOUND_HANDSHAKES_PER_SOURCE_MAX
+        {
+            return Err(Crowded::Source);
+        }
+        if counts.all >= INBOUND_HANDSHAKES_MAX {
+            return Err(Crowded::Handshakes);
+        }
+        let permit = self
+            .connections
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Crowded::Connections)?;
+        counts.all += 1;
+        *counts.by_source.entry(source).or_insert(0) += 1;
+        let slot = HandshakeSlot {
+            slots: self.clone(),
+            source,
+        };
+        Ok((permit, slot))
+    }
+}
+
+/// A connection's place among those in handshake, given back when dropped: once the handshake
+/// completes, or the connection ends before it does.
+#[derive(Debug)]
+struct HandshakeSlot {
+    slots: Arc<Slots>,
+    source: IpAddr,
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        let mut counts = self.slots.handshakes();
+        counts.all = counts.all.saturating_sub(1);
+        if let Some(n) = counts.by_source.get_mut(&self.source) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.by_source.remove(&self.source);
+            }
+        }
+    }
+}
+
 pub(super) async fn listen(
     listener: TcpListener,
     ctx: Arc<AcceptContext>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(INBOUND_CONNECTIONS_MAX));
+    let slots = Slots::new();
     let mut connections = JoinSet::new();
     loop {
         // Reap finished connection tasks so the set stays bounded.
@@ -67,11 +161,23 @@ pub(super) async fn listen(
         };
         match accepted {
             Ok((tcp, addr)) => {
-                let Ok(permit) = slots.clone().try_acquire_owned() else {
-                    tracing::warn!(%addr, max = INBOUND_CONNECTIONS_MAX, "too many inbound connections; closing this one");
-                    continue;
+                let (permit, handshake) = match slots.admit(addr.ip()) {
+                    Ok(slots) => slots,
+                    Err(crowded) => {
+                        // Counted, and logged at debug only: a flood must not become a flood
+                        // of log lines.
+                        bump(&ctx.counters.handshakes_failed);
+                        tracing::debug!(%addr, reason = %crowded, "closed a new inbound connection at once");
+                        continue;
+                    }
                 };
-                connections.spawn(serve(ctx.clone(), tcp, addr, permit, shutdown.clone()));
+                connections.spawn(serve(
+                    ctx.clone(),
+                    tcp,
+                    addr,
+                    (permit, handshake),
+                    shutdown.clone(),
+                ));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
@@ -91,7 +197,7 @@ async fn serve(
     ctx: Arc<AcceptContext>,
     tcp: TcpStream,
     addr: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    (_permit, handshake_slot): (OwnedSemaphorePermit, HandshakeSlot),
     mut shutdown: watch::Receiver<bool>,
 ) {
     let established = tokio::select! {
@@ -100,6 +206,7 @@ async fn serve(
             r.unwrap_or(Err(ConnectionError::HandshakeTimeout))
         }
     };
+    drop(handshake_slot);
     let (mut stream, peer_raft_id, peer_node) = match established {
         Ok(e) => e,
         Err(e) => {
@@ -244,4 +351,63 @@ async fn handshake(
         });
     }
     Ok((stream, hello.raft_id, node))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(n: u32) -> IpAddr {
+        IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n))
+    }
+
+    #[test]
+    fn one_source_holds_at_most_its_share_of_handshakes() {
+        let slots = Slots::new();
+        let held: Vec<_> = (0..INBOUND_HANDSHAKES_PER_SOURCE_MAX)
+            .map(|_| slots.admit(ip(1)).expect("under the source's bound"))
+            .collect();
+        assert_eq!(slots.admit(ip(1)).err(), Some(Crowded::Source));
+        // The same address written as IPv4-mapped IPv6 is the same source.
+        let mapped = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0001).to_ipv6_mapped());
+        assert_eq!(slots.admit(mapped).err(), Some(Crowded::Source));
+        assert!(slots.admit(ip(2)).is_ok(), "another source is admitted");
+        drop(held);
+        assert!(
+            slots.admit(ip(1)).is_ok(),
+            "released when the connections end"
+        );
+    }
+
+    #[test]
+    fn handshakes_leave_the_other_half_to_established_peers() {
+        let slots = Slots::new();
+        let mut in_handshake: Vec<_> = (0..INBOUND_HANDSHAKES_MAX)
+            .map(|n| slots.admit(ip(n as u32)).expect("under the bound"))
+            .collect();
+        assert_eq!(
+            slots.admit(ip(9_999)).err(),
+            Some(Crowded::Handshakes),
+            "strangers that never finish their handshake take half the slots at most"
+        );
+        // Those handshakes complete: the connections keep their slots, the handshake room is
+        // free again, up to the connections' bound.
+        let mut established: Vec<_> = in_handshake
+            .drain(..)
+            .map(|(permit, handshake)| {
+                drop(handshake);
+                permit
+            })
+            .collect();
+        while established.len() < INBOUND_CONNECTIONS_MAX {
+            let (permit, handshake) = slots
+                .admit(ip(established.len() as u32))
+                .expect("room for established connections");
+            drop(handshake);
+            established.push(permit);
+        }
+        assert_eq!(slots.admit(ip(9_999)).err(), Some(Crowded::Connections));
+        established.pop();
+        assert!(slots.admit(ip(9_999)).is_ok());
+    }
 }

@@ -127,6 +127,23 @@ pub const WRITE_MS_PER_KIB: u64 = 1;
 /// cap stops a flood of unauthenticated connections from spawning unbounded tasks.
 pub const INBOUND_CONNECTIONS_MAX: usize = 64;
 
+/// Inbound connections at once whose handshake (TLS, certificate, hellos) has not completed:
+/// half of [`INBOUND_CONNECTIONS_MAX`]. Opening a TCP connection needs no certificate, so
+/// without this bound connections that never finish a handshake, each held up to
+/// [`HANDSHAKE_TIMEOUT_MS`], could take every slot and close the established peers' way back
+/// in; with it, the other half stays for connections whose peer proved its identity. (Strangers
+/// from many addresses can still keep the handshake half full and so delay a peer's new
+/// connection: a firewall that admits only the members' addresses to the peer port is the
+/// operator's part, README.)
+pub const INBOUND_HANDSHAKES_MAX: usize = INBOUND_CONNECTIONS_MAX / 2;
+
+/// Inbound connections at once from one source address whose handshake has not completed. A
+/// peer has at most a main connection and a snapshot stream in handshake at a time, and on a
+/// single host (a dev network, tests) every peer shares the address 127.0.0.1; an address
+/// holding more is idling them on purpose. At this bound one address cannot take more than a
+/// quarter of [`INBOUND_HANDSHAKES_MAX`].
+pub const INBOUND_HANDSHAKES_PER_SOURCE_MAX: usize = 8;
+
 /// Bytes of partial messages (part frames not yet completed by their last part) held for one
 /// peer, across all its inbound connections. Only a snapshot that holds its state travels in
 /// parts, and a peer has one main connection with one message in parts at a time, so this is
