@@ -55,8 +55,11 @@ pub const APPLY_LAG_ENTRIES_MAX: u64 = 256;
 /// than the others commit falls behind for as long as the load lasts (at a million documents
 /// on this 2-core machine, 700 entries in four minutes, its clients refused throughout:
 /// BENCHMARKS.md). Half of [`APPLY_LAG_ENTRIES_MAX`], so that the network holds back before the
-/// slow node's own bound refuses its clients.
-pub const CLUSTER_APPLY_LAG_ENTRIES_MAX: u64 = APPLY_LAG_ENTRIES_MAX / 2;
+/// slow node's own bound refuses its clients; the same as the bound within which a voter counts
+/// as in step (`replication::replica::IN_SYNC_LAG_ENTRIES`: a node back from an outage catches
+/// up without holding the others back).
+pub const CLUSTER_APPLY_LAG_ENTRIES_MAX: u64 = replication::replica::IN_SYNC_LAG_ENTRIES;
+const _: () = assert!(CLUSTER_APPLY_LAG_ENTRIES_MAX == APPLY_LAG_ENTRIES_MAX / 2);
 
 /// Longest the oldest proposal waiting on this node may have waited for a new submission to be
 /// taken: a third of [`SUBMIT_WAIT_MS`]. A node whose queue is that far behind is saturated, and

@@ -35,7 +35,7 @@ use crate::state_machine::{
 };
 use crate::storage::{GENESIS_INDEX, GENESIS_TERM, LogStore};
 
-pub use flow::APPLY_REPORT_FRESH_TICKS;
+pub use flow::{APPLY_REPORT_FRESH_TICKS, IN_SYNC_LAG_ENTRIES};
 
 /// Largest Raft message raft-rs builds (it packs appended entries up to this size). 1 MiB keeps
 /// one message well under any transport frame limit and equals `batch::BATCH_BYTES_MAX`, so a
@@ -511,7 +511,9 @@ impl<S: StateMachine> Replica<S> {
             }
             MessageType::MsgAppendResponse => {
                 if let Some(applied) = flow::decode(message.get_context()) {
-                    self.apply_reports.note_applied(message.from, applied);
+                    let commit = self.commit_index();
+                    self.apply_reports
+                        .note_applied(message.from, applied, commit);
                 }
             }
             _ => {}
