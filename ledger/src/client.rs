@@ -284,9 +284,8 @@ impl LedgerClient {
             Outcome::Refused { ref code, .. }
                 if validate::STATELESS_REFUSALS.contains(&code.as_str()) =>
             {
-                // No state could change it: answered at once, without a ReadIndex, and logged
-                // at debug only (junk must not become a flood of log lines).
-                tracing::debug!(tx = %tx_hash, code = %code, "refused a submitted transaction at precheck; nothing proposed");
+                // No state could change it: answered at once, without a ReadIndex.
+                tracing::info!(tx = %tx_hash, code = %code, "refused a submitted transaction at precheck; nothing proposed");
                 return Ok(Submitted {
                     tx_hash,
                     location: None,

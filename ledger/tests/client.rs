@@ -186,7 +186,7 @@ async fn submit_commits_once_refuses_early_and_reads_linearizably() -> anyhow::R
             message(&missing)
         );
         // Nor does an ISSUE of the bill's reference: it is refused exactly as BANK's ISSUE of a
-        // reference nobody used is.
+        // reference nobody used is, by the ISSUE rules.
         let mut reissue = |reference: &str| -> anyhow::Result<Vec<u8>> {
             let mut content = fixture("to-order-bill.json")?;
             content["transportDocumentReference"] = json!(reference);
@@ -199,7 +199,7 @@ async fn submit_commits_once_refuses_early_and_reads_linearizably() -> anyhow::R
         };
         let existing = c.clients[1].submit(reissue(ORDER)?, at).await?;
         let fresh = c.clients[1].submit(reissue("NO-SUCH-BILL")?, at).await?;
-        assert!(refusal(&fresh).is_some(), "{fresh:?}");
+        assert_eq!(refusal(&fresh), Some("MISSING_ROLE"), "{fresh:?}");
         assert_eq!(refusal(&existing), refusal(&fresh));
         assert_eq!(
             message(&existing).replace(ORDER, "NO-SUCH-BILL"),

@@ -126,24 +126,6 @@ fn parties_of(state: &DocumentState, event: &Event, into: &mut BTreeSet<PartyCod
     }
 }
 
-/// Whether `key` exists and `party` is not, and never was, a party to it.
-fn hidden_from(
-    work: &mut Work<'_>,
-    key: &DocumentKey,
-    party: &PartyCode,
-) -> Result<bool, ChainError> {
-    work.load_doc(key)?;
-    if work.docs[key].is_none() {
-        return Ok(false);
-    }
-    let ever_key = keys::parties_ever(key);
-    let parties: BTreeSet<PartyCode> = match work.get(&ever_key)? {
-        Some(bytes) => decode(&ever_key, &bytes)?,
-        None => BTreeSet::new(),
-    };
-    Ok(!parties.contains(party))
-}
-
 impl Rules {
     pub(super) fn apply_document(
         &self,
@@ -176,28 +158,49 @@ impl Rules {
         };
         work.load_doc(&key)?;
         // A party that is not, and never was, party to an existing document learns nothing of
-        // it: its command is decided as if the document did not exist, and refused with what
-        // that decision says, before any rule could tell it who holds the document, what state
-        // it is in, or that it exists at all (an ISSUE of an existing bill by a stranger is
-        // refused as the ISSUE of a new one by that stranger would be). A cargo release that
-        // does not exist yet is guarded by the bill it would release.
+        // it: it is refused exactly as if the document did not exist, before any rule could
+        // tell it who holds the document (`HELD_ON_OTHER_PLATFORM` included) or what state it
+        // is in. A cargo release that does not exist yet is guarded by the bill it would
+        // release.
+        // - A command that creates a bill (ISSUE, PUBLISH_DRAFT) is decided as if the bill did
+        //   not exist, so a stranger's ISSUE of a used reference gets the ISSUE rules' refusal
+        //   a new reference gets (`MISSING_ROLE`, `NOT_CARRIER`), not a different one.
+        // - Any other command gets `DOCUMENT_NOT_FOUND`, which is what the engine answers for a
+        //   document that does not exist; and a cargo release of a bill that does not exist
+        //   gets it too from anyone but the bill's carrier, as it does for a bill the actor is
+        //   no party to.
         let guard = if work.docs[&key].is_none() && key.class == DocumentClass::CargoRelease {
             DocumentKey::transport_document(document.clone())
         } else {
             key.clone()
         };
+        work.load_doc(&guard)?;
+        let not_found = || {
+            Ok(Err(TxRefusal::Workflow(
+                doc_workflow::Refusal::DocumentNotFound {
+                    document: guard.clone(),
+                },
+            )))
+        };
         let mut hidden: Vec<DocumentKey> = Vec::new();
-        if hidden_from(work, &guard, &checked.party.code)? {
-            hidden = vec![key.clone(), guard.clone()];
-            // A release hidden from the actor is decided as if it did not exist; its bill then
-            // as the actor sees it, so hidden too unless the actor is a party to the bill.
-            let bill = DocumentKey::transport_document(document.clone());
-            if key.class == DocumentClass::CargoRelease
-                && bill != guard
-                && hidden_from(work, &bill, &checked.party.code)?
-            {
-                hidden.push(bill);
+        if work.docs[&guard].is_some() {
+            let ever_key = keys::parties_ever(&guard);
+            let parties: BTreeSet<PartyCode> = match work.get(&ever_key)? {
+                Some(bytes) => decode(&ever_key, &bytes)?,
+                None => BTreeSet::new(),
+            };
+            if !parties.contains(&checked.party.code) {
+                let creates_a_bill = matches!(
+                    command.action(),
+                    doc_workflow::Action::Issue | doc_workflow::Action::PublishDraft
+                );
+                if !creates_a_bill || key != guard {
+                    return not_found();
+                }
+                hidden.push(key.clone());
             }
+        } else if key != guard && checked.party.code != key.id.carrier {
+            return not_found();
         }
         if hidden.is_empty()
             && let Some(refusal) = super::pint::held_elsewhere(work, &key)?
@@ -205,7 +208,7 @@ impl Rules {
             return Ok(Err(refusal));
         }
         // The rules the document lives by: the workflow version it was created under, or for a
-        // new document (or one hidden from the actor) the newest version active at this height.
+        // new document the newest version active at this height.
         let version_key = keys::doc_workflow_version(&key);
         let exists = work.docs[&key].is_some() && hidden.is_empty();
         let version = match (exists, work.get(&version_key)?) {
@@ -250,14 +253,10 @@ impl Rules {
             }
         };
         let decision = match decision {
-            Ok(_) if !hidden.is_empty() => {
-                // Not reached under the rules as they are: only a document's carrier may create
-                // it, and the carrier is always its party. Should a workflow version ever let a
-                // stranger create one, a hidden document is still not changed by it.
-                return Ok(Err(TxRefusal::Workflow(
-                    doc_workflow::Refusal::DocumentNotFound { document: guard },
-                )));
-            }
+            // Not reached under the rules as they are: only a bill's carrier may create it, and
+            // the carrier is always its party. Should a workflow version ever let a stranger
+            // create one, a bill hidden from it is still not changed by it.
+            Ok(_) if !hidden.is_empty() => return not_found(),
             Ok(d) => d,
             Err(refusal) => return Ok(Err(TxRefusal::Workflow(refusal))),
         };
